@@ -1,0 +1,290 @@
+//! Accounts: password login by username, mobile or email; SMS codes; registration by
+//! mobile; the current user; operator-created users.
+use chrono::{Duration, Utc};
+use hmac::{Hmac, Mac};
+use secrecy::SecretString;
+use sha2::Sha256;
+use shop_db::entities::user;
+use shop_db::{Conflict, WriteError, sms, users};
+use shop_domain::user::{Email, LoginIdentifier, Mobile, Password, Role, Username};
+
+use crate::auth::{hash_password, verify_password};
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+
+/// What a successful login returns to the front end.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// The access token.
+    pub token: String,
+    /// The account's username.
+    pub username: String,
+    /// Avatar path under the media root, or an absolute URL.
+    pub icon: String,
+}
+
+/// The public view of an account.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    /// Id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Email, if any.
+    pub email: Option<String>,
+    /// Mobile, if any.
+    pub mobile: Option<String>,
+    /// Avatar path or URL.
+    pub icon: String,
+    /// Role.
+    pub role: Role,
+    /// Creation time.
+    pub created_time: chrono::DateTime<Utc>,
+}
+
+impl From<user::Model> for UserView {
+    fn from(u: user::Model) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            mobile: u.mobile,
+            icon: u.icon,
+            role: Role::from_stored(&u.role),
+            created_time: u.created_time,
+        }
+    }
+}
+
+fn login_outcome(ctx: &AppContext, user: &user::Model) -> AppResult<LoginOutcome> {
+    Ok(LoginOutcome {
+        token: ctx.tokens.issue(user.id, &user.username)?,
+        username: user.username.clone(),
+        icon: icon_or_default(ctx, &user.icon),
+    })
+}
+
+fn icon_or_default(ctx: &AppContext, icon: &str) -> String {
+    if icon.is_empty() { ctx.settings.media.default_icon.clone() } else { icon.to_owned() }
+}
+
+/// Password login. `identifier` may be a username, a mobile number or an email.
+///
+/// # Errors
+/// `RateLimited` past the per-address limit; `InvalidCredentials` for an unknown account or
+/// a wrong password (same answer, same time); `AccountDisabled`.
+pub async fn login(
+    ctx: &AppContext,
+    client: &str,
+    identifier: &str,
+    password: &str,
+) -> AppResult<LoginOutcome> {
+    ctx.login_limiter.check(client)?;
+    if identifier.trim().is_empty() {
+        return Err(AppError::invalid("username", "is required"));
+    }
+    if password.is_empty() {
+        return Err(AppError::invalid("password", "is required"));
+    }
+    if password.len() > Password::MAX_BYTES {
+        return Err(AppError::InvalidCredentials);
+    }
+    let found = match LoginIdentifier::classify(identifier) {
+        LoginIdentifier::Mobile(m) => users::by_mobile(&ctx.db, m.as_str()).await?,
+        LoginIdentifier::Email(e) => users::by_email(&ctx.db, e.as_str()).await?,
+        LoginIdentifier::Username(u) => users::by_username(&ctx.db, &u).await?,
+    };
+    let stored = found.as_ref().map(|u| u.password_hash.clone());
+    if !verify_password(SecretString::from(password.to_owned()), stored).await? {
+        return Err(AppError::InvalidCredentials);
+    }
+    let user = found.ok_or(AppError::InvalidCredentials)?;
+    if !user.is_active {
+        return Err(AppError::AccountDisabled);
+    }
+    login_outcome(ctx, &user)
+}
+
+/// Whether an account uses this mobile number.
+///
+/// # Errors
+/// `InvalidMobile` for a malformed number.
+pub async fn mobile_registered(ctx: &AppContext, mobile: &str) -> AppResult<bool> {
+    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    Ok(users::by_mobile(&ctx.db, mobile.as_str()).await?.is_some())
+}
+
+fn code_hash(ctx: &AppContext, mobile: &Mobile, code: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&ctx.sms_key).expect("HMAC takes any key length");
+    mac.update(mobile.as_str().as_bytes());
+    mac.update(b":");
+    mac.update(code.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Sends a six-digit code to `mobile`, at most one per `resend_interval_seconds` and
+/// `max_per_hour` per hour. The code is stored as a keyed hash, never in clear.
+///
+/// # Errors
+/// `InvalidMobile`; `RateLimited`; `SmsNotSent` when no sender is configured.
+pub async fn send_sms_code(ctx: &AppContext, mobile: &str) -> AppResult<()> {
+    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    let cfg = &ctx.settings.sms;
+    let now = Utc::now();
+    let recent =
+        sms::sent_since(&ctx.db, mobile.as_str(), now - Duration::seconds(cfg.resend_interval_seconds))
+            .await?;
+    if recent > 0 {
+        return Err(AppError::RateLimited { retry_after_secs: cfg.resend_interval_seconds.max(1) as u64 });
+    }
+    let hourly = sms::sent_since(&ctx.db, mobile.as_str(), now - Duration::hours(1)).await?;
+    if hourly >= cfg.max_per_hour {
+        return Err(AppError::RateLimited { retry_after_secs: 3600 });
+    }
+    let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
+    let expires = now + Duration::seconds(cfg.code_ttl_seconds);
+    sms::insert(&ctx.db, mobile.as_str(), code_hash(ctx, &mobile, &code), expires).await?;
+    ctx.sms.send_code(&mobile, &code).await.map_err(AppError::SmsNotSent)
+}
+
+/// Checks and consumes a code: right code, unexpired, unused, attempts left.
+async fn redeem_code(ctx: &AppContext, mobile: &Mobile, code: &str) -> AppResult<()> {
+    let cfg = &ctx.settings.sms;
+    let now = Utc::now();
+    let code = code.trim();
+    let Some(stored) = sms::latest_usable(&ctx.db, mobile.as_str(), now, cfg.max_attempts).await? else {
+        return Err(AppError::InvalidSmsCode);
+    };
+    let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    let expected = code_hash(ctx, mobile, code);
+    // Compare hashes in constant time.
+    let matches = well_formed
+        && expected.len() == stored.code_hash.len()
+        && expected.bytes().zip(stored.code_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if !matches {
+        sms::add_attempt(&ctx.db, stored.id).await?;
+        return Err(AppError::InvalidSmsCode);
+    }
+    if !sms::consume(&ctx.db, stored.id, now).await? {
+        return Err(AppError::InvalidSmsCode);
+    }
+    Ok(())
+}
+
+/// Login with a mobile number and an SMS code.
+///
+/// # Errors
+/// `RateLimited`, `InvalidMobile`, `InvalidSmsCode`, `NotFound` when no account has the
+/// number, `AccountDisabled`.
+pub async fn sms_login(ctx: &AppContext, client: &str, mobile: &str, code: &str) -> AppResult<LoginOutcome> {
+    ctx.login_limiter.check(client)?;
+    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    redeem_code(ctx, &mobile, code).await?;
+    let user = users::by_mobile(&ctx.db, mobile.as_str()).await?.ok_or(AppError::NotFound("account"))?;
+    if !user.is_active {
+        return Err(AppError::AccountDisabled);
+    }
+    login_outcome(ctx, &user)
+}
+
+/// Registration with a mobile number, an SMS code and a password. The username is the
+/// mobile number, as in the tutorial.
+///
+/// # Errors
+/// `RateLimited`, `InvalidMobile`, `Validation` for the password, `InvalidSmsCode`,
+/// `Conflict` when the number is taken.
+pub async fn register_by_mobile(
+    ctx: &AppContext,
+    client: &str,
+    mobile: &str,
+    code: &str,
+    password: &str,
+) -> AppResult<UserView> {
+    ctx.register_limiter.check(client)?;
+    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    let password = Password::parse(password).map_err(|e| AppError::invalid("password", e))?;
+    if users::by_mobile(&ctx.db, mobile.as_str()).await?.is_some() {
+        return Err(AppError::Conflict("this mobile number is already registered".into()));
+    }
+    redeem_code(ctx, &mobile, code).await?;
+    let hash = hash_password(SecretString::from(password.expose().to_owned())).await?;
+    let new = users::NewUser {
+        username: mobile.as_str().to_owned(),
+        email: None,
+        mobile: Some(mobile.as_str().to_owned()),
+        password_hash: hash,
+        icon: String::new(),
+        role: Role::User.as_str().to_owned(),
+    };
+    insert_user(ctx, new).await
+}
+
+async fn insert_user(ctx: &AppContext, new: users::NewUser) -> AppResult<UserView> {
+    match users::insert(&ctx.db, new).await {
+        Ok(user) => Ok(user.into()),
+        Err(WriteError::Conflict(Conflict(name))) => Err(AppError::Conflict(
+            match name {
+                "uq_users_username" => "this username is already taken",
+                "uq_users_email" => "this email is already registered",
+                _ => "this mobile number is already registered",
+            }
+            .into(),
+        )),
+        Err(WriteError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// The logged-in user.
+///
+/// # Errors
+/// `Unauthorized` when the account behind a valid token is gone or disabled.
+pub async fn me(ctx: &AppContext, user_id: i64) -> AppResult<UserView> {
+    let user =
+        users::by_id(&ctx.db, user_id).await?.ok_or(AppError::Unauthorized("account no longer exists"))?;
+    if !user.is_active {
+        return Err(AppError::Unauthorized("account is disabled"));
+    }
+    let mut view = UserView::from(user);
+    view.icon = icon_or_default(ctx, &view.icon);
+    Ok(view)
+}
+
+/// Input of [`add_user`].
+#[derive(Debug)]
+pub struct AddUser {
+    /// Username.
+    pub username: String,
+    /// Email, optional.
+    pub email: Option<String>,
+    /// Mobile, optional.
+    pub mobile: Option<String>,
+    /// Password in clear.
+    pub password: SecretString,
+    /// Make the account an admin.
+    pub admin: bool,
+}
+
+/// Creates an account (operator command `user add`).
+///
+/// # Errors
+/// `Validation` for a malformed value, `Conflict` for a taken one.
+pub async fn add_user(ctx: &AppContext, input: AddUser) -> AppResult<UserView> {
+    use secrecy::ExposeSecret;
+    let username = Username::parse(&input.username).map_err(|e| AppError::invalid("username", e))?;
+    let email =
+        input.email.as_deref().map(Email::parse).transpose().map_err(|e| AppError::invalid("email", e))?;
+    let mobile =
+        input.mobile.as_deref().map(Mobile::parse).transpose().map_err(|e| AppError::invalid("mobile", e))?;
+    let password =
+        Password::parse(input.password.expose_secret()).map_err(|e| AppError::invalid("password", e))?;
+    let hash = hash_password(SecretString::from(password.expose().to_owned())).await?;
+    let new = users::NewUser {
+        username: username.as_str().to_owned(),
+        email: email.map(|e| e.as_str().to_owned()),
+        mobile: mobile.map(|m| m.as_str().to_owned()),
+        password_hash: hash,
+        icon: String::new(),
+        role: if input.admin { Role::Admin } else { Role::User }.as_str().to_owned(),
+    };
+    insert_user(ctx, new).await
+}

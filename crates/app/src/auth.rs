@@ -1,0 +1,236 @@
+//! JWT access tokens (HS256, algorithm pinned, `exp` required) and argon2id passwords.
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::config::AuthSettings;
+use crate::error::{AppError, AppResult};
+
+/// The audience of access tokens; other token kinds must use another one (RFC 8725 §3.12).
+const ACCESS_AUDIENCE: &str = "course-shop:access";
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id, as a string (RFC 7519).
+    pub sub: String,
+    /// Username at issue time.
+    pub username: String,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+}
+
+/// Issues and checks access tokens.
+#[derive(Clone)]
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    ttl: chrono::Duration,
+}
+
+impl TokenService {
+    /// Builds the service from `[auth]`.
+    pub fn new(settings: &AuthSettings) -> Self {
+        let secret = settings.jwt_secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = settings.leeway_seconds;
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[ACCESS_AUDIENCE]);
+        TokenService {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: settings.issuer.clone(),
+            ttl: chrono::Duration::hours(settings.token_ttl_hours),
+        }
+    }
+
+    /// A token for `user_id`.
+    ///
+    /// # Errors
+    /// `Unexpected` if encoding fails (it does not with an HMAC key).
+    pub fn issue(&self, user_id: i64, username: &str) -> AppResult<String> {
+        let now = Utc::now();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            username: username.to_owned(),
+            iss: self.issuer.clone(),
+            aud: ACCESS_AUDIENCE.to_owned(),
+            iat: now.timestamp(),
+            exp: (now + self.ttl).timestamp(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AppError::Unexpected(e.into()))
+    }
+
+    /// The user id of a valid token.
+    ///
+    /// # Errors
+    /// `Unauthorized` for an expired, malformed, wrongly signed or other-algorithm token.
+    pub fn verify(&self, token: &str) -> AppResult<i64> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            AppError::Unauthorized(match e.kind() {
+                ErrorKind::ExpiredSignature => "token expired",
+                ErrorKind::InvalidSignature => "token signature is invalid",
+                ErrorKind::InvalidAlgorithm => "token algorithm is not accepted",
+                _ => "token is malformed or invalid",
+            })
+        })?;
+        data.claims.sub.parse().map_err(|_| AppError::Unauthorized("token is malformed or invalid"))
+    }
+}
+
+/// argon2id with the OWASP minimum parameters (19 MiB, t=2, p=1): the crate's defaults.
+fn argon2() -> Argon2<'static> {
+    Argon2::default()
+}
+
+/// A hash to verify against when the user does not exist, so that an unknown username
+/// costs the same time as a wrong password.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(b"dummy password for timing equalisation", &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+});
+
+/// Hashes a password on the blocking pool.
+///
+/// # Errors
+/// `Unexpected` if hashing fails or the pool is gone.
+pub async fn hash_password(password: SecretString) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.expose_secret().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("hashing a password: {e}")))
+    })
+    .await
+    .map_err(|e| AppError::Unexpected(e.into()))?
+}
+
+/// Checks a password against a stored hash (or against a dummy hash when `stored` is
+/// `None`, which always fails) on the blocking pool.
+///
+/// # Errors
+/// `Unexpected` if the pool is gone.
+pub async fn verify_password(password: SecretString, stored: Option<String>) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+        let ok = PasswordHash::new(&phc)
+            .map(|parsed| argon2().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        known && ok
+    })
+    .await
+    .map_err(|e| AppError::Unexpected(e.into()))
+}
+
+/// Warms the dummy hash so the first login of an unknown user is not faster than later ones.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY_HASH);
+}
+
+/// A fixed-window limiter keyed by client address, kept in memory (per process).
+pub struct RateLimiter {
+    limit: u32,
+    window: Duration,
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// `limit` attempts per `window` and key.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        RateLimiter { limit, window, buckets: std::sync::Mutex::new(Default::default()) }
+    }
+
+    /// Counts one attempt for `key`.
+    ///
+    /// # Errors
+    /// `RateLimited` with the seconds until the window resets when over the limit.
+    pub fn check(&self, key: &str) -> AppResult<()> {
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = buckets.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.limit {
+            let left = self.window.saturating_sub(now.duration_since(entry.0));
+            return Err(AppError::RateLimited { retry_after_secs: left.as_secs().max(1) });
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            jwt_secret: SecretString::from("a".repeat(40)),
+            token_ttl_hours: 1,
+            leeway_seconds: 0,
+            issuer: "course-shop".into(),
+            login_attempts_per_minute: 3,
+            register_attempts_per_minute: 3,
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_other_secrets_fail() {
+        let tokens = TokenService::new(&settings());
+        let token = tokens.issue(42, "alex").expect("issued");
+        assert_eq!(tokens.verify(&token).ok(), Some(42));
+        let mut other = settings();
+        other.jwt_secret = SecretString::from("b".repeat(40));
+        assert!(matches!(TokenService::new(&other).verify(&token), Err(AppError::Unauthorized(_))));
+        assert!(matches!(tokens.verify("not.a.token"), Err(AppError::Unauthorized(_))));
+    }
+
+    #[test]
+    fn rate_limiter_counts_per_key() {
+        let limiter = RateLimiter::new(2, Duration::from_secs(60));
+        assert!(limiter.check("1.2.3.4").is_ok());
+        assert!(limiter.check("1.2.3.4").is_ok());
+        assert!(matches!(limiter.check("1.2.3.4"), Err(AppError::RateLimited { .. })));
+        assert!(limiter.check("5.6.7.8").is_ok());
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_and_unknown_users_fail() {
+        let hash = hash_password(SecretString::from("correct horse")).await.expect("hashed");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password(SecretString::from("correct horse"), Some(hash.clone())).await.expect("ran"));
+        assert!(!verify_password(SecretString::from("wrong horse"), Some(hash)).await.expect("ran"));
+        assert!(
+            !verify_password(SecretString::from("dummy password for timing equalisation"), None)
+                .await
+                .expect("ran")
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! Layered, typed configuration.
+//!
+//! Order (later wins): the compiled-in `config/default.toml` and `config/<profile>.toml`, the
+//! same files from a `config/` directory on disk when present, `DATABASE_URL` / `PORT`, then
+//! `COURSE_SHOP__<SECTION>__<KEY>` variables. Secrets are [`SecretString`]s: `Debug` prints
+//! them redacted, so logging the settings cannot leak them.
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+const DEVELOPMENT_TOML: &str = include_str!("../../../config/development.toml");
+const TEST_TOML: &str = include_str!("../../../config/test.toml");
+const PRODUCTION_TOML: &str = include_str!("../../../config/production.toml");
+
+/// The development JWT secret of `config/development.toml`; production refuses it.
+const DEVELOPMENT_JWT_SECRET: &str = "development-only-jwt-secret-do-not-use-in-production";
+const TEST_JWT_SECRET: &str = "test-only-jwt-secret-0123456789abcdef0123456789";
+
+/// Which set of defaults and rules applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Local development: embedded SQLite, demo data, permissive CORS, SMS codes in the log.
+    Development,
+    /// The test suite.
+    Test,
+    /// Production: secrets required, development values refused.
+    Production,
+}
+
+impl Profile {
+    /// Parses `development`, `test` or `production`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Some(Profile::Development),
+            "test" => Some(Profile::Test),
+            "production" | "prod" => Some(Profile::Production),
+            _ => None,
+        }
+    }
+
+    /// The profile's name, as in its file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Development => "development",
+            Profile::Test => "test",
+            Profile::Production => "production",
+        }
+    }
+
+    fn embedded(self) -> &'static str {
+        match self {
+            Profile::Development => DEVELOPMENT_TOML,
+            Profile::Test => TEST_TOML,
+            Profile::Production => PRODUCTION_TOML,
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// The active profile (set by the loader, not read from files).
+    #[serde(skip, default = "default_profile")]
+    pub profile: Profile,
+    /// HTTP server.
+    pub server: ServerSettings,
+    /// Database.
+    pub database: DatabaseSettings,
+    /// Tokens, passwords and login limits.
+    pub auth: AuthSettings,
+    /// SMS codes.
+    pub sms: SmsSettings,
+    /// Cross-origin access for the SPA.
+    pub cors: CorsSettings,
+    /// Wire behaviour.
+    pub api: ApiSettings,
+    /// In-memory catalog.
+    pub catalog: CatalogSettings,
+    /// Static media.
+    pub media: MediaSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// API documentation.
+    pub docs: DocsSettings,
+}
+
+fn default_profile() -> Profile {
+    Profile::Development
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Absolute base URL of links in responses; empty derives it from host and port.
+    pub public_url: String,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Largest JSON body in bytes.
+    pub json_limit_bytes: usize,
+    /// Proxy hops whose `X-Forwarded-For` entries are trusted.
+    pub trusted_proxy_hops: usize,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// Connection URL (may hold a password).
+    pub url: SecretString,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection.
+    pub acquire_timeout_seconds: u64,
+    /// Apply migrations at start-up.
+    pub migrate_on_start: bool,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HS256 secret.
+    pub jwt_secret: SecretString,
+    /// Token lifetime.
+    pub token_ttl_hours: i64,
+    /// Clock skew tolerated on `exp`.
+    pub leeway_seconds: u64,
+    /// `iss` of issued tokens, required on received ones.
+    pub issuer: String,
+    /// Login attempts per client address and minute.
+    pub login_attempts_per_minute: u32,
+    /// Registration attempts per client address and minute.
+    pub register_attempts_per_minute: u32,
+}
+
+/// `[sms]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmsSettings {
+    /// `log` or `disabled`.
+    pub sender: SmsSender,
+    /// Lifetime of a code.
+    pub code_ttl_seconds: i64,
+    /// Least time between two codes to one number.
+    pub resend_interval_seconds: i64,
+    /// Most codes per number and hour.
+    pub max_per_hour: u64,
+    /// Wrong guesses before a code is void.
+    pub max_attempts: i32,
+}
+
+/// How SMS codes are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsSender {
+    /// Written to the server log (development).
+    Log,
+    /// Not configured: sending fails with a clear answer.
+    Disabled,
+}
+
+/// `[cors]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorsSettings {
+    /// Allowed origins, or `["*"]` in development.
+    pub allowed_origins: Vec<String>,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    /// Answer 4xx business errors with HTTP 200 (tutorial front-end compatibility).
+    pub business_errors_as_200: bool,
+    /// Banners on the home page.
+    pub banner_count: usize,
+    /// Page size when none is asked for.
+    pub default_page_size: u64,
+    /// Largest page size.
+    pub max_page_size: u64,
+    /// Longest search term in characters.
+    pub search_max_chars: usize,
+}
+
+/// `[catalog]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogSettings {
+    /// Seconds between revision checks.
+    pub refresh_seconds: u64,
+    /// Seed the demo catalog into an empty database at start-up.
+    pub seed_demo_when_empty: bool,
+}
+
+/// `[media]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MediaSettings {
+    /// Directory served at `/media/`.
+    pub root: PathBuf,
+    /// Avatar of users without one, relative to the media root.
+    pub default_icon: String,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// `RUST_LOG`-style filter (the `RUST_LOG` variable wins when set).
+    pub filter: String,
+}
+
+/// `[docs]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DocsSettings {
+    /// Serve Swagger UI and the spec.
+    pub enabled: bool,
+}
+
+/// Why the settings could not be loaded or are not acceptable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Files or variables could not be read or do not fit the types.
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// `COURSE_SHOP_PROFILE` names no profile.
+    #[error("unknown profile {0:?}: use development, test or production")]
+    Profile(String),
+    /// A setting is missing or not acceptable for the profile.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads the settings of `profile` (or of `COURSE_SHOP_PROFILE`, default development)
+    /// from the embedded files, `config_dir` (or `COURSE_SHOP_CONFIG_DIR`, default
+    /// `./config`) and the environment, then checks them with [`Settings::validate`].
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting that is missing or wrong.
+    pub fn load(profile: Option<Profile>, config_dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let profile = match profile {
+            Some(p) => p,
+            None => match std::env::var("COURSE_SHOP_PROFILE") {
+                Ok(name) if !name.is_empty() => Profile::parse(&name).ok_or(ConfigError::Profile(name))?,
+                _ => Profile::Development,
+            },
+        };
+        let dir = config_dir.map(Path::to_path_buf).unwrap_or_else(|| {
+            std::env::var_os("COURSE_SHOP_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from)
+        });
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::from_str(profile.embedded(), FileFormat::Toml))
+            .add_source(File::from(dir.join("default.toml")).required(false))
+            .add_source(File::from(dir.join(format!("{}.toml", profile.name()))).required(false));
+        // Conventional shortcuts, below the explicit COURSE_SHOP__ variables.
+        let explicit = |key: &str| std::env::var_os(key).is_some();
+        if let (Ok(url), false) = (std::env::var("DATABASE_URL"), explicit("COURSE_SHOP__DATABASE__URL")) {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if let (Ok(port), false) = (std::env::var("PORT"), explicit("COURSE_SHOP__SERVER__PORT")) {
+            builder = builder.set_override("server.port", port)?;
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("COURSE_SHOP")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("cors.allowed_origins"),
+        );
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.profile = profile;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what the profile requires: a database URL of a supported kind, a JWT secret
+    /// of at least 32 bytes; in production no development secret, no SMS codes in the log,
+    /// no `*` CORS origin.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the setting and the variable that sets it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        let url = self.database.url.expose_secret();
+        if url.is_empty() {
+            return invalid(format!(
+                "database.url is required in the {} profile: set COURSE_SHOP__DATABASE__URL or DATABASE_URL",
+                self.profile
+            ));
+        }
+        if shop_db::backend_of(url).is_none() {
+            return invalid("database.url must start with postgres://, postgresql:// or sqlite:".into());
+        }
+        let secret = self.auth.jwt_secret.expose_secret();
+        if secret.is_empty() {
+            return invalid(format!(
+                "auth.jwt_secret is required in the {} profile: set COURSE_SHOP__AUTH__JWT_SECRET to at least 32 random bytes",
+                self.profile
+            ));
+        }
+        if secret.len() < 32 {
+            return invalid(
+                "auth.jwt_secret must be at least 32 bytes (COURSE_SHOP__AUTH__JWT_SECRET)".into(),
+            );
+        }
+        if self.api.max_page_size == 0 || self.api.default_page_size == 0 {
+            return invalid("api.default_page_size and api.max_page_size must be positive".into());
+        }
+        let wildcard = self.cors.allowed_origins.iter().any(|o| o == "*");
+        if wildcard && self.profile != Profile::Development {
+            return invalid("cors.allowed_origins may contain \"*\" in the development profile only".into());
+        }
+        if self.profile == Profile::Production {
+            if secret == DEVELOPMENT_JWT_SECRET || secret == TEST_JWT_SECRET {
+                return invalid(
+                    "auth.jwt_secret is a development value: set COURSE_SHOP__AUTH__JWT_SECRET to a real secret".into(),
+                );
+            }
+            if self.sms.sender == SmsSender::Log {
+                return invalid(
+                    "sms.sender = \"log\" would write login codes to the log: not allowed in production"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The absolute base URL of links, given the port actually bound.
+    pub fn public_url(&self, bound_port: u16) -> String {
+        let configured = self.server.public_url.trim_end_matches('/');
+        if configured.is_empty() {
+            let host = match self.server.host.as_str() {
+                "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+                other => other,
+            };
+            format!("http://{host}:{bound_port}")
+        } else {
+            configured.to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(profile: Profile) -> Result<Settings, ConfigError> {
+        // An empty directory: only the embedded files and the environment apply.
+        Settings::load(Some(profile), Some(Path::new("/nonexistent-config-dir")))
+    }
+
+    #[test]
+    fn development_runs_with_no_setup() {
+        let s = load(Profile::Development).expect("development settings");
+        assert!(s.database.url.expose_secret().starts_with("sqlite://"));
+        assert_eq!(s.server.port, 8000);
+        assert_eq!(s.public_url(8000), "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = load(Profile::Development).expect("development settings");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains(DEVELOPMENT_JWT_SECRET));
+        assert!(!printed.contains("course-shop.db"));
+    }
+
+    #[test]
+    fn production_names_the_missing_setting() {
+        let mut s = load(Profile::Development).expect("development settings");
+        s.profile = Profile::Production;
+        s.sms.sender = SmsSender::Disabled;
+        s.cors.allowed_origins = vec!["https://shop.example.com".into()];
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("auth.jwt_secret is a development value")), "{err:?}");
+
+        s.auth.jwt_secret = SecretString::from("");
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("COURSE_SHOP__AUTH__JWT_SECRET")), "{err:?}");
+
+        s.auth.jwt_secret = SecretString::from("x".repeat(40));
+        s.database.url = SecretString::from("");
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("database.url is required")), "{err:?}");
+
+        s.database.url = SecretString::from("postgres://shop@db/shop");
+        assert!(s.validate().is_ok());
+        s.sms.sender = SmsSender::Log;
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn production_without_environment_refuses_to_start() {
+        // The production profile has no database URL and no secret of its own.
+        if std::env::var_os("DATABASE_URL").is_none()
+            && std::env::var_os("COURSE_SHOP__DATABASE__URL").is_none()
+        {
+            let err = load(Profile::Production).map(|_| ()).map_err(|e| e.to_string());
+            assert!(matches!(&err, Err(m) if m.contains("database.url is required")), "{err:?}");
+        }
+    }
+}

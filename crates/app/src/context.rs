@@ -1,0 +1,144 @@
+//! Everything a use case needs, built once at start-up and shared by every request.
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{RateLimiter, TokenService};
+use crate::catalog::{self, Catalog};
+use crate::config::Settings;
+use crate::sms::SmsGateway;
+
+/// Shared state of a server process (or of one CLI command).
+pub struct AppContext {
+    /// The pool.
+    pub db: DatabaseConnection,
+    /// The settings.
+    pub settings: Arc<Settings>,
+    /// Access tokens.
+    pub tokens: TokenService,
+    /// The in-memory catalog.
+    pub catalog: Arc<Catalog>,
+    /// Login attempts per client address.
+    pub login_limiter: RateLimiter,
+    /// Registration attempts per client address.
+    pub register_limiter: RateLimiter,
+    /// Key of the SMS code hashes, derived from the JWT secret.
+    pub sms_key: [u8; 32],
+    /// Delivers SMS codes.
+    pub sms: Arc<dyn SmsGateway>,
+}
+
+/// Opens the database of `settings`.
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database.url.expose_secret();
+    let options = shop_db::PoolOptions {
+        max_connections: settings.database.max_connections,
+        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_seconds),
+    };
+    // The URL may carry a password: name only the backend in the error.
+    let backend = shop_db::backend_of(url).map_or("database", |b| match b {
+        shop_db::Backend::Postgres => "Postgres",
+        shop_db::Backend::Sqlite => "SQLite",
+    });
+    shop_db::connect(url, &options)
+        .await
+        .with_context(|| format!("cannot open the {backend} database (database.url)"))
+}
+
+/// Applies pending migrations.
+///
+/// # Errors
+/// Migration failures.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// Imports the demo catalog and draws its pictures.
+///
+/// # Errors
+/// Database or file-system failures.
+pub async fn seed_demo(
+    db: &DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<catalog::ImportSummary> {
+    let summary = catalog::import_catalog_json(db, catalog::DEMO_CATALOG_JSON)
+        .await
+        .map_err(|e| anyhow::anyhow!("importing the demo catalog: {e}"))?;
+    catalog::write_demo_media(&settings.media.root, catalog::DEMO_CATALOG_JSON, &settings.media.default_icon)
+        .context("writing the demo pictures")?;
+    Ok(summary)
+}
+
+impl AppContext {
+    /// Connects, migrates (when `database.migrate_on_start`), seeds the demo catalog into an
+    /// empty database (when `catalog.seed_demo_when_empty`), and loads the catalog.
+    ///
+    /// # Errors
+    /// Any of those steps failing.
+    pub async fn init(settings: Settings) -> anyhow::Result<Self> {
+        let sms = crate::sms::from_settings(settings.sms.sender);
+        Self::init_with(settings, sms).await
+    }
+
+    /// [`AppContext::init`] with a given SMS gateway.
+    ///
+    /// # Errors
+    /// As [`AppContext::init`].
+    pub async fn init_with(settings: Settings, sms: Arc<dyn SmsGateway>) -> anyhow::Result<Self> {
+        let db = connect(&settings).await?;
+        if settings.database.migrate_on_start {
+            migrate(&db).await?;
+        }
+        if settings.catalog.seed_demo_when_empty && shop_db::catalog::course_count(&db).await? == 0 {
+            let summary = seed_demo(&db, &settings).await?;
+            tracing::info!(courses = summary.courses, "empty database: demo catalog seeded");
+        }
+        let catalog = Catalog::load(&db).await.map_err(|e| anyhow::anyhow!("loading the catalog: {e:?}"))?;
+        Ok(Self::assemble(db, settings, catalog, sms))
+    }
+
+    /// Builds the context around an open database and a loaded catalog.
+    pub fn assemble(
+        db: DatabaseConnection,
+        settings: Settings,
+        catalog: Catalog,
+        sms: Arc<dyn SmsGateway>,
+    ) -> Self {
+        let sms_key: [u8; 32] = Sha256::new()
+            .chain_update(b"course-shop sms code key\0")
+            .chain_update(settings.auth.jwt_secret.expose_secret().as_bytes())
+            .finalize()
+            .into();
+        AppContext {
+            tokens: TokenService::new(&settings.auth),
+            login_limiter: RateLimiter::new(settings.auth.login_attempts_per_minute, Duration::from_secs(60)),
+            register_limiter: RateLimiter::new(
+                settings.auth.register_attempts_per_minute,
+                Duration::from_secs(60),
+            ),
+            catalog: Arc::new(catalog),
+            settings: Arc::new(settings),
+            db,
+            sms_key,
+            sms,
+        }
+    }
+}
+
+impl AppContext {
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    pub async fn ping_database(&self) -> crate::AppResult<()> {
+        self.db.ping().await.map_err(|_| crate::AppError::Unavailable("the database does not answer".into()))
+    }
+}

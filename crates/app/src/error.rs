@@ -1,0 +1,88 @@
+//! The error of every use case. The HTTP layer maps each variant to a status and a stable
+//! code exactly once; this type says what went wrong, not how to render it.
+use std::fmt;
+
+/// What went wrong in a use case.
+#[derive(thiserror::Error)]
+pub enum AppError {
+    /// A request field is invalid.
+    #[error("{field}: {message}")]
+    Validation {
+        /// The field's wire name.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The request as a whole cannot be processed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The thing asked for does not exist (or is not the caller's).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// No valid token.
+    #[error("authentication required: {0}")]
+    Unauthorized(&'static str),
+    /// Wrong username or password; says nothing about which.
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// The account is disabled.
+    #[error("this account is disabled")]
+    AccountDisabled,
+    /// Authenticated but not allowed.
+    #[error("not allowed")]
+    Forbidden,
+    /// A unique value is already taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; retry after the given number of seconds.
+    #[error("too many requests, retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
+    /// Not a valid mobile number (contract code 102).
+    #[error("not a valid mobile number")]
+    InvalidMobile,
+    /// The SMS code is wrong, used or expired.
+    #[error("the verification code is wrong or has expired")]
+    InvalidSmsCode,
+    /// The SMS code could not be sent (contract code 101).
+    #[error("the verification code could not be sent: {0}")]
+    SmsNotSent(String),
+    /// A dependency is down.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an infrastructure failure; details go to the log only.
+    #[error("internal error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl fmt::Debug for AppError {
+    /// Prints the whole `source()` chain, so a log line shows the cause of an
+    /// `Unexpected` error (zero2prod's `error_chain_fmt`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{self}")?;
+        let mut current = std::error::Error::source(self);
+        while let Some(cause) = current {
+            writeln!(f, "caused by: {cause}")?;
+            current = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl AppError {
+    /// A validation error on one field.
+    pub fn invalid(field: &'static str, message: impl fmt::Display) -> Self {
+        AppError::Validation { field, message: message.to_string() }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        AppError::Unexpected(err.into())
+    }
+}
+
+/// Result of a use case.
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,12 @@
+//! Use cases of course-shop: accounts, catalog and search, configuration. One transaction
+//! per use case; no HTTP and no OpenAPI here (that is `shop-http`).
+pub mod accounts;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod sms;
+
+pub use context::AppContext;
+pub use error::{AppError, AppResult};

@@ -1,0 +1,28 @@
+//! `orders` table.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "orders")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub subject: String,
+    pub total_amount_fen: i64,
+    #[sea_orm(unique)]
+    pub out_trade_no: String,
+    pub trade_no: Option<String>,
+    pub order_status: i16,
+    pub pay_type: i16,
+    pub pay_time: Option<DateTimeUtc>,
+    pub user_id: i64,
+    pub orders: i32,
+    pub is_show: bool,
+    pub is_delete: bool,
+    pub created_time: DateTimeUtc,
+    pub updated_time: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,124 @@
+//! Persistence of course-shop: sea-orm entities and the query functions over them.
+//!
+//! Functions take `&impl ConnectionTrait`, so a use case can run them inside its
+//! transaction or on the pool. Unique-constraint violations come back as a typed
+//! [`Conflict`] naming the constraint, so callers turn them into client errors without a
+//! racy pre-check.
+pub mod catalog;
+pub mod entities;
+pub mod sms;
+pub mod users;
+
+use std::time::Duration;
+
+pub use sea_orm::{self, ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+
+/// Which database a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL: the production database.
+    Postgres,
+    /// SQLite: the embedded default.
+    Sqlite,
+}
+
+/// The backend a URL names, or `None` for an unsupported scheme.
+pub fn backend_of(url: &str) -> Option<Backend> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Some(Backend::Sqlite)
+    } else {
+        None
+    }
+}
+
+/// Pool settings for [`connect`].
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Largest number of open connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+/// Opens a pool. For SQLite the parent directory of the file is created, the file is
+/// created when missing, WAL journaling and a busy timeout let several connections share
+/// it, and foreign keys are enforced.
+///
+/// # Errors
+/// The driver's error when the database cannot be reached.
+pub async fn connect(url: &str, options: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = sea_orm::ConnectOptions::new(url.to_owned());
+    opts.max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.acquire_timeout)
+        .sqlx_logging(false);
+    if backend_of(url) == Some(Backend::Sqlite) {
+        if let Some(dir) = sqlite_parent_dir(url) {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                DbErr::Custom(format!("cannot create the SQLite directory {}: {e}", dir.display()))
+            })?;
+        }
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
+    sea_orm::Database::connect(opts).await
+}
+
+fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(Into::into)
+}
+
+/// A unique constraint that an insert or update ran into.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unique constraint {0} violated")]
+pub struct Conflict(pub &'static str);
+
+/// The error of a write that may hit a unique constraint.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A known unique constraint was violated.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// Anything else.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Maps a unique violation of one of `known` constraints to [`Conflict`]. Each entry is
+/// `(constraint name, "table.column")`: Postgres reports the former, SQLite the latter.
+pub fn classify(err: DbErr, known: &[(&'static str, &'static str)]) -> WriteError {
+    if let Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) = err.sql_err() {
+        for (name, column) in known {
+            if message.contains(name) || message.contains(column) {
+                return WriteError::Conflict(Conflict(name));
+            }
+        }
+    }
+    WriteError::Db(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_directory_is_derived_from_the_url() {
+        assert_eq!(sqlite_parent_dir("sqlite://./data/course-shop.db?mode=rwc"), Some("./data".into()));
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_parent_dir("sqlite://shop.db"), None);
+        assert_eq!(backend_of("postgresql://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(backend_of("mysql://h"), None);
+    }
+}

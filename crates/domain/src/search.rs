@@ -1,0 +1,142 @@
+//! Search terms and the ranking rule of course search.
+//!
+//! A course matches when the term occurs in its name or in its teacher's name, compared
+//! case-insensitively. Results are ranked by how the term matched (exact, then prefix,
+//! then substring), a course-name match before a teacher-name match of the same kind, then
+//! by the course's display priority `orders`, then by id.
+
+/// How a term matched a name. Ordered: better matches compare smaller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MatchClass {
+    /// The whole name equals the term.
+    Exact,
+    /// The name starts with the term.
+    Prefix,
+    /// The term occurs inside the name.
+    Substring,
+}
+
+/// A validated, normalised search term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchTerm(String);
+
+/// Why a search term was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SearchTermError {
+    /// Longer than the configured limit.
+    #[error("search term is longer than {max} characters")]
+    TooLong {
+        /// The limit in characters.
+        max: usize,
+    },
+}
+
+impl SearchTerm {
+    /// Normalises a raw term: surrounding whitespace removed, inner runs of whitespace
+    /// folded to one space, lower-cased. `Ok(None)` for an empty term (no filtering).
+    ///
+    /// # Errors
+    /// [`SearchTermError::TooLong`] when the raw term has more than `max_chars` characters.
+    pub fn parse(raw: &str, max_chars: usize) -> Result<Option<Self>, SearchTermError> {
+        if raw.chars().count() > max_chars {
+            return Err(SearchTermError::TooLong { max: max_chars });
+        }
+        let folded = fold(raw);
+        Ok((!folded.is_empty()).then_some(SearchTerm(folded)))
+    }
+
+    /// The normalised text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// How this term matches a name already passed through [`fold`].
+    pub fn match_folded(&self, folded_name: &str) -> Option<MatchClass> {
+        if folded_name == self.0 {
+            Some(MatchClass::Exact)
+        } else if folded_name.starts_with(&self.0) {
+            Some(MatchClass::Prefix)
+        } else if folded_name.contains(&self.0) {
+            Some(MatchClass::Substring)
+        } else {
+            None
+        }
+    }
+}
+
+/// The comparison form of a name: trimmed, whitespace runs folded to one space,
+/// lower-cased (Unicode-aware; Chinese is unchanged).
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+/// The sort key of a search hit: best match class first, a course-name match before a
+/// teacher-name match, then display priority and id.
+pub fn rank(
+    term: &SearchTerm,
+    folded_course_name: &str,
+    folded_teacher_name: &str,
+    orders: i32,
+    id: i64,
+) -> Option<(MatchClass, u8, i32, i64)> {
+    let by_course = term.match_folded(folded_course_name).map(|c| (c, 0u8));
+    let by_teacher = term.match_folded(folded_teacher_name).map(|c| (c, 1u8));
+    let best = match (by_course, by_teacher) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }?;
+    Some((best.0, best.1, orders, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(s: &str) -> SearchTerm {
+        SearchTerm::parse(s, 50).expect("valid").expect("non-empty")
+    }
+
+    #[test]
+    fn folding_is_case_and_space_insensitive() {
+        assert_eq!(fold("  Python   全栈\tDEV "), "python 全栈 dev");
+        assert_eq!(term("LINUX").as_str(), "linux");
+        assert_eq!(SearchTerm::parse("   ", 50), Ok(None));
+        assert_eq!(SearchTerm::parse(&"长".repeat(51), 50), Err(SearchTermError::TooLong { max: 50 }));
+        assert!(SearchTerm::parse(&"长".repeat(50), 50).is_ok());
+    }
+
+    #[test]
+    fn exact_beats_prefix_beats_substring_then_orders() {
+        let t = term("linux");
+        let mut hits: Vec<_> = [
+            ("精通 linux 运维", "egon", 1, 1),
+            ("linux 系统基础", "alex", 9, 2),
+            ("linux", "alex", 50, 3),
+            ("python", "linux torvalds", 2, 4),
+            ("go", "alex", 3, 5),
+            ("linux 网络", "alex", 4, 6),
+        ]
+        .into_iter()
+        .filter_map(|(name, teacher, orders, id)| rank(&t, name, teacher, orders, id))
+        .collect();
+        hits.sort();
+        let ids: Vec<i64> = hits.iter().map(|h| h.3).collect();
+        assert_eq!(ids, vec![3, 6, 2, 4, 1]);
+    }
+
+    #[test]
+    fn chinese_terms_match_inside_names() {
+        let t = term("运维");
+        assert_eq!(t.match_folded("精通 linux 运维"), Some(MatchClass::Substring));
+        assert_eq!(t.match_folded("运维"), Some(MatchClass::Exact));
+        assert_eq!(t.match_folded("运维开发"), Some(MatchClass::Prefix));
+        assert_eq!(t.match_folded("python"), None);
+    }
+}

@@ -1,0 +1,412 @@
+//! Wire types of the Luffy front end's contract (`api-contract.md`), with their OpenAPI
+//! schemas. Absolute URLs and yuan strings are made here, at the edge.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use shop_app::accounts::UserView;
+use shop_app::catalog::{BannerView, CategoryView, ChapterView, CourseView, Page, SectionView, TeacherView};
+use utoipa::ToSchema;
+
+use crate::links::Links;
+
+/// `{code, msg}`: the envelope of action endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    /// 100 for success, otherwise a documented code.
+    #[schema(example = 100)]
+    pub code: i32,
+    /// Human-readable message.
+    #[schema(example = "ok")]
+    pub msg: String,
+}
+
+impl Message {
+    /// A message with a code.
+    pub fn new(code: i32, msg: impl Into<String>) -> Self {
+        Message { code, msg: msg.into() }
+    }
+}
+
+/// A home-page banner.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BannerDto {
+    /// Title.
+    pub title: String,
+    /// Absolute image URL.
+    pub image: String,
+    /// Where a click goes.
+    pub link: String,
+}
+
+/// `{code, msg, result: [Banner]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BannerList {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// Banners by display priority.
+    pub result: Vec<BannerDto>,
+}
+
+/// A course category.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+}
+
+/// `{code, msg, result: [Category]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryList {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// Categories by display priority.
+    pub result: Vec<CategoryDto>,
+}
+
+/// A teacher.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeacherDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// 0 讲师 lecturer, 1 导师 mentor, 2 班主任 class teacher.
+    pub role: i16,
+    /// Title.
+    pub title: String,
+    /// Signature line.
+    pub signature: String,
+    /// Absolute image URL.
+    pub image: String,
+    /// Introduction.
+    pub brief: String,
+}
+
+/// One of the first four sections shown on a course card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SectionBriefDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Media key of the section.
+    pub section_link: String,
+    /// `mm:ss`.
+    pub duration: String,
+    /// Watchable without buying (the tutorial's spelling).
+    pub free_trail: bool,
+}
+
+/// A course.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CourseDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Absolute cover URL.
+    pub course_img: String,
+    /// Price in yuan with two decimals.
+    #[schema(example = "99.00")]
+    pub price: String,
+    /// Learners.
+    pub students: i32,
+    /// Sections published so far.
+    pub pub_sections: i32,
+    /// Sections in total.
+    pub sections: i32,
+    /// HTML introduction.
+    pub brief: String,
+    /// Downloadable material.
+    pub attachment_path: String,
+    /// Days of access after purchase (0 = forever).
+    pub period: i32,
+    /// 免费课 / 实战课 / 轻课.
+    pub course_type_name: String,
+    /// 初级 / 中级 / 高级.
+    pub level_name: String,
+    /// 上线 / 下线 / 预上线.
+    pub status_name: String,
+    /// The teacher.
+    pub teacher: TeacherDto,
+    /// Up to four first sections.
+    pub section_list: Vec<SectionBriefDto>,
+}
+
+/// A page of courses, as DRF's page-number pagination renders it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoursePage {
+    /// Courses matching in total.
+    pub count: u64,
+    /// Absolute URL of the next page, or null.
+    pub next: Option<String>,
+    /// Absolute URL of the previous page, or null.
+    pub previous: Option<String>,
+    /// This page.
+    pub results: Vec<CourseDto>,
+}
+
+/// A section of a chapter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SectionDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Display priority.
+    pub orders: i32,
+    /// 0 document, 1 exercise, 2 video.
+    pub section_type: i16,
+    /// Media key.
+    pub section_link: String,
+    /// `mm:ss`.
+    pub duration: String,
+    /// Publication time.
+    pub pub_date: DateTime<Utc>,
+    /// Watchable without buying.
+    pub free_trail: bool,
+    /// Id of the chapter.
+    pub chapter: i64,
+}
+
+/// A chapter with its sections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChapterDto {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Chapter number.
+    pub chapter: i32,
+    /// Summary.
+    pub summary: String,
+    /// Sections by display priority.
+    pub coursesections: Vec<SectionDto>,
+}
+
+/// The logged-in user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDto {
+    /// Id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Mobile number.
+    pub mobile: Option<String>,
+    /// Absolute avatar URL.
+    pub icon: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// When the account was created.
+    pub created_time: DateTime<Utc>,
+}
+
+/// `{code, msg, result: User}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// The user.
+    pub result: UserDto,
+}
+
+/// `{code, msg, token, username, icon}`: what the front end keeps in cookies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// Access token: send it as `Authorization: jwt <token>` (or `Bearer`).
+    pub token: String,
+    /// Username.
+    pub username: String,
+    /// Absolute avatar URL.
+    pub icon: String,
+}
+
+/// Accepts a JSON string or number and yields its text (the front end sends either).
+pub fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        S(String),
+        N(serde_json::Number),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::S(s) => s,
+        Raw::N(n) => n.to_string(),
+    })
+}
+
+/// Password login.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordLogin {
+    /// Username, mobile number or email.
+    #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = String, example = "alex")]
+    pub username: String,
+    /// Password.
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+}
+
+/// SMS login.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SmsLogin {
+    /// Mobile number.
+    #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = String, example = "13812345678")]
+    pub mobile: String,
+    /// The six-digit code.
+    #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = String, example = "123456")]
+    pub code: String,
+}
+
+/// Registration with a mobile number.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MobileRegister {
+    /// Mobile number; it also becomes the username.
+    #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = String, example = "13812345678")]
+    pub mobile: String,
+    /// The six-digit code.
+    #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = String, example = "123456")]
+    pub code: String,
+    /// 8 to 128 characters.
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+}
+
+impl BannerDto {
+    /// The wire form.
+    pub fn from_view(b: &BannerView, links: &Links) -> Self {
+        BannerDto { title: b.title.clone(), image: links.media(&b.image), link: b.link.clone() }
+    }
+}
+
+impl From<&CategoryView> for CategoryDto {
+    fn from(c: &CategoryView) -> Self {
+        CategoryDto { id: c.id, name: c.name.clone() }
+    }
+}
+
+impl TeacherDto {
+    fn from_view(t: &TeacherView, links: &Links) -> Self {
+        TeacherDto {
+            id: t.id,
+            name: t.name.clone(),
+            role: t.role.code(),
+            title: t.title.clone(),
+            signature: t.signature.clone(),
+            image: links.media(&t.image),
+            brief: t.brief.clone(),
+        }
+    }
+}
+
+impl CourseDto {
+    /// The wire form.
+    pub fn from_view(c: &CourseView, links: &Links) -> Self {
+        CourseDto {
+            id: c.id,
+            name: c.name.clone(),
+            course_img: links.media(&c.course_img),
+            price: c.price.to_string(),
+            students: c.students,
+            pub_sections: c.pub_sections,
+            sections: c.sections,
+            brief: c.brief.clone(),
+            attachment_path: c.attachment_path.clone(),
+            period: c.period,
+            course_type_name: c.course_type.label().to_owned(),
+            level_name: c.level.label().to_owned(),
+            status_name: c.status.label().to_owned(),
+            teacher: TeacherDto::from_view(&c.teacher, links),
+            section_list: c
+                .section_list
+                .iter()
+                .map(|s| SectionBriefDto {
+                    id: s.id,
+                    name: s.name.clone(),
+                    section_link: s.section_link.clone(),
+                    duration: s.duration.clone(),
+                    free_trail: s.free_trail,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl CoursePage {
+    /// The wire form of a page; `next`/`previous` are absolute URLs of the same request with
+    /// another `page`.
+    pub fn from_page(
+        page: &Page<std::sync::Arc<CourseView>>,
+        links: &Links,
+        path: &str,
+        query: &str,
+    ) -> Self {
+        let n = page.request.page();
+        CoursePage {
+            count: page.count,
+            next: page.has_next().then(|| links.page_url(path, query, Some(n + 1))),
+            previous: page.has_previous().then(|| links.page_url(path, query, (n > 2).then_some(n - 1))),
+            results: page.items.iter().map(|c| CourseDto::from_view(c, links)).collect(),
+        }
+    }
+}
+
+impl From<&SectionView> for SectionDto {
+    fn from(s: &SectionView) -> Self {
+        SectionDto {
+            id: s.id,
+            name: s.name.clone(),
+            orders: s.orders,
+            section_type: s.section_type.code(),
+            section_link: s.section_link.clone(),
+            duration: s.duration.clone(),
+            pub_date: s.pub_date,
+            free_trail: s.free_trail,
+            chapter: s.chapter,
+        }
+    }
+}
+
+impl From<&ChapterView> for ChapterDto {
+    fn from(c: &ChapterView) -> Self {
+        ChapterDto {
+            id: c.id,
+            name: c.name.clone(),
+            chapter: c.chapter,
+            summary: c.summary.clone(),
+            coursesections: c.coursesections.iter().map(SectionDto::from).collect(),
+        }
+    }
+}
+
+impl UserDto {
+    /// The wire form.
+    pub fn from_view(u: UserView, links: &Links) -> Self {
+        UserDto {
+            id: u.id,
+            icon: links.media(&u.icon),
+            username: u.username,
+            email: u.email,
+            mobile: u.mobile,
+            role: u.role.as_str().to_owned(),
+            created_time: u.created_time,
+        }
+    }
+}

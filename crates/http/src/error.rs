@@ -1,0 +1,256 @@
+//! The one mapping from errors to HTTP: status, stable `code`, and the `{code, msg}`
+//! envelope (plus `errors` per field for validation). Also turns actix's own rejections
+//! (bad JSON, bad query, unknown route, wrong method, body too large) into the envelope.
+use std::collections::BTreeMap;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error};
+use serde::Serialize;
+use shop_app::AppError;
+use utoipa::ToSchema;
+
+/// Stable machine-readable codes of the envelope. `100` is success; the others are listed in
+/// `docs/api.md`.
+pub mod codes {
+    /// Success.
+    pub const OK: i32 = 100;
+    /// A negative answer or a failure the contract names 101 (not registered, not paid,
+    /// SMS not sent).
+    pub const NOT_YET: i32 = 101;
+    /// Not a valid mobile number (contract code 102).
+    pub const BAD_MOBILE: i32 = 102;
+    /// A field failed validation.
+    pub const VALIDATION: i32 = 1000;
+    /// The request cannot be read (malformed JSON, query or path).
+    pub const BAD_REQUEST: i32 = 1001;
+    /// The body is too large.
+    pub const TOO_LARGE: i32 = 1002;
+    /// The method is not allowed on this path.
+    pub const METHOD_NOT_ALLOWED: i32 = 1003;
+    /// No such resource.
+    pub const NOT_FOUND: i32 = 1004;
+    /// Unsupported content type.
+    pub const UNSUPPORTED_MEDIA_TYPE: i32 = 1005;
+    /// Missing or invalid token.
+    pub const UNAUTHORIZED: i32 = 1010;
+    /// Wrong username or password.
+    pub const BAD_CREDENTIALS: i32 = 1011;
+    /// Not allowed (or account disabled).
+    pub const FORBIDDEN: i32 = 1012;
+    /// Wrong, used or expired SMS code.
+    pub const BAD_SMS_CODE: i32 = 1013;
+    /// A unique value is taken.
+    pub const CONFLICT: i32 = 1020;
+    /// Too many requests.
+    pub const RATE_LIMITED: i32 = 1029;
+    /// A dependency is unavailable.
+    pub const UNAVAILABLE: i32 = 1050;
+    /// Internal error.
+    pub const INTERNAL: i32 = 1099;
+}
+
+/// The error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable error code (see `docs/api.md`).
+    #[schema(example = 1000)]
+    pub code: i32,
+    /// Human-readable message.
+    #[schema(example = "password: password must be 8 to 128 characters")]
+    pub msg: String,
+    /// Messages per request field, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// An error on its way to becoming a response (boxed: handlers return it in every
+/// `Result`, so it stays one pointer wide).
+#[derive(Debug)]
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    status: StatusCode,
+    body: ErrorBody,
+    retry_after: Option<u64>,
+    source: Option<AppError>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.0.body.msg, self.0.body.code)
+    }
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message.
+    pub fn new(status: StatusCode, code: i32, msg: impl Into<String>) -> Self {
+        ApiError(Box::new(Inner {
+            status,
+            body: ErrorBody { code, msg: msg.into(), errors: None },
+            retry_after: None,
+            source: None,
+        }))
+    }
+
+    /// A 400 for a field.
+    pub fn field(field: &str, msg: impl Into<String>) -> Self {
+        let msg = msg.into();
+        let mut err = ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, format!("{field}: {msg}"));
+        err.0.body.errors = Some(BTreeMap::from([(field.to_owned(), vec![msg])]));
+        err
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// Whether this is a client's (business) error, which the compatibility switch answers
+    /// with HTTP 200.
+    pub fn is_business(&self) -> bool {
+        self.0.status.is_client_error()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        let (status, code) = match &err {
+            AppError::Validation { .. } => (StatusCode::BAD_REQUEST, codes::VALIDATION),
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_REQUEST),
+            AppError::InvalidMobile => (StatusCode::BAD_REQUEST, codes::BAD_MOBILE),
+            AppError::InvalidSmsCode => (StatusCode::BAD_REQUEST, codes::BAD_SMS_CODE),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
+            AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED),
+            AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, codes::BAD_CREDENTIALS),
+            AppError::AccountDisabled | AppError::Forbidden => (StatusCode::FORBIDDEN, codes::FORBIDDEN),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, codes::CONFLICT),
+            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED),
+            AppError::SmsNotSent(_) => (StatusCode::SERVICE_UNAVAILABLE, codes::NOT_YET),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE),
+            AppError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL),
+        };
+        let mut api = ApiError::new(status, code, err.to_string());
+        if let AppError::Validation { field, message } = &err {
+            api.0.body.errors = Some(BTreeMap::from([((*field).to_owned(), vec![message.clone()])]));
+        }
+        if let AppError::RateLimited { retry_after_secs } = &err {
+            api.0.retry_after = Some(*retry_after_secs);
+        }
+        api.0.source = Some(err);
+        api
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        if self.0.status.is_server_error() {
+            // Log the cause once, here; the client gets the generic message only.
+            tracing::error!(error.code = self.0.body.code, error.cause = ?self.0.source, "request failed");
+        }
+        let mut res = HttpResponse::build(self.0.status);
+        if let Some(secs) = self.0.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.0.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        res.json(&self.0.body)
+    }
+}
+
+/// Rejections of `web::Json`.
+pub fn json_error(err: error::JsonPayloadError, _req: &HttpRequest) -> error::Error {
+    use error::JsonPayloadError as E;
+    let api = match &err {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, "request body is too large")
+        }
+        E::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON (Content-Type: application/json)",
+        ),
+        E::Deserialize(e) if e.is_data() => {
+            ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, format!("invalid field: {e}"))
+        }
+        E::Deserialize(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, format!("malformed JSON: {e}"))
+        }
+        other => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_REQUEST,
+            format!("cannot read the body: {other}"),
+        ),
+    };
+    api.into()
+}
+
+/// Rejections of `web::Query`.
+pub fn query_error(err: error::QueryPayloadError, _req: &HttpRequest) -> error::Error {
+    ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, format!("invalid query string: {err}")).into()
+}
+
+/// Rejections of `web::Path`: a path that does not parse names nothing that exists.
+pub fn path_error(_err: error::PathError, _req: &HttpRequest) -> error::Error {
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found").into()
+}
+
+/// Rejections of `web::Form`.
+pub fn form_error(err: error::UrlencodedError, _req: &HttpRequest) -> error::Error {
+    use error::UrlencodedError as E;
+    match err {
+        E::Overflow { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, "request body is too large")
+        }
+        E::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be form-encoded",
+        ),
+        other => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_REQUEST,
+            format!("cannot read the form: {other}"),
+        ),
+    }
+    .into()
+}
+
+/// Gives error responses that are not JSON yet (actix's own 404, 405, 413 ...) the envelope,
+/// keeping their status and headers (`Allow` on a 405).
+pub fn jsonify<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, msg) = match status {
+        StatusCode::NOT_FOUND => (codes::NOT_FOUND, "not found".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (codes::METHOD_NOT_ALLOWED, "method not allowed".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => (codes::TOO_LARGE, "request body is too large".to_owned()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (codes::UNSUPPORTED_MEDIA_TYPE, "unsupported content type".to_owned())
+        }
+        s if s.is_server_error() => (codes::INTERNAL, "internal error".to_owned()),
+        s => (codes::BAD_REQUEST, s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+    };
+    let body = serde_json::to_string(&ErrorBody { code, msg, errors: None }).unwrap_or_default();
+    let (req, mut response) = res.into_parts();
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    let response = response.set_body(body).map_into_boxed_body().map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
+}

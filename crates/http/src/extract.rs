@@ -1,0 +1,68 @@
+//! Request extractors: the authenticated user and the client's address.
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use shop_app::AppError;
+
+use crate::error::ApiError;
+use crate::state::State;
+
+/// The user id of a valid `Authorization: jwt|JWT|Bearer <token>` header.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub i64);
+
+fn bearer_token(req: &HttpRequest) -> Result<&str, AppError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AppError::Unauthorized("missing Authorization header"))?
+        .to_str()
+        .map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
+    let (scheme, token) =
+        value.trim().split_once(' ').ok_or(AppError::Unauthorized("malformed Authorization header"))?;
+    if !(scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer")) {
+        return Err(AppError::Unauthorized("use Authorization: jwt <token> or Bearer <token>"));
+    }
+    Ok(token.trim())
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = (|| {
+            let state = req.app_data::<web::Data<State>>().ok_or_else(|| {
+                AppError::Unexpected(anyhow::anyhow!("application state is not registered"))
+            })?;
+            let token = bearer_token(req)?;
+            state.ctx.tokens.verify(token).map(AuthUser)
+        })();
+        ready(result.map_err(ApiError::from))
+    }
+}
+
+/// The client's address: the peer, or with `server.trusted_proxy_hops = N` the N-th
+/// `X-Forwarded-For` entry from the right (the first one our proxies did not add).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl FromRequest for ClientAddr {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let hops = req.app_data::<web::Data<State>>().map_or(0, |s| s.ctx.settings.server.trusted_proxy_hops);
+        let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        let forwarded = (hops > 0)
+            .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+            .flatten()
+            .and_then(|list| {
+                let entries: Vec<&str> = list.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+                entries.len().checked_sub(hops).and_then(|i| entries.get(i)).map(|e| (*e).to_owned())
+            });
+        ready(Ok(ClientAddr(forwarded.unwrap_or(peer))))
+    }
+}

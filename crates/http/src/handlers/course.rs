@@ -1,0 +1,194 @@
+//! `course/`: categories, the course list, course detail, chapters and search.
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use shop_app::AppError;
+use shop_app::catalog::Ordering;
+use shop_domain::Money;
+use shop_domain::paging::PageRequest;
+use shop_domain::search::SearchTerm;
+use utoipa::IntoParams;
+
+use crate::dto::{CategoryDto, CategoryList, ChapterDto, CourseDto, CoursePage};
+use crate::error::{ApiError, ErrorBody, codes};
+use crate::state::State;
+
+/// Query of the course list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `orders` (default), `students`, `-students`, `price` or `-price`.
+    pub ordering: Option<String>,
+    /// Only courses of this category.
+    pub course_category: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Page size (default `api.default_page_size`, capped at `api.max_page_size`).
+    pub size: Option<String>,
+    /// Same as `size`.
+    pub page_size: Option<String>,
+}
+
+/// Query of course search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Words to find in course names and teacher names (case-insensitive, at most
+    /// `api.search_max_chars` characters). Empty or absent: every course.
+    pub search: Option<String>,
+    /// Same as `search` (the Luffy header's parameter).
+    pub wd: Option<String>,
+    /// Lowest price in yuan, inclusive (`"0"`, `"99.5"`).
+    pub min_price: Option<String>,
+    /// Highest price in yuan, inclusive.
+    pub max_price: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Page size.
+    pub page_size: Option<String>,
+    /// Same as `page_size`.
+    pub size: Option<String>,
+}
+
+/// Query of the chapter list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChapterQuery {
+    /// Course id.
+    pub course: Option<String>,
+}
+
+fn page_request(state: &State, page: Option<&str>, size: Option<&str>) -> Result<PageRequest, ApiError> {
+    let api = &state.ctx.settings.api;
+    PageRequest::parse(page, size, api.default_page_size, api.max_page_size).map_err(|e| match e {
+        shop_domain::paging::PageError::BadPage => ApiError::field("page", e.to_string()),
+        shop_domain::paging::PageError::BadSize => ApiError::field("size", e.to_string()),
+    })
+}
+
+fn parse_id(field: &str, text: &str) -> Result<i64, ApiError> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::field(field, "must be a positive integer"))
+}
+
+fn parse_price(field: &str, text: Option<&str>) -> Result<Option<Money>, ApiError> {
+    text.filter(|t| !t.trim().is_empty())
+        .map(|t| Money::parse_yuan(t.trim()).map_err(|e| ApiError::field(field, e.to_string())))
+        .transpose()
+}
+
+/// Public course categories.
+#[utoipa::path(get, path = "/api/v1/course/category/", tag = "course", responses((status = 200, body = CategoryList)))]
+pub async fn categories(state: web::Data<State>) -> HttpResponse {
+    let snapshot = state.ctx.catalog.snapshot();
+    let result = snapshot.categories().iter().map(CategoryDto::from).collect();
+    HttpResponse::Ok().json(CategoryList { code: codes::OK, msg: "ok".into(), result })
+}
+
+/// A page of public courses.
+#[utoipa::path(
+    get,
+    path = "/api/v1/course/list/",
+    tag = "course",
+    params(ListQuery),
+    responses(
+        (status = 200, body = CoursePage),
+        (status = 400, description = "Bad ordering, category, page or size", body = ErrorBody),
+        (status = 404, description = "Page past the end", body = ErrorBody)
+    )
+)]
+pub async fn list(
+    state: web::Data<State>,
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ordering = query.ordering.as_deref().unwrap_or("");
+    let ordering = Ordering::parse(ordering).ok_or_else(|| {
+        ApiError::field("ordering", "must be one of orders, students, -students, price, -price")
+    })?;
+    let category = query
+        .course_category
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| parse_id("course_category", c))
+        .transpose()?;
+    let request =
+        page_request(&state, query.page.as_deref(), query.size.as_deref().or(query.page_size.as_deref()))?;
+    let page = state.ctx.catalog.snapshot().list(category, ordering, request)?;
+    Ok(HttpResponse::Ok().json(CoursePage::from_page(&page, &state.links, req.path(), req.query_string())))
+}
+
+/// One public course.
+#[utoipa::path(
+    get,
+    path = "/api/v1/course/list/{id}/",
+    tag = "course",
+    params(("id" = i64, Path, description = "Course id")),
+    responses((status = 200, body = CourseDto), (status = 404, body = ErrorBody))
+)]
+pub async fn detail(state: web::Data<State>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.ctx.catalog.snapshot();
+    let course = snapshot.course(id.into_inner()).ok_or(AppError::NotFound("course"))?;
+    Ok(HttpResponse::Ok().json(CourseDto::from_view(course, &state.links)))
+}
+
+/// The chapters of a public course, each with its sections.
+#[utoipa::path(
+    get,
+    path = "/api/v1/course/chapter/",
+    tag = "course",
+    params(ChapterQuery),
+    responses(
+        (status = 200, body = Vec<ChapterDto>),
+        (status = 400, description = "Missing or malformed course id", body = ErrorBody),
+        (status = 404, description = "No such public course", body = ErrorBody)
+    )
+)]
+pub async fn chapters(
+    state: web::Data<State>,
+    query: web::Query<ChapterQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let course = query.course.as_deref().ok_or_else(|| ApiError::field("course", "is required"))?;
+    let course = parse_id("course", course)?;
+    let chapters = state.ctx.catalog.snapshot().chapters(course).ok_or(AppError::NotFound("course"))?;
+    let body: Vec<ChapterDto> = chapters.iter().map(ChapterDto::from).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Searches course names and teacher names across every course type. Ranked: exact match,
+/// then prefix, then substring (a course-name match before a teacher-name match), then
+/// display priority.
+#[utoipa::path(
+    get,
+    path = "/api/v1/course/search/",
+    tag = "course",
+    params(SearchQuery),
+    responses(
+        (status = 200, body = CoursePage),
+        (status = 400, description = "Term too long, bad price or page", body = ErrorBody),
+        (status = 404, description = "Page past the end", body = ErrorBody)
+    )
+)]
+pub async fn search(
+    state: web::Data<State>,
+    req: HttpRequest,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let api = &state.ctx.settings.api;
+    let raw = query.search.as_deref().or(query.wd.as_deref()).unwrap_or("");
+    let term =
+        SearchTerm::parse(raw, api.search_max_chars).map_err(|e| ApiError::field("search", e.to_string()))?;
+    let min = parse_price("min_price", query.min_price.as_deref())?;
+    let max = parse_price("max_price", query.max_price.as_deref())?;
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo > hi
+    {
+        return Err(ApiError::field("min_price", "must not be above max_price"));
+    }
+    let request =
+        page_request(&state, query.page.as_deref(), query.page_size.as_deref().or(query.size.as_deref()))?;
+    let page = state.ctx.catalog.snapshot().search(term.as_ref(), min, max, request)?;
+    Ok(HttpResponse::Ok().json(CoursePage::from_page(&page, &state.links, req.path(), req.query_string())))
+}

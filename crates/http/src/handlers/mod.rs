@@ -1,0 +1,5 @@
+//! Thin handlers: extract, call one use case, map to the wire form.
+pub mod course;
+pub mod health;
+pub mod home;
+pub mod user;

@@ -1,0 +1,164 @@
+//! `user/user/`: password and SMS login, SMS codes, registration, the current user.
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use shop_app::AppError;
+use shop_app::accounts::{self, LoginOutcome};
+use utoipa::IntoParams;
+
+use crate::dto::{LoginResponse, MeResponse, Message, MobileRegister, PasswordLogin, SmsLogin, UserDto};
+use crate::error::{ApiError, ErrorBody, codes};
+use crate::extract::{AuthUser, ClientAddr};
+use crate::state::State;
+
+/// `?mobile=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MobileQuery {
+    /// Mainland China mobile number (`^1[3-9]\d{9}$`).
+    pub mobile: Option<String>,
+}
+
+fn login_response(state: &State, outcome: LoginOutcome) -> HttpResponse {
+    HttpResponse::Ok().json(LoginResponse {
+        code: codes::OK,
+        msg: "login succeeded".into(),
+        token: outcome.token,
+        username: outcome.username,
+        icon: state.links.media(&outcome.icon),
+    })
+}
+
+fn mobile_param(query: &MobileQuery) -> Result<&str, ApiError> {
+    query.mobile.as_deref().ok_or_else(|| AppError::InvalidMobile.into())
+}
+
+/// Password login with a username, a mobile number or an email. Rate-limited per client
+/// address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/user/user/mul_login/",
+    tag = "user",
+    request_body = PasswordLogin,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, description = "Missing field or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Wrong username or password (code 1011)", body = ErrorBody),
+        (status = 403, description = "Account disabled", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody)
+    )
+)]
+pub async fn mul_login(
+    state: web::Data<State>,
+    client: ClientAddr,
+    body: web::Json<PasswordLogin>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = accounts::login(&state.ctx, &client.0, &body.username, &body.password).await?;
+    Ok(login_response(&state, outcome))
+}
+
+/// Whether a mobile number is registered: code 100 when it is, 101 when it is not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/user/user/mobile/",
+    tag = "user",
+    params(MobileQuery),
+    responses(
+        (status = 200, description = "100 registered, 101 not registered", body = Message),
+        (status = 400, description = "Not a valid mobile number (code 102)", body = ErrorBody)
+    )
+)]
+pub async fn mobile(
+    state: web::Data<State>,
+    query: web::Query<MobileQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let registered = accounts::mobile_registered(&state.ctx, mobile_param(&query)?).await?;
+    Ok(HttpResponse::Ok().json(if registered {
+        Message::new(codes::OK, "this mobile number is registered")
+    } else {
+        Message::new(codes::NOT_YET, "this mobile number is not registered")
+    }))
+}
+
+/// Sends a six-digit code (valid 5 minutes, single use). At most one per minute and five per
+/// hour per number. The development sender writes it to the server log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/user/user/send_sms/",
+    tag = "user",
+    params(MobileQuery),
+    responses(
+        (status = 200, description = "Sent (code 100)", body = Message),
+        (status = 400, description = "Not a valid mobile number (code 102)", body = ErrorBody),
+        (status = 429, description = "Too soon or too many for this number", body = ErrorBody),
+        (status = 503, description = "Could not be sent (code 101)", body = ErrorBody)
+    )
+)]
+pub async fn send_sms(
+    state: web::Data<State>,
+    query: web::Query<MobileQuery>,
+) -> Result<HttpResponse, ApiError> {
+    accounts::send_sms_code(&state.ctx, mobile_param(&query)?).await?;
+    Ok(HttpResponse::Ok().json(Message::new(codes::OK, "verification code sent")))
+}
+
+/// Login with a mobile number and an SMS code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/user/user/mobile_login/",
+    tag = "user",
+    request_body = SmsLogin,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, description = "Bad number (102) or wrong/expired code (1013)", body = ErrorBody),
+        (status = 404, description = "No account has this number", body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    )
+)]
+pub async fn mobile_login(
+    state: web::Data<State>,
+    client: ClientAddr,
+    body: web::Json<SmsLogin>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = accounts::sms_login(&state.ctx, &client.0, &body.mobile, &body.code).await?;
+    Ok(login_response(&state, outcome))
+}
+
+/// Registration with a mobile number, an SMS code and a password; the username is the
+/// mobile number.
+#[utoipa::path(
+    post,
+    path = "/api/v1/user/user/mobile_register/",
+    tag = "user",
+    request_body = MobileRegister,
+    responses(
+        (status = 200, description = "Registered (code 100)", body = Message),
+        (status = 400, description = "Bad number, password or code", body = ErrorBody),
+        (status = 409, description = "Number already registered", body = ErrorBody),
+        (status = 429, body = ErrorBody)
+    )
+)]
+pub async fn mobile_register(
+    state: web::Data<State>,
+    client: ClientAddr,
+    body: web::Json<MobileRegister>,
+) -> Result<HttpResponse, ApiError> {
+    accounts::register_by_mobile(&state.ctx, &client.0, &body.mobile, &body.code, &body.password).await?;
+    Ok(HttpResponse::Ok().json(Message::new(codes::OK, "registered")))
+}
+
+/// The logged-in user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/user/user/me/",
+    tag = "user",
+    security(("jwt" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, description = "Missing, expired or invalid token", body = ErrorBody))
+)]
+pub async fn me(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let view = accounts::me(&state.ctx, user.0).await?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        code: codes::OK,
+        msg: "ok".into(),
+        result: UserDto::from_view(view, &state.links),
+    }))
+}

@@ -1,0 +1,14 @@
+//! The actix-web adapter of course-shop: routes of the Luffy front end's contract, the
+//! error envelope, extractors, OpenAPI and Swagger UI, server start-up.
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod links;
+pub mod openapi;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use openapi::{ApiDoc, spec_json};
+pub use startup::Application;

@@ -1,0 +1,198 @@
+//! Building and running the HTTP server: routes, middleware, state.
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{Condition, ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, Resource, web};
+use anyhow::Context as _;
+use shop_app::AppContext;
+use shop_app::config::{Profile, Settings};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+use crate::error::{self, ApiError, codes};
+use crate::handlers::{course, health, home, user};
+use crate::links::Links;
+use crate::openapi::ApiDoc;
+use crate::state::State;
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    public_url: String,
+    server: Server,
+}
+
+impl Application {
+    /// Initialises the context (database, migrations, demo seed, catalog) and binds.
+    ///
+    /// # Errors
+    /// Start-up failures, with the step that failed.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let ctx = AppContext::init(settings).await?;
+        Self::build_with_context(Arc::new(ctx))
+    }
+
+    /// Binds `server.host:server.port` (port 0 picks one) and prepares the server.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub fn build_with_context(ctx: Arc<AppContext>) -> anyhow::Result<Self> {
+        let settings = Arc::clone(&ctx.settings);
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).with_context(|| format!("cannot bind {address}"))?;
+        let port = listener.local_addr()?.port();
+        let public_url = settings.public_url(port);
+        std::fs::create_dir_all(&settings.media.root).with_context(|| {
+            format!("cannot create the media directory {}", settings.media.root.display())
+        })?;
+        shop_app::auth::warm_up();
+        Arc::clone(&ctx.catalog).spawn_refresher(
+            ctx.db.clone(),
+            std::time::Duration::from_secs(settings.catalog.refresh_seconds.max(1)),
+        );
+        let state = web::Data::new(State { ctx, links: Links::new(public_url.clone()) });
+        let mut server = HttpServer::new(move || build_app(state.clone())).listen(listener)?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Application { port, public_url, server: server.run() })
+    }
+
+    /// The port bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The absolute base URL of links.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Serves until the process is told to stop (SIGINT / SIGTERM: graceful).
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// A resource answering with and without the trailing slash.
+fn res(path: &str) -> Resource {
+    web::resource([path.to_owned(), path.trim_end_matches('/').to_owned()])
+}
+
+/// Every route of the API under `/api/v1`.
+fn api_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(res("/home/banner/").route(web::get().to(home::banner)))
+        .service(res("/course/category/").route(web::get().to(course::categories)))
+        .service(res("/course/list/").route(web::get().to(course::list)))
+        .service(res("/course/list/{id}/").route(web::get().to(course::detail)))
+        .service(res("/course/chapter/").route(web::get().to(course::chapters)))
+        .service(res("/course/search/").route(web::get().to(course::search)))
+        .service(res("/user/user/mul_login/").route(web::post().to(user::mul_login)))
+        .service(res("/user/user/mobile/").route(web::get().to(user::mobile)))
+        .service(res("/user/user/send_sms/").route(web::get().to(user::send_sms)))
+        .service(res("/user/user/mobile_login/").route(web::post().to(user::mobile_login)))
+        .service(res("/user/user/mobile_register/").route(web::post().to(user::mobile_register)))
+        .service(res("/user/user/me/").route(web::get().to(user::me)));
+}
+
+fn cors(settings: &Settings) -> Cors {
+    let origins = &settings.cors.allowed_origins;
+    let base = if settings.profile == Profile::Development && origins.iter().any(|o| o == "*") {
+        Cors::default().allow_any_origin()
+    } else {
+        origins.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+    };
+    base.allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([header::HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(3600)
+}
+
+/// Echoes the request id of the tracing span as `X-Request-Id`.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| header::HeaderValue::from_str(&id.to_string()).ok()) {
+        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// The compatibility switch: business (4xx) errors answered with HTTP 200, same body.
+async fn business_errors_as_200(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let business =
+        res.response().error().and_then(|e| e.as_error::<ApiError>()).is_some_and(ApiError::is_business);
+    if business {
+        *res.response_mut().status_mut() = StatusCode::OK;
+    }
+    Ok(res)
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found"))
+}
+
+/// The actix application.
+fn build_app(
+    state: web::Data<State>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let settings = Arc::clone(&state.ctx.settings);
+    let json =
+        web::JsonConfig::default().limit(settings.server.json_limit_bytes).error_handler(error::json_error);
+    let mut app = App::new()
+        .app_data(state.clone())
+        .app_data(json)
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(error::form_error))
+        .service(web::scope("/api/v1").configure(api_routes))
+        .service(res("/healthz").route(web::get().to(health::healthz)))
+        .service(res("/readyz").route(web::get().to(health::readyz)))
+        .service(actix_files::Files::new("/media", &settings.media.root).prefer_utf8(true));
+    if settings.docs.enabled {
+        app = app.service(web::resource("/docs").route(web::get().to(|| async {
+            HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
+        })));
+        app = app.service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", ApiDoc::openapi())
+                .config(SwaggerConfig::default().validator_url("none").try_it_out_enabled(true)),
+        );
+    }
+    app.default_service(web::to(not_found))
+        .wrap(ErrorHandlers::new().default_handler(error::jsonify))
+        .wrap(Condition::new(settings.api.business_errors_as_200, from_fn(business_errors_as_200)))
+        .wrap(from_fn(request_id_header))
+        .wrap(TracingLogger::default())
+        .wrap(cors(&settings))
+}

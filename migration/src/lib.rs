@@ -1,0 +1,19 @@
+//! Schema history of course-shop, as sea-orm-migration steps.
+//!
+//! Migrations are frozen history: they never import the entities of `shop-db`, and an
+//! applied migration is never edited; changes come as new steps. Constraints and indexes
+//! carry explicit names (`uq_*`, `fk_*`, `ix_*`) so that violations can be mapped to
+//! client errors by name.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_initial;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,147 @@
+//! The `course-shop` command line, run as a process.
+use std::process::{Command, Stdio};
+
+use crate::helpers::{Backend, TempDir, fresh_database};
+
+const BIN: &str = env!("CARGO_BIN_EXE_course-shop");
+
+fn course_shop(args: &[&str], db_url: &str, dir: &TempDir) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("COURSE_SHOP_PROFILE", "test")
+        .env("COURSE_SHOP__DATABASE__URL", db_url)
+        .env("COURSE_SHOP__MEDIA__ROOT", dir.0.join("media"))
+        .env_remove("DATABASE_URL")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run course-shop")
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "migrate", "seed-demo", "import-catalog", "openapi", "user"] {
+        assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
+    }
+    let out = Command::new(BIN).args(["openapi"]).output().expect("run");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), shop_http::spec_json());
+}
+
+#[test]
+fn production_refuses_to_start_without_its_settings() {
+    let out = Command::new(BIN)
+        .args(["--profile", "production", "migrate"])
+        .env_remove("DATABASE_URL")
+        .env_remove("COURSE_SHOP__DATABASE__URL")
+        .env_remove("COURSE_SHOP__AUTH__JWT_SECRET")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database.url is required in the production profile"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["--profile", "production", "migrate"])
+        .env("DATABASE_URL", "postgres://shop@127.0.0.1:1/shop")
+        .env_remove("COURSE_SHOP__DATABASE__URL")
+        .env_remove("COURSE_SHOP__AUTH__JWT_SECRET")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("auth.jwt_secret is required") && err.contains("COURSE_SHOP__AUTH__JWT_SECRET"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn import_catalog_is_an_idempotent_upsert() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let dir = TempDir::new();
+        let url = fresh_database(backend, &dir).await;
+        let file = dir.0.join("catalog.json");
+        std::fs::write(
+            &file,
+            r#"{"categories":[{"id":5,"name":"Rust"}],
+                "teachers":[{"id":7,"name":"Ferris","role":1,"image":"teachers/7.svg"}],
+                "courses":[{"id":42,"name":"Rust 入门 / Rust for beginners","teacher_id":7,"category_id":5,"price":"49.90",
+                  "chapters":[{"id":1,"chapter":1,"name":"Hello","sections":[{"id":1,"name":"cargo new","free_trail":true}]}]}],
+                "banners":[{"id":1,"title":"Rust","image":"banners/1.svg"}]}"#,
+        )
+        .expect("write");
+        for run in 0..2 {
+            let out = course_shop(&["import-catalog", file.to_str().expect("utf-8")], &url, &dir);
+            assert!(out.status.success(), "{backend:?} run {run}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(String::from_utf8_lossy(&out.stdout).contains("courses: 1"));
+        }
+        let db = sea_orm::Database::connect(&url).await.expect("connect");
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        assert_eq!(
+            shop_db::entities::course::Entity::find().count(&db).await.expect("count"),
+            1,
+            "{backend:?}"
+        );
+        let course =
+            shop_db::entities::course::Entity::find_by_id(42).one(&db).await.expect("query").expect("row");
+        assert_eq!((course.price_fen, course.sections, course.pub_sections), (4990, 1, 1));
+
+        // A broken file changes nothing and says why.
+        std::fs::write(&file, r#"{"courses":[{"id":43,"name":"x","teacher_id":999,"price":"1"}]}"#)
+            .expect("write");
+        let out = course_shop(&["import-catalog", file.to_str().expect("utf-8")], &url, &dir);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("teacher 999 does not exist"));
+        assert_eq!(shop_db::entities::course::Entity::find().count(&db).await.expect("count"), 1);
+
+        // New rows after an import with explicit ids get fresh ids (Postgres sequences synced).
+        let user = shop_db::users::insert(
+            &db,
+            shop_db::users::NewUser {
+                username: "after-import".into(),
+                email: None,
+                mobile: None,
+                password_hash: "x".into(),
+                icon: String::new(),
+                role: "user".into(),
+            },
+        )
+        .await
+        .expect("insert");
+        assert!(user.id > 0);
+    }
+}
+
+#[tokio::test]
+async fn user_add_reads_the_password_from_stdin() {
+    let dir = TempDir::new();
+    let url = fresh_database(Backend::Sqlite, &dir).await;
+    let mut child = Command::new(BIN)
+        .args(["user", "add", "operator", "--email", "ops@example.com", "--admin"])
+        .env("COURSE_SHOP_PROFILE", "test")
+        .env("COURSE_SHOP__DATABASE__URL", &url)
+        .env("COURSE_SHOP__MEDIA__ROOT", dir.0.join("media"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write as _;
+    child.stdin.take().expect("stdin").write_all(b"correct horse battery\n").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("created user operator") && stdout.contains("role admin"), "{stdout}");
+    assert!(
+        !stdout.contains("correct horse") && !String::from_utf8_lossy(&out.stderr).contains("correct horse")
+    );
+
+    let db = sea_orm::Database::connect(&url).await.expect("connect");
+    let user = shop_db::users::by_username(&db, "operator").await.expect("query").expect("row");
+    assert_eq!(user.role, "admin");
+    assert!(user.password_hash.starts_with("$argon2id$"));
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on a port, SQLite and Postgres, used the way the Luffy
+//! Vue front end uses it. One test binary (zero2prod's layout).
+mod helpers;
+
+mod catalog;
+mod cli;
+mod errors;
+mod openapi;
+mod users;

@@ -1,0 +1,70 @@
+//! The OpenAPI document: committed copy in sync, served copy, Swagger UI, and every
+//! documented operation routed.
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp};
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+
+/// Fails when `openapi/openapi.json` differs from what the code generates. Regenerate with
+/// `UPDATE_OPENAPI=1 cargo test --test api openapi` (or `course-shop openapi > openapi/openapi.json`).
+#[test]
+fn committed_spec_matches_the_code() {
+    let generated = shop_http::spec_json();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(COMMITTED, &generated).expect("write openapi/openapi.json");
+    }
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test --test api openapi"
+    );
+    let spec: Value = serde_json::from_str(&generated).expect("JSON");
+    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+    assert_eq!(spec["components"]["securitySchemes"]["jwt"]["scheme"], "bearer");
+}
+
+#[tokio::test]
+async fn served_spec_and_swagger_ui() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, served) = app.get_json("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let generated: Value = serde_json::from_str(&shop_http::spec_json()).expect("JSON");
+    assert_eq!(served, generated);
+
+    let res = app.client.get(app.url("/docs/")).send().await.expect("docs");
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "Swagger UI's page");
+    let res = app.client.get(app.url("/docs/swagger-ui-bundle.js")).send().await.expect("bundle");
+    assert_eq!(res.status(), StatusCode::OK, "the bundle is served from the binary, no CDN");
+    assert!(res.bytes().await.expect("js").len() > 100_000);
+    let res = app.client.get(app.url("/docs")).send().await.expect("redirect");
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+}
+
+/// Each documented operation is routed: its method does not get 404/405, and the paths
+/// the spec lists are exactly the API's.
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let spec: Value = serde_json::from_str(&shop_http::spec_json()).expect("JSON");
+    let paths = spec["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 14, "{}", paths.len());
+    for (path, item) in paths {
+        let concrete = path.replace("{id}", "1");
+        for method in item.as_object().expect("operations").keys() {
+            let request = match method.as_str() {
+                "get" => app.client.get(app.url(&concrete)),
+                "post" => app.client.post(app.url(&concrete)).json(&serde_json::json!({})),
+                other => panic!("unexpected method {other} on {path}"),
+            };
+            let status = request.send().await.expect("request").status();
+            assert!(
+                status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} -> {status}"
+            );
+        }
+    }
+}
