@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use shop_app::accounts::{self, AddUser};
 use shop_app::config::{Profile, Settings};
-use shop_app::{AppContext, catalog, context};
+use shop_app::{AppContext, catalog, context, payments};
 
 /// Backend of an online course shop: catalog, accounts, Alipay page payment, delivery.
 ///
@@ -51,6 +51,26 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the API.
     Openapi,
+    /// Refund a paid order through Alipay (all that is left, or --amount yuan). The refund is
+    /// recorded and sent at once; if Alipay cannot be reached the server's outbox worker
+    /// retries it with the same request number, so it never refunds twice.
+    Refund {
+        /// The order number (out_trade_no).
+        out_trade_no: String,
+        /// Amount in yuan, e.g. 19.90 (default: everything not yet refunded).
+        #[arg(long)]
+        amount: Option<String>,
+        /// Reason shown to the buyer.
+        #[arg(long, default_value = "refund requested by the shop")]
+        reason: String,
+    },
+    /// Ask Alipay about every order still unpaid or in doubt and apply the verified answers
+    /// (payments found are recorded, overdue unpaid orders expired). Prints what changed.
+    Reconcile {
+        /// Only orders created since this date (YYYY-MM-DD, UTC); default: 30 days ago.
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -135,17 +155,79 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::User { command: UserCommand::Add { username, email, mobile, admin } } => {
             let password = read_password()?;
-            let mut settings = settings;
-            settings.catalog.seed_demo_when_empty = false;
-            let ctx = AppContext::init(settings).await?;
+            let ctx = operator_context(settings).await?;
             let user = accounts::add_user(&ctx, AddUser { username, email, mobile, password, admin })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created user {} (id {}, role {})", user.username, user.id, user.role.as_str());
             Ok(())
         }
+        Command::Refund { out_trade_no, amount, reason } => {
+            let amount = amount
+                .map(|a| {
+                    shop_domain::Money::parse_yuan(a.trim())
+                        .map_err(|e| anyhow::anyhow!("--amount {a:?}: {e}"))
+                })
+                .transpose()?;
+            let ctx = operator_context(settings).await?;
+            let requested = payments::request_refund(&ctx, &out_trade_no, amount, &reason)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "refund {} of {} yuan recorded; asking Alipay...",
+                requested.out_request_no, requested.amount
+            );
+            let pass = payments::outbox::run_once(&ctx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let refund = shop_db::payments::refund_by_request_no(&ctx.db, &requested.out_request_no).await?;
+            match refund {
+                Some(r) if r.status == shop_db::payments::refund_status::SUCCEEDED => {
+                    println!(
+                        "refunded: Alipay confirmed {} (total refunded on the trade: {} fen)",
+                        r.out_request_no,
+                        r.refund_fee_fen.unwrap_or(0)
+                    );
+                }
+                Some(r) if r.status == shop_db::payments::refund_status::FAILED => {
+                    anyhow::bail!("Alipay refused the refund: {}", r.last_error.unwrap_or_default());
+                }
+                _ => println!("not confirmed yet ({pass:?}); the server's outbox worker will retry it"),
+            }
+            Ok(())
+        }
+        Command::Reconcile { since } => {
+            let since = match since {
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|e| anyhow::anyhow!("--since {d:?}: {e} (use YYYY-MM-DD)"))?
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc())
+                    .ok_or_else(|| anyhow::anyhow!("--since {d:?}: not a date"))?,
+                None => chrono::Utc::now() - chrono::Duration::days(30),
+            };
+            let ctx = operator_context(settings).await?;
+            let rows = payments::reconcile(&ctx, since).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{:<44} {:<18} {:<18} note", "out_trade_no", "before", "after");
+            let mut changed = 0;
+            for r in &rows {
+                changed += usize::from(r.before != r.after);
+                println!(
+                    "{:<44} {:<18} {:<18} {}",
+                    r.out_trade_no,
+                    r.before.label(),
+                    r.after.label(),
+                    r.note
+                );
+            }
+            println!("{} order(s) examined, {changed} changed", rows.len());
+            Ok(())
+        }
         Command::Openapi => Ok(()),
     }
+}
+
+/// A context for an operator command: no demo seeding, no HTTP server.
+async fn operator_context(mut settings: Settings) -> anyhow::Result<AppContext> {
+    settings.catalog.seed_demo_when_empty = false;
+    AppContext::init(settings).await
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -347,7 +347,7 @@ impl MigrationTrait for Migration {
             .col(timestamp_with_time_zone_null(Orders::PayTime))
             .col(big_integer(Orders::UserId))
             .check(Expr::col(Orders::TotalAmountFen).gte(0))
-            .check(Expr::col(Orders::OrderStatus).between(0, 3))
+            .check(Expr::col(Orders::OrderStatus).between(0, 5))
             .foreign_key(&mut fk(
                 "fk_orders_user",
                 (Orders::Table, Orders::UserId),

@@ -93,6 +93,91 @@ pub struct Settings {
     pub log: LogSettings,
     /// API documentation.
     pub docs: DocsSettings,
+    /// Alipay.
+    pub alipay: AlipaySettings,
+    /// The outbox worker.
+    pub outbox: OutboxSettings,
+    /// Background workers.
+    pub workers: WorkersSettings,
+}
+
+/// `[alipay]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlipaySettings {
+    /// `gateway` or `simulator`.
+    pub mode: AlipayMode,
+    /// Our app id.
+    pub app_id: String,
+    /// The app private key text (PEM or base64).
+    pub app_private_key: SecretString,
+    /// A file holding the app private key.
+    pub app_private_key_file: String,
+    /// Alipay's public key text.
+    pub alipay_public_key: String,
+    /// A file holding Alipay's public key.
+    pub alipay_public_key_file: String,
+    /// The gateway.
+    pub gateway_url: String,
+    /// Our merchant PID, if checked.
+    pub seller_id: String,
+    /// Notify URL; empty derives it from the public URL.
+    pub notify_url: String,
+    /// Return URL; empty derives it from the public URL.
+    pub return_url: String,
+    /// Minutes an unpaid order stays payable.
+    pub order_timeout_minutes: i64,
+    /// Least seconds between two active queries of one order.
+    pub query_interval_seconds: i64,
+    /// Timeout of one gateway call.
+    pub http_timeout_seconds: u64,
+    /// What to do with money for a cancelled order.
+    pub late_payment: LatePayment,
+    /// Seconds between expiry sweeps.
+    pub expiry_check_seconds: u64,
+    /// Where simulator keys are kept.
+    pub simulator_key_dir: PathBuf,
+}
+
+/// How orders are paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlipayMode {
+    /// Real Alipay (or a sandbox or fake gateway).
+    Gateway,
+    /// The built-in cashier simulator.
+    Simulator,
+}
+
+/// Policy for money that arrives for a cancelled or expired order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatePayment {
+    /// Refund it through the outbox.
+    Refund,
+    /// Keep it and treat the order as paid.
+    Grant,
+}
+
+/// `[outbox]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutboxSettings {
+    /// Milliseconds between polls.
+    pub poll_interval_ms: u64,
+    /// Seconds a claimed job is reserved for its worker.
+    pub lease_seconds: i64,
+    /// Attempts before a job is marked failed.
+    pub max_attempts: i32,
+    /// First retry delay.
+    pub backoff_base_seconds: i64,
+    /// Largest retry delay.
+    pub backoff_max_seconds: i64,
+}
+
+/// `[workers]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkersSettings {
+    /// Run the expiry and outbox workers in `serve`.
+    pub enabled: bool,
 }
 
 fn default_profile() -> Profile {
@@ -316,6 +401,9 @@ impl Settings {
                 "auth.jwt_secret must be at least 32 bytes (COURSE_SHOP__AUTH__JWT_SECRET)".into(),
             );
         }
+        if self.alipay.order_timeout_minutes < 1 || self.alipay.order_timeout_minutes > 15 * 24 * 60 {
+            return invalid("alipay.order_timeout_minutes must be between 1 and 21600 (15 days)".into());
+        }
         if self.api.max_page_size == 0 || self.api.default_page_size == 0 {
             return invalid("api.default_page_size and api.max_page_size must be positive".into());
         }
@@ -328,6 +416,31 @@ impl Settings {
                 return invalid(
                     "auth.jwt_secret is a development value: set COURSE_SHOP__AUTH__JWT_SECRET to a real secret".into(),
                 );
+            }
+            let a = &self.alipay;
+            if a.mode == AlipayMode::Simulator {
+                return invalid(
+                    "alipay.mode = \"simulator\" is for development and tests: not allowed in production"
+                        .into(),
+                );
+            }
+            if a.app_id.is_empty() {
+                return invalid(
+                    "alipay.app_id is required in production (COURSE_SHOP__ALIPAY__APP_ID)".into(),
+                );
+            }
+            if a.app_private_key.expose_secret().is_empty() && a.app_private_key_file.is_empty() {
+                return invalid(
+                    "alipay.app_private_key (or app_private_key_file) is required in production (COURSE_SHOP__ALIPAY__APP_PRIVATE_KEY)".into(),
+                );
+            }
+            if a.alipay_public_key.is_empty() && a.alipay_public_key_file.is_empty() {
+                return invalid(
+                    "alipay.alipay_public_key (or alipay_public_key_file) is required in production (COURSE_SHOP__ALIPAY__ALIPAY_PUBLIC_KEY)".into(),
+                );
+            }
+            if a.notify_url.is_empty() && self.server.public_url.is_empty() {
+                return invalid("alipay.notify_url or server.public_url is required in production: Alipay must reach the notify endpoint".into());
             }
             if self.sms.sender == SmsSender::Log {
                 return invalid(
@@ -387,6 +500,21 @@ mod tests {
         s.cors.allowed_origins = vec!["https://shop.example.com".into()];
         let err = s.validate().map_err(|e| e.to_string());
         assert!(matches!(&err, Err(m) if m.contains("auth.jwt_secret is a development value")), "{err:?}");
+        s.auth.jwt_secret = SecretString::from("y".repeat(40));
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("\"simulator\" is for development")), "{err:?}");
+        s.alipay.mode = AlipayMode::Gateway;
+        s.alipay.app_id.clear();
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("alipay.app_id is required")), "{err:?}");
+        s.alipay.app_id = "2021000123456789".into();
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("alipay.app_private_key")), "{err:?}");
+        s.alipay.app_private_key_file = "/etc/course-shop/app_private_key.pem".into();
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("alipay.alipay_public_key")), "{err:?}");
+        s.alipay.alipay_public_key_file = "/etc/course-shop/alipay_public_key.pem".into();
+        s.server.public_url = "https://api.example.com".into();
 
         s.auth.jwt_secret = SecretString::from("");
         let err = s.validate().map_err(|e| e.to_string());

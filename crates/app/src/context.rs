@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::{RateLimiter, TokenService};
 use crate::catalog::{self, Catalog};
 use crate::config::Settings;
+use crate::payments::Payments;
 use crate::sms::SmsGateway;
 
 /// Shared state of a server process (or of one CLI command).
@@ -31,6 +32,8 @@ pub struct AppContext {
     pub sms_key: [u8; 32],
     /// Delivers SMS codes.
     pub sms: Arc<dyn SmsGateway>,
+    /// Alipay payments.
+    pub payments: Payments,
 }
 
 /// Opens the database of `settings`.
@@ -102,7 +105,9 @@ impl AppContext {
             tracing::info!(courses = summary.courses, "empty database: demo catalog seeded");
         }
         let catalog = Catalog::load(&db).await.map_err(|e| anyhow::anyhow!("loading the catalog: {e:?}"))?;
-        Ok(Self::assemble(db, settings, catalog, sms))
+        let public_url = settings.public_url(settings.server.port);
+        let payments = Payments::new(&settings, &public_url)?;
+        Ok(Self::assemble(db, settings, catalog, sms, payments))
     }
 
     /// Builds the context around an open database and a loaded catalog.
@@ -111,6 +116,7 @@ impl AppContext {
         settings: Settings,
         catalog: Catalog,
         sms: Arc<dyn SmsGateway>,
+        payments: Payments,
     ) -> Self {
         let sms_key: [u8; 32] = Sha256::new()
             .chain_update(b"course-shop sms code key\0")
@@ -129,6 +135,7 @@ impl AppContext {
             db,
             sms_key,
             sms,
+            payments,
         }
     }
 }
@@ -141,4 +148,32 @@ impl AppContext {
     pub async fn ping_database(&self) -> crate::AppResult<()> {
         self.db.ping().await.map_err(|_| crate::AppError::Unavailable("the database does not answer".into()))
     }
+}
+
+/// Runs the background workers of a server process until it exits: the outbox worker
+/// (side effects, retried with backoff) and the expiry sweep of overdue unpaid orders.
+/// Several processes may run them against one database: jobs and orders are claimed.
+pub fn spawn_workers(ctx: Arc<AppContext>) {
+    let outbox_ctx = Arc::clone(&ctx);
+    tokio::spawn(async move {
+        let every = Duration::from_millis(outbox_ctx.settings.outbox.poll_interval_ms.max(50));
+        loop {
+            match crate::payments::outbox::run_once(&outbox_ctx).await {
+                // A full batch: look again at once.
+                Ok(pass) if pass.done + pass.retried + pass.failed >= 20 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "outbox pass failed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    tokio::spawn(async move {
+        let every = Duration::from_secs(ctx.settings.alipay.expiry_check_seconds.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = crate::payments::expire_due_orders(&ctx).await {
+                tracing::warn!(error = ?e, "expiry sweep failed");
+            }
+        }
+    });
 }

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod payments;
 pub mod sms;
 
 pub use context::AppContext;

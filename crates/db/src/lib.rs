@@ -6,6 +6,9 @@
 //! racy pre-check.
 pub mod catalog;
 pub mod entities;
+pub mod orders;
+pub mod outbox;
+pub mod payments;
 pub mod sms;
 pub mod users;
 

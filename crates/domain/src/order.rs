@@ -1,7 +1,9 @@
 //! Order status and pay type of the seed's Order table.
 use serde::{Deserialize, Serialize};
 
-/// `order_status` of the seed: 0 unpaid, 1 paid, 2 cancelled, 3 cancelled by timeout.
+/// `order_status`: the seed's 0 unpaid, 1 paid, 2 cancelled, 3 cancelled by timeout, and two
+/// states the seed lacked: 4 paid after it was cancelled (the money is being returned, or
+/// access was granted by policy) and 5 fully refunded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OrderStatus {
     /// Created, waiting for the buyer to pay.
@@ -12,6 +14,10 @@ pub enum OrderStatus {
     Cancelled,
     /// Cancelled because it was not paid in time.
     Expired,
+    /// Money arrived for a cancelled or expired order; a refund is on its way.
+    PaidAfterCancel,
+    /// Paid, then refunded in full.
+    Refunded,
 }
 
 impl OrderStatus {
@@ -22,6 +28,8 @@ impl OrderStatus {
             OrderStatus::Paid => 1,
             OrderStatus::Cancelled => 2,
             OrderStatus::Expired => 3,
+            OrderStatus::PaidAfterCancel => 4,
+            OrderStatus::Refunded => 5,
         }
     }
 
@@ -32,19 +40,41 @@ impl OrderStatus {
             1 => Some(OrderStatus::Paid),
             2 => Some(OrderStatus::Cancelled),
             3 => Some(OrderStatus::Expired),
+            4 => Some(OrderStatus::PaidAfterCancel),
+            5 => Some(OrderStatus::Refunded),
             _ => None,
         }
     }
 
-    /// Whether moving from `self` to `next` is allowed. Payment is monotonic: nothing
-    /// leaves `Paid`, and only an unpaid order can be cancelled or expire.
+    /// Whether moving from `self` to `next` is allowed. Payment is monotonic: money that
+    /// arrived is never forgotten (a paid order never becomes unpaid, cancelled or expired),
+    /// only an unpaid order can be cancelled or expire, late money on a cancelled order is
+    /// recorded (and refunded, or granted by policy), and only received money is refunded.
     pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
         matches!(
             (self, next),
-            (OrderStatus::Unpaid, OrderStatus::Paid)
-                | (OrderStatus::Unpaid, OrderStatus::Cancelled)
-                | (OrderStatus::Unpaid, OrderStatus::Expired)
+            (Unpaid, Paid | Cancelled | Expired)
+                | (Cancelled | Expired, PaidAfterCancel | Paid)
+                | (Paid | PaidAfterCancel, Refunded)
         )
+    }
+
+    /// Whether the shop holds (or held) the buyer's money for this order.
+    pub fn money_received(self) -> bool {
+        matches!(self, OrderStatus::Paid | OrderStatus::PaidAfterCancel | OrderStatus::Refunded)
+    }
+
+    /// A short label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::Unpaid => "unpaid",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::PaidAfterCancel => "paid after cancel",
+            OrderStatus::Refunded => "refunded",
+        }
     }
 }
 
@@ -81,33 +111,52 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: [OrderStatus; 4] =
-        [OrderStatus::Unpaid, OrderStatus::Paid, OrderStatus::Cancelled, OrderStatus::Expired];
+    const ALL: [OrderStatus; 6] = [
+        OrderStatus::Unpaid,
+        OrderStatus::Paid,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::PaidAfterCancel,
+        OrderStatus::Refunded,
+    ];
 
     #[test]
     fn codes_round_trip() {
         for s in ALL {
             assert_eq!(OrderStatus::from_code(s.code()), Some(s));
         }
-        assert_eq!(OrderStatus::from_code(4), None);
+        assert_eq!(OrderStatus::from_code(6), None);
         assert_eq!(PayType::from_code(1), Some(PayType::Alipay));
         assert_eq!(PayType::from_code(3), None);
     }
 
     proptest! {
-        /// No sequence of allowed transitions ever leaves `Paid`.
+        /// No sequence of allowed transitions forgets money: once received, the order stays
+        /// in a money-received state.
         #[test]
-        fn paid_is_final(steps in proptest::collection::vec(0usize..4, 0..20)) {
+        fn received_money_is_never_forgotten(steps in proptest::collection::vec(0usize..6, 0..30)) {
             let mut state = OrderStatus::Unpaid;
-            let mut was_paid = false;
+            let mut received = false;
             for step in steps {
                 let next = ALL[step];
                 if state.can_become(next) {
                     state = next;
                 }
-                was_paid |= state == OrderStatus::Paid;
-                prop_assert!(!was_paid || state == OrderStatus::Paid);
+                received |= state.money_received();
+                prop_assert!(!received || state.money_received(), "{state:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_transitions_of_the_payment_rules() {
+        use OrderStatus::*;
+        assert!(Unpaid.can_become(Paid));
+        assert!(Expired.can_become(PaidAfterCancel));
+        assert!(PaidAfterCancel.can_become(Refunded));
+        assert!(!Paid.can_become(Unpaid));
+        assert!(!Paid.can_become(Cancelled));
+        assert!(!Refunded.can_become(Paid));
+        assert!(!Cancelled.can_become(Unpaid));
     }
 }

@@ -410,3 +410,168 @@ impl UserDto {
         }
     }
 }
+
+/// Accepts JSON strings, numbers, or a list of them, as text (the front end sends ids and
+/// amounts either way).
+pub fn strings_or_numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        S(String),
+        N(serde_json::Number),
+    }
+    Ok(Vec::<Raw>::deserialize(d)?
+        .into_iter()
+        .map(|r| match r {
+            Raw::S(s) => s,
+            Raw::N(n) => n.to_string(),
+        })
+        .collect())
+}
+
+fn optional_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    string_or_number(d).map(Some)
+}
+
+/// A purchase.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PayRequest {
+    /// Course ids (numbers or strings).
+    #[serde(deserialize_with = "strings_or_numbers")]
+    #[schema(value_type = Vec<String>, example = json!(["1", 2]))]
+    pub courses: Vec<String>,
+    /// The total the buyer saw, in yuan (number or string); must equal the server's sum.
+    #[serde(deserialize_with = "string_or_number")]
+    #[schema(value_type = String, example = "99.00")]
+    pub total_amount: String,
+    /// Shown at Alipay's cashier.
+    #[schema(example = "Python 全栈开发")]
+    pub subject: String,
+    /// 1 Alipay (the only one supported); default 1.
+    #[serde(default, deserialize_with = "optional_string_or_number")]
+    #[schema(value_type = Option<i64>, example = 1)]
+    pub pay_type: Option<String>,
+}
+
+/// `{code:100, msg, pay_url, out_trade_no}`: open `pay_url` to pay.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// The Alipay page-pay URL (or the simulator's cashier in development).
+    pub pay_url: String,
+    /// Our order number.
+    pub out_trade_no: String,
+}
+
+/// The payment status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentStatusResponse {
+    /// 100 paid, 101 not (yet).
+    #[schema(example = 100)]
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// 0 unpaid, 1 paid, 2 cancelled, 3 expired, 4 paid after cancel (being refunded), 5 refunded.
+    pub order_status: i16,
+}
+
+/// A line of an order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderLineDto {
+    /// Course id.
+    pub course: i64,
+    /// Course name.
+    pub course_name: String,
+    /// Price at order time.
+    #[schema(example = "99.00")]
+    pub price: String,
+    /// Price paid.
+    #[schema(example = "99.00")]
+    pub real_price: String,
+}
+
+/// An order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDto {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// Subject.
+    pub subject: String,
+    /// Total in yuan.
+    #[schema(example = "99.00")]
+    pub total_amount: String,
+    /// 0 unpaid, 1 paid, 2 cancelled, 3 expired, 4 paid after cancel, 5 refunded.
+    pub order_status: i16,
+    /// Status in words.
+    pub order_status_name: String,
+    /// 1 Alipay.
+    pub pay_type: i16,
+    /// Alipay's trade number, once paid.
+    pub trade_no: Option<String>,
+    /// Payment time.
+    pub pay_time: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_time: DateTime<Utc>,
+    /// Payment deadline.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Refunded so far, in yuan.
+    pub refunded_amount: String,
+    /// The pay URL, while the order can still be paid.
+    pub pay_url: Option<String>,
+    /// The courses.
+    pub details: Vec<OrderLineDto>,
+}
+
+impl From<shop_app::payments::OrderView> for OrderDto {
+    fn from(o: shop_app::payments::OrderView) -> Self {
+        OrderDto {
+            out_trade_no: o.out_trade_no,
+            subject: o.subject,
+            total_amount: o.total_amount.to_string(),
+            order_status: o.status.code(),
+            order_status_name: o.status.label().to_owned(),
+            pay_type: o.pay_type,
+            trade_no: o.trade_no,
+            pay_time: o.pay_time,
+            created_time: o.created_time,
+            expires_at: o.expires_at,
+            refunded_amount: o.refunded.to_string(),
+            pay_url: o.pay_url,
+            details: o
+                .lines
+                .into_iter()
+                .map(|l| OrderLineDto {
+                    course: l.course_id,
+                    course_name: l.course_name,
+                    price: l.price.to_string(),
+                    real_price: l.real_price.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `{code, msg, result: [Order]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// Orders, newest first.
+    pub result: Vec<OrderDto>,
+}
+
+/// `{code, msg, result: Order}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// The order.
+    pub result: OrderDto,
+}

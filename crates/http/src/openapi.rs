@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{course, health, home, user};
+use crate::handlers::{course, health, home, order, user};
 
 /// Registers the JWT security scheme.
 struct JwtScheme;
@@ -47,6 +47,12 @@ impl Modify for JwtScheme {
         user::mobile_login,
         user::mobile_register,
         user::me,
+        order::pay,
+        order::alipay,
+        order::notify,
+        order::status,
+        order::list,
+        order::detail,
         health::healthz,
         health::readyz,
     ),
@@ -55,6 +61,7 @@ impl Modify for JwtScheme {
         (name = "home", description = "Home page"),
         (name = "course", description = "Catalog and search"),
         (name = "user", description = "Accounts and login"),
+        (name = "order", description = "Orders and Alipay payment"),
         (name = "health", description = "Liveness and readiness")
     )
 )]

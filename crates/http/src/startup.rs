@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{self, ApiError, codes};
-use crate::handlers::{course, health, home, user};
+use crate::handlers::{course, health, home, order, pages, user};
 use crate::links::Links;
 use crate::openapi::ApiDoc;
 use crate::state::State;
@@ -48,6 +48,10 @@ impl Application {
         let listener = TcpListener::bind(&address).with_context(|| format!("cannot bind {address}"))?;
         let port = listener.local_addr()?.port();
         let public_url = settings.public_url(port);
+        ctx.payments.set_public_url(&settings, &public_url)?;
+        if settings.workers.enabled {
+            shop_app::context::spawn_workers(Arc::clone(&ctx));
+        }
         std::fs::create_dir_all(&settings.media.root).with_context(|| {
             format!("cannot create the media directory {}", settings.media.root.display())
         })?;
@@ -101,7 +105,17 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(res("/user/user/send_sms/").route(web::get().to(user::send_sms)))
         .service(res("/user/user/mobile_login/").route(web::post().to(user::mobile_login)))
         .service(res("/user/user/mobile_register/").route(web::post().to(user::mobile_register)))
-        .service(res("/user/user/me/").route(web::get().to(user::me)));
+        .service(res("/user/user/me/").route(web::get().to(user::me)))
+        .service(res("/order/pay/").route(web::post().to(order::pay)))
+        .service(res("/order/alipay/").route(web::post().to(order::alipay)))
+        .service(
+            res("/order/success/")
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .route(web::post().to(order::notify))
+                .route(web::get().to(order::status)),
+        )
+        .service(res("/order/list/").route(web::get().to(order::list)))
+        .service(res("/order/{out_trade_no}/").route(web::get().to(order::detail)));
 }
 
 fn cors(settings: &Settings) -> Cors {
@@ -178,7 +192,17 @@ fn build_app(
         .service(web::scope("/api/v1").configure(api_routes))
         .service(res("/healthz").route(web::get().to(health::healthz)))
         .service(res("/readyz").route(web::get().to(health::readyz)))
+        .service(res("/pay/result/").route(web::get().to(pages::pay_result)))
         .service(actix_files::Files::new("/media", &settings.media.root).prefer_utf8(true));
+    if state.ctx.payments.simulator.is_some() {
+        app = app
+            .service(
+                web::resource(shop_app::payments::simulator::GATEWAY_PATH)
+                    .route(web::get().to(pages::simulator_cashier))
+                    .route(web::post().to(pages::simulator_api)),
+            )
+            .service(web::resource("/dev/alipay/pay").route(web::post().to(pages::simulator_pay)));
+    }
     if settings.docs.enabled {
         app = app.service(web::resource("/docs").route(web::get().to(|| async {
             HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()

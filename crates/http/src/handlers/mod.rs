@@ -2,4 +2,6 @@
 pub mod course;
 pub mod health;
 pub mod home;
+pub mod order;
+pub mod pages;
 pub mod user;

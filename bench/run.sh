@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Catalog benchmark: course search, course list and course detail under wrk, plus the naive
+# SQL of a Django-style search under pgbench for comparison. Results: docs/benchmarks.md.
+#
+#   bench/run.sh                 # 20 s per run (the recorded benchmark; about 3 minutes
+#                                # plus the first release build, which takes several)
+#   DURATION=3s bench/run.sh     # quick smoke run
+#
+# Settings (environment):
+#   DURATION          wrk -d and pgbench -T (e.g. 20s, 3s, 1m)        default 20s
+#   CONNECTIONS       wrk -c values                                  default "16 64"
+#   ENDPOINTS         among search list detail                       default "search list detail"
+#   PAUSE             idle seconds before each run (CPU sample)      default 5
+#   CARGO_TARGET_DIR  where the release binary is built              default /var/cache/course-shop/target-bench
+#   BENCH_REV         build this git revision (e.g. HEAD, extracted with git archive into a
+#                     temporary directory) instead of the work tree     default: the work tree
+#
+# What it does: installs wrk from Debian when missing (as root); builds the release binary;
+# generates the catalog (bench/gen_catalog.py: 2,000 courses, 50 teachers); starts a
+# throwaway PostgreSQL (scripts/pg-throwaway.sh, fsync off) and imports the catalog into a
+# database "bench"; starts `course-shop serve` on a free port (development profile, default
+# workers = one per core); checks that every request the wrk scripts can send answers 200;
+# then for each endpoint and connection count runs
+#   wrk -t2 -c<N> -d$DURATION --latency -s bench/<endpoint>.lua http://127.0.0.1:<port>
+# and finally pgbench -c16 -j2 with bench/naive_search.sql. Before each run it records the
+# load average (uptime) and the machine's CPU use over the idle pause (other processes).
+# Raw outputs go to bench/results/<UTC timestamp>/; a summary table is printed at the end
+# and saved there as summary.md. The server and Postgres are stopped on exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DURATION=${DURATION:-20s}
+CONNECTIONS=${CONNECTIONS:-16 64}
+ENDPOINTS=${ENDPOINTS:-search list detail}
+PAUSE=${PAUSE:-5}
+WRK_THREADS=2
+PGBENCH_CLIENTS=16
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
+BIN=$CARGO_TARGET_DIR/release/course-shop
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$ROOT/bench/results/$STAMP
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+case $DURATION in
+  *s) SECONDS_RUN=${DURATION%s} ;;
+  *m) SECONDS_RUN=$(( ${DURATION%m} * 60 )) ;;
+  *) SECONDS_RUN=$DURATION; DURATION=${DURATION}s ;;
+esac
+case $SECONDS_RUN in
+  '' | *[!0-9]*) log "DURATION must be like 20s, 3s or 1m (got $DURATION)"; exit 2 ;;
+esac
+
+# --- tools ---------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing wrk from Debian's packages"
+    if ! apt-cache show wrk >/dev/null 2>&1; then apt-get update -qq; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else
+    log "wrk is missing: install it (apt-get install wrk) and run again"
+    exit 1
+  fi
+fi
+for tool in python3 curl cargo; do
+  command -v "$tool" >/dev/null 2>&1 || { log "$tool is missing"; exit 1; }
+done
+
+# --- clean-up ------------------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/course-shop-bench.XXXXXX")
+SERVER_PID=""
+PG_STARTED=""
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+cleanup() {
+  set +e
+  stop_server
+  [ -n "$PG_STARTED" ] && scripts/pg-throwaway.sh stop
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build, catalog, database ----------------------------------------------------------------
+SRC=$ROOT
+SOURCE_DESC="work tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | wc -l) changed paths)"
+if [ -n "${BENCH_REV:-}" ]; then
+  SRC=$WORK/src
+  mkdir -p "$SRC"
+  git archive "$BENCH_REV" | tar -x -C "$SRC"
+  SOURCE_DESC="git revision $BENCH_REV = $(git rev-parse --short "$BENCH_REV")"
+fi
+log "building the release binary of the $SOURCE_DESC in $CARGO_TARGET_DIR (the first build takes several minutes)"
+(cd "$SRC" && cargo build --release --bin course-shop)
+
+mkdir -p "$OUT"
+python3 bench/gen_catalog.py "$WORK/catalog.json" | tee "$OUT/catalog.txt"
+
+log "starting a throwaway PostgreSQL"
+eval "$(scripts/pg-throwaway.sh start)"
+PG_STARTED=1
+command -v pgbench >/dev/null 2>&1 || { log "pgbench is missing (postgresql-client)"; exit 1; }
+psql -q "$TEST_DATABASE_URL" -c 'CREATE DATABASE bench'
+export DATABASE_URL=${TEST_DATABASE_URL%/*}/bench
+export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
+export COURSE_SHOP__LOG__FILTER=warn
+export COURSE_SHOP__MEDIA__ROOT=$WORK/media
+unset RUST_LOG COURSE_SHOP_PROFILE COURSE_SHOP_CONFIG_DIR
+mkdir -p "$WORK/media" "$WORK/run"
+
+# The binary runs in $WORK/run, so it uses its built-in configuration, not ./config.
+log "importing the catalog"
+(cd "$WORK/run" && "$BIN" import-catalog "$WORK/catalog.json") | tee -a "$OUT/catalog.txt"
+
+# --- machine -------------------------------------------------------------------------------
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "nproc: $(nproc)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "os: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+  echo "rustc: $(rustc --version)"
+  echo "wrk: $(wrk -v 2>&1 | head -1)"
+  echo "postgres: $("$PG_THROWAWAY_BIN/postgres" --version)"
+  echo "pgbench: $(pgbench --version)"
+  echo "server built from: $SOURCE_DESC"
+  echo "duration: $DURATION, wrk threads: $WRK_THREADS, connections: $CONNECTIONS"
+  echo "memory:"
+  free -h
+} >"$OUT/machine.txt"
+
+# --- server --------------------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+export PORT
+BASE=http://127.0.0.1:$PORT
+log "starting the server on $BASE"
+(cd "$WORK/run" && exec "$BIN" serve) >"$OUT/server.log" 2>&1 &
+SERVER_PID=$!
+ready=""
+for _ in $(seq 1 120); do
+  if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then ready=1; break; fi
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.5
+done
+if [ -z "$ready" ]; then
+  log "the server did not become ready; its log:"
+  cat "$OUT/server.log" >&2
+  exit 1
+fi
+
+# Every request the wrk scripts can send must answer 200: each search keyword's page 3
+# (page_size 10), every list page of list.lua, and the first and last course.
+log "checking that every benchmark request answers 200"
+python3 - "$BASE" bench/search.lua <<'EOF' | tee "$OUT/precheck.txt"
+import json, re, sys, urllib.error, urllib.parse, urllib.request
+base, lua = sys.argv[1], open(sys.argv[2], encoding="utf-8").read()
+block = lua.split("-- KEYWORDS BEGIN", 1)[1].split("-- KEYWORDS END", 1)[0]
+keywords = re.findall(r'"([^"]+)"', block.split("\n", 1)[1])
+def get(path):
+    try:
+        with urllib.request.urlopen(base + path, timeout=10) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, None
+bad, counts = [], []
+for kw in keywords:
+    status, body = get(f"/api/v1/course/search/?search={urllib.parse.quote(kw)}&page=3&page_size=10")
+    counts.append(f"{kw}={body['count'] if body else status}")
+    if status != 200:
+        bad.append(f"search {kw!r} page 3 -> {status}")
+for o in ["orders", "students", "-students", "price", "-price"]:
+    for q in [f"ordering={o}&page=50", *(f"ordering={o}&course_category={c}&page=20" for c in range(1, 9))]:
+        status, _ = get(f"/api/v1/course/list/?{q}&page_size=10")
+        if status != 200:
+            bad.append(f"list {q} -> {status}")
+for cid in (1, 2000):
+    status, _ = get(f"/api/v1/course/list/{cid}/")
+    if status != 200:
+        bad.append(f"detail {cid} -> {status}")
+print(f"precheck: {len(keywords)} keywords, matches: " + ", ".join(counts))
+if bad:
+    print("precheck: FAILED: " + "; ".join(bad))
+    sys.exit(1)
+print("precheck: every search page 1-3, list page and detail the scripts send answers 200")
+EOF
+
+# --- measurements --------------------------------------------------------------------------
+cpu_total_idle() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# Writes "load: ..." and "other CPU use: ..." for the PAUSE seconds before a run.
+before_run() {
+  local t0 i0 t1 i1
+  read -r t0 i0 < <(cpu_total_idle)
+  sleep "$PAUSE"
+  read -r t1 i1 < <(cpu_total_idle)
+  echo "uptime: $(uptime)"
+  awk -v t="$((t1 - t0))" -v i="$((i1 - i0))" -v n="$(nproc)" -v p="$PAUSE" \
+    'BEGIN { printf "busy-before: %.0f%% of %d cores over the %ss idle pause before the run (other processes)\n", (t > 0 ? 100 * (t - i) / t : 0), n, p }'
+}
+
+# Warm-up (not recorded): one second of each script.
+for ep in $ENDPOINTS; do
+  wrk -t"$WRK_THREADS" -c16 -d1s -s "bench/$ep.lua" "$BASE" >/dev/null
+done
+
+for ep in $ENDPOINTS; do
+  for c in $CONNECTIONS; do
+    f=$OUT/wrk-$ep-c$c.txt
+    log "wrk $ep, $c connections, $DURATION"
+    before_run >"$f"
+    echo "command: wrk -t$WRK_THREADS -c$c -d$DURATION --latency -s bench/$ep.lua $BASE" >>"$f"
+    s0=$(proc_ticks "$SERVER_PID")
+    read -r t0 i0 < <(cpu_total_idle)
+    wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "bench/$ep.lua" "$BASE" | tee -a "$f"
+    read -r t1 i1 < <(cpu_total_idle)
+    s1=$(proc_ticks "$SERVER_PID")
+    awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" -v i="$((i1 - i0))" -v n="$(nproc)" -v hz="$(getconf CLK_TCK)" -v d="$SECONDS_RUN" \
+      'BEGIN { printf "cpu-during: machine %.0f%% busy; server %.2f cores (of %d)\n", (t > 0 ? 100 * (t - i) / t : 0), s / hz / d, n }' | tee -a "$f"
+  done
+done
+stop_server
+
+f=$OUT/pgbench-naive-c$PGBENCH_CLIENTS.txt
+log "pgbench naive search SQL, $PGBENCH_CLIENTS clients, ${SECONDS_RUN}s"
+before_run >"$f"
+echo "command: pgbench -n -c $PGBENCH_CLIENTS -j 2 -T $SECONDS_RUN -f bench/naive_search.sql -l (database bench)" >>"$f"
+mkdir -p "$WORK/pglog"
+(cd "$WORK/pglog" && pgbench -n -c "$PGBENCH_CLIENTS" -j 2 -T "$SECONDS_RUN" -l --log-prefix=naive \
+  -f "$ROOT/bench/naive_search.sql" "$DATABASE_URL") 2>&1 | tee -a "$f"
+# Per-transaction latencies (3rd field, microseconds) of pgbench -l: p50 and p99.
+cat "$WORK"/pglog/naive* | python3 -c '
+import sys
+v = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
+if v:
+    print("latency percentiles (from pgbench -l): p50 %.2fms p99 %.2fms over %d transactions"
+          % (v[len(v) // 2] / 1000, v[min(len(v) - 1, int(len(v) * 0.99))] / 1000, len(v)))
+' | tee -a "$f"
+
+# --- summary -------------------------------------------------------------------------------
+python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
+import glob, os, re, sys
+out = sys.argv[1]
+def grab(pattern, text, default="-"):
+    m = re.search(pattern, text, re.M)
+    return m.group(1) if m else default
+order = {"search": 0, "list": 1, "detail": 2}
+files = sorted(glob.glob(os.path.join(out, "wrk-*.txt")),
+               key=lambda f: (order.get(f.split("wrk-")[1].split("-c")[0], 9), int(f.rsplit("-c", 1)[1][:-4])))
+print("| endpoint | conns | requests/s | p50 | p99 | non-2xx | socket errors | load avg before (1/5/15 min) | other CPU before | server cores |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for f in files:
+    t = open(f, encoding="utf-8").read()
+    ep, c = os.path.basename(f)[4:-4].rsplit("-c", 1)
+    sock = grab(r"Socket errors: (.*)$", t, "0")
+    non2xx = grab(r"^non-2xx: (\d+)", t, grab(r"Non-2xx or 3xx responses: (\d+)", t, "0"))
+    cells = [ep, c, grab(r"Requests/sec:\s+(\S+)", t), grab(r"^\s+50%\s+(\S+)", t),
+             grab(r"^\s+99%\s+(\S+)", t), non2xx, sock, grab(r"load average: (.*)$", t),
+             grab(r"busy-before: (\d+%)", t), grab(r"server ([\d.]+) cores", t)]
+    print("| " + " | ".join(cells) + " |")
+for f in glob.glob(os.path.join(out, "pgbench-*.txt")):
+    t = open(f, encoding="utf-8").read()
+    c = f.rsplit("-c", 1)[1][:-4]
+    fails = grab(r"number of failed transactions: (\d+)", t, "0")
+    cells = ["naive SQL (pgbench)", c, grab(r"tps = ([\d.]+)", t), grab(r"p50 (\S+)", t),
+             grab(r"p99 (\S+)", t), fails + " failed", "-", grab(r"load average: (.*)$", t),
+             grab(r"busy-before: (\d+%)", t), "-"]
+    print("| " + " | ".join(cells) + " |")
+EOF
+log "raw results in $OUT"

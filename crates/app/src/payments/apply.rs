@@ -1,0 +1,214 @@
+//! Applying what Alipay says about a trade (a verified notify or a verified query answer)
+//! to an order. One function, used by the notify, status polling, the expiry worker and
+//! reconciliation, so that every path follows the same rules.
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use shop_alipay::TradeStatus;
+use shop_db::entities::order;
+use shop_db::{orders, payments};
+use shop_domain::order::OrderStatus;
+
+use super::outbox::{self, Job};
+use crate::config::LatePayment;
+use crate::error::{AppError, AppResult};
+
+/// What Alipay reported, already verified.
+#[derive(Debug, Clone)]
+pub(crate) struct Observed {
+    pub trade_status: TradeStatus,
+    pub trade_no: String,
+    pub total_amount_fen: i64,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// Cumulative refunded amount, on refund notifies.
+    pub refund_fee_fen: Option<i64>,
+}
+
+/// What applying it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// The order became paid now.
+    Paid,
+    /// Money for a cancelled order: recorded, refund enqueued.
+    PaidAfterCancel,
+    /// An unpaid order was closed.
+    Closed,
+    /// A refund was recorded.
+    Refunded,
+    /// Nothing to change (duplicate, late repeat, waiting).
+    NoChange,
+}
+
+impl Applied {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Applied::Paid => "order marked paid",
+            Applied::PaidAfterCancel => "payment for a cancelled order: recorded, refund enqueued",
+            Applied::Closed => "unpaid order closed",
+            Applied::Refunded => "refund recorded",
+            Applied::NoChange => "no change",
+        }
+    }
+}
+
+/// The refund request number used for money that arrived after cancellation.
+pub(crate) fn late_refund_request_no(out_trade_no: &str) -> String {
+    format!("{out_trade_no}L")
+}
+
+fn status_of(order: &order::Model) -> AppResult<OrderStatus> {
+    OrderStatus::from_code(order.order_status).ok_or_else(|| {
+        AppError::Unexpected(anyhow::anyhow!("order {} has status {}", order.id, order.order_status))
+    })
+}
+
+/// Applies `observed` to `order` inside the caller's transaction. The caller has verified
+/// the message and checked that `total_amount_fen` matches the order.
+pub(crate) async fn apply(
+    txn: &impl ConnectionTrait,
+    order: &order::Model,
+    observed: &Observed,
+    late_payment: LatePayment,
+) -> AppResult<Applied> {
+    let status = status_of(order)?;
+    if observed.total_amount_fen != order.total_amount_fen {
+        // Callers check this first and say why; this guard keeps the rule in one place too.
+        return Err(AppError::Unexpected(anyhow::anyhow!(
+            "order {}: Alipay reports {} fen, the order is {} fen",
+            order.out_trade_no,
+            observed.total_amount_fen,
+            order.total_amount_fen
+        )));
+    }
+    let now = Utc::now();
+    match &observed.trade_status {
+        s if s.is_paid() => {
+            if let Some(refunded) = observed.refund_fee_fen.filter(|fee| *fee > 0) {
+                // A partial-refund notify keeps TRADE_SUCCESS and carries the refunded total.
+                if status.money_received() && refunded > order.refunded_fen {
+                    record_refund_total(txn, order, refunded).await?;
+                    return Ok(Applied::Refunded);
+                }
+                if status.money_received() {
+                    return Ok(Applied::NoChange);
+                }
+            }
+            let paid_at = observed.paid_at.unwrap_or(now);
+            match status {
+                OrderStatus::Unpaid => {
+                    if orders::record_payment(
+                        txn,
+                        order.id,
+                        &[OrderStatus::Unpaid],
+                        OrderStatus::Paid,
+                        &observed.trade_no,
+                        paid_at,
+                    )
+                    .await?
+                    {
+                        outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
+                        return Ok(Applied::Paid);
+                    }
+                    Ok(Applied::NoChange)
+                }
+                OrderStatus::Cancelled | OrderStatus::Expired => {
+                    let from = [OrderStatus::Cancelled, OrderStatus::Expired];
+                    match late_payment {
+                        LatePayment::Grant => {
+                            if orders::record_payment(
+                                txn,
+                                order.id,
+                                &from,
+                                OrderStatus::Paid,
+                                &observed.trade_no,
+                                paid_at,
+                            )
+                            .await?
+                            {
+                                outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
+                                return Ok(Applied::Paid);
+                            }
+                            Ok(Applied::NoChange)
+                        }
+                        LatePayment::Refund => {
+                            if !orders::record_payment(
+                                txn,
+                                order.id,
+                                &from,
+                                OrderStatus::PaidAfterCancel,
+                                &observed.trade_no,
+                                paid_at,
+                            )
+                            .await?
+                            {
+                                return Ok(Applied::NoChange);
+                            }
+                            let out_request_no = late_refund_request_no(&order.out_trade_no);
+                            payments::insert_refund(
+                                txn,
+                                order.id,
+                                &out_request_no,
+                                order.total_amount_fen,
+                                "payment received after the order was cancelled",
+                            )
+                            .await?;
+                            outbox::enqueue(
+                                txn,
+                                &Job::AlipayRefund {
+                                    out_trade_no: order.out_trade_no.clone(),
+                                    out_request_no,
+                                    amount_fen: order.total_amount_fen,
+                                    reason: "订单已取消，款项原路退回 / order was cancelled".into(),
+                                },
+                            )
+                            .await?;
+                            Ok(Applied::PaidAfterCancel)
+                        }
+                    }
+                }
+                OrderStatus::Paid | OrderStatus::PaidAfterCancel | OrderStatus::Refunded => {
+                    Ok(Applied::NoChange)
+                }
+            }
+        }
+        TradeStatus::TradeClosed => match status {
+            OrderStatus::Unpaid => {
+                let closed = orders::close_unpaid(txn, order.id, OrderStatus::Cancelled).await?;
+                Ok(if closed { Applied::Closed } else { Applied::NoChange })
+            }
+            // TRADE_CLOSED after payment means a full refund.
+            OrderStatus::Paid | OrderStatus::PaidAfterCancel => {
+                let refunded =
+                    observed.refund_fee_fen.unwrap_or(order.total_amount_fen).max(order.total_amount_fen);
+                record_refund_total(txn, order, refunded).await?;
+                Ok(Applied::Refunded)
+            }
+            OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Refunded => Ok(Applied::NoChange),
+        },
+        _ => Ok(Applied::NoChange),
+    }
+}
+
+/// Records Alipay's cumulative refunded amount on the order and settles pending refunds it
+/// covers.
+async fn record_refund_total(
+    txn: &impl ConnectionTrait,
+    order: &order::Model,
+    refunded_total: i64,
+) -> AppResult<()> {
+    orders::record_refund(txn, order.id, refunded_total).await?;
+    let mut covered = 0;
+    for r in payments::refunds_of(txn, order.id).await? {
+        covered += r.amount_fen;
+        if r.status == payments::refund_status::PENDING && covered <= refunded_total {
+            payments::set_refund_status(
+                txn,
+                &r.out_request_no,
+                payments::refund_status::SUCCEEDED,
+                Some(refunded_total),
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! `POST order/success/`: Alipay's asynchronous notify.
+//!
+//! Order of checks (Alipay's own checklist): the RSA2 signature, our `app_id`, our
+//! `seller_id` when configured, an `out_trade_no` of ours, the order's amount; only then is
+//! `trade_status` applied. Every notify, accepted or not, is stored with its verdict; an
+//! accepted one in the same transaction as the change it causes. `success` is answered only
+//! after that transaction committed.
+use sea_orm::TransactionTrait;
+use shop_alipay::{VerifiedNotify, parse_urlencoded, verify_notify};
+use shop_db::orders;
+use shop_db::payments::{self, NotifyRecord};
+
+use super::apply::{Applied, Observed, apply};
+use crate::context::AppContext;
+use crate::error::AppResult;
+
+/// The answer Alipay gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyReply {
+    /// `success`: the notify is handled (or was already); Alipay stops resending.
+    Success,
+    /// `fail`: unverifiable or not ours; nothing changed; Alipay will resend.
+    Fail,
+}
+
+/// Longest body stored in the audit log.
+const MAX_STORED_BODY: usize = 16 * 1024;
+
+fn body_text(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    text.chars().take(MAX_STORED_BODY).collect()
+}
+
+async fn reject(
+    ctx: &AppContext,
+    raw: &[u8],
+    remote: &str,
+    params: &[(String, String)],
+    reason: String,
+) -> AppResult<NotifyReply> {
+    let find = |name: &str| {
+        params.iter().find(|(k, _)| k == name).map(|(_, v)| v.chars().take(64).collect::<String>())
+    };
+    tracing::warn!(notify.out_trade_no = ?find("out_trade_no"), notify.remote = %remote, reason = %reason, "alipay notify rejected");
+    payments::record_notify(
+        &ctx.db,
+        NotifyRecord {
+            out_trade_no: find("out_trade_no"),
+            notify_id: find("notify_id"),
+            trade_status: find("trade_status").map(|s| s.chars().take(32).collect()),
+            verdict: "rejected",
+            reason,
+            raw_body: body_text(raw),
+            remote_addr: remote.chars().take(64).collect(),
+        },
+    )
+    .await?;
+    Ok(NotifyReply::Fail)
+}
+
+/// Handles one notify body (`application/x-www-form-urlencoded`, decoded exactly once).
+///
+/// # Errors
+/// Database failures only (the caller answers `fail`, and Alipay resends).
+pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppResult<NotifyReply> {
+    let params = match parse_urlencoded(raw) {
+        Ok(p) => p,
+        Err(e) => return reject(ctx, raw, remote, &[], format!("malformed body: {e}")).await,
+    };
+    let notify: VerifiedNotify = match verify_notify(&params, ctx.payments.alipay_public_key()) {
+        Ok(n) => n,
+        Err(e) => return reject(ctx, raw, remote, &params, format!("verification failed: {e}")).await,
+    };
+    let cfg = &ctx.settings.alipay;
+    if notify.app_id != cfg.app_id {
+        return reject(ctx, raw, remote, &params, format!("app_id {} is not ours", notify.app_id)).await;
+    }
+    if !cfg.seller_id.is_empty() && notify.seller_id.as_deref() != Some(cfg.seller_id.as_str()) {
+        return reject(ctx, raw, remote, &params, format!("seller_id {:?} is not ours", notify.seller_id))
+            .await;
+    }
+    let Some(order) = orders::by_out_trade_no(&ctx.db, &notify.out_trade_no).await? else {
+        return reject(ctx, raw, remote, &params, "out_trade_no is not one of our orders".into()).await;
+    };
+    if notify.total_amount_fen != order.total_amount_fen {
+        return reject(
+            ctx,
+            raw,
+            remote,
+            &params,
+            format!(
+                "total_amount {} fen differs from the order's {} fen",
+                notify.total_amount_fen, order.total_amount_fen
+            ),
+        )
+        .await;
+    }
+
+    let observed = Observed {
+        trade_status: notify.trade_status.clone(),
+        trade_no: notify.trade_no.clone(),
+        total_amount_fen: notify.total_amount_fen,
+        paid_at: notify.gmt_payment,
+        refund_fee_fen: notify.refund_fee_fen,
+    };
+    let txn = ctx.db.begin().await?;
+    // Re-read inside the transaction: the state the change is decided on.
+    let order = orders::by_out_trade_no(&txn, &notify.out_trade_no).await?.unwrap_or(order);
+    let applied = apply(&txn, &order, &observed, cfg.late_payment).await?;
+    payments::record_notify(
+        &txn,
+        NotifyRecord {
+            out_trade_no: Some(notify.out_trade_no.clone()),
+            notify_id: Some(notify.notify_id.chars().take(128).collect()),
+            trade_status: Some(notify.trade_status.as_str().chars().take(32).collect()),
+            verdict: if applied == Applied::NoChange { "duplicate" } else { "accepted" },
+            reason: format!("{}: {}", notify.trade_status, applied.describe()),
+            raw_body: body_text(raw),
+            remote_addr: remote.chars().take(64).collect(),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(order.out_trade_no = %notify.out_trade_no, alipay.trade_status = %notify.trade_status, outcome = applied.describe(), "alipay notify handled");
+    Ok(NotifyReply::Success)
+}

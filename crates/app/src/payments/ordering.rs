@@ -1,0 +1,325 @@
+//! Creating orders (with idempotency) and reading a user's orders.
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::TransactionTrait;
+use sha2::{Digest, Sha256};
+use shop_alipay::PagePay;
+use shop_db::entities::{order, order_detail};
+use shop_db::orders::{self, NewLine, NewOrder};
+use shop_db::{Conflict, WriteError};
+use shop_domain::Money;
+use shop_domain::catalog::CourseStatus;
+use shop_domain::order::{OrderStatus, PayType};
+
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+
+/// Most courses in one order.
+pub const MAX_COURSES: usize = 50;
+
+/// A purchase as the buyer asked for it (already parsed from the wire).
+#[derive(Debug, Clone)]
+pub struct Purchase {
+    /// Course ids, in the order given.
+    pub course_ids: Vec<i64>,
+    /// The total the buyer saw.
+    pub total: Money,
+    /// Subject shown at the cashier.
+    pub subject: String,
+    /// `pay_type` as sent.
+    pub pay_type: i64,
+    /// The `Idempotency-Key` header, if any.
+    pub idempotency_key: Option<String>,
+}
+
+/// An order ready to pay.
+#[derive(Debug, Clone)]
+pub struct PurchaseOutcome {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// The Alipay page-pay URL.
+    pub pay_url: String,
+    /// `false` when an existing order was returned (idempotent retry or repeat).
+    pub created: bool,
+}
+
+/// One line of an order view.
+#[derive(Debug, Clone)]
+pub struct OrderLine {
+    /// Course id.
+    pub course_id: i64,
+    /// Course name (from the catalog; empty when the course is gone).
+    pub course_name: String,
+    /// Price at order time.
+    pub price: Money,
+    /// Price paid.
+    pub real_price: Money,
+}
+
+/// An order as its buyer sees it.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// Subject.
+    pub subject: String,
+    /// Total.
+    pub total_amount: Money,
+    /// Status.
+    pub status: OrderStatus,
+    /// Pay type code.
+    pub pay_type: i16,
+    /// Alipay's trade number, once paid.
+    pub trade_no: Option<String>,
+    /// Payment time.
+    pub pay_time: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_time: DateTime<Utc>,
+    /// Payment deadline.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Refunded so far.
+    pub refunded: Money,
+    /// The page-pay URL, while the order is payable.
+    pub pay_url: Option<String>,
+    /// The lines.
+    pub lines: Vec<OrderLine>,
+}
+
+fn request_hash(course_ids: &[i64], total: Money, subject: &str, pay_type: i64) -> String {
+    let mut ids = course_ids.to_vec();
+    ids.sort_unstable();
+    let text = format!(
+        "{}|{}|{}|{}",
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+        total.fen(),
+        subject,
+        pay_type
+    );
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn new_out_trade_no(now: DateTime<Utc>) -> String {
+    // ≤ 64 letters and digits as Alipay requires; time-ordered and unguessable.
+    format!("CS{}{}", now.format("%Y%m%d"), uuid::Uuid::now_v7().simple()).to_uppercase()
+}
+
+fn validate(p: &Purchase) -> AppResult<()> {
+    if p.course_ids.is_empty() {
+        return Err(AppError::invalid("courses", "must name at least one course"));
+    }
+    if p.course_ids.len() > MAX_COURSES {
+        return Err(AppError::invalid("courses", format!("at most {MAX_COURSES} courses per order")));
+    }
+    let mut seen = HashSet::new();
+    for id in &p.course_ids {
+        if *id <= 0 {
+            return Err(AppError::invalid("courses", format!("{id} is not a course id")));
+        }
+        if !seen.insert(*id) {
+            return Err(AppError::invalid("courses", format!("course {id} is listed twice")));
+        }
+    }
+    let subject = p.subject.trim();
+    if subject.is_empty() || subject.chars().count() > 256 || subject.chars().any(char::is_control) {
+        return Err(AppError::invalid("subject", "must be 1 to 256 characters without control characters"));
+    }
+    if PayType::from_code(p.pay_type) != Some(PayType::Alipay) {
+        return Err(AppError::invalid("pay_type", "only 1 (Alipay) is supported"));
+    }
+    if let Some(key) = &p.idempotency_key
+        && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(AppError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+    }
+    Ok(())
+}
+
+fn outcome(order: &order::Model) -> AppResult<PurchaseOutcome> {
+    let pay_url = order.pay_url.clone().ok_or_else(|| {
+        AppError::Unexpected(anyhow::anyhow!("order {} has no pay URL", order.out_trade_no))
+    })?;
+    Ok(PurchaseOutcome { out_trade_no: order.out_trade_no.clone(), pay_url, created: false })
+}
+
+/// Replays an existing order for the same idempotency key, or refuses a different body.
+fn replay(existing: &order::Model, hash: &str) -> AppResult<PurchaseOutcome> {
+    if existing.request_hash.as_deref() == Some(hash) {
+        outcome(existing)
+    } else {
+        Err(AppError::Conflict("this Idempotency-Key was used with a different request".into()))
+    }
+}
+
+/// Creates an order for `user_id` and returns its Alipay page-pay URL.
+///
+/// Refused with nothing written: an empty or repeated course list, an unknown, hidden,
+/// deleted or offline course, a free total, a course the user owns, a total that differs
+/// from the server's sum, an unsupported pay type. The order and its lines are committed
+/// in one transaction before the URL is returned. With an `Idempotency-Key`, retries get
+/// the same order and URL (another body with the same key is a conflict); without one, an
+/// identical purchase while an unpaid order for it is still valid gets that order.
+///
+/// # Errors
+/// `Validation`, `Conflict`, `NotFound`, or database and signing failures.
+pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) -> AppResult<PurchaseOutcome> {
+    validate(&purchase)?;
+    let subject = purchase.subject.trim().to_owned();
+    let hash = request_hash(&purchase.course_ids, purchase.total, &subject, purchase.pay_type);
+    let now = Utc::now();
+
+    if let Some(key) = &purchase.idempotency_key
+        && let Some(existing) = orders::by_idempotency_key(&ctx.db, user_id, key).await?
+    {
+        return replay(&existing, &hash);
+    }
+    if purchase.idempotency_key.is_none()
+        && let Some(existing) = orders::reusable(&ctx.db, user_id, &hash, now).await?
+    {
+        return outcome(&existing);
+    }
+
+    let courses = orders::courses(&ctx.db, &purchase.course_ids).await?;
+    let mut lines = Vec::with_capacity(purchase.course_ids.len());
+    let mut sum = Money::ZERO;
+    for id in &purchase.course_ids {
+        let course = courses.iter().find(|c| c.id == *id && c.is_show && !c.is_delete).ok_or_else(|| {
+            AppError::invalid("courses", format!("course {id} does not exist or is not for sale"))
+        })?;
+        if CourseStatus::try_from(course.status) == Ok(CourseStatus::Offline) {
+            return Err(AppError::invalid("courses", format!("course {id} is offline")));
+        }
+        let price = Money::from_fen(course.price_fen).ok_or_else(|| {
+            AppError::Unexpected(anyhow::anyhow!("course {id} has price {}", course.price_fen))
+        })?;
+        sum = sum.checked_add(price).ok_or_else(|| AppError::invalid("courses", "the total is too large"))?;
+        lines.push(NewLine { course_id: *id, price_fen: price.fen() });
+    }
+    if sum != purchase.total {
+        return Err(AppError::invalid(
+            "total_amount",
+            format!("is {} but the courses cost {} (prices may have changed)", purchase.total, sum),
+        ));
+    }
+    if sum == Money::ZERO {
+        return Err(AppError::invalid("courses", "free courses need no payment"));
+    }
+    let owned = orders::owned_course_ids(&ctx.db, user_id, &purchase.course_ids).await?;
+    if let Some(id) = owned.first() {
+        return Err(AppError::Conflict(format!("you already own course {id}")));
+    }
+
+    let out_trade_no = new_out_trade_no(now);
+    let expires_at = now + Duration::minutes(ctx.settings.alipay.order_timeout_minutes);
+    let endpoints = ctx.payments.endpoints_now();
+    let page = PagePay::new(out_trade_no.clone(), sum.fen(), subject.clone())
+        .time_expire(expires_at)
+        .notify_url(endpoints.notify_url.clone())
+        .return_url(endpoints.return_url.clone());
+    let pay_url = endpoints
+        .client
+        .page_pay_url(&page, now)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("building the pay URL: {e}")))?;
+
+    let new = NewOrder {
+        out_trade_no: out_trade_no.clone(),
+        subject,
+        total_amount_fen: sum.fen(),
+        pay_type: PayType::Alipay.code(),
+        user_id,
+        expires_at,
+        pay_url: pay_url.clone(),
+        idempotency_key: purchase.idempotency_key.clone(),
+        request_hash: hash.clone(),
+    };
+    let txn = ctx.db.begin().await?;
+    match orders::insert(&txn, new, &lines).await {
+        Ok(_) => {
+            txn.commit().await?;
+            tracing::info!(order.out_trade_no = %out_trade_no, order.total_fen = sum.fen(), user.id = user_id, "order created");
+            Ok(PurchaseOutcome { out_trade_no, pay_url, created: true })
+        }
+        Err(WriteError::Conflict(Conflict("uq_orders_user_idempotency_key"))) => {
+            // A concurrent request with the same key won; answer with its order.
+            drop(txn);
+            let key = purchase.idempotency_key.as_deref().unwrap_or_default();
+            let existing = orders::by_idempotency_key(&ctx.db, user_id, key).await?.ok_or_else(|| {
+                AppError::Conflict("a request with this Idempotency-Key is in progress".into())
+            })?;
+            replay(&existing, &hash)
+        }
+        Err(WriteError::Conflict(c)) => Err(AppError::Unexpected(c.into())),
+        Err(WriteError::Db(e)) => Err(e.into()),
+    }
+}
+
+fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) -> AppResult<OrderView> {
+    let status = OrderStatus::from_code(order.order_status)
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("order status {}", order.order_status)))?;
+    let snapshot = ctx.catalog.snapshot();
+    let fen = |v: i64| Money::from_fen(v).unwrap_or(Money::ZERO);
+    let payable = status == OrderStatus::Unpaid && order.expires_at.is_some_and(|at| at > Utc::now());
+    Ok(OrderView {
+        lines: lines
+            .into_iter()
+            .map(|l| OrderLine {
+                course_id: l.course_id,
+                course_name: snapshot.course(l.course_id).map(|c| c.name.clone()).unwrap_or_default(),
+                price: fen(l.price_fen),
+                real_price: fen(l.real_price_fen),
+            })
+            .collect(),
+        out_trade_no: order.out_trade_no,
+        subject: order.subject,
+        total_amount: fen(order.total_amount_fen),
+        status,
+        pay_type: order.pay_type,
+        trade_no: order.trade_no,
+        pay_time: order.pay_time,
+        created_time: order.created_time,
+        expires_at: order.expires_at,
+        refunded: fen(order.refunded_fen),
+        pay_url: order.pay_url.filter(|_| payable),
+    })
+}
+
+/// The user's orders, newest first (at most 200).
+///
+/// # Errors
+/// Database errors.
+pub async fn orders_of(ctx: &AppContext, user_id: i64) -> AppResult<Vec<OrderView>> {
+    orders::for_user(&ctx.db, user_id, 200).await?.into_iter().map(|(o, l)| view(ctx, o, l)).collect()
+}
+
+/// One of the user's orders; another user's order is `NotFound`, as is an unknown one.
+///
+/// # Errors
+/// `NotFound`, database errors.
+pub async fn order_detail(ctx: &AppContext, user_id: i64, out_trade_no: &str) -> AppResult<OrderView> {
+    let order = orders::by_out_trade_no(&ctx.db, out_trade_no)
+        .await?
+        .filter(|o| o.user_id == user_id && !o.is_delete)
+        .ok_or(AppError::NotFound("order"))?;
+    let lines = orders::details(&ctx.db, order.id).await?;
+    view(ctx, order, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_hash_ignores_course_order_but_not_content() {
+        let total = Money::from_fen(100).expect("money");
+        assert_eq!(request_hash(&[1, 2], total, "s", 1), request_hash(&[2, 1], total, "s", 1));
+        assert_ne!(request_hash(&[1, 2], total, "s", 1), request_hash(&[1, 3], total, "s", 1));
+        assert_ne!(request_hash(&[1], total, "s", 1), request_hash(&[1], total, "t", 1));
+    }
+
+    #[test]
+    fn order_numbers_fit_alipay() {
+        let no = new_out_trade_no(Utc::now());
+        assert!(no.len() <= 64 && no.bytes().all(|b| b.is_ascii_alphanumeric()), "{no}");
+        assert_ne!(no, new_out_trade_no(Utc::now()));
+    }
+}

@@ -1,0 +1,230 @@
+//! The outbox worker: carries out the side effects that state changes enqueue, after
+//! commit, with retries and exponential backoff. Jobs are idempotent (an Alipay refund
+//! reuses its `out_request_no`, a close of a closed trade is harmless, database effects
+//! commit together with the job's completion), so a job interrupted half-way can run again.
+use chrono::{Duration, Utc};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use shop_alipay::{CloseOutcome, GatewayError};
+use shop_db::entities::outbox as row;
+use shop_db::{orders, outbox, payments};
+
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+
+/// A side effect to carry out after commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// An order was paid: count its learners (and, with delivery, grant access and mail).
+    OrderPaid {
+        /// The order.
+        order_id: i64,
+    },
+    /// Close an unpaid trade at Alipay.
+    AlipayClose {
+        /// Our order number.
+        out_trade_no: String,
+    },
+    /// Refund money through Alipay.
+    AlipayRefund {
+        /// Our order number.
+        out_trade_no: String,
+        /// The refund's idempotency key at Alipay.
+        out_request_no: String,
+        /// Amount in fen.
+        amount_fen: i64,
+        /// Reason shown to the buyer.
+        reason: String,
+    },
+}
+
+impl Job {
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::OrderPaid { .. } => "order_paid",
+            Job::AlipayClose { .. } => "alipay_close",
+            Job::AlipayRefund { .. } => "alipay_refund",
+        }
+    }
+
+    /// At most one job per key, ever: repeated notifies cannot enqueue twice.
+    fn dedupe_key(&self) -> String {
+        match self {
+            Job::OrderPaid { order_id } => format!("order_paid:{order_id}"),
+            Job::AlipayClose { out_trade_no } => format!("alipay_close:{out_trade_no}"),
+            Job::AlipayRefund { out_request_no, .. } => format!("alipay_refund:{out_request_no}"),
+        }
+    }
+}
+
+/// Enqueues `job` in the caller's transaction; a job with the same key is not added twice.
+///
+/// # Errors
+/// Database errors.
+pub async fn enqueue(txn: &impl ConnectionTrait, job: &Job) -> AppResult<bool> {
+    let payload = serde_json::to_string(job).map_err(|e| AppError::Unexpected(e.into()))?;
+    Ok(outbox::enqueue(txn, job.kind(), &payload, &job.dedupe_key()).await?)
+}
+
+/// How a job attempt ended.
+enum Failure {
+    /// Try again later.
+    Retry(String),
+    /// Give up (the reason is kept on the row).
+    Permanent(String),
+}
+
+impl From<GatewayError> for Failure {
+    fn from(e: GatewayError) -> Self {
+        if e.is_retryable() { Failure::Retry(e.to_string()) } else { Failure::Permanent(e.to_string()) }
+    }
+}
+
+impl From<sea_orm::DbErr> for Failure {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Failure::Retry(format!("database: {e}"))
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        Failure::Retry(format!("{e:?}"))
+    }
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxPass {
+    /// Jobs finished.
+    pub done: usize,
+    /// Jobs that will be retried.
+    pub retried: usize,
+    /// Jobs given up.
+    pub failed: usize,
+}
+
+/// Claims and runs the due jobs once.
+///
+/// # Errors
+/// Database errors while claiming.
+pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
+    let cfg = &ctx.settings.outbox;
+    let claimed = outbox::claim_due(&ctx.db, Utc::now(), Duration::seconds(cfg.lease_seconds), 20).await?;
+    let mut pass = OutboxPass::default();
+    for job in claimed {
+        match run_job(ctx, &job).await {
+            Ok(()) => pass.done += 1,
+            Err(Failure::Retry(msg)) if job.attempts < cfg.max_attempts => {
+                let delay = backoff(job.attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds);
+                tracing::warn!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, error = %msg, retry_in_s = delay.num_seconds(), "outbox job failed; will retry");
+                outbox::fail(&ctx.db, job.id, &msg, Some(Utc::now() + delay)).await?;
+                pass.retried += 1;
+            }
+            Err(Failure::Retry(msg) | Failure::Permanent(msg)) => {
+                tracing::error!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, error = %msg, "outbox job failed for good");
+                give_up(ctx, &job, &msg).await?;
+                pass.failed += 1;
+            }
+        }
+    }
+    Ok(pass)
+}
+
+/// `base * 2^(attempt-1)`, at most `max`.
+fn backoff(attempt: i32, base: i64, max: i64) -> Duration {
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    Duration::seconds(base.max(1).saturating_mul(1i64 << exp).min(max.max(1)))
+}
+
+async fn give_up(ctx: &AppContext, job: &row::Model, msg: &str) -> AppResult<()> {
+    let txn = ctx.db.begin().await?;
+    if let Ok(Job::AlipayRefund { out_request_no, .. }) = serde_json::from_str::<Job>(&job.payload) {
+        payments::set_refund_status(&txn, &out_request_no, payments::refund_status::FAILED, None, Some(msg))
+            .await?;
+    }
+    outbox::fail(&txn, job.id, msg, None).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
+    let parsed: Job = serde_json::from_str(&job.payload)
+        .map_err(|e| Failure::Permanent(format!("unreadable job payload: {e}")))?;
+    match parsed {
+        Job::OrderPaid { order_id } => {
+            let txn = ctx.db.begin().await?;
+            let courses: Vec<i64> =
+                orders::details(&txn, order_id).await?.iter().map(|d| d.course_id).collect();
+            orders::add_students(&txn, &courses, 1).await?;
+            shop_db::catalog::bump_revision(&txn).await?;
+            outbox::complete(&txn, job.id).await?;
+            txn.commit().await?;
+            Ok(())
+        }
+        Job::AlipayClose { out_trade_no } => {
+            let endpoints = ctx.payments.endpoints_now();
+            match endpoints.client.trade_close(&out_trade_no).await? {
+                CloseOutcome::Closed { .. } | CloseOutcome::NotExist => {}
+                CloseOutcome::StatusError { sub_msg } => {
+                    // Paid (or closed) at Alipay meanwhile: a notify or reconciliation
+                    // brings the money in; closing has nothing more to do.
+                    tracing::warn!(order.out_trade_no = %out_trade_no, alipay.sub_msg = ?sub_msg, "close refused: trade is not waiting for payment");
+                }
+            }
+            outbox::complete(&ctx.db, job.id).await?;
+            Ok(())
+        }
+        Job::AlipayRefund { out_trade_no, out_request_no, amount_fen, reason } => {
+            let endpoints = ctx.payments.endpoints_now();
+            let outcome = endpoints
+                .client
+                .trade_refund(&out_trade_no, amount_fen, &out_request_no, Some(&reason))
+                .await?;
+            let txn = ctx.db.begin().await?;
+            payments::set_refund_status(
+                &txn,
+                &out_request_no,
+                payments::refund_status::SUCCEEDED,
+                Some(outcome.refund_fee_fen),
+                None,
+            )
+            .await?;
+            if let Some(order) = orders::by_out_trade_no(&txn, &out_trade_no).await? {
+                orders::record_refund(&txn, order.id, outcome.refund_fee_fen).await?;
+            }
+            outbox::complete(&txn, job.id).await?;
+            txn.commit().await?;
+            tracing::info!(order.out_trade_no = %out_trade_no, refund.out_request_no = %out_request_no, refund.amount_fen = amount_fen, refund.fund_change = outcome.fund_change, "refund confirmed by Alipay");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        assert_eq!(backoff(1, 5, 3600).num_seconds(), 5);
+        assert_eq!(backoff(2, 5, 3600).num_seconds(), 10);
+        assert_eq!(backoff(5, 5, 3600).num_seconds(), 80);
+        assert_eq!(backoff(20, 5, 3600).num_seconds(), 3600);
+        assert_eq!(backoff(0, 5, 3600).num_seconds(), 5);
+    }
+
+    #[test]
+    fn jobs_round_trip_and_dedupe_by_their_identity() {
+        let job = Job::AlipayRefund {
+            out_trade_no: "CS1".into(),
+            out_request_no: "CS1R1".into(),
+            amount_fen: 990,
+            reason: "x".into(),
+        };
+        let text = serde_json::to_string(&job).expect("json");
+        assert!(text.contains("\"kind\":\"alipay_refund\""));
+        assert_eq!(serde_json::from_str::<Job>(&text).expect("parse"), job);
+        assert_eq!(job.dedupe_key(), "alipay_refund:CS1R1");
+    }
+}

@@ -1,0 +1,77 @@
+//! `GET order/success/`: the payment status the front end polls after Alipay's return. When
+//! the order is still unpaid, Alipay is asked (`alipay.trade.query`, at most once per order
+//! every `query_interval_seconds` across all processes) in case the notify is late; a
+//! verified answer is applied. Return parameters never mark an order paid by themselves.
+use chrono::{Duration, Utc};
+use sea_orm::TransactionTrait;
+use shop_alipay::QueryOutcome;
+use shop_db::entities::order;
+use shop_db::orders;
+use shop_domain::order::OrderStatus;
+
+use super::apply::{Applied, Observed, apply};
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+
+/// The status answer.
+#[derive(Debug, Clone)]
+pub struct PaymentState {
+    /// The order's status after any query.
+    pub status: OrderStatus,
+}
+
+/// Asks Alipay about one order (if allowed by the query interval) and applies a verified
+/// answer. Returns what it applied, or `None` when it did not ask or learned nothing.
+pub(crate) async fn query_and_apply(
+    ctx: &AppContext,
+    order: &order::Model,
+    force: bool,
+) -> AppResult<Option<Applied>> {
+    let now = Utc::now();
+    let interval = Duration::seconds(ctx.settings.alipay.query_interval_seconds);
+    if !force && !orders::claim_query(&ctx.db, order.id, now, interval).await? {
+        return Ok(None);
+    }
+    let endpoints = ctx.payments.endpoints_now();
+    let info = match endpoints.client.trade_query(&order.out_trade_no).await {
+        Ok(QueryOutcome::Found(info)) => info,
+        Ok(QueryOutcome::NotExist) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(order.out_trade_no = %order.out_trade_no, error = %e, "alipay.trade.query failed");
+            return Ok(None);
+        }
+    };
+    if info.total_amount_fen != order.total_amount_fen {
+        tracing::error!(order.out_trade_no = %order.out_trade_no, alipay.total_fen = info.total_amount_fen, order.total_fen = order.total_amount_fen, "alipay.trade.query reports another amount; ignored");
+        return Ok(None);
+    }
+    let observed = Observed {
+        trade_status: info.trade_status,
+        trade_no: info.trade_no,
+        total_amount_fen: info.total_amount_fen,
+        paid_at: info.send_pay_date,
+        refund_fee_fen: None,
+    };
+    let txn = ctx.db.begin().await?;
+    let current = orders::by_id(&txn, order.id).await?.ok_or(AppError::NotFound("order"))?;
+    let applied = apply(&txn, &current, &observed, ctx.settings.alipay.late_payment).await?;
+    txn.commit().await?;
+    if applied != Applied::NoChange {
+        tracing::info!(order.out_trade_no = %order.out_trade_no, outcome = applied.describe(), "applied alipay.trade.query answer");
+    }
+    Ok(Some(applied))
+}
+
+/// The status of an order, asking Alipay when it is still unpaid.
+///
+/// # Errors
+/// `NotFound` for an unknown order number; database errors.
+pub async fn payment_status(ctx: &AppContext, out_trade_no: &str) -> AppResult<PaymentState> {
+    let order = orders::by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
+    let mut status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
+    if status == OrderStatus::Unpaid && query_and_apply(ctx, &order, false).await?.is_some() {
+        let fresh = orders::by_id(&ctx.db, order.id).await?.ok_or(AppError::NotFound("order"))?;
+        status = OrderStatus::from_code(fresh.order_status).unwrap_or(status);
+    }
+    Ok(PaymentState { status })
+}

@@ -1,0 +1,120 @@
+//! Operator refunds and reconciliation.
+use chrono::{DateTime, Utc};
+use sea_orm::TransactionTrait;
+use shop_db::{orders, payments};
+use shop_domain::Money;
+use shop_domain::order::OrderStatus;
+
+use super::apply::Applied;
+use super::expiry::{ExpiryOutcome, expire_one};
+use super::outbox::{Job, enqueue};
+use super::poll::query_and_apply;
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+
+/// A refund that was recorded and enqueued.
+#[derive(Debug, Clone)]
+pub struct RefundRequested {
+    /// The refund's idempotency key at Alipay.
+    pub out_request_no: String,
+    /// Amount.
+    pub amount: Money,
+}
+
+/// Records a refund of `amount` (default: everything not yet refunded) of a paid order and
+/// enqueues the Alipay call. The outbox worker carries it out; the refund is idempotent at
+/// Alipay by its `out_request_no`.
+///
+/// # Errors
+/// `NotFound`; `BadRequest` when the order holds no money or the amount exceeds what is left.
+pub async fn request_refund(
+    ctx: &AppContext,
+    out_trade_no: &str,
+    amount: Option<Money>,
+    reason: &str,
+) -> AppResult<RefundRequested> {
+    let txn = ctx.db.begin().await?;
+    let order = orders::by_out_trade_no(&txn, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
+    let status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
+    if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
+        return Err(AppError::BadRequest(format!(
+            "order {out_trade_no} is {}: nothing to refund",
+            status.label()
+        )));
+    }
+    let existing = payments::refunds_of(&txn, order.id).await?;
+    let committed: i64 = existing
+        .iter()
+        .filter(|r| r.status != payments::refund_status::FAILED)
+        .map(|r| r.amount_fen)
+        .sum::<i64>()
+        .max(order.refunded_fen);
+    let left = order.total_amount_fen - committed;
+    let amount = amount.map_or(left, Money::fen);
+    if amount <= 0 || amount > left {
+        return Err(AppError::BadRequest(format!(
+            "refund of {} fen is not possible: {} fen of {} are left to refund",
+            amount, left, order.total_amount_fen
+        )));
+    }
+    let out_request_no = format!("{}R{}", order.out_trade_no, existing.len() + 1);
+    payments::insert_refund(&txn, order.id, &out_request_no, amount, reason).await?;
+    enqueue(
+        &txn,
+        &Job::AlipayRefund {
+            out_trade_no: order.out_trade_no.clone(),
+            out_request_no: out_request_no.clone(),
+            amount_fen: amount,
+            reason: reason.to_owned(),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(RefundRequested { out_request_no, amount: Money::from_fen(amount).unwrap_or(Money::ZERO) })
+}
+
+/// One line of the reconciliation report.
+#[derive(Debug, Clone)]
+pub struct ReconcileRow {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// Status before.
+    pub before: OrderStatus,
+    /// Status after.
+    pub after: OrderStatus,
+    /// What happened.
+    pub note: String,
+}
+
+/// Asks Alipay about every order still unpaid or in doubt (paid after cancel) created since
+/// `since`, and applies the verified answers: payments found are recorded, overdue unpaid
+/// orders are expired. Returns one row per order examined.
+///
+/// # Errors
+/// Database errors.
+pub async fn reconcile(ctx: &AppContext, since: DateTime<Utc>) -> AppResult<Vec<ReconcileRow>> {
+    let mut rows = Vec::new();
+    for order in orders::in_doubt(&ctx.db, since).await? {
+        let before = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
+        let overdue = order.expires_at.is_some_and(|at| at <= Utc::now());
+        let note = if before == OrderStatus::Unpaid && overdue {
+            match expire_one(ctx, &order, false).await? {
+                ExpiryOutcome::Paid => "paid at Alipay: recorded".to_owned(),
+                ExpiryOutcome::Expired => "not paid, overdue: expired, close enqueued".to_owned(),
+                ExpiryOutcome::Deferred(why) => format!("left as is: {why}"),
+            }
+        } else {
+            match query_and_apply(ctx, &order, true).await? {
+                Some(Applied::NoChange) => "matches Alipay".to_owned(),
+                Some(applied) => applied.describe().to_owned(),
+                None => "Alipay has no payment (or could not be asked)".to_owned(),
+            }
+        };
+        let after = orders::by_id(&ctx.db, order.id)
+            .await?
+            .and_then(|o| OrderStatus::from_code(o.order_status))
+            .unwrap_or(before);
+        rows.push(ReconcileRow { out_trade_no: order.out_trade_no, before, after, note });
+    }
+    Ok(rows)
+}

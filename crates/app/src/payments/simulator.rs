@@ -1,0 +1,301 @@
+//! The development payment simulator (`alipay.mode = "simulator"`): the server plays
+//! Alipay's part so the whole buy flow runs with no Alipay account. The page-pay URL points
+//! at [`GATEWAY_PATH`] on this server, which verifies the signed request like the gateway
+//! does and shows a cashier page; its Pay button makes the simulator send a notify signed
+//! with its own "Alipay" key to `notify_url` over HTTP (through the shop's normal
+//! verification) and then send the browser to `return_url` with signed return parameters.
+//! `alipay.trade.query` / `close` / `refund` calls to the same path get signed answers from
+//! the simulator's memory of the trades it saw (per process; development only).
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use shop_alipay::fake::{FakeAlipay, PaymentNotify, error_json, query_success_json};
+use shop_alipay::time::{format_beijing, parse_beijing};
+use shop_alipay::{AlipayPublicKey, TradeStatus, format_yuan, parse_yuan};
+
+use crate::error::{AppError, AppResult};
+
+/// Where the simulated gateway is served.
+pub const GATEWAY_PATH: &str = "/dev/alipay/gateway.do";
+
+#[derive(Debug, Clone)]
+struct Trade {
+    trade_no: String,
+    total_fen: i64,
+    status: TradeStatus,
+    refunded_fen: i64,
+    refunds: Vec<String>,
+}
+
+/// What the cashier page shows.
+#[derive(Debug, Clone)]
+pub struct Cashier {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// Subject.
+    pub subject: String,
+    /// Amount in yuan (`"99.00"`).
+    pub amount: String,
+    /// The deadline, Beijing time, if any.
+    pub time_expire: Option<String>,
+    /// Whether the deadline passed.
+    pub expired: bool,
+    /// The signed request, posted back by the Pay button.
+    pub signed_query: String,
+}
+
+/// The simulator.
+pub struct Simulator {
+    alipay: FakeAlipay,
+    app_public_key: AlipayPublicKey,
+    app_id: String,
+    seller_id: String,
+    trades: Mutex<HashMap<String, Trade>>,
+    http: reqwest::Client,
+}
+
+struct PagePayRequest {
+    out_trade_no: String,
+    subject: String,
+    total_fen: i64,
+    time_expire: Option<String>,
+    expired: bool,
+    notify_url: String,
+    return_url: String,
+}
+
+fn bad(msg: impl Into<String>) -> AppError {
+    AppError::BadRequest(msg.into())
+}
+
+impl Simulator {
+    /// A simulator signing with `alipay` and checking requests with `app_public_key`.
+    pub fn new(
+        alipay: FakeAlipay,
+        app_public_key: AlipayPublicKey,
+        app_id: String,
+        seller_id: String,
+    ) -> Self {
+        Simulator {
+            alipay,
+            app_public_key,
+            app_id,
+            seller_id,
+            trades: Mutex::default(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn trades(&self) -> std::sync::MutexGuard<'_, HashMap<String, Trade>> {
+        self.trades.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn page_pay(&self, query: &str) -> AppResult<PagePayRequest> {
+        let params = FakeAlipay::verify_request(query, b"", &self.app_public_key)
+            .map_err(|e| bad(format!("the pay request does not verify: {e}")))?;
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        if get("method") != "alipay.trade.page.pay" {
+            return Err(bad("not an alipay.trade.page.pay request"));
+        }
+        if get("app_id") != self.app_id {
+            return Err(bad("the request is for another app_id"));
+        }
+        let biz: Value =
+            serde_json::from_str(&get("biz_content")).map_err(|_| bad("biz_content is not JSON"))?;
+        let text = |k: &str| biz.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let total_fen = parse_yuan(&text("total_amount")).map_err(|e| bad(format!("total_amount: {e}")))?;
+        let time_expire = biz.get("time_expire").and_then(Value::as_str).map(str::to_owned);
+        let expired =
+            time_expire.as_deref().and_then(|t| parse_beijing(t).ok()).is_some_and(|at| at <= Utc::now());
+        Ok(PagePayRequest {
+            out_trade_no: text("out_trade_no"),
+            subject: text("subject"),
+            total_fen,
+            time_expire,
+            expired,
+            notify_url: get("notify_url"),
+            return_url: get("return_url"),
+        })
+    }
+
+    /// Opens the cashier for a signed page-pay request (the query string of the pay URL).
+    ///
+    /// # Errors
+    /// `BadRequest` when the request does not verify.
+    pub fn cashier(&self, query: &str) -> AppResult<Cashier> {
+        let req = self.page_pay(query)?;
+        self.trades().entry(req.out_trade_no.clone()).or_insert_with(|| Trade {
+            trade_no: format!("{}22001{:012}", Utc::now().format("%Y%m%d"), rand::random::<u32>()),
+            total_fen: req.total_fen,
+            status: TradeStatus::WaitBuyerPay,
+            refunded_fen: 0,
+            refunds: Vec::new(),
+        });
+        Ok(Cashier {
+            out_trade_no: req.out_trade_no,
+            subject: req.subject,
+            amount: format_yuan(req.total_fen),
+            time_expire: req.time_expire,
+            expired: req.expired,
+            signed_query: query.to_owned(),
+        })
+    }
+
+    /// The buyer pressed Pay: notify the shop (signed, over HTTP) and return the URL the
+    /// browser goes back to.
+    ///
+    /// # Errors
+    /// `BadRequest` for an unverifiable or expired request or a trade already closed;
+    /// `Unavailable` when the shop does not answer `success`.
+    pub async fn pay(&self, query: &str) -> AppResult<String> {
+        let req = self.page_pay(query)?;
+        if req.expired {
+            return Err(bad("this order's payment deadline has passed"));
+        }
+        let trade_no = {
+            let mut trades = self.trades();
+            let trade = trades.entry(req.out_trade_no.clone()).or_insert_with(|| Trade {
+                trade_no: format!("{}22001{:012}", Utc::now().format("%Y%m%d"), rand::random::<u32>()),
+                total_fen: req.total_fen,
+                status: TradeStatus::WaitBuyerPay,
+                refunded_fen: 0,
+                refunds: Vec::new(),
+            });
+            if trade.status == TradeStatus::TradeClosed {
+                return Err(bad("this trade was closed"));
+            }
+            trade.status = TradeStatus::TradeSuccess;
+            trade.trade_no.clone()
+        };
+        let now = Utc::now();
+        let notify = PaymentNotify {
+            app_id: self.app_id.clone(),
+            seller_id: self.seller_id.clone(),
+            out_trade_no: req.out_trade_no.clone(),
+            trade_no: trade_no.clone(),
+            notify_id: uuid::Uuid::new_v4().simple().to_string(),
+            trade_status: TradeStatus::TradeSuccess,
+            total_fen: req.total_fen,
+            subject: req.subject.clone(),
+            paid_at: now,
+        };
+        let body =
+            self.alipay.notify_body(&notify.to_params()).map_err(|e| AppError::Unexpected(e.into()))?;
+        let answer = self
+            .http
+            .post(&req.notify_url)
+            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(body)
+            .timeout(std::time::Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| AppError::Unavailable(format!("the notify could not be delivered: {e}")))?
+            .text()
+            .await
+            .map_err(|e| AppError::Unavailable(format!("the notify answer could not be read: {e}")))?;
+        if answer != "success" {
+            return Err(AppError::Unavailable(format!("the shop answered {answer:?} to the notify")));
+        }
+        let amount = format_yuan(req.total_fen);
+        let timestamp = format_beijing(now);
+        let ret: Vec<(String, String)> = [
+            ("charset", "utf-8"),
+            ("out_trade_no", req.out_trade_no.as_str()),
+            ("method", "alipay.trade.page.pay.return"),
+            ("total_amount", amount.as_str()),
+            ("trade_no", trade_no.as_str()),
+            ("auth_app_id", self.app_id.as_str()),
+            ("version", "1.0"),
+            ("app_id", self.app_id.as_str()),
+            ("seller_id", self.seller_id.as_str()),
+            ("timestamp", timestamp.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let query = self.alipay.notify_body(&ret).map_err(|e| AppError::Unexpected(e.into()))?;
+        let sep = if req.return_url.contains('?') { '&' } else { '?' };
+        Ok(format!("{}{sep}{query}", req.return_url))
+    }
+
+    /// Answers an API call (`alipay.trade.query`, `close`, `refund`) with a signed response.
+    pub fn gateway(&self, query: &str, body: &[u8]) -> String {
+        let params = match FakeAlipay::verify_request(query, body, &self.app_public_key) {
+            Ok(p) => p,
+            Err(e) => {
+                return FakeAlipay::unsigned_response(
+                    "error",
+                    &error_json("40002", "Invalid Arguments", "isv.invalid-signature", &e.to_string()),
+                );
+            }
+        };
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        let method = get("method");
+        let biz: Value = serde_json::from_str(&get("biz_content")).unwrap_or(Value::Null);
+        let out_trade_no = biz.get("out_trade_no").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let not_exist = error_json("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
+        let mut trades = self.trades();
+        let node = match (method.as_str(), trades.get_mut(&out_trade_no)) {
+            (_, None) => not_exist,
+            ("alipay.trade.query", Some(t)) => {
+                let paid_at = t.status.is_paid().then(Utc::now);
+                query_success_json(&out_trade_no, &t.trade_no, &t.status, t.total_fen, paid_at)
+            }
+            ("alipay.trade.close", Some(t)) if t.status == TradeStatus::WaitBuyerPay => {
+                t.status = TradeStatus::TradeClosed;
+                json!({"code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": t.trade_no}).to_string()
+            }
+            ("alipay.trade.close", Some(_)) => {
+                error_json("40004", "Business Failed", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+            }
+            ("alipay.trade.refund", Some(t)) if t.status.is_paid() => {
+                let request_no =
+                    biz.get("out_request_no").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let amount = biz
+                    .get("refund_amount")
+                    .and_then(Value::as_str)
+                    .and_then(|a| parse_yuan(a).ok())
+                    .unwrap_or(0);
+                let repeated = t.refunds.contains(&request_no);
+                if !repeated {
+                    if t.refunded_fen + amount > t.total_fen {
+                        return self.sign(
+                            &method,
+                            &error_json(
+                                "40004",
+                                "Business Failed",
+                                "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                                "退款金额超限",
+                            ),
+                        );
+                    }
+                    t.refunded_fen += amount;
+                    t.refunds.push(request_no);
+                }
+                json!({
+                    "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": t.trade_no,
+                    "fund_change": if repeated { "N" } else { "Y" }, "refund_fee": format_yuan(t.refunded_fen),
+                    "gmt_refund_pay": format_beijing(Utc::now()), "buyer_logon_id": "sim***@example.com"
+                })
+                .to_string()
+            }
+            ("alipay.trade.refund", Some(_)) => {
+                error_json("40004", "Business Failed", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+            }
+            (_, Some(_)) => error_json("40004", "Business Failed", "ACQ.INVALID_PARAMETER", "不支持的接口"),
+        };
+        drop(trades);
+        self.sign(&method, &node)
+    }
+
+    fn sign(&self, method: &str, node: &str) -> String {
+        self.alipay.signed_response(method, node).unwrap_or_else(|_| {
+            FakeAlipay::unsigned_response(
+                method,
+                &error_json("20000", "Service Unavailable", "isp.unknown-error", ""),
+            )
+        })
+    }
+}

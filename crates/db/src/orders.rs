@@ -1,0 +1,359 @@
+//! Orders and their details. State changes are single conditional UPDATEs (`... WHERE
+//! order_status = <expected>`), so of several concurrent requests exactly one wins and only
+//! the winner enqueues side effects.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use shop_domain::order::OrderStatus;
+
+use crate::entities::{course, order, order_detail};
+use crate::{WriteError, classify};
+
+/// The unique constraints of `orders`.
+pub const UNIQUE: &[(&str, &str)] = &[
+    ("uq_orders_out_trade_no", "orders.out_trade_no"),
+    ("uq_orders_user_idempotency_key", "orders.user_id, orders.idempotency_key"),
+];
+
+/// A new order.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// Subject shown at the cashier.
+    pub subject: String,
+    /// Amount in fen.
+    pub total_amount_fen: i64,
+    /// `pay_type` code.
+    pub pay_type: i16,
+    /// Buyer.
+    pub user_id: i64,
+    /// When it stops being payable.
+    pub expires_at: DateTime<Utc>,
+    /// The signed page-pay URL handed out.
+    pub pay_url: String,
+    /// The client's `Idempotency-Key`, if any.
+    pub idempotency_key: Option<String>,
+    /// Hash of the purchase (courses, amount, subject, pay type).
+    pub request_hash: String,
+}
+
+/// One line of a new order: a course at its price.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLine {
+    /// Course.
+    pub course_id: i64,
+    /// Price at order time, in fen.
+    pub price_fen: i64,
+}
+
+/// Inserts an order and its lines (call inside a transaction).
+///
+/// # Errors
+/// [`WriteError::Conflict`] on a reused idempotency key or order number.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    new: NewOrder,
+    lines: &[NewLine],
+) -> Result<order::Model, WriteError> {
+    let now = Utc::now();
+    let order = order::ActiveModel {
+        subject: Set(new.subject),
+        total_amount_fen: Set(new.total_amount_fen),
+        out_trade_no: Set(new.out_trade_no),
+        trade_no: Set(None),
+        order_status: Set(OrderStatus::Unpaid.code()),
+        pay_type: Set(new.pay_type),
+        pay_time: Set(None),
+        user_id: Set(new.user_id),
+        expires_at: Set(Some(new.expires_at)),
+        refunded_fen: Set(0),
+        pay_url: Set(Some(new.pay_url)),
+        idempotency_key: Set(new.idempotency_key),
+        request_hash: Set(Some(new.request_hash)),
+        last_query_at: Set(None),
+        closed_at: Set(None),
+        orders: Set(0),
+        is_show: Set(true),
+        is_delete: Set(false),
+        created_time: Set(now),
+        updated_time: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| classify(e, UNIQUE))?;
+    let rows: Vec<order_detail::ActiveModel> = lines
+        .iter()
+        .map(|l| order_detail::ActiveModel {
+            order_id: Set(order.id),
+            course_id: Set(l.course_id),
+            price_fen: Set(l.price_fen),
+            real_price_fen: Set(l.price_fen),
+            orders: Set(0),
+            is_show: Set(true),
+            is_delete: Set(false),
+            created_time: Set(now),
+            updated_time: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    if !rows.is_empty() {
+        order_detail::Entity::insert_many(rows).exec_without_returning(conn).await?;
+    }
+    Ok(order)
+}
+
+/// An order by our number.
+pub async fn by_out_trade_no(
+    conn: &impl ConnectionTrait,
+    out_trade_no: &str,
+) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find().filter(order::Column::OutTradeNo.eq(out_trade_no)).one(conn).await
+}
+
+/// An order by id.
+pub async fn by_id(conn: &impl ConnectionTrait, id: i64) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find_by_id(id).one(conn).await
+}
+
+/// The order a user created with an idempotency key.
+pub async fn by_idempotency_key(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::UserId.eq(user_id))
+        .filter(order::Column::IdempotencyKey.eq(key))
+        .one(conn)
+        .await
+}
+
+/// An unpaid, still valid order of the user for the same purchase.
+pub async fn reusable(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::UserId.eq(user_id))
+        .filter(order::Column::RequestHash.eq(request_hash))
+        .filter(order::Column::OrderStatus.eq(OrderStatus::Unpaid.code()))
+        .filter(order::Column::ExpiresAt.gt(now))
+        .order_by_desc(order::Column::Id)
+        .one(conn)
+        .await
+}
+
+/// The lines of an order.
+pub async fn details(conn: &impl ConnectionTrait, order_id: i64) -> Result<Vec<order_detail::Model>, DbErr> {
+    order_detail::Entity::find()
+        .filter(order_detail::Column::OrderId.eq(order_id))
+        .order_by_asc(order_detail::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// A user's orders, newest first, with their lines.
+pub async fn for_user(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    limit: u64,
+) -> Result<Vec<(order::Model, Vec<order_detail::Model>)>, DbErr> {
+    let orders = order::Entity::find()
+        .filter(order::Column::UserId.eq(user_id))
+        .filter(order::Column::IsDelete.eq(false))
+        .order_by_desc(order::Column::CreatedTime)
+        .order_by_desc(order::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    let mut lines = order_detail::Entity::find()
+        .filter(order_detail::Column::OrderId.is_in(ids))
+        .order_by_asc(order_detail::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(orders
+        .into_iter()
+        .map(|o| {
+            let (mine, rest): (Vec<_>, Vec<_>) = lines.drain(..).partition(|l| l.order_id == o.id);
+            lines = rest;
+            (o, mine)
+        })
+        .collect())
+}
+
+/// Courses by id (any state; the caller checks visibility).
+pub async fn courses(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<course::Model>, DbErr> {
+    course::Entity::find().filter(course::Column::Id.is_in(ids.iter().copied())).all(conn).await
+}
+
+/// Of `course_ids`, those the user has paid for and not had refunded.
+pub async fn owned_course_ids(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    course_ids: &[i64],
+) -> Result<Vec<i64>, DbErr> {
+    let paid: Vec<i64> = order::Entity::find()
+        .select_only()
+        .column(order::Column::Id)
+        .filter(order::Column::UserId.eq(user_id))
+        .filter(order::Column::OrderStatus.eq(OrderStatus::Paid.code()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if paid.is_empty() {
+        return Ok(Vec::new());
+    }
+    order_detail::Entity::find()
+        .select_only()
+        .column(order_detail::Column::CourseId)
+        .filter(order_detail::Column::OrderId.is_in(paid))
+        .filter(order_detail::Column::CourseId.is_in(course_ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+async fn transition(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    from: &[OrderStatus],
+    to: OrderStatus,
+    set: Vec<(order::Column, Expr)>,
+) -> Result<bool, DbErr> {
+    let mut update = order::Entity::update_many()
+        .col_expr(order::Column::OrderStatus, Expr::value(to.code()))
+        .col_expr(order::Column::UpdatedTime, Expr::value(Utc::now()));
+    for (col, value) in set {
+        update = update.col_expr(col, value);
+    }
+    let result = update
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::OrderStatus.is_in(from.iter().map(|s| s.code())))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Unpaid → paid (or cancelled/expired → `to` for late money). `true` when this call made
+/// the change.
+pub async fn record_payment(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    from: &[OrderStatus],
+    to: OrderStatus,
+    trade_no: &str,
+    pay_time: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    transition(
+        conn,
+        id,
+        from,
+        to,
+        vec![
+            (order::Column::TradeNo, Expr::value(trade_no.to_owned())),
+            (order::Column::PayTime, Expr::value(pay_time)),
+        ],
+    )
+    .await
+}
+
+/// Unpaid → cancelled or expired. `true` when this call made the change.
+pub async fn close_unpaid(conn: &impl ConnectionTrait, id: i64, to: OrderStatus) -> Result<bool, DbErr> {
+    transition(conn, id, &[OrderStatus::Unpaid], to, vec![(order::Column::ClosedAt, Expr::value(Utc::now()))])
+        .await
+}
+
+/// Records the cumulative refunded amount (never lowering it) and, when it covers the whole
+/// amount, moves a paid (or paid-after-cancel) order to refunded. Returns the new status.
+pub async fn record_refund(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    refunded_total_fen: i64,
+) -> Result<Option<OrderStatus>, DbErr> {
+    order::Entity::update_many()
+        .col_expr(order::Column::RefundedFen, Expr::value(refunded_total_fen))
+        .col_expr(order::Column::UpdatedTime, Expr::value(Utc::now()))
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::RefundedFen.lt(refunded_total_fen))
+        .exec(conn)
+        .await?;
+    let Some(o) = by_id(conn, id).await? else { return Ok(None) };
+    if o.refunded_fen >= o.total_amount_fen {
+        transition(
+            conn,
+            id,
+            &[OrderStatus::Paid, OrderStatus::PaidAfterCancel],
+            OrderStatus::Refunded,
+            vec![],
+        )
+        .await?;
+    }
+    Ok(by_id(conn, id).await?.and_then(|o| OrderStatus::from_code(o.order_status)))
+}
+
+/// Claims the right to query Alipay about an order: at most once per `min_interval`
+/// across every process. `true` when this caller may query now.
+pub async fn claim_query(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+    min_interval: chrono::Duration,
+) -> Result<bool, DbErr> {
+    let result = order::Entity::update_many()
+        .col_expr(order::Column::LastQueryAt, Expr::value(now))
+        .filter(order::Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(order::Column::LastQueryAt.is_null())
+                .add(order::Column::LastQueryAt.lte(now - min_interval)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Unpaid orders past their deadline, oldest first.
+pub async fn due_for_expiry(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::OrderStatus.eq(OrderStatus::Unpaid.code()))
+        .filter(order::Column::ExpiresAt.lte(now))
+        .order_by_asc(order::Column::ExpiresAt)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// Orders whose payment state may differ from Alipay's: unpaid, or paid after cancel.
+pub async fn in_doubt(conn: &impl ConnectionTrait, since: DateTime<Utc>) -> Result<Vec<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(
+            order::Column::OrderStatus
+                .is_in([OrderStatus::Unpaid.code(), OrderStatus::PaidAfterCancel.code()]),
+        )
+        .filter(order::Column::CreatedTime.gte(since))
+        .order_by_asc(order::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// Adds `delta` learners to each course (a paid order's side effect).
+pub async fn add_students(conn: &impl ConnectionTrait, course_ids: &[i64], delta: i32) -> Result<(), DbErr> {
+    course::Entity::update_many()
+        .col_expr(course::Column::Students, Expr::col(course::Column::Students).add(delta))
+        .filter(course::Column::Id.is_in(course_ids.iter().copied()))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}

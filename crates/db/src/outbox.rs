@@ -1,0 +1,128 @@
+//! The transactional outbox: rows written with the state change that causes them, claimed
+//! by workers with a lease so that each job runs on one worker at a time, retried with
+//! backoff, never deleted (done and failed rows stay for audit).
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use crate::entities::outbox;
+
+/// Status of a pending job.
+pub const PENDING: &str = "pending";
+/// Status of a finished job.
+pub const DONE: &str = "done";
+/// Status of a job that gave up (see `last_error`).
+pub const FAILED: &str = "failed";
+
+/// Enqueues a job unless one with the same `dedupe_key` exists. Returns whether it was new.
+pub async fn enqueue(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    payload: &str,
+    dedupe_key: &str,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let row = outbox::ActiveModel {
+        id: NotSet,
+        kind: Set(kind.to_owned()),
+        payload: Set(payload.to_owned()),
+        dedupe_key: Set(dedupe_key.to_owned()),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_time: Set(now),
+        updated_time: Set(now),
+    };
+    let inserted = outbox::Entity::insert(row)
+        .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::all().add(outbox::Column::Status.eq(PENDING)).add(outbox::Column::NextAttemptAt.lte(now)).add(
+        Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)),
+    )
+}
+
+/// Claims up to `limit` due jobs for `lease`. On Postgres the candidates are selected `FOR
+/// UPDATE SKIP LOCKED`, so concurrent workers take different rows; on both backends the
+/// claim itself is a conditional UPDATE of the lease, so a row is claimed once.
+pub async fn claim_due(
+    db: &sea_orm::DatabaseConnection,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let txn = db.begin().await?;
+    let mut select = outbox::Entity::find().filter(due(now)).order_by_asc(outbox::Column::Id).limit(limit);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let candidates = select.all(&txn).await?;
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for job in candidates {
+        let result = outbox::Entity::update_many()
+            .col_expr(outbox::Column::LockedUntil, Expr::value(now + lease))
+            .col_expr(outbox::Column::Attempts, Expr::value(job.attempts + 1))
+            .filter(outbox::Column::Id.eq(job.id))
+            .filter(due(now))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 1 {
+            claimed.push(outbox::Model {
+                attempts: job.attempts + 1,
+                locked_until: Some(now + lease),
+                ..job
+            });
+        }
+    }
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+/// Marks a job done.
+pub async fn complete(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(DONE))
+        .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(outbox::Column::UpdatedTime, Expr::value(Utc::now()))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or given up (`None`).
+pub async fn fail(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    let mut update = outbox::Entity::update_many()
+        .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(outbox::Column::LastError, Expr::value(error.chars().take(2000).collect::<String>()))
+        .col_expr(outbox::Column::UpdatedTime, Expr::value(Utc::now()));
+    update = match retry_at {
+        Some(at) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(at)),
+        None => update.col_expr(outbox::Column::Status, Expr::value(FAILED)),
+    };
+    update.filter(outbox::Column::Id.eq(id)).exec(conn).await.map(|_| ())
+}
+
+/// Jobs by kind and status (for tests and reports).
+pub async fn list(conn: &impl ConnectionTrait, kind: Option<&str>) -> Result<Vec<outbox::Model>, DbErr> {
+    let mut select = outbox::Entity::find().order_by_asc(outbox::Column::Id);
+    if let Some(kind) = kind {
+        select = select.filter(outbox::Column::Kind.eq(kind));
+    }
+    select.all(conn).await
+}

@@ -1,0 +1,207 @@
+//! `order/`: creating orders, Alipay's notify, the status the front end polls, the user's
+//! orders.
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use shop_app::AppError;
+use shop_app::payments::{self, NotifyReply, Purchase};
+use shop_domain::Money;
+use shop_domain::order::OrderStatus;
+use utoipa::IntoParams;
+
+use crate::dto::{OrderDto, OrderList, OrderResponse, PayRequest, PayResponse, PaymentStatusResponse};
+use crate::error::{ApiError, ErrorBody, codes};
+use crate::extract::{AuthUser, ClientAddr};
+use crate::state::State;
+
+fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
+    let course_ids = body
+        .courses
+        .iter()
+        .map(|id| {
+            id.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::field("courses", format!("{id:?} is not a course id")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = Money::parse_yuan(body.total_amount.trim())
+        .map_err(|e| ApiError::field("total_amount", format!("{:?}: {e}", body.total_amount)))?;
+    let pay_type = match body.pay_type.as_deref().map(str::trim) {
+        None | Some("") => 1,
+        Some(t) => t.parse::<i64>().map_err(|_| ApiError::field("pay_type", "must be 1 (Alipay)"))?,
+    };
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?.to_owned(),
+        ),
+    };
+    Ok(Purchase { course_ids, total, subject: body.subject, pay_type, idempotency_key })
+}
+
+/// Creates an order and returns the Alipay page-pay URL to open. The total must equal the
+/// server's sum of the course prices. Send an `Idempotency-Key` header to make retries
+/// safe: the same key returns the same order and URL (with a different body: 409).
+#[utoipa::path(
+    post,
+    path = "/api/v1/order/pay/",
+    tag = "order",
+    security(("jwt" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries return the same order (1 to 255 visible ASCII characters)")),
+    request_body = PayRequest,
+    responses(
+        (status = 200, description = "Order created (or the same order returned)", body = PayResponse),
+        (status = 400, description = "Unknown, hidden or repeated course, total mismatch, unsupported pay type", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "Course already owned, or Idempotency-Key reused with another body", body = ErrorBody)
+    )
+)]
+pub async fn pay(
+    state: web::Data<State>,
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Json<PayRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let purchase = purchase(body.into_inner(), &req)?;
+    let outcome = payments::create_order(&state.ctx, user.0, purchase).await?;
+    Ok(HttpResponse::Ok().json(PayResponse {
+        code: codes::OK,
+        msg: if outcome.created { "order created" } else { "existing order" }.into(),
+        pay_url: outcome.pay_url,
+        out_trade_no: outcome.out_trade_no,
+    }))
+}
+
+/// The same as `POST order/pay/` (the Luffy front end calls this path).
+#[utoipa::path(
+    post,
+    path = "/api/v1/order/alipay/",
+    tag = "order",
+    security(("jwt" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries return the same order")),
+    request_body = PayRequest,
+    responses((status = 200, body = PayResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody))
+)]
+pub async fn alipay(
+    state: web::Data<State>,
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Json<PayRequest>,
+) -> Result<HttpResponse, ApiError> {
+    pay(state, user, req, body).await
+}
+
+/// Alipay's asynchronous notify (`application/x-www-form-urlencoded`, signed by Alipay, no
+/// login). Answers the bare text `success` once the change is durable (also for repeats), or
+/// `fail` when the notify cannot be verified or is not ours; nothing changes then.
+#[utoipa::path(
+    post,
+    path = "/api/v1/order/success/",
+    tag = "order",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Alipay's signed notify fields"),
+    responses(
+        (status = 200, description = "`success` or `fail`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`fail`: the database is unavailable; Alipay will resend", body = String, content_type = "text/plain")
+    )
+)]
+pub async fn notify(state: web::Data<State>, client: ClientAddr, body: web::Bytes) -> HttpResponse {
+    match payments::handle_notify(&state.ctx, &body, &client.0).await {
+        Ok(NotifyReply::Success) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("success"),
+        Ok(NotifyReply::Fail) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("fail"),
+        Err(e) => {
+            tracing::error!(error = ?e, "alipay notify could not be processed");
+            HttpResponse::ServiceUnavailable().content_type(ContentType::plaintext()).body("fail")
+        }
+    }
+}
+
+/// Alipay's return parameters (only `out_trade_no` is used; they are never trusted).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// Our order number.
+    pub out_trade_no: Option<String>,
+}
+
+/// Whether an order is paid: code 100 paid, 101 not yet. While unpaid, Alipay is asked
+/// directly (at most once per order every few seconds) in case its notify is late.
+#[utoipa::path(
+    get,
+    path = "/api/v1/order/success/",
+    tag = "order",
+    params(StatusQuery),
+    responses(
+        (status = 200, description = "100 paid, 101 not (yet)", body = PaymentStatusResponse),
+        (status = 400, description = "out_trade_no missing", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody)
+    )
+)]
+pub async fn status(
+    state: web::Data<State>,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let no = query
+        .out_trade_no
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::field("out_trade_no", "is required"))?;
+    let result = payments::payment_status(&state.ctx, no).await?;
+    let (code, msg) = match result.status {
+        OrderStatus::Paid => (codes::OK, "payment received"),
+        OrderStatus::Unpaid => (codes::NOT_YET, "payment not received yet"),
+        OrderStatus::Cancelled | OrderStatus::Expired => (codes::NOT_YET, "the order was cancelled"),
+        OrderStatus::PaidAfterCancel => {
+            (codes::NOT_YET, "the order was cancelled; the payment is being refunded")
+        }
+        OrderStatus::Refunded => (codes::NOT_YET, "the payment was refunded"),
+    };
+    Ok(HttpResponse::Ok().json(PaymentStatusResponse {
+        code,
+        msg: msg.into(),
+        order_status: result.status.code(),
+    }))
+}
+
+/// The logged-in user's orders, newest first, with their lines.
+#[utoipa::path(
+    get,
+    path = "/api/v1/order/list/",
+    tag = "order",
+    security(("jwt" = [])),
+    responses((status = 200, body = OrderList), (status = 401, body = ErrorBody))
+)]
+pub async fn list(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let orders = payments::orders_of(&state.ctx, user.0).await?;
+    Ok(HttpResponse::Ok().json(OrderList {
+        code: codes::OK,
+        msg: "ok".into(),
+        result: orders.into_iter().map(OrderDto::from).collect(),
+    }))
+}
+
+/// One of the logged-in user's orders; another user's order is a 404.
+#[utoipa::path(
+    get,
+    path = "/api/v1/order/{out_trade_no}/",
+    tag = "order",
+    security(("jwt" = [])),
+    params(("out_trade_no" = String, Path, description = "Our order number")),
+    responses((status = 200, body = OrderResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn detail(
+    state: web::Data<State>,
+    user: AuthUser,
+    no: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = payments::order_detail(&state.ctx, user.0, &no).await?;
+    Ok(HttpResponse::Ok().json(OrderResponse {
+        code: codes::OK,
+        msg: "ok".into(),
+        result: OrderDto::from(order),
+    }))
+}
+
+/// The error for a route that only exists in simulator mode.
+pub fn simulator_only() -> ApiError {
+    AppError::NotFound("simulator (alipay.mode is not \"simulator\")").into()
+}
