@@ -9,9 +9,11 @@ use secrecy::SecretString;
 use serde_json::Value;
 use shop_app::AppContext;
 use shop_app::accounts::{self, AddUser};
-use shop_app::config::{Profile, Settings};
+use shop_app::config::{AlipayMode, Profile, Settings};
 use shop_app::sms::RecordingGateway;
 use shop_http::Application;
+
+use crate::fake_alipay::{self, FakeGateway};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,12 +28,31 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// A server in Alipay gateway mode, talking to a fake gateway; workers off (tests drive the
+/// outbox and expiry passes themselves).
+pub async fn spawn_with_gateway(backend: Backend) -> (TestApp, FakeGateway) {
+    let gateway = FakeGateway::start().await;
+    let app = TestApp::spawn_with(backend, |s| gateway_settings(s, &gateway)).await;
+    (app, gateway)
+}
+
+/// Points `settings` at the fake gateway with the TEST-ONLY keys.
+pub fn gateway_settings(s: &mut Settings, gateway: &FakeGateway) {
+    s.alipay.mode = AlipayMode::Gateway;
+    s.alipay.app_private_key = SecretString::from(fake_alipay::app_private_key());
+    s.alipay.alipay_public_key = fake_alipay::alipay_public_key();
+    s.alipay.gateway_url = gateway.url.clone();
+    s.alipay.http_timeout_seconds = 1;
+    s.workers.enabled = false;
+}
+
 /// A running server and what a test needs to talk to it and look behind it.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub ctx: Arc<AppContext>,
     pub sms: Arc<RecordingGateway>,
+    pub db_url: String,
     _dir: TempDir,
 }
 
@@ -84,15 +105,21 @@ impl TestApp {
 
     /// A server whose settings `configure` may change first.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
-        LazyLock::force(&TRACING);
         let dir = TempDir::new();
+        let url = fresh_database(backend, &dir).await;
+        Self::start(dir, url, configure).await
+    }
+
+    async fn start(dir: TempDir, url: String, configure: impl FnOnce(&mut Settings)) -> Self {
+        LazyLock::force(&TRACING);
         let mut settings = test_settings();
-        settings.database.url = SecretString::from(fresh_database(backend, &dir).await);
+        settings.database.url = SecretString::from(url.clone());
         settings.database.max_connections = 5;
         settings.media.root = dir.0.join("media");
         settings.server.port = 0;
         settings.server.workers = 1;
         settings.catalog.seed_demo_when_empty = true;
+        settings.alipay.simulator_key_dir = dir.0.join("alipay-simulator");
         configure(&mut settings);
         let sms = Arc::new(RecordingGateway::default());
         let ctx = Arc::new(AppContext::init_with(settings, sms.clone()).await.expect("context"));
@@ -101,7 +128,12 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        TestApp { address, client, ctx, sms, _dir: dir }
+        TestApp { address, client, ctx, sms, db_url: url, _dir: dir }
+    }
+
+    /// A server on an existing database (another process of the same shop).
+    pub async fn spawn_on(url: &str, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::start(TempDir::new(), url.to_owned(), configure).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -173,6 +205,28 @@ pub async fn json_of(res: reqwest::Response) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Runs an async test fn taking a gateway-mode app and its fake Alipay gateway, on SQLite
+/// and on Postgres, as two tests.
+#[macro_export]
+macro_rules! with_gateway_on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let (app, gw) = $crate::helpers::spawn_with_gateway($crate::helpers::Backend::Sqlite).await;
+                    super::$name(app, gw).await;
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    let (app, gw) = $crate::helpers::spawn_with_gateway($crate::helpers::Backend::Postgres).await;
+                    super::$name(app, gw).await;
+                }
+            }
+        )+
+    };
+}
+
 /// Runs an async test fn against SQLite and against Postgres, as two tests.
 #[macro_export]
 macro_rules! on_both_backends {
@@ -190,4 +244,62 @@ macro_rules! on_both_backends {
             }
         )+
     };
+}
+
+impl TestApp {
+    /// A new buyer, logged in; the token.
+    pub async fn buyer(&self, username: &str) -> String {
+        self.create_user(username, "correct horse", None, None).await;
+        self.login(username, "correct horse").await
+    }
+
+    /// POSTs a purchase as the Luffy front end does.
+    pub async fn buy(&self, token: &str, body: &Value, idempotency_key: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(self.url("/api/v1/order/alipay/"))
+            .header("Authorization", format!("jwt {token}"))
+            .json(body);
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
+        }
+        json_of(req.send().await.expect("request")).await
+    }
+
+    /// Buys courses at their listed prices; the order number and amount in fen.
+    pub async fn order(&self, token: &str, course_ids: &[i64]) -> (String, i64) {
+        let mut total = 0;
+        for id in course_ids {
+            let (_, c) = self.get_json(&format!("/api/v1/course/list/{id}/")).await;
+            total +=
+                shop_domain::Money::parse_yuan(c["price"].as_str().expect("price")).expect("price").fen();
+        }
+        let amount = shop_domain::Money::from_fen(total).expect("money").to_string();
+        let (status, body) =
+            self.buy(token, &serde_json::json!({"courses": course_ids, "total_amount": amount, "subject": "课程", "pay_type": 1}), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (body["out_trade_no"].as_str().expect("out_trade_no").to_owned(), total)
+    }
+
+    /// POSTs a raw notify body; status and text.
+    pub async fn post_notify(&self, body: String) -> (StatusCode, String) {
+        let res = self
+            .client
+            .post(self.url("/api/v1/order/success/"))
+            .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        (status, res.text().await.expect("text"))
+    }
+
+    /// The order row.
+    pub async fn order_row(&self, out_trade_no: &str) -> shop_db::entities::order::Model {
+        shop_db::orders::by_out_trade_no(&self.ctx.db, out_trade_no)
+            .await
+            .expect("query")
+            .expect("order exists")
+    }
 }

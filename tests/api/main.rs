@@ -1,9 +1,11 @@
 //! Integration tests: the real server on a port, SQLite and Postgres, used the way the Luffy
 //! Vue front end uses it. One test binary (zero2prod's layout).
+mod fake_alipay;
 mod helpers;
 
 mod catalog;
 mod cli;
 mod errors;
 mod openapi;
+mod payments;
 mod users;

@@ -112,6 +112,21 @@ pub fn classify(err: DbErr, known: &[(&'static str, &'static str)]) -> WriteErro
     WriteError::Db(err)
 }
 
+/// Begins a transaction that will write. On SQLite it starts `IMMEDIATE`, taking the write
+/// lock up front: a deferred transaction that read first and writes later fails with
+/// "database is locked" when another writer got in between, instead of waiting its turn.
+/// Postgres ignores the option.
+///
+/// # Errors
+/// The driver's error.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

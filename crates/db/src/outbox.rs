@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::entities::outbox;
@@ -60,7 +60,7 @@ pub async fn claim_due(
     lease: Duration,
     limit: u64,
 ) -> Result<Vec<outbox::Model>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::begin_write(db).await?;
     let mut select = outbox::Entity::find().filter(due(now)).order_by_asc(outbox::Column::Id).limit(limit);
     if txn.get_database_backend() == DbBackend::Postgres {
         select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);

@@ -224,6 +224,11 @@ pub fn form_error(err: error::UrlencodedError, _req: &HttpRequest) -> error::Err
     .into()
 }
 
+/// Marks a response whose body a handler chose on purpose (Alipay's bare `fail`), so that
+/// [`jsonify`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Verbatim;
+
 /// Gives error responses that are not JSON yet (actix's own 404, 405, 413 ...) the envelope,
 /// keeping their status and headers (`Allow` on a 405).
 pub fn jsonify<B: MessageBody + 'static>(
@@ -234,7 +239,7 @@ pub fn jsonify<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    if is_json || res.response().extensions().get::<Verbatim>().is_some() {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

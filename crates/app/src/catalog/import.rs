@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, Set};
 use serde::Deserialize;
 use shop_db::entities::{banner, chapter, course, course_category, section, teacher};
 use shop_domain::Money;
@@ -217,7 +217,7 @@ pub async fn import_catalog_json(db: &DatabaseConnection, json: &str) -> AppResu
             .map_err(|_| bad(format!("teacher {}: {} is not a valid role", t.id, t.role)))?;
     }
 
-    let txn = db.begin().await?;
+    let txn = shop_db::begin_write(db).await?;
     let (mut teacher_ids, mut category_ids) = shop_db::catalog::existing_ids(&txn).await?;
     teacher_ids.extend(file.teachers.iter().map(|t| t.id));
     category_ids.extend(file.categories.iter().map(|c| c.id));

@@ -3,7 +3,6 @@
 //! closed at Alipay through the outbox. If Alipay cannot be asked, the order waits for the
 //! next sweep: an order is never expired without knowing it was not paid.
 use chrono::{Duration, Utc};
-use sea_orm::TransactionTrait;
 use shop_alipay::QueryOutcome;
 use shop_db::entities::order;
 use shop_db::orders;
@@ -52,7 +51,7 @@ pub(crate) async fn expire_one(
         Ok(_) => None,
         Err(e) => return Ok(ExpiryOutcome::Deferred(e.to_string())),
     };
-    let txn = ctx.db.begin().await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
     let outcome = match observed {
         Some(observed) => {
             let current = orders::by_id(&txn, order.id).await?.unwrap_or_else(|| order.clone());

@@ -5,7 +5,6 @@
 //! `trade_status` applied. Every notify, accepted or not, is stored with its verdict; an
 //! accepted one in the same transaction as the change it causes. `success` is answered only
 //! after that transaction committed.
-use sea_orm::TransactionTrait;
 use shop_alipay::{VerifiedNotify, parse_urlencoded, verify_notify};
 use shop_db::orders;
 use shop_db::payments::{self, NotifyRecord};
@@ -103,7 +102,7 @@ pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppRes
         paid_at: notify.gmt_payment,
         refund_fee_fen: notify.refund_fee_fen,
     };
-    let txn = ctx.db.begin().await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
     // Re-read inside the transaction: the state the change is decided on.
     let order = orders::by_out_trade_no(&txn, &notify.out_trade_no).await?.unwrap_or(order);
     let applied = apply(&txn, &order, &observed, cfg.late_payment).await?;

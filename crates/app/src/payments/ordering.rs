@@ -2,7 +2,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::TransactionTrait;
 use sha2::{Digest, Sha256};
 use shop_alipay::PagePay;
 use shop_db::entities::{order, order_detail};
@@ -232,7 +231,7 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
         idempotency_key: purchase.idempotency_key.clone(),
         request_hash: hash.clone(),
     };
-    let txn = ctx.db.begin().await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
     match orders::insert(&txn, new, &lines).await {
         Ok(_) => {
             txn.commit().await?;

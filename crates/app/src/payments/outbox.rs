@@ -3,7 +3,7 @@
 //! reuses its `out_request_no`, a close of a closed trade is harmless, database effects
 //! commit together with the job's completion), so a job interrupted half-way can run again.
 use chrono::{Duration, Utc};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use shop_alipay::{CloseOutcome, GatewayError};
 use shop_db::entities::outbox as row;
@@ -138,7 +138,7 @@ fn backoff(attempt: i32, base: i64, max: i64) -> Duration {
 }
 
 async fn give_up(ctx: &AppContext, job: &row::Model, msg: &str) -> AppResult<()> {
-    let txn = ctx.db.begin().await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
     if let Ok(Job::AlipayRefund { out_request_no, .. }) = serde_json::from_str::<Job>(&job.payload) {
         payments::set_refund_status(&txn, &out_request_no, payments::refund_status::FAILED, None, Some(msg))
             .await?;
@@ -153,7 +153,7 @@ async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
         .map_err(|e| Failure::Permanent(format!("unreadable job payload: {e}")))?;
     match parsed {
         Job::OrderPaid { order_id } => {
-            let txn = ctx.db.begin().await?;
+            let txn = shop_db::begin_write(&ctx.db).await?;
             let courses: Vec<i64> =
                 orders::details(&txn, order_id).await?.iter().map(|d| d.course_id).collect();
             orders::add_students(&txn, &courses, 1).await?;
@@ -181,7 +181,7 @@ async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
                 .client
                 .trade_refund(&out_trade_no, amount_fen, &out_request_no, Some(&reason))
                 .await?;
-            let txn = ctx.db.begin().await?;
+            let txn = shop_db::begin_write(&ctx.db).await?;
             payments::set_refund_status(
                 &txn,
                 &out_request_no,

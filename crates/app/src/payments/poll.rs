@@ -3,7 +3,6 @@
 //! every `query_interval_seconds` across all processes) in case the notify is late; a
 //! verified answer is applied. Return parameters never mark an order paid by themselves.
 use chrono::{Duration, Utc};
-use sea_orm::TransactionTrait;
 use shop_alipay::QueryOutcome;
 use shop_db::entities::order;
 use shop_db::orders;
@@ -52,7 +51,7 @@ pub(crate) async fn query_and_apply(
         paid_at: info.send_pay_date,
         refund_fee_fen: None,
     };
-    let txn = ctx.db.begin().await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
     let current = orders::by_id(&txn, order.id).await?.ok_or(AppError::NotFound("order"))?;
     let applied = apply(&txn, &current, &observed, ctx.settings.alipay.late_payment).await?;
     txn.commit().await?;

@@ -1,6 +1,5 @@
 //! Operator refunds and reconciliation.
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use shop_db::{orders, payments};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
@@ -33,7 +32,7 @@ pub async fn request_refund(
     amount: Option<Money>,
     reason: &str,
 ) -> AppResult<RefundRequested> {
-    let txn = ctx.db.begin().await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
     let order = orders::by_out_trade_no(&txn, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
     let status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
     if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {

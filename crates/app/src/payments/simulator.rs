@@ -29,6 +29,18 @@ struct Trade {
     refunds: Vec<String>,
 }
 
+impl Trade {
+    fn waiting(total_fen: i64) -> Self {
+        Trade {
+            trade_no: format!("{}22001{:012}", Utc::now().format("%Y%m%d"), rand::random::<u32>()),
+            total_fen,
+            status: TradeStatus::WaitBuyerPay,
+            refunded_fen: 0,
+            refunds: Vec::new(),
+        }
+    }
+}
+
 /// What the cashier page shows.
 #[derive(Debug, Clone)]
 pub struct Cashier {
@@ -126,13 +138,7 @@ impl Simulator {
     /// `BadRequest` when the request does not verify.
     pub fn cashier(&self, query: &str) -> AppResult<Cashier> {
         let req = self.page_pay(query)?;
-        self.trades().entry(req.out_trade_no.clone()).or_insert_with(|| Trade {
-            trade_no: format!("{}22001{:012}", Utc::now().format("%Y%m%d"), rand::random::<u32>()),
-            total_fen: req.total_fen,
-            status: TradeStatus::WaitBuyerPay,
-            refunded_fen: 0,
-            refunds: Vec::new(),
-        });
+        self.trades().entry(req.out_trade_no.clone()).or_insert_with(|| Trade::waiting(req.total_fen));
         Ok(Cashier {
             out_trade_no: req.out_trade_no,
             subject: req.subject,
@@ -156,13 +162,8 @@ impl Simulator {
         }
         let trade_no = {
             let mut trades = self.trades();
-            let trade = trades.entry(req.out_trade_no.clone()).or_insert_with(|| Trade {
-                trade_no: format!("{}22001{:012}", Utc::now().format("%Y%m%d"), rand::random::<u32>()),
-                total_fen: req.total_fen,
-                status: TradeStatus::WaitBuyerPay,
-                refunded_fen: 0,
-                refunds: Vec::new(),
-            });
+            let trade =
+                trades.entry(req.out_trade_no.clone()).or_insert_with(|| Trade::waiting(req.total_fen));
             if trade.status == TradeStatus::TradeClosed {
                 return Err(bad("this trade was closed"));
             }
@@ -218,6 +219,25 @@ impl Simulator {
         let query = self.alipay.notify_body(&ret).map_err(|e| AppError::Unexpected(e.into()))?;
         let sep = if req.return_url.contains('?') { '&' } else { '?' };
         Ok(format!("{}{sep}{query}", req.return_url))
+    }
+
+    /// Puts a trade in a given state, as if the buyer had acted at Alipay: lets a developer
+    /// (or a test playing Alipay) exercise the query, expiry and refund paths.
+    pub fn set_trade(&self, out_trade_no: &str, total_fen: i64, status: TradeStatus) {
+        let mut trades = self.trades();
+        let trade = trades.entry(out_trade_no.to_owned()).or_insert_with(|| Trade::waiting(total_fen));
+        trade.status = status;
+        trade.total_fen = total_fen;
+    }
+
+    /// Alipay's trade number of a trade the simulator knows.
+    pub fn trade_no(&self, out_trade_no: &str) -> Option<String> {
+        self.trades().get(out_trade_no).map(|t| t.trade_no.clone())
+    }
+
+    /// Amount refunded on a trade, in fen.
+    pub fn refunded_fen(&self, out_trade_no: &str) -> i64 {
+        self.trades().get(out_trade_no).map_or(0, |t| t.refunded_fen)
     }
 
     /// Answers an API call (`alipay.trade.query`, `close`, `refund`) with a signed response.

@@ -10,7 +10,7 @@ use shop_domain::order::OrderStatus;
 use utoipa::IntoParams;
 
 use crate::dto::{OrderDto, OrderList, OrderResponse, PayRequest, PayResponse, PaymentStatusResponse};
-use crate::error::{ApiError, ErrorBody, codes};
+use crate::error::{ApiError, ErrorBody, Verbatim, codes};
 use crate::extract::{AuthUser, ClientAddr};
 use crate::state::State;
 
@@ -110,7 +110,10 @@ pub async fn notify(state: web::Data<State>, client: ClientAddr, body: web::Byte
         Ok(NotifyReply::Fail) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("fail"),
         Err(e) => {
             tracing::error!(error = ?e, "alipay notify could not be processed");
-            HttpResponse::ServiceUnavailable().content_type(ContentType::plaintext()).body("fail")
+            let mut res =
+                HttpResponse::ServiceUnavailable().content_type(ContentType::plaintext()).body("fail");
+            res.extensions_mut().insert(Verbatim);
+            res
         }
     }
 }
