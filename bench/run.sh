@@ -12,8 +12,9 @@
 #   ENDPOINTS         among search list detail                       default "search list detail"
 #   PAUSE             idle seconds before each run (CPU sample)      default 5
 #   CARGO_TARGET_DIR  where the release binary is built              default /var/cache/course-shop/target-bench
-#   BENCH_REV         build this git revision (e.g. HEAD, extracted with git archive into a
-#                     temporary directory) instead of the work tree     default: the work tree
+#   BENCH_REV         build this git revision (e.g. HEAD) instead of the work tree: it is
+#                     extracted with git archive into $CARGO_TARGET_DIR.src (a fixed path, so
+#                     a second run of the same revision does not recompile)   default: the work tree
 #
 # What it does: installs wrk from Debian when missing (as root); builds the release binary;
 # generates the catalog (bench/gen_catalog.py: 2,000 courses, 50 teachers); starts a
@@ -91,7 +92,8 @@ trap 'exit 130' INT TERM
 SRC=$ROOT
 SOURCE_DESC="work tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | wc -l) changed paths)"
 if [ -n "${BENCH_REV:-}" ]; then
-  SRC=$WORK/src
+  SRC=${CARGO_TARGET_DIR%/}.src
+  rm -rf "$SRC"
   mkdir -p "$SRC"
   git archive "$BENCH_REV" | tar -x -C "$SRC"
   SOURCE_DESC="git revision $BENCH_REV = $(git rev-parse --short "$BENCH_REV")"

@@ -99,6 +99,111 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Background workers.
     pub workers: WorkersSettings,
+    /// Outgoing email.
+    pub email: EmailSettings,
+    /// Private media (videos, materials).
+    pub storage: StorageSettings,
+    /// Delivery of what was bought.
+    pub delivery: DeliverySettings,
+}
+
+/// `[email]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailSettings {
+    /// `file` or `smtp`.
+    pub transport: EmailTransport,
+    /// Where `file` writes `.eml` files.
+    pub file_dir: PathBuf,
+    /// The From header.
+    pub from: String,
+    /// `zh`, `en` or `both`.
+    pub language: EmailLanguage,
+    /// SMTP server.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// SMTP user (empty: no authentication).
+    pub smtp_username: String,
+    /// SMTP password.
+    pub smtp_password: SecretString,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: SmtpTls,
+    /// Timeout of one SMTP exchange.
+    pub timeout_seconds: u64,
+}
+
+/// How emails leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    /// `.eml` files in a directory.
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// Language of buyer emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailLanguage {
+    /// Chinese.
+    Zh,
+    /// English.
+    En,
+    /// Chinese, then English.
+    Both,
+}
+
+/// SMTP transport security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (local relays, tests).
+    None,
+    /// STARTTLS upgrade.
+    Starttls,
+    /// Implicit TLS.
+    Tls,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    /// `local` or `s3`.
+    pub backend: StorageBackend,
+    /// Directory of the `local` backend.
+    pub local_root: PathBuf,
+    /// S3 bucket.
+    pub s3_bucket: String,
+    /// S3 region.
+    pub s3_region: String,
+    /// S3 endpoint (empty: AWS).
+    pub s3_endpoint: String,
+    /// S3 access key id.
+    pub s3_access_key_id: String,
+    /// S3 secret key.
+    pub s3_secret_access_key: SecretString,
+    /// Allow `http://` endpoints.
+    pub s3_allow_http: bool,
+    /// Lifetime of signed URLs in seconds (at most 900).
+    pub url_ttl_seconds: u64,
+}
+
+/// Where private media live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A local directory.
+    Local,
+    /// An S3-compatible object store.
+    S3,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeliverySettings {
+    /// Downloads allowed per private link.
+    pub downloads_per_link: i32,
 }
 
 /// `[alipay]`.
@@ -403,6 +508,15 @@ impl Settings {
         }
         if self.alipay.order_timeout_minutes < 1 || self.alipay.order_timeout_minutes > 15 * 24 * 60 {
             return invalid("alipay.order_timeout_minutes must be between 1 and 21600 (15 days)".into());
+        }
+        if self.storage.url_ttl_seconds == 0 || self.storage.url_ttl_seconds > 900 {
+            return invalid("storage.url_ttl_seconds must be between 1 and 900 (15 minutes)".into());
+        }
+        if self.storage.backend == StorageBackend::S3 && self.storage.s3_bucket.is_empty() {
+            return invalid("storage.s3_bucket is required with storage.backend = \"s3\"".into());
+        }
+        if self.delivery.downloads_per_link < 1 {
+            return invalid("delivery.downloads_per_link must be at least 1".into());
         }
         if self.api.max_page_size == 0 || self.api.default_page_size == 0 {
             return invalid("api.default_page_size and api.max_page_size must be positive".into());
