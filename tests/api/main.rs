@@ -2,6 +2,7 @@
 //! Vue front end uses it. One test binary (zero2prod's layout).
 mod fake_alipay;
 mod helpers;
+mod smtp_sink;
 
 mod catalog;
 mod cli;

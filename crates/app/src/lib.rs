@@ -6,8 +6,10 @@ pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod mail;
 pub mod payments;
 pub mod sms;
+pub mod storage;
 
 pub use context::AppContext;
 pub use error::{AppError, AppResult};

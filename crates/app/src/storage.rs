@@ -1,0 +1,1 @@
+//! Private media storage (being written).
