@@ -186,6 +186,17 @@ run_variant() {
 
   # ---- 9. stop, and the key never appears in the log -----------------------------------------
   stop_server
+  # The four bad notifies of step 8 must have been refused for their signature (not for some
+  # other reason such as the amount): the server logs each rejection with its reason.
+  local rejected bad_sig
+  rejected=$(sed 's/\x1b\[[0-9;]*m//g' "$dir/server.log" | grep -c 'alipay notify rejected' || true)
+  bad_sig=$(sed 's/\x1b\[[0-9;]*m//g' "$dir/server.log" | grep 'alipay notify rejected' \
+            | grep -c 'reason=verification failed: signature does not verify' || true)
+  if [[ $rejected -eq 4 && $bad_sig -eq 4 ]]; then
+    pass "8c[$v]" "server log: exactly 4 notifies rejected, each with 'verification failed: signature does not verify'"
+  else
+    fail "8c[$v]" "server log: $rejected notifies rejected, $bad_sig for a bad signature (want 4 and 4)"
+  fi
   if grep -qF -- "${app_private:100:40}" "$dir/server.log"; then
     fail "9[$v]" "server stopped, but its log contains the app private key"
   else

@@ -4,6 +4,7 @@
 //! same files from a `config/` directory on disk when present, `DATABASE_URL` / `PORT`, then
 //! `COURSE_SHOP__<SECTION>__<KEY>` variables. Secrets are [`SecretString`]s: `Debug` prints
 //! them redacted, so logging the settings cannot leak them.
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -439,15 +440,34 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] naming the setting that is missing or wrong.
     pub fn load(profile: Option<Profile>, config_dir: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(profile, config_dir, std::env::vars().collect())
+    }
+
+    /// [`Settings::load`] with the environment given as a map (tests pass their own).
+    ///
+    /// Environment values are strings and stay strings: a setting is converted to its type
+    /// (number, boolean) when the settings are deserialized, so a secret made of digits is
+    /// never reinterpreted as a number. The one list, `cors.allowed_origins`, is split on
+    /// commas.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_with_env(
+        profile: Option<Profile>,
+        config_dir: Option<&Path>,
+        mut env: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let profile = match profile {
             Some(p) => p,
-            None => match std::env::var("COURSE_SHOP_PROFILE") {
-                Ok(name) if !name.is_empty() => Profile::parse(&name).ok_or(ConfigError::Profile(name))?,
+            None => match env.get("COURSE_SHOP_PROFILE") {
+                Some(name) if !name.is_empty() => {
+                    Profile::parse(name).ok_or_else(|| ConfigError::Profile(name.clone()))?
+                }
                 _ => Profile::Development,
             },
         };
         let dir = config_dir.map(Path::to_path_buf).unwrap_or_else(|| {
-            std::env::var_os("COURSE_SHOP_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from)
+            env.get("COURSE_SHOP_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from)
         });
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
@@ -455,20 +475,22 @@ impl Settings {
             .add_source(File::from(dir.join("default.toml")).required(false))
             .add_source(File::from(dir.join(format!("{}.toml", profile.name()))).required(false));
         // Conventional shortcuts, below the explicit COURSE_SHOP__ variables.
-        let explicit = |key: &str| std::env::var_os(key).is_some();
-        if let (Ok(url), false) = (std::env::var("DATABASE_URL"), explicit("COURSE_SHOP__DATABASE__URL")) {
-            builder = builder.set_override("database.url", url)?;
+        if let (Some(url), false) = (env.get("DATABASE_URL"), env.contains_key("COURSE_SHOP__DATABASE__URL"))
+        {
+            builder = builder.set_override("database.url", url.clone())?;
         }
-        if let (Ok(port), false) = (std::env::var("PORT"), explicit("COURSE_SHOP__SERVER__PORT")) {
-            builder = builder.set_override("server.port", port)?;
+        if let (Some(port), false) = (env.get("PORT"), env.contains_key("COURSE_SHOP__SERVER__PORT")) {
+            builder = builder.set_override("server.port", port.clone())?;
         }
+        if let Some(origins) = env.remove("COURSE_SHOP__CORS__ALLOWED_ORIGINS") {
+            let list: Vec<String> =
+                origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
+            builder = builder.set_override("cors.allowed_origins", list)?;
+        }
+        let env: config::Map<String, String> =
+            env.into_iter().filter(|(k, _)| k.starts_with("COURSE_SHOP__")).collect();
         builder = builder.add_source(
-            Environment::with_prefix("COURSE_SHOP")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("cors.allowed_origins"),
+            Environment::with_prefix("COURSE_SHOP").prefix_separator("__").separator("__").source(Some(env)),
         );
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.profile = profile;
@@ -585,9 +607,41 @@ impl Settings {
 mod tests {
     use super::*;
 
+    fn load_env(profile: Profile, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Settings::load_with_env(Some(profile), Some(Path::new("/nonexistent-config-dir")), env)
+    }
+
     fn load(profile: Profile) -> Result<Settings, ConfigError> {
-        // An empty directory: only the embedded files and the environment apply.
-        Settings::load(Some(profile), Some(Path::new("/nonexistent-config-dir")))
+        // An empty directory and environment: only the embedded files apply.
+        load_env(profile, &[])
+    }
+
+    #[test]
+    fn environment_values_keep_their_text_and_convert_to_the_field_type() {
+        let digits = "12345678901234567890123456789012345678901234567890";
+        let s = load_env(
+            Profile::Development,
+            &[
+                ("COURSE_SHOP__AUTH__JWT_SECRET", digits),
+                ("COURSE_SHOP__ALIPAY__APP_ID", "0021000123456789"),
+                ("COURSE_SHOP__API__BUSINESS_ERRORS_AS_200", "true"),
+                ("COURSE_SHOP__CORS__ALLOWED_ORIGINS", "https://a.example, https://b.example"),
+                ("PORT", "9000"),
+                ("DATABASE_URL", "sqlite://shortcut.db"),
+                ("COURSE_SHOP__DATABASE__URL", "sqlite://explicit.db"),
+                ("UNRELATED", "x"),
+            ],
+        )
+        .expect("settings");
+        assert_eq!(s.auth.jwt_secret.expose_secret(), digits, "a secret of digits stays exactly as given");
+        assert_eq!(s.alipay.app_id, "0021000123456789", "leading zeros kept");
+        assert!(s.api.business_errors_as_200);
+        assert_eq!(s.server.port, 9000);
+        assert_eq!(s.cors.allowed_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(s.database.url.expose_secret(), "sqlite://explicit.db", "the explicit variable wins");
+        let port = load_env(Profile::Development, &[("PORT", "eighty")]);
+        assert!(port.is_err(), "a port that is not a number is refused");
     }
 
     #[test]
@@ -648,11 +702,7 @@ mod tests {
     #[test]
     fn production_without_environment_refuses_to_start() {
         // The production profile has no database URL and no secret of its own.
-        if std::env::var_os("DATABASE_URL").is_none()
-            && std::env::var_os("COURSE_SHOP__DATABASE__URL").is_none()
-        {
-            let err = load(Profile::Production).map(|_| ()).map_err(|e| e.to_string());
-            assert!(matches!(&err, Err(m) if m.contains("database.url is required")), "{err:?}");
-        }
+        let err = load(Profile::Production).map(|_| ()).map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("database.url is required")), "{err:?}");
     }
 }
