@@ -12,6 +12,7 @@
 #   ENDPOINTS         among search list detail                       default "search list detail"
 #   PAUSE             idle seconds before each run (CPU sample)      default 5
 #   CARGO_TARGET_DIR  where the release binary is built              default /var/cache/course-shop/target-bench
+#   BENCH_COUNT_STATUS=0  do not tally statuses in Lua (wrk still counts >= 400)  default: tally
 #   BENCH_REV         build this git revision (e.g. HEAD) instead of the work tree: it is
 #                     extracted with git archive into $CARGO_TARGET_DIR.src (a fixed path, so
 #                     a second run of the same revision does not recompile)   default: the work tree
@@ -58,7 +59,9 @@ if ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing wrk from Debian's packages"
     if ! apt-cache show wrk >/dev/null 2>&1; then apt-get update -qq; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    # A stale package list can name a file the mirror no longer has: update and retry.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
   else
     log "wrk is missing: install it (apt-get install wrk) and run again"
     exit 1

@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# The test command: every test, on the embedded SQLite default and on a real PostgreSQL.
+# The test command: every test, on the embedded SQLite default and on a real PostgreSQL,
+# with a real S3-compatible server for the object-storage tests (SMTP is a server the tests
+# start themselves).
 # Uses TEST_DATABASE_URL when set (a Postgres server where the tests may create databases);
 # otherwise starts a throwaway cluster (scripts/pg-throwaway.sh) and stops it afterwards.
+# Likewise S3_TEST_ENDPOINT (with S3_TEST_BUCKET, S3_TEST_ACCESS_KEY, S3_TEST_SECRET_KEY), or a
+# throwaway s3s-fs server (scripts/s3-throwaway.sh; built once with cargo install and cached).
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started_pg=
+started_s3=
+log=$(mktemp)
+cleanup() {
+  rm -f "$log"
+  if [ -n "$started_pg" ]; then scripts/pg-throwaway.sh stop; fi
+  if [ -n "$started_s3" ]; then scripts/s3-throwaway.sh stop; fi
+}
+trap cleanup EXIT
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   eval "$(scripts/pg-throwaway.sh start)"
   started_pg=1
 fi
-echo "test.sh: Postgres at ${TEST_DATABASE_URL%%@*}@${TEST_DATABASE_URL#*@}" | sed 's#//[^:@]*:[^@]*@#//***@#'
-log=$(mktemp)
-trap 'rm -f "$log"; if [ -n "$started_pg" ]; then scripts/pg-throwaway.sh stop; fi' EXIT
+if [ -z "${S3_TEST_ENDPOINT:-}" ]; then
+  eval "$(scripts/s3-throwaway.sh start)"
+  started_s3=1
+fi
+echo "test.sh: Postgres at ${TEST_DATABASE_URL#*@}, S3 at $S3_TEST_ENDPOINT"
 set +e
 cargo test --workspace --all-features "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

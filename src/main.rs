@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use shop_app::accounts::{self, AddUser};
 use shop_app::config::{Profile, Settings};
-use shop_app::{AppContext, catalog, context, payments};
+use shop_app::{AppContext, catalog, context, delivery, payments};
 
 /// Backend of an online course shop: catalog, accounts, Alipay page payment, delivery.
 ///
@@ -64,6 +64,48 @@ enum Command {
         #[arg(long, default_value = "refund requested by the shop")]
         reason: String,
     },
+    /// Upload course media to the configured storage (local directory or S3), with a progress
+    /// bar: a section's video (--section ID) or a version of a downloadable material
+    /// (--material NAME --version V; download links always serve the latest version).
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
+    /// Mail an update to every current owner of a course (the seed's "sending book updates
+    /// should be one command"), with fresh download links when --new-version names an
+    /// uploaded material version. Safe to rerun: a buyer gets each campaign once.
+    NotifyBuyers {
+        /// Course id.
+        course: i64,
+        /// Email subject.
+        #[arg(long)]
+        subject: String,
+        /// A plain-text file with the message.
+        #[arg(long)]
+        message_file: PathBuf,
+        /// The material version this update announces (fresh links are issued for it).
+        #[arg(long)]
+        new_version: Option<String>,
+        /// Only show who would get it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Sales: units and revenue per course and per day, orders created vs paid
+    /// (conversion), refunds.
+    Sales {
+        /// Orders created today (UTC).
+        #[arg(long, group = "period")]
+        today: bool,
+        /// Orders created in the last 7 days.
+        #[arg(long, group = "period")]
+        week: bool,
+        /// Every order (the default).
+        #[arg(long, group = "period")]
+        all: bool,
+        /// Orders created since this date (YYYY-MM-DD, UTC).
+        #[arg(long, group = "period")]
+        since: Option<String>,
+    },
     /// Ask Alipay about every order still unpaid or in doubt and apply the verified answers
     /// (payments found are recorded, overdue unpaid orders expired). Prints what changed.
     Reconcile {
@@ -75,6 +117,26 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MediaCommand {
+    /// Upload FILE for COURSE.
+    Put {
+        /// Course id.
+        course: i64,
+        /// The file.
+        file: PathBuf,
+        /// The section whose video (or document) this is.
+        #[arg(long, conflicts_with_all = ["material", "version"])]
+        section: Option<i64>,
+        /// The name of a downloadable material (e.g. slides, ebook, code).
+        #[arg(long, requires = "version")]
+        material: Option<String>,
+        /// The material's version (e.g. 1, 2, 2026-11).
+        #[arg(long, requires = "material")]
+        version: Option<String>,
     },
 }
 
@@ -220,7 +282,162 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{} order(s) examined, {changed} changed", rows.len());
             Ok(())
         }
+        Command::Media { command: MediaCommand::Put { course, file, section, material, version } } => {
+            let target = match (section, material, version) {
+                (Some(id), None, None) => delivery::MediaTarget::Section(id),
+                (None, Some(name), Some(version)) => delivery::MediaTarget::Material { name, version },
+                _ => anyhow::bail!("say where the file goes: --section ID, or --material NAME --version V"),
+            };
+            let ctx = operator_context(settings).await?;
+            let bar = progress_bar("uploading");
+            let progress = |sent: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(sent);
+            };
+            let uploaded = delivery::put_media(&ctx, course, &file, target, &progress)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            bar.finish_and_clear();
+            println!("stored {} ({} bytes)", uploaded.key, uploaded.size);
+            Ok(())
+        }
+        Command::NotifyBuyers { course, subject, message_file, new_version, dry_run } => {
+            let message = std::fs::read_to_string(&message_file)
+                .with_context(|| format!("reading {}", message_file.display()))?;
+            let ctx = operator_context(settings).await?;
+            let bar = progress_bar("queueing");
+            let progress = |done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let request =
+                delivery::CampaignRequest { course_id: course, subject, message, new_version, dry_run };
+            let report = delivery::notify_buyers(&ctx, request, &progress)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            bar.finish_and_clear();
+            if dry_run {
+                println!(
+                    "dry run: {} current owner(s), {} with an email address; nothing sent",
+                    report.owners, report.with_email
+                );
+                return Ok(());
+            }
+            println!(
+                "campaign {}{}: {} owner(s), {} with an email address, {} email(s) newly queued",
+                report.campaign_id.unwrap_or_default(),
+                if report.rerun { " (rerun: buyers who already got it are skipped)" } else { "" },
+                report.owners,
+                report.with_email,
+                report.queued
+            );
+            send_queued(&ctx).await
+        }
+        Command::Sales { today, week, all: _, since } => {
+            let period = if today {
+                "today"
+            } else if week {
+                "week"
+            } else {
+                "all"
+            };
+            let since =
+                shop_http::handlers::admin::report_start(Some(period), since.as_deref(), chrono::Utc::now())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ctx = operator_context(settings).await?;
+            let r = delivery::sales_report(&ctx, since).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            print_sales(&r);
+            Ok(())
+        }
         Command::Openapi => Ok(()),
+    }
+}
+
+fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {percent}% ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    if what != "uploading" {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+    }
+    bar.set_message(what.to_owned());
+    // Only on a terminal; piped output gets the summary lines alone.
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// Sends what the outbox holds now, with a progress bar, until nothing is due; what cannot
+/// be sent yet (SMTP down) stays queued for the server's outbox worker.
+async fn send_queued(ctx: &AppContext) -> anyhow::Result<()> {
+    let bar = progress_bar("sending");
+    let mut sent = 0u64;
+    for _ in 0..1000 {
+        let pass = payments::outbox::run_once(ctx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        sent += pass.done as u64;
+        bar.set_length(sent + pass.retried as u64);
+        bar.set_position(sent);
+        if pass.done + pass.retried + pass.failed == 0 {
+            break;
+        }
+        if pass.done == 0 && pass.retried > 0 {
+            bar.finish_and_clear();
+            println!(
+                "{sent} sent; {} could not be sent now and stay queued: the server's outbox worker retries them",
+                pass.retried
+            );
+            return Ok(());
+        }
+    }
+    bar.finish_and_clear();
+    println!("{sent} job(s) done");
+    Ok(())
+}
+
+fn print_sales(r: &delivery::SalesReport) {
+    match r.since {
+        Some(at) => println!("Orders created since {}", at.format("%Y-%m-%d %H:%M UTC")),
+        None => println!("All orders"),
+    }
+    println!(
+        "created {}  paid {}  conversion {:.1}%  revenue ¥{}  refunded ¥{}  net ¥{}",
+        r.created,
+        r.paid,
+        r.conversion_percent(),
+        r.revenue,
+        r.refunded,
+        r.net()
+    );
+    println!();
+    println!("{:<6} {:<40} {:>6} {:>12}", "course", "name", "units", "revenue");
+    for c in &r.courses {
+        let name: String = c.name.chars().take(38).collect();
+        println!("{:<6} {:<40} {:>6} {:>12}", c.course_id, name, c.units, c.revenue.to_string());
+    }
+    println!();
+    println!(
+        "{:<12} {:>8} {:>6} {:>11} {:>12} {:>10}",
+        "day (UTC+8)", "created", "paid", "conversion", "revenue", "refunded"
+    );
+    for d in &r.days {
+        let conv = if d.created == 0 { 0.0 } else { d.paid as f64 * 100.0 / d.created as f64 };
+        println!(
+            "{:<12} {:>8} {:>6} {:>10.1}% {:>12} {:>10}",
+            d.day.map(|x| x.to_string()).unwrap_or_default(),
+            d.created,
+            d.paid,
+            conv,
+            d.revenue.to_string(),
+            d.refunded.to_string()
+        );
     }
 }
 

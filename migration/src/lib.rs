@@ -6,8 +6,10 @@
 //! client errors by name.
 pub use sea_orm_migration::prelude::*;
 
+mod helpers;
 mod m20261121_000001_initial;
 mod m20261121_000002_payments;
+mod m20261121_000003_delivery;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -15,6 +17,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_initial::Migration), Box::new(m20261121_000002_payments::Migration)]
+        vec![
+            Box::new(m20261121_000001_initial::Migration),
+            Box::new(m20261121_000002_payments::Migration),
+            Box::new(m20261121_000003_delivery::Migration),
+        ]
     }
 }

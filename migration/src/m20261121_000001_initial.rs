@@ -7,6 +7,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::helpers::{fk, index, unique};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -161,28 +163,6 @@ fn with_common(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
         .col(timestamp_with_time_zone(Common::UpdatedTime))
 }
 
-fn fk(
-    name: &str,
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Restrict)
-        .on_update(ForeignKeyAction::Restrict)
-        .take()
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut stmt = Index::create().name(name).table(table).if_not_exists().take();
-    for col in cols {
-        stmt.col(Alias::new(*col));
-    }
-    stmt
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -203,12 +183,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let mut unique = index("uq_users_username", Users::Table, &["username"]);
-        manager.create_index(unique.unique().take()).await?;
-        let mut unique = index("uq_users_email", Users::Table, &["email"]);
-        manager.create_index(unique.unique().take()).await?;
-        let mut unique = index("uq_users_mobile", Users::Table, &["mobile"]);
-        manager.create_index(unique.unique().take()).await?;
+        manager.create_index(unique("uq_users_username", Users::Table, &["username"])).await?;
+        manager.create_index(unique("uq_users_email", Users::Table, &["email"])).await?;
+        manager.create_index(unique("uq_users_mobile", Users::Table, &["mobile"])).await?;
 
         manager
             .create_table(
@@ -355,8 +332,7 @@ impl MigrationTrait for Migration {
             ))
             .take();
         manager.create_table(with_common(&mut orders).take()).await?;
-        let mut unique = index("uq_orders_out_trade_no", Orders::Table, &["out_trade_no"]);
-        manager.create_index(unique.unique().take()).await?;
+        manager.create_index(unique("uq_orders_out_trade_no", Orders::Table, &["out_trade_no"])).await?;
         manager
             .create_index(index("ix_orders_user_created", Orders::Table, &["user_id", "created_time"]))
             .await?;
@@ -383,9 +359,13 @@ impl MigrationTrait for Migration {
             ))
             .take();
         manager.create_table(with_common(&mut details).take()).await?;
-        let mut unique =
-            index("uq_order_details_order_course", OrderDetails::Table, &["order_id", "course_id"]);
-        manager.create_index(unique.unique().take()).await?;
+        manager
+            .create_index(unique(
+                "uq_order_details_order_course",
+                OrderDetails::Table,
+                &["order_id", "course_id"],
+            ))
+            .await?;
         manager.create_index(index("ix_order_details_course", OrderDetails::Table, &["course_id"])).await?;
 
         manager

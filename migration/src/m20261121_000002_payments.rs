@@ -5,6 +5,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::helpers::{fk, index, unique};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -66,14 +68,6 @@ enum Outbox {
     UpdatedTime,
 }
 
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut stmt = Index::create().name(name).table(table).if_not_exists().take();
-    for col in cols {
-        stmt.col(Alias::new(*col));
-    }
-    stmt
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -89,9 +83,13 @@ impl MigrationTrait for Migration {
         ] {
             manager.alter_table(Table::alter().table(Orders::Table).add_column(col).to_owned()).await?;
         }
-        let mut unique =
-            index("uq_orders_user_idempotency_key", Orders::Table, &["user_id", "idempotency_key"]);
-        manager.create_index(unique.unique().take()).await?;
+        manager
+            .create_index(unique(
+                "uq_orders_user_idempotency_key",
+                Orders::Table,
+                &["user_id", "idempotency_key"],
+            ))
+            .await?;
         manager
             .create_index(index("ix_orders_user_request_hash", Orders::Table, &["user_id", "request_hash"]))
             .await?;
@@ -138,18 +136,17 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Refunds::CreatedTime))
                     .col(timestamp_with_time_zone(Refunds::UpdatedTime))
                     .check(Expr::col(Refunds::AmountFen).gt(0))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_refunds_order")
-                            .from(Refunds::Table, Refunds::OrderId)
-                            .to(Orders::Table, Orders::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut fk(
+                        "fk_refunds_order",
+                        (Refunds::Table, Refunds::OrderId),
+                        (Orders::Table, Orders::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        let mut unique = index("uq_refunds_out_request_no", Refunds::Table, &["out_request_no"]);
-        manager.create_index(unique.unique().take()).await?;
+        manager
+            .create_index(unique("uq_refunds_out_request_no", Refunds::Table, &["out_request_no"]))
+            .await?;
         manager.create_index(index("ix_refunds_order", Refunds::Table, &["order_id"])).await?;
 
         manager
@@ -170,8 +167,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let mut unique = index("uq_outbox_dedupe_key", Outbox::Table, &["dedupe_key"]);
-        manager.create_index(unique.unique().take()).await?;
+        manager.create_index(unique("uq_outbox_dedupe_key", Outbox::Table, &["dedupe_key"])).await?;
         manager.create_index(index("ix_outbox_due", Outbox::Table, &["status", "next_attempt_at"])).await?;
         Ok(())
     }

@@ -152,6 +152,7 @@ async fn course_detail_has_the_contract_shape(app: TestApp) {
         "status_name",
         "teacher",
         "section_list",
+        "owned",
     ]
     .into();
     assert_eq!(keys, expected);

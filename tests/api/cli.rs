@@ -22,7 +22,19 @@ fn course_shop(args: &[&str], db_url: &str, dir: &TempDir) -> std::process::Outp
 fn help_explains_every_command() {
     let out = Command::new(BIN).arg("--help").output().expect("run");
     let help = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "seed-demo", "import-catalog", "openapi", "user"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "seed-demo",
+        "import-catalog",
+        "openapi",
+        "user",
+        "refund",
+        "reconcile",
+        "media",
+        "notify-buyers",
+        "sales",
+    ] {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     let out = Command::new(BIN).args(["openapi"]).output().expect("run");
@@ -144,4 +156,83 @@ async fn user_add_reads_the_password_from_stdin() {
     let user = shop_db::users::by_username(&db, "operator").await.expect("query").expect("row");
     assert_eq!(user.role, "admin");
     assert!(user.password_hash.starts_with("$argon2id$"));
+}
+
+/// The operator commands of delivery, run as processes against a running shop's database:
+/// `media put` (local storage), `notify-buyers` (dry run, send, rerun) and `sales`.
+#[tokio::test]
+async fn media_notify_buyers_and_sales_commands() {
+    let (app, gw) = crate::helpers::spawn_with_gateway(Backend::Sqlite).await;
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("COURSE_SHOP_PROFILE", "test")
+            .env("COURSE_SHOP__DATABASE__URL", &app.db_url)
+            .env("COURSE_SHOP__MEDIA__ROOT", app.dir.join("media"))
+            .env("COURSE_SHOP__STORAGE__LOCAL_ROOT", app.dir.join("private-media"))
+            .env("COURSE_SHOP__EMAIL__FILE_DIR", app.dir.join("mail"))
+            .env("COURSE_SHOP__ALIPAY__SIMULATOR_KEY_DIR", app.dir.join("alipay-simulator"))
+            .env_remove("DATABASE_URL")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run course-shop")
+    };
+    let file = app.dir.join("handout.pdf");
+    std::fs::write(&file, vec![42u8; 3 * 1024 * 1024]).expect("write");
+    let out =
+        run(&["media", "put", "2", file.to_str().expect("utf-8"), "--material", "handout", "--version", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("stored courses/2/materials/handout/1/handout.pdf (3145728 bytes)")
+    );
+    let out =
+        run(&["media", "put", "2", file.to_str().expect("utf-8"), "--material", "handout", "--version", "1"]);
+    assert!(!out.status.success(), "a version is uploaded once");
+    let out = run(&["media", "put", "2", file.to_str().expect("utf-8")]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--section"));
+
+    let token = app.buyer_with_email("cliuser").await;
+    let (no, fen) = app.order(&token, &[2]).await;
+    app.pay(&gw, &no, fen).await;
+
+    let message = app.dir.join("update.txt");
+    std::fs::write(&message, "讲义已更新。\nThe handout was updated.").expect("write");
+    let args = [
+        "notify-buyers",
+        "2",
+        "--subject",
+        "讲义更新 / Handout update",
+        "--message-file",
+        message.to_str().expect("utf-8"),
+    ];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let out = run(&dry);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("dry run: 1 current owner(s), 1 with an email address; nothing sent")
+    );
+    let mails = || std::fs::read_dir(app.dir.join("mail")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(mails(), 1, "only the confirmation so far");
+    let out = run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("1 email(s) newly queued"), "{stdout}");
+    assert_eq!(mails(), 2);
+    let out = run(&args);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rerun")
+            && String::from_utf8_lossy(&out.stdout).contains("0 email(s) newly queued")
+    );
+    assert_eq!(mails(), 2, "nobody gets a campaign twice");
+
+    let out = run(&["sales", "--all"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("created 1  paid 1  conversion 100.0%"), "{stdout}");
+    assert!(stdout.contains(&shop_domain::Money::from_fen(fen).expect("m").to_string()), "{stdout}");
+    let out = run(&["sales", "--since", "yesterday"]);
+    assert!(!out.status.success());
 }

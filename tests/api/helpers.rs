@@ -53,6 +53,8 @@ pub struct TestApp {
     pub ctx: Arc<AppContext>,
     pub sms: Arc<RecordingGateway>,
     pub db_url: String,
+    /// The test's own directory (media, mail, SQLite file).
+    pub dir: PathBuf,
     _dir: TempDir,
 }
 
@@ -120,6 +122,8 @@ impl TestApp {
         settings.server.workers = 1;
         settings.catalog.seed_demo_when_empty = true;
         settings.alipay.simulator_key_dir = dir.0.join("alipay-simulator");
+        settings.storage.local_root = dir.0.join("private-media");
+        settings.email.file_dir = dir.0.join("mail");
         configure(&mut settings);
         let sms = Arc::new(RecordingGateway::default());
         let ctx = Arc::new(AppContext::init_with(settings, sms.clone()).await.expect("context"));
@@ -128,7 +132,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        TestApp { address, client, ctx, sms, db_url: url, _dir: dir }
+        TestApp { address, client, ctx, sms, db_url: url, dir: dir.0.clone(), _dir: dir }
     }
 
     /// A server on an existing database (another process of the same shop).
@@ -301,5 +305,56 @@ impl TestApp {
             .await
             .expect("query")
             .expect("order exists")
+    }
+}
+
+impl TestApp {
+    /// Pays an order with a signed notify and runs the outbox until it is idle (links
+    /// issued, emails attempted).
+    pub async fn pay(&self, gw: &FakeGateway, out_trade_no: &str, total_fen: i64) {
+        let body = gw.sign(&gw.paid_notify(out_trade_no, total_fen, shop_alipay::TradeStatus::TradeSuccess));
+        let (_, text) = self.post_notify(body).await;
+        assert_eq!(text, "success");
+        self.drain_outbox().await;
+    }
+
+    /// Runs outbox passes until one does nothing (at most 20).
+    pub async fn drain_outbox(&self) -> shop_app::payments::outbox::OutboxPass {
+        let mut total = shop_app::payments::outbox::OutboxPass::default();
+        for _ in 0..20 {
+            let pass = shop_app::payments::outbox::run_once(&self.ctx).await.expect("outbox pass");
+            total.done += pass.done;
+            total.retried += pass.retried;
+            total.failed += pass.failed;
+            if pass.done + pass.retried + pass.failed == 0 {
+                break;
+            }
+        }
+        total
+    }
+
+    /// Uploads a file for a course, as `course-shop media put` does.
+    pub async fn upload(
+        &self,
+        course: i64,
+        name: &str,
+        bytes: &[u8],
+        target: shop_app::delivery::MediaTarget,
+    ) -> String {
+        let path = self.dir.join(format!("upload-{}-{name}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&path, bytes).expect("write upload");
+        let renamed = path.with_file_name(name);
+        std::fs::rename(&path, &renamed).expect("rename");
+        let up = shop_app::delivery::put_media(&self.ctx, course, &renamed, target, &|_, _| {})
+            .await
+            .expect("upload");
+        std::fs::remove_file(&renamed).ok();
+        up.key
+    }
+
+    /// A buyer with an email address, logged in; the token.
+    pub async fn buyer_with_email(&self, username: &str) -> String {
+        self.create_user(username, "correct horse", None, Some(&format!("{username}@example.com"))).await;
+        self.login(username, "correct horse").await
     }
 }

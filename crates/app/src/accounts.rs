@@ -288,3 +288,15 @@ pub async fn add_user(ctx: &AppContext, input: AddUser) -> AppResult<UserView> {
     };
     insert_user(ctx, new).await
 }
+
+/// Checks that the user is an administrator.
+///
+/// # Errors
+/// `Unauthorized` for a missing or disabled account, `Forbidden` for a non-admin.
+pub async fn require_admin(ctx: &AppContext, user_id: i64) -> AppResult<UserView> {
+    let user = me(ctx, user_id).await?;
+    if user.role != Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(user)
+}

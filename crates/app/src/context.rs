@@ -11,8 +11,11 @@ use sha2::{Digest, Sha256};
 use crate::auth::{RateLimiter, TokenService};
 use crate::catalog::{self, Catalog};
 use crate::config::Settings;
+use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::sms::SmsGateway;
+use crate::storage::Storage;
+use arc_swap::ArcSwap;
 
 /// Shared state of a server process (or of one CLI command).
 pub struct AppContext {
@@ -34,6 +37,12 @@ pub struct AppContext {
     pub sms: Arc<dyn SmsGateway>,
     /// Alipay payments.
     pub payments: Payments,
+    /// Private media.
+    pub storage: Storage,
+    /// Outgoing email.
+    pub mailer: Arc<dyn Mailer>,
+    /// The absolute base URL of links (set again once the server has bound its port).
+    public_url: ArcSwap<String>,
 }
 
 /// Opens the database of `settings`.
@@ -107,7 +116,11 @@ impl AppContext {
         let catalog = Catalog::load(&db).await.map_err(|e| anyhow::anyhow!("loading the catalog: {e:?}"))?;
         let public_url = settings.public_url(settings.server.port);
         let payments = Payments::new(&settings, &public_url)?;
-        Ok(Self::assemble(db, settings, catalog, sms, payments))
+        let storage = Storage::from_settings(&settings.storage, media_key(&settings))?;
+        let mailer = crate::mail::from_settings(&settings.email)?;
+        let mut ctx = Self::assemble(db, settings, catalog, sms, payments, storage, mailer);
+        ctx.public_url = ArcSwap::from_pointee(public_url);
+        Ok(ctx)
     }
 
     /// Builds the context around an open database and a loaded catalog.
@@ -117,7 +130,10 @@ impl AppContext {
         catalog: Catalog,
         sms: Arc<dyn SmsGateway>,
         payments: Payments,
+        storage: Storage,
+        mailer: Arc<dyn Mailer>,
     ) -> Self {
+        let public_url = ArcSwap::from_pointee(settings.public_url(settings.server.port));
         let sms_key: [u8; 32] = Sha256::new()
             .chain_update(b"course-shop sms code key\0")
             .chain_update(settings.auth.jwt_secret.expose_secret().as_bytes())
@@ -136,11 +152,39 @@ impl AppContext {
             sms_key,
             sms,
             payments,
+            storage,
+            mailer,
+            public_url,
         }
     }
 }
 
+/// The key of locally signed media URLs, derived from the JWT secret (a separate purpose).
+fn media_key(settings: &Settings) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"course-shop media url key\0")
+        .chain_update(settings.auth.jwt_secret.expose_secret().as_bytes())
+        .finalize()
+        .into()
+}
+
 impl AppContext {
+    /// The absolute base URL of links (`http://127.0.0.1:8000`).
+    pub fn public_url(&self) -> String {
+        self.public_url.load().as_ref().clone()
+    }
+
+    /// Sets the public base URL once the server knows its port, and re-targets the
+    /// payment endpoints.
+    ///
+    /// # Errors
+    /// As [`Payments::set_public_url`].
+    pub fn set_public_url(&self, url: &str) -> anyhow::Result<()> {
+        self.payments.set_public_url(&self.settings, url)?;
+        self.public_url.store(Arc::new(url.to_owned()));
+        Ok(())
+    }
+
     /// Checks that the database answers.
     ///
     /// # Errors

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod context;
+pub mod delivery;
 pub mod error;
 pub mod mail;
 pub mod payments;

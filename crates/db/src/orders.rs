@@ -194,33 +194,6 @@ pub async fn courses(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<cou
     course::Entity::find().filter(course::Column::Id.is_in(ids.iter().copied())).all(conn).await
 }
 
-/// Of `course_ids`, those the user has paid for and not had refunded.
-pub async fn owned_course_ids(
-    conn: &impl ConnectionTrait,
-    user_id: i64,
-    course_ids: &[i64],
-) -> Result<Vec<i64>, DbErr> {
-    let paid: Vec<i64> = order::Entity::find()
-        .select_only()
-        .column(order::Column::Id)
-        .filter(order::Column::UserId.eq(user_id))
-        .filter(order::Column::OrderStatus.eq(OrderStatus::Paid.code()))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if paid.is_empty() {
-        return Ok(Vec::new());
-    }
-    order_detail::Entity::find()
-        .select_only()
-        .column(order_detail::Column::CourseId)
-        .filter(order_detail::Column::OrderId.is_in(paid))
-        .filter(order_detail::Column::CourseId.is_in(course_ids.iter().copied()))
-        .into_tuple()
-        .all(conn)
-        .await
-}
-
 async fn transition(
     conn: &impl ConnectionTrait,
     id: i64,

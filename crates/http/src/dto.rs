@@ -136,6 +136,8 @@ pub struct CourseDto {
     pub teacher: TeacherDto,
     /// Up to four first sections.
     pub section_list: Vec<SectionBriefDto>,
+    /// Whether the logged-in user may use this course now (false when not logged in).
+    pub owned: bool,
 }
 
 /// A page of courses, as DRF's page-number pagination renders it.
@@ -318,8 +320,9 @@ impl TeacherDto {
 
 impl CourseDto {
     /// The wire form.
-    pub fn from_view(c: &CourseView, links: &Links) -> Self {
+    pub fn from_view(c: &CourseView, links: &Links, owned: bool) -> Self {
         CourseDto {
+            owned,
             id: c.id,
             name: c.name.clone(),
             course_img: links.media(&c.course_img),
@@ -357,13 +360,18 @@ impl CoursePage {
         links: &Links,
         path: &str,
         query: &str,
+        owned: &std::collections::HashSet<i64>,
     ) -> Self {
         let n = page.request.page();
         CoursePage {
             count: page.count,
             next: page.has_next().then(|| links.page_url(path, query, Some(n + 1))),
             previous: page.has_previous().then(|| links.page_url(path, query, (n > 2).then_some(n - 1))),
-            results: page.items.iter().map(|c| CourseDto::from_view(c, links)).collect(),
+            results: page
+                .items
+                .iter()
+                .map(|c| CourseDto::from_view(c, links, owned.contains(&c.id)))
+                .collect(),
         }
     }
 }

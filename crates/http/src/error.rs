@@ -44,6 +44,14 @@ pub mod codes {
     pub const BAD_SMS_CODE: i32 = 1013;
     /// A unique value is taken.
     pub const CONFLICT: i32 = 1020;
+    /// A download link has no downloads left.
+    pub const DOWNLOADS_USED: i32 = 1040;
+    /// A download link was revoked (the purchase was refunded).
+    pub const LINK_REVOKED: i32 = 1041;
+    /// A signed media URL has expired.
+    pub const MEDIA_EXPIRED: i32 = 1042;
+    /// A media URL's signature is missing, altered or not ours.
+    pub const BAD_MEDIA_SIGNATURE: i32 = 1043;
     /// Too many requests.
     pub const RATE_LIMITED: i32 = 1029;
     /// A dependency is unavailable.

@@ -66,3 +66,21 @@ impl FromRequest for ClientAddr {
         ready(Ok(ClientAddr(forwarded.unwrap_or(peer))))
     }
 }
+
+/// The user of a valid token, or nobody: public endpoints that show more to a logged-in
+/// user (whether a course is owned) treat a missing or invalid token as anonymous.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeUser(pub Option<i64>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = req.app_data::<web::Data<State>>().and_then(|state| {
+            let token = bearer_token(req).ok()?;
+            state.ctx.tokens.verify(token).ok()
+        });
+        ready(Ok(MaybeUser(user)))
+    }
+}

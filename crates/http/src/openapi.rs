@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{course, health, home, order, user};
+use crate::handlers::{admin, course, delivery, health, home, order, user};
 
 /// Registers the JWT security scheme.
 struct JwtScheme;
@@ -53,6 +53,10 @@ impl Modify for JwtScheme {
         order::status,
         order::list,
         order::detail,
+        delivery::mine,
+        delivery::play,
+        delivery::download,
+        admin::sales,
         health::healthz,
         health::readyz,
     ),
@@ -62,6 +66,8 @@ impl Modify for JwtScheme {
         (name = "course", description = "Catalog and search"),
         (name = "user", description = "Accounts and login"),
         (name = "order", description = "Orders and Alipay payment"),
+        (name = "delivery", description = "Access, media and download links"),
+        (name = "admin", description = "Administrators only"),
         (name = "health", description = "Liveness and readiness")
     )
 )]

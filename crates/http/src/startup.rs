@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{self, ApiError, codes};
-use crate::handlers::{course, health, home, order, pages, user};
+use crate::handlers::{admin, course, delivery, health, home, order, pages, user};
 use crate::links::Links;
 use crate::openapi::ApiDoc;
 use crate::state::State;
@@ -48,7 +48,7 @@ impl Application {
         let listener = TcpListener::bind(&address).with_context(|| format!("cannot bind {address}"))?;
         let port = listener.local_addr()?.port();
         let public_url = settings.public_url(port);
-        ctx.payments.set_public_url(&settings, &public_url)?;
+        ctx.set_public_url(&public_url)?;
         if settings.workers.enabled {
             shop_app::context::spawn_workers(Arc::clone(&ctx));
         }
@@ -100,6 +100,9 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(res("/course/list/{id}/").route(web::get().to(course::detail)))
         .service(res("/course/chapter/").route(web::get().to(course::chapters)))
         .service(res("/course/search/").route(web::get().to(course::search)))
+        .service(res("/course/mine/").route(web::get().to(delivery::mine)))
+        .service(res("/course/section/{id}/play/").route(web::get().to(delivery::play)))
+        .service(res("/admin/sales/").route(web::get().to(admin::sales)))
         .service(res("/user/user/mul_login/").route(web::post().to(user::mul_login)))
         .service(res("/user/user/mobile/").route(web::get().to(user::mobile)))
         .service(res("/user/user/send_sms/").route(web::get().to(user::send_sms)))
@@ -164,8 +167,11 @@ async fn business_errors_as_200(
     Ok(res)
 }
 
+/// The message of a path that no route matches (a handler's 404 names what is missing).
+pub const NO_ROUTE: &str = "no route matches this path";
+
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found"))
+    Err(ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, NO_ROUTE))
 }
 
 /// The actix application.
@@ -193,6 +199,8 @@ fn build_app(
         .service(res("/healthz").route(web::get().to(health::healthz)))
         .service(res("/readyz").route(web::get().to(health::readyz)))
         .service(res("/pay/result/").route(web::get().to(pages::pay_result)))
+        .service(web::resource("/d/{token}").route(web::get().to(delivery::download)))
+        .service(web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)))
         .service(actix_files::Files::new("/media", &settings.media.root).prefer_utf8(true));
     if state.ctx.payments.simulator.is_some() {
         app = app

@@ -95,40 +95,12 @@ pub(crate) async fn apply(
             let paid_at = observed.paid_at.unwrap_or(now);
             match status {
                 OrderStatus::Unpaid => {
-                    if orders::record_payment(
-                        txn,
-                        order.id,
-                        &[OrderStatus::Unpaid],
-                        OrderStatus::Paid,
-                        &observed.trade_no,
-                        paid_at,
-                    )
-                    .await?
-                    {
-                        outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
-                        return Ok(Applied::Paid);
-                    }
-                    Ok(Applied::NoChange)
+                    become_paid(txn, order, &[OrderStatus::Unpaid], observed, paid_at).await
                 }
                 OrderStatus::Cancelled | OrderStatus::Expired => {
                     let from = [OrderStatus::Cancelled, OrderStatus::Expired];
                     match late_payment {
-                        LatePayment::Grant => {
-                            if orders::record_payment(
-                                txn,
-                                order.id,
-                                &from,
-                                OrderStatus::Paid,
-                                &observed.trade_no,
-                                paid_at,
-                            )
-                            .await?
-                            {
-                                outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
-                                return Ok(Applied::Paid);
-                            }
-                            Ok(Applied::NoChange)
-                        }
+                        LatePayment::Grant => become_paid(txn, order, &from, observed, paid_at).await,
                         LatePayment::Refund => {
                             if !orders::record_payment(
                                 txn,
@@ -188,6 +160,24 @@ pub(crate) async fn apply(
     }
 }
 
+/// Moves the order from one of `from` to paid; if this call won the transition, the buyer
+/// gets the courses now (same transaction) and the side effects (learners count, download
+/// links, the email) are enqueued.
+async fn become_paid(
+    txn: &impl ConnectionTrait,
+    order: &order::Model,
+    from: &[OrderStatus],
+    observed: &Observed,
+    paid_at: DateTime<Utc>,
+) -> AppResult<Applied> {
+    if !orders::record_payment(txn, order.id, from, OrderStatus::Paid, &observed.trade_no, paid_at).await? {
+        return Ok(Applied::NoChange);
+    }
+    crate::delivery::grant_order(txn, order, paid_at).await?;
+    outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
+    Ok(Applied::Paid)
+}
+
 /// Records Alipay's cumulative refunded amount on the order and settles pending refunds it
 /// covers.
 async fn record_refund_total(
@@ -195,7 +185,7 @@ async fn record_refund_total(
     order: &order::Model,
     refunded_total: i64,
 ) -> AppResult<()> {
-    orders::record_refund(txn, order.id, refunded_total).await?;
+    crate::delivery::settle_refund(txn, order.id, refunded_total).await?;
     let mut covered = 0;
     for r in payments::refunds_of(txn, order.id).await? {
         covered += r.amount_fen;

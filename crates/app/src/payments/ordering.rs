@@ -203,8 +203,8 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     if sum == Money::ZERO {
         return Err(AppError::invalid("courses", "free courses need no payment"));
     }
-    let owned = orders::owned_course_ids(&ctx.db, user_id, &purchase.course_ids).await?;
-    if let Some(id) = owned.first() {
+    let owned = crate::delivery::owned_course_ids(ctx, user_id, Some(&purchase.course_ids)).await?;
+    if let Some(id) = purchase.course_ids.iter().find(|id| owned.contains(id)) {
         return Err(AppError::Conflict(format!("you already own course {id}")));
     }
 

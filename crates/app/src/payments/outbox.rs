@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
-    /// An order was paid: count its learners (and, with delivery, grant access and mail).
+    /// An order was paid: count its learners, issue its download links, queue its email.
     OrderPaid {
         /// The order.
         order_id: i64,
@@ -25,6 +25,18 @@ pub enum Job {
     AlipayClose {
         /// Our order number.
         out_trade_no: String,
+    },
+    /// Mail the confirmation of a paid order with its private links.
+    OrderEmail {
+        /// The order.
+        order_id: i64,
+    },
+    /// Mail one buyer one update campaign.
+    CampaignEmail {
+        /// The campaign.
+        campaign_id: i64,
+        /// The buyer.
+        user_id: i64,
     },
     /// Refund money through Alipay.
     AlipayRefund {
@@ -45,6 +57,8 @@ impl Job {
             Job::OrderPaid { .. } => "order_paid",
             Job::AlipayClose { .. } => "alipay_close",
             Job::AlipayRefund { .. } => "alipay_refund",
+            Job::OrderEmail { .. } => "order_email",
+            Job::CampaignEmail { .. } => "campaign_email",
         }
     }
 
@@ -54,6 +68,8 @@ impl Job {
             Job::OrderPaid { order_id } => format!("order_paid:{order_id}"),
             Job::AlipayClose { out_trade_no } => format!("alipay_close:{out_trade_no}"),
             Job::AlipayRefund { out_request_no, .. } => format!("alipay_refund:{out_request_no}"),
+            Job::OrderEmail { order_id } => format!("order_email:{order_id}"),
+            Job::CampaignEmail { campaign_id, user_id } => format!("campaign_email:{campaign_id}:{user_id}"),
         }
     }
 }
@@ -68,7 +84,7 @@ pub async fn enqueue(txn: &impl ConnectionTrait, job: &Job) -> AppResult<bool> {
 }
 
 /// How a job attempt ended.
-enum Failure {
+pub(crate) enum Failure {
     /// Try again later.
     Retry(String),
     /// Give up (the reason is kept on the row).
@@ -158,8 +174,26 @@ async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
                 orders::details(&txn, order_id).await?.iter().map(|d| d.course_id).collect();
             orders::add_students(&txn, &courses, 1).await?;
             shop_db::catalog::bump_revision(&txn).await?;
+            // The buyer's private links and the email, unless the order was refunded meanwhile.
+            if let Some(order) = orders::by_id(&txn, order_id).await?
+                && order.order_status == shop_domain::order::OrderStatus::Paid.code()
+            {
+                let per_link = ctx.settings.delivery.downloads_per_link;
+                crate::delivery::issue_links(&txn, &order, crate::delivery::PURCHASE, None, per_link).await?;
+                enqueue(&txn, &Job::OrderEmail { order_id }).await?;
+            }
             outbox::complete(&txn, job.id).await?;
             txn.commit().await?;
+            Ok(())
+        }
+        Job::OrderEmail { order_id } => {
+            crate::delivery::email::send_order_email(ctx, order_id).await?;
+            outbox::complete(&ctx.db, job.id).await?;
+            Ok(())
+        }
+        Job::CampaignEmail { campaign_id, user_id } => {
+            crate::delivery::email::send_campaign_email(ctx, campaign_id, user_id).await?;
+            outbox::complete(&ctx.db, job.id).await?;
             Ok(())
         }
         Job::AlipayClose { out_trade_no } => {
@@ -191,7 +225,7 @@ async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
             )
             .await?;
             if let Some(order) = orders::by_out_trade_no(&txn, &out_trade_no).await? {
-                orders::record_refund(&txn, order.id, outcome.refund_fee_fen).await?;
+                crate::delivery::settle_refund(&txn, order.id, outcome.refund_fee_fen).await?;
             }
             outbox::complete(&txn, job.id).await?;
             txn.commit().await?;

@@ -1,9 +1,12 @@
 //! sea-orm entities, one module per table. They mirror `migration/` and hold no behaviour.
 pub mod banner;
+pub mod campaign;
 pub mod catalog_revision;
 pub mod chapter;
 pub mod course;
 pub mod course_category;
+pub mod download_link;
+pub mod material;
 pub mod order;
 pub mod order_detail;
 pub mod outbox;
@@ -13,3 +16,4 @@ pub mod section;
 pub mod sms_code;
 pub mod teacher;
 pub mod user;
+pub mod user_course;

@@ -1,4 +1,6 @@
 //! `course/`: categories, the course list, course detail, chapters and search.
+use std::collections::HashSet;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shop_app::AppError;
@@ -10,6 +12,7 @@ use utoipa::IntoParams;
 
 use crate::dto::{CategoryDto, CategoryList, ChapterDto, CourseDto, CoursePage};
 use crate::error::{ApiError, ErrorBody, codes};
+use crate::extract::MaybeUser;
 use crate::state::State;
 
 /// Query of the course list.
@@ -79,6 +82,16 @@ fn parse_price(field: &str, text: Option<&str>) -> Result<Option<Money>, ApiErro
         .transpose()
 }
 
+/// Which of `ids` the (possibly anonymous) user owns.
+async fn owned_of(state: &State, user: MaybeUser, ids: &[i64]) -> Result<HashSet<i64>, ApiError> {
+    match user.0 {
+        Some(id) if !ids.is_empty() => {
+            Ok(shop_app::delivery::owned_course_ids(&state.ctx, id, Some(ids)).await?)
+        }
+        _ => Ok(HashSet::new()),
+    }
+}
+
 /// Public course categories.
 #[utoipa::path(get, path = "/api/v1/course/category/", tag = "course", responses((status = 200, body = CategoryList)))]
 pub async fn categories(state: web::Data<State>) -> HttpResponse {
@@ -102,6 +115,7 @@ pub async fn categories(state: web::Data<State>) -> HttpResponse {
 pub async fn list(
     state: web::Data<State>,
     req: HttpRequest,
+    user: MaybeUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ordering = query.ordering.as_deref().unwrap_or("");
@@ -117,7 +131,15 @@ pub async fn list(
     let request =
         page_request(&state, query.page.as_deref(), query.size.as_deref().or(query.page_size.as_deref()))?;
     let page = state.ctx.catalog.snapshot().list(category, ordering, request)?;
-    Ok(HttpResponse::Ok().json(CoursePage::from_page(&page, &state.links, req.path(), req.query_string())))
+    let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
+    let owned = owned_of(&state, user, &ids).await?;
+    Ok(HttpResponse::Ok().json(CoursePage::from_page(
+        &page,
+        &state.links,
+        req.path(),
+        req.query_string(),
+        &owned,
+    )))
 }
 
 /// One public course.
@@ -128,10 +150,15 @@ pub async fn list(
     params(("id" = i64, Path, description = "Course id")),
     responses((status = 200, body = CourseDto), (status = 404, body = ErrorBody))
 )]
-pub async fn detail(state: web::Data<State>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn detail(
+    state: web::Data<State>,
+    user: MaybeUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let snapshot = state.ctx.catalog.snapshot();
     let course = snapshot.course(id.into_inner()).ok_or(AppError::NotFound("course"))?;
-    Ok(HttpResponse::Ok().json(CourseDto::from_view(course, &state.links)))
+    let owned = owned_of(&state, user, &[course.id]).await?;
+    Ok(HttpResponse::Ok().json(CourseDto::from_view(course, &state.links, owned.contains(&course.id))))
 }
 
 /// The chapters of a public course, each with its sections.
@@ -174,6 +201,7 @@ pub async fn chapters(
 pub async fn search(
     state: web::Data<State>,
     req: HttpRequest,
+    user: MaybeUser,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let api = &state.ctx.settings.api;
@@ -190,5 +218,13 @@ pub async fn search(
     let request =
         page_request(&state, query.page.as_deref(), query.page_size.as_deref().or(query.size.as_deref()))?;
     let page = state.ctx.catalog.snapshot().search(term.as_ref(), min, max, request)?;
-    Ok(HttpResponse::Ok().json(CoursePage::from_page(&page, &state.links, req.path(), req.query_string())))
+    let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
+    let owned = owned_of(&state, user, &ids).await?;
+    Ok(HttpResponse::Ok().json(CoursePage::from_page(
+        &page,
+        &state.links,
+        req.path(),
+        req.query_string(),
+        &owned,
+    )))
 }

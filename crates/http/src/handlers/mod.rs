@@ -1,5 +1,7 @@
 //! Thin handlers: extract, call one use case, map to the wire form.
+pub mod admin;
 pub mod course;
+pub mod delivery;
 pub mod health;
 pub mod home;
 pub mod order;

@@ -1,0 +1,98 @@
+//! Course access. A paid order grants each of its courses for the course's `period` days
+//! (0: forever), in the transaction that marks the order paid; a full refund revokes the
+//! access and the download links of that order, in the transaction that records it.
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::ConnectionTrait;
+use shop_db::entities::order;
+use shop_db::{delivery, orders};
+use shop_domain::order::OrderStatus;
+
+use crate::context::AppContext;
+use crate::error::AppResult;
+
+/// Grants the courses of a just-paid order to its buyer.
+pub(crate) async fn grant_order(
+    txn: &impl ConnectionTrait,
+    order: &order::Model,
+    paid_at: DateTime<Utc>,
+) -> AppResult<()> {
+    let lines = orders::details(txn, order.id).await?;
+    let ids: Vec<i64> = lines.iter().map(|l| l.course_id).collect();
+    for course in orders::courses(txn, &ids).await? {
+        let expires = (course.period > 0).then(|| paid_at + Duration::days(i64::from(course.period)));
+        delivery::grant(txn, order.user_id, course.id, order.id, expires).await?;
+    }
+    Ok(())
+}
+
+/// Records the refunded total of an order; when it covers the whole amount the order
+/// becomes refunded and its access and download links are revoked. Returns the status.
+pub(crate) async fn settle_refund(
+    txn: &impl ConnectionTrait,
+    order_id: i64,
+    refunded_total_fen: i64,
+) -> AppResult<Option<OrderStatus>> {
+    let status = orders::record_refund(txn, order_id, refunded_total_fen).await?;
+    if status == Some(OrderStatus::Refunded) {
+        let now = Utc::now();
+        delivery::revoke_order_access(txn, order_id, now).await?;
+        delivery::revoke_order_links(txn, order_id, now).await?;
+    }
+    Ok(status)
+}
+
+/// Of `course_ids` (all when `None`), the ones the user may use now.
+///
+/// # Errors
+/// Database errors.
+pub async fn owned_course_ids(
+    ctx: &AppContext,
+    user_id: i64,
+    course_ids: Option<&[i64]>,
+) -> AppResult<HashSet<i64>> {
+    Ok(delivery::active_course_ids(&ctx.db, user_id, course_ids, Utc::now()).await?.into_iter().collect())
+}
+
+/// One of the user's courses.
+#[derive(Debug, Clone)]
+pub struct MyCourse {
+    /// Course id.
+    pub course_id: i64,
+    /// Course name (empty if it left the catalog).
+    pub name: String,
+    /// When access was granted.
+    pub granted_at: DateTime<Utc>,
+    /// When access ends (`None`: never).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the course can be used now.
+    pub active: bool,
+    /// The order that granted it.
+    pub out_trade_no: Option<String>,
+}
+
+/// The user's courses with their expiry (revoked ones left out), newest first.
+///
+/// # Errors
+/// Database errors.
+pub async fn my_courses(ctx: &AppContext, user_id: i64) -> AppResult<Vec<MyCourse>> {
+    let now = Utc::now();
+    let snapshot = ctx.catalog.snapshot();
+    let mut out = Vec::new();
+    for row in delivery::access_of(&ctx.db, user_id).await?.into_iter().filter(|r| r.revoked_at.is_none()) {
+        let out_trade_no = match row.order_id {
+            Some(id) => orders::by_id(&ctx.db, id).await?.map(|o| o.out_trade_no),
+            None => None,
+        };
+        out.push(MyCourse {
+            course_id: row.course_id,
+            name: snapshot.course(row.course_id).map(|c| c.name.clone()).unwrap_or_default(),
+            granted_at: row.granted_at,
+            expires_at: row.expires_at,
+            active: row.expires_at.is_none_or(|at| at > now),
+            out_trade_no,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,125 @@
+//! `notify-buyers`: one command mails an update to every current owner of a course, each
+//! with fresh download links when a new version of the course's materials exists. Safe to
+//! rerun: a campaign is identified by its course, subject, message and version, and each
+//! buyer's email is an outbox job keyed by campaign and buyer, so nobody gets it twice.
+use chrono::Utc;
+use sea_orm::Set;
+use sha2::{Digest, Sha256};
+use shop_db::delivery;
+use shop_db::entities::campaign;
+use shop_db::orders;
+
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+use crate::payments::outbox::{Job, enqueue};
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct CampaignRequest {
+    /// The course whose owners are mailed.
+    pub course_id: i64,
+    /// Email subject.
+    pub subject: String,
+    /// Plain-text message.
+    pub message: String,
+    /// A material version this update announces (fresh links are issued for it).
+    pub new_version: Option<String>,
+    /// Only say who would get it.
+    pub dry_run: bool,
+}
+
+/// What `notify_buyers` did.
+#[derive(Debug, Clone)]
+pub struct CampaignReport {
+    /// The campaign (none on a dry run).
+    pub campaign_id: Option<i64>,
+    /// Whether this campaign existed already (a rerun).
+    pub rerun: bool,
+    /// Current owners of the course.
+    pub owners: usize,
+    /// Owners with an email address.
+    pub with_email: usize,
+    /// Emails newly queued by this run.
+    pub queued: usize,
+}
+
+/// Queues the campaign's emails; `progress(done, total)` is called per owner.
+///
+/// # Errors
+/// `NotFound` for an unknown course; `BadRequest` for an empty subject or message, or a
+/// version no material of the course has.
+pub async fn notify_buyers(
+    ctx: &AppContext,
+    req: CampaignRequest,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> AppResult<CampaignReport> {
+    let course =
+        orders::courses(&ctx.db, &[req.course_id]).await?.pop().ok_or(AppError::NotFound("course"))?;
+    if req.subject.trim().is_empty() || req.subject.chars().count() > 200 {
+        return Err(AppError::BadRequest("the subject must be 1 to 200 characters".into()));
+    }
+    if req.message.trim().is_empty() {
+        return Err(AppError::BadRequest("the message is empty".into()));
+    }
+    if let Some(v) = &req.new_version {
+        let mut found = false;
+        for name in delivery::material_names(&ctx.db, course.id).await? {
+            found |= delivery::material_version(&ctx.db, course.id, &name, v).await?.is_some();
+        }
+        if !found {
+            return Err(AppError::BadRequest(format!(
+                "no material of course {} has version {v}: upload it first (course-shop media put {} FILE --material NAME --version {v})",
+                course.id, course.id
+            )));
+        }
+    }
+    let owners = delivery::owners_of(&ctx.db, course.id, Utc::now()).await?;
+    let mut with_email = 0;
+    for (user_id, _) in &owners {
+        if shop_db::users::by_id(&ctx.db, *user_id)
+            .await?
+            .and_then(|u| u.email)
+            .is_some_and(|e| !e.is_empty())
+        {
+            with_email += 1;
+        }
+    }
+    let mut report =
+        CampaignReport { campaign_id: None, rerun: false, owners: owners.len(), with_email, queued: 0 };
+    if req.dry_run {
+        return Ok(report);
+    }
+    let key = hex::encode(Sha256::digest(
+        format!(
+            "{}\n{}\n{}\n{}",
+            course.id,
+            req.subject.trim(),
+            req.message,
+            req.new_version.as_deref().unwrap_or("")
+        )
+        .as_bytes(),
+    ));
+    let txn = shop_db::begin_write(&ctx.db).await?;
+    let row = campaign::ActiveModel {
+        course_id: Set(course.id),
+        subject: Set(req.subject.trim().to_owned()),
+        message: Set(req.message.clone()),
+        new_version: Set(req.new_version.clone()),
+        dedupe_key: Set(key.clone()),
+        recipients: Set(i32::try_from(owners.len()).unwrap_or(i32::MAX)),
+        created_time: Set(Utc::now()),
+        ..Default::default()
+    };
+    let (campaign, created) = delivery::campaign_once(&txn, row, &key).await?;
+    let total = owners.len() as u64;
+    for (i, (user_id, _)) in owners.iter().enumerate() {
+        if enqueue(&txn, &Job::CampaignEmail { campaign_id: campaign.id, user_id: *user_id }).await? {
+            report.queued += 1;
+        }
+        progress(i as u64 + 1, total);
+    }
+    txn.commit().await?;
+    report.campaign_id = Some(campaign.id);
+    report.rerun = !created;
+    Ok(report)
+}

@@ -1,0 +1,17 @@
+//! Delivering what was bought: course access for the course's `period`, short-lived signed
+//! media URLs, private per-purchase download links with a download limit, the confirmation
+//! email, update campaigns to every buyer, and sales reports.
+mod access;
+mod campaign;
+pub(crate) mod email;
+mod links;
+mod media;
+mod sales;
+
+pub use access::{MyCourse, my_courses, owned_course_ids};
+pub(crate) use access::{grant_order, settle_refund};
+pub use campaign::{CampaignReport, CampaignRequest, notify_buyers};
+pub use links::{Download, DownloadRefusal, LinkView, link_url, my_links, take_download};
+pub(crate) use links::{PURCHASE, issue_links};
+pub use media::{MediaTarget, PlayUrl, Uploaded, play_url, put as put_media};
+pub use sales::{CourseSales, DaySales, SalesReport, sales_report};

@@ -1,0 +1,313 @@
+//! Delivery: course access, materials, private download links, campaigns.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::entities::{campaign, download_link, material, user_course};
+
+fn active(now: DateTime<Utc>) -> Condition {
+    Condition::all().add(user_course::Column::RevokedAt.is_null()).add(
+        Condition::any()
+            .add(user_course::Column::ExpiresAt.is_null())
+            .add(user_course::Column::ExpiresAt.gt(now)),
+    )
+}
+
+/// Grants (or renews) a user's access to a course until `expires_at` (`None`: forever).
+pub async fn grant(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    course_id: i64,
+    order_id: i64,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    let row = user_course::ActiveModel {
+        user_id: Set(user_id),
+        course_id: Set(course_id),
+        order_id: Set(Some(order_id)),
+        granted_at: Set(Utc::now()),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        ..Default::default()
+    };
+    user_course::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([user_course::Column::UserId, user_course::Column::CourseId])
+                .update_columns([
+                    user_course::Column::OrderId,
+                    user_course::Column::GrantedAt,
+                    user_course::Column::ExpiresAt,
+                    user_course::Column::RevokedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Revokes the access an order granted (a refund).
+pub async fn revoke_order_access(
+    conn: &impl ConnectionTrait,
+    order_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let r = user_course::Entity::update_many()
+        .col_expr(user_course::Column::RevokedAt, Expr::value(now))
+        .filter(user_course::Column::OrderId.eq(order_id))
+        .filter(user_course::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+/// Of `course_ids` (all when `None`), those the user may use now.
+pub async fn active_course_ids(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    course_ids: Option<&[i64]>,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    let mut q = user_course::Entity::find()
+        .select_only()
+        .column(user_course::Column::CourseId)
+        .filter(user_course::Column::UserId.eq(user_id))
+        .filter(active(now));
+    if let Some(ids) = course_ids {
+        q = q.filter(user_course::Column::CourseId.is_in(ids.iter().copied()));
+    }
+    q.into_tuple().all(conn).await
+}
+
+/// Every access row of a user (active, expired or revoked), newest first.
+pub async fn access_of(conn: &impl ConnectionTrait, user_id: i64) -> Result<Vec<user_course::Model>, DbErr> {
+    user_course::Entity::find()
+        .filter(user_course::Column::UserId.eq(user_id))
+        .order_by_desc(user_course::Column::GrantedAt)
+        .all(conn)
+        .await
+}
+
+/// Current owners of a course: `(user_id, order_id)`.
+pub async fn owners_of(
+    conn: &impl ConnectionTrait,
+    course_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, Option<i64>)>, DbErr> {
+    user_course::Entity::find()
+        .select_only()
+        .column(user_course::Column::UserId)
+        .column(user_course::Column::OrderId)
+        .filter(user_course::Column::CourseId.eq(course_id))
+        .filter(active(now))
+        .order_by_asc(user_course::Column::UserId)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// Records a new material version.
+pub async fn insert_material(
+    conn: &impl ConnectionTrait,
+    row: material::ActiveModel,
+) -> Result<material::Model, DbErr> {
+    row.insert(conn).await
+}
+
+/// The latest version of a named material of a course.
+pub async fn latest_material(
+    conn: &impl ConnectionTrait,
+    course_id: i64,
+    name: &str,
+) -> Result<Option<material::Model>, DbErr> {
+    material::Entity::find()
+        .filter(material::Column::CourseId.eq(course_id))
+        .filter(material::Column::Name.eq(name))
+        .order_by_desc(material::Column::CreatedTime)
+        .order_by_desc(material::Column::Id)
+        .one(conn)
+        .await
+}
+
+/// A specific version of a named material.
+pub async fn material_version(
+    conn: &impl ConnectionTrait,
+    course_id: i64,
+    name: &str,
+    version: &str,
+) -> Result<Option<material::Model>, DbErr> {
+    material::Entity::find()
+        .filter(material::Column::CourseId.eq(course_id))
+        .filter(material::Column::Name.eq(name))
+        .filter(material::Column::Version.eq(version))
+        .one(conn)
+        .await
+}
+
+/// The distinct material names of a course, sorted.
+pub async fn material_names(conn: &impl ConnectionTrait, course_id: i64) -> Result<Vec<String>, DbErr> {
+    let mut names: Vec<String> = material::Entity::find()
+        .select_only()
+        .column(material::Column::Name)
+        .filter(material::Column::CourseId.eq(course_id))
+        .distinct()
+        .into_tuple()
+        .all(conn)
+        .await?;
+    names.sort();
+    Ok(names)
+}
+
+/// What a new link is for.
+#[derive(Debug, Clone)]
+pub struct NewLink<'a> {
+    /// Unguessable token (the link's secret).
+    pub token: &'a str,
+    /// The purchase.
+    pub order_id: i64,
+    /// The buyer.
+    pub user_id: i64,
+    /// The course.
+    pub course_id: i64,
+    /// The material.
+    pub material_name: &'a str,
+    /// Why it was issued: `purchase` or `campaign:<id>`; one link per order, material and key.
+    pub issue_key: &'a str,
+    /// Downloads allowed.
+    pub max_downloads: i32,
+}
+
+/// Issues a link unless one exists for the same order, course, material and issue key;
+/// returns the link (the existing one on a repeat).
+pub async fn issue_link(
+    conn: &impl ConnectionTrait,
+    new: NewLink<'_>,
+) -> Result<download_link::Model, DbErr> {
+    let row = download_link::ActiveModel {
+        token: Set(new.token.to_owned()),
+        order_id: Set(new.order_id),
+        user_id: Set(new.user_id),
+        course_id: Set(new.course_id),
+        material_name: Set(new.material_name.to_owned()),
+        issue_key: Set(new.issue_key.to_owned()),
+        downloads_left: Set(new.max_downloads),
+        max_downloads: Set(new.max_downloads),
+        created_time: Set(Utc::now()),
+        revoked_at: Set(None),
+        last_download_at: Set(None),
+        ..Default::default()
+    };
+    download_link::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                download_link::Column::OrderId,
+                download_link::Column::CourseId,
+                download_link::Column::MaterialName,
+                download_link::Column::IssueKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    download_link::Entity::find()
+        .filter(download_link::Column::OrderId.eq(new.order_id))
+        .filter(download_link::Column::CourseId.eq(new.course_id))
+        .filter(download_link::Column::MaterialName.eq(new.material_name))
+        .filter(download_link::Column::IssueKey.eq(new.issue_key))
+        .one(conn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("download link just issued".into()))
+}
+
+/// A link by its token.
+pub async fn link_by_token(
+    conn: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<download_link::Model>, DbErr> {
+    download_link::Entity::find().filter(download_link::Column::Token.eq(token)).one(conn).await
+}
+
+/// Takes one download from a link, atomically: `true` when one was left (and is now used),
+/// `false` when none is left or the link is revoked. Concurrent requests cannot take more
+/// than the link has.
+pub async fn take_download(
+    conn: &impl ConnectionTrait,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let r = download_link::Entity::update_many()
+        .col_expr(
+            download_link::Column::DownloadsLeft,
+            Expr::col(download_link::Column::DownloadsLeft).sub(1),
+        )
+        .col_expr(download_link::Column::LastDownloadAt, Expr::value(now))
+        .filter(download_link::Column::Token.eq(token))
+        .filter(download_link::Column::DownloadsLeft.gt(0))
+        .filter(download_link::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Revokes every link of an order (a refund).
+pub async fn revoke_order_links(
+    conn: &impl ConnectionTrait,
+    order_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let r = download_link::Entity::update_many()
+        .col_expr(download_link::Column::RevokedAt, Expr::value(now))
+        .filter(download_link::Column::OrderId.eq(order_id))
+        .filter(download_link::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+/// Links of an order issued for `issue_key`.
+pub async fn links_of_order(
+    conn: &impl ConnectionTrait,
+    order_id: i64,
+    issue_key: Option<&str>,
+) -> Result<Vec<download_link::Model>, DbErr> {
+    let mut q = download_link::Entity::find().filter(download_link::Column::OrderId.eq(order_id));
+    if let Some(key) = issue_key {
+        q = q.filter(download_link::Column::IssueKey.eq(key));
+    }
+    q.order_by_asc(download_link::Column::Id).all(conn).await
+}
+
+/// Every link of a user, newest first.
+pub async fn links_of_user(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Vec<download_link::Model>, DbErr> {
+    download_link::Entity::find()
+        .filter(download_link::Column::UserId.eq(user_id))
+        .order_by_desc(download_link::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// Inserts a campaign unless one with the same key exists; `(campaign, created)`.
+pub async fn campaign_once(
+    conn: &impl ConnectionTrait,
+    row: campaign::ActiveModel,
+    dedupe_key: &str,
+) -> Result<(campaign::Model, bool), DbErr> {
+    if let Some(existing) =
+        campaign::Entity::find().filter(campaign::Column::DedupeKey.eq(dedupe_key)).one(conn).await?
+    {
+        return Ok((existing, false));
+    }
+    Ok((row.insert(conn).await?, true))
+}
+
+/// A campaign by id.
+pub async fn campaign(conn: &impl ConnectionTrait, id: i64) -> Result<Option<campaign::Model>, DbErr> {
+    campaign::Entity::find_by_id(id).one(conn).await
+}

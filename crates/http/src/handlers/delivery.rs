@@ -1,0 +1,287 @@
+//! Delivery: the user's courses, playing a section through a short-lived signed URL, private
+//! download links, and the locally signed media route.
+use actix_files::NamedFile;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shop_app::delivery::{self, DownloadRefusal};
+use shop_app::storage::UrlError;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorBody, Verbatim, codes};
+use crate::extract::AuthUser;
+use crate::state::State;
+
+/// A private download link of the user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadLinkDto {
+    /// Material name.
+    pub material: String,
+    /// The private URL (works without logging in; keep it to yourself).
+    pub url: String,
+    /// Downloads left.
+    pub downloads_left: i32,
+    /// Downloads allowed.
+    pub max_downloads: i32,
+}
+
+/// One of the user's courses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyCourseDto {
+    /// Course id.
+    pub course_id: i64,
+    /// Course name.
+    pub name: String,
+    /// When access was granted.
+    pub granted_at: DateTime<Utc>,
+    /// When access ends (null: never).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the course can be used now.
+    pub active: bool,
+    /// The order that granted it.
+    pub out_trade_no: Option<String>,
+    /// Private download links of the course's materials.
+    pub downloads: Vec<DownloadLinkDto>,
+}
+
+/// `{code, msg, result: [MyCourse]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyCourses {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// Courses, newest first.
+    pub result: Vec<MyCourseDto>,
+}
+
+/// The logged-in user's courses with their expiry and download links.
+#[utoipa::path(
+    get,
+    path = "/api/v1/course/mine/",
+    tag = "delivery",
+    security(("jwt" = [])),
+    responses((status = 200, body = MyCourses), (status = 401, body = ErrorBody))
+)]
+pub async fn mine(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let courses = delivery::my_courses(&state.ctx, user.0).await?;
+    let links = delivery::my_links(&state.ctx, user.0).await?;
+    let result = courses
+        .into_iter()
+        .map(|c| MyCourseDto {
+            downloads: links
+                .iter()
+                .filter(|l| l.course_id == c.course_id)
+                .map(|l| DownloadLinkDto {
+                    material: l.material_name.clone(),
+                    url: l.url.clone(),
+                    downloads_left: l.downloads_left,
+                    max_downloads: l.max_downloads,
+                })
+                .collect(),
+            course_id: c.course_id,
+            name: c.name,
+            granted_at: c.granted_at,
+            expires_at: c.expires_at,
+            active: c.active,
+            out_trade_no: c.out_trade_no,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(MyCourses { code: codes::OK, msg: "ok".into(), result }))
+}
+
+/// A signed media URL.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlayResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// The URL to play; it stops working at `expires_at` (at most 15 minutes).
+    pub url: String,
+    /// When the URL expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A short-lived signed URL to play a section: for the course's owner, or anyone logged in
+/// on a free-trial section.
+#[utoipa::path(
+    get,
+    path = "/api/v1/course/section/{id}/play/",
+    tag = "delivery",
+    security(("jwt" = [])),
+    params(("id" = i64, Path, description = "Section id")),
+    responses(
+        (status = 200, body = PlayResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not the course's owner and not a free trial", body = ErrorBody),
+        (status = 404, description = "No such section, or no media uploaded yet", body = ErrorBody)
+    )
+)]
+pub async fn play(
+    state: web::Data<State>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let play = delivery::play_url(&state.ctx, user.0, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(PlayResponse {
+        code: codes::OK,
+        msg: "ok".into(),
+        url: play.url,
+        expires_at: play.expires_at,
+    }))
+}
+
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// A refusal as JSON, or as a small page for a browser.
+fn refusal(req: &HttpRequest, status: StatusCode, code: i32, msg: &str) -> HttpResponse {
+    if wants_html(req) {
+        let body = format!(
+            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{status}</title></head>\
+             <body style=\"font-family:sans-serif;max-width:34rem;margin:3rem auto\"><h1>{}</h1><p>{msg}</p></body></html>",
+            status.canonical_reason().unwrap_or("Error")
+        );
+        let mut res = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
+        res.extensions_mut().insert(Verbatim);
+        res
+    } else {
+        HttpResponse::build(status).json(ErrorBody { code, msg: msg.to_owned(), errors: None })
+    }
+}
+
+/// A private download link from a purchase. Each request counts one download; when none is
+/// left, or after a refund, the answer is an error (410), never the file. No login needed.
+#[utoipa::path(
+    get,
+    path = "/d/{token}",
+    tag = "delivery",
+    params(("token" = String, Path, description = "The link's secret")),
+    responses(
+        (status = 200, description = "The file (latest version); Range requests supported", content_type = "application/octet-stream"),
+        (status = 302, description = "S3 storage: a short-lived presigned URL of the file"),
+        (status = 404, description = "Unknown link, or no file uploaded yet", body = ErrorBody),
+        (status = 410, description = "No downloads left (1040) or the purchase was refunded (1041)", body = ErrorBody)
+    )
+)]
+pub async fn download(
+    state: web::Data<State>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let d = match delivery::take_download(&state.ctx, &token).await? {
+        Ok(d) => d,
+        Err(DownloadRefusal::Unknown) => {
+            return Ok(refusal(
+                &req,
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                "没有这个下载链接 / no such download link",
+            ));
+        }
+        Err(DownloadRefusal::NoFile) => {
+            return Ok(refusal(
+                &req,
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                "文件尚未上传 / the file is not available yet",
+            ));
+        }
+        Err(DownloadRefusal::Exhausted) => {
+            return Ok(refusal(
+                &req,
+                StatusCode::GONE,
+                codes::DOWNLOADS_USED,
+                "下载次数已用完 / no downloads are left on this link",
+            ));
+        }
+        Err(DownloadRefusal::Revoked) => {
+            return Ok(refusal(
+                &req,
+                StatusCode::GONE,
+                codes::LINK_REVOKED,
+                "该订单已退款，链接已失效 / this purchase was refunded; the link no longer works",
+            ));
+        }
+    };
+    let storage = &state.ctx.storage;
+    let key = &d.material.object_key;
+    if let Some(path) = storage.local_path(key) {
+        let file = NamedFile::open_async(&path).await.map_err(|e| {
+            shop_app::AppError::Unexpected(anyhow::anyhow!("opening {}: {e}", path.display()))
+        })?;
+        let file = file.set_content_disposition(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(d.material.filename.clone())],
+        });
+        let mut res = file.into_response(&req);
+        res.headers_mut().insert(
+            header::HeaderName::from_static("x-downloads-left"),
+            header::HeaderValue::from(d.downloads_left),
+        );
+        return Ok(res);
+    }
+    let url = storage
+        .signed_url(key, std::time::Duration::from_secs(60), &state.ctx.public_url(), Utc::now())
+        .await
+        .map_err(shop_app::AppError::Unexpected)?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, url))
+        .insert_header(("x-downloads-left", d.downloads_left.to_string()))
+        .finish())
+}
+
+/// The signature of a locally served media URL.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedQuery {
+    /// Unix time after which the URL stops working.
+    pub expires: Option<i64>,
+    /// HMAC of the key and expiry.
+    pub signature: Option<String>,
+}
+
+/// Serves a private media file through a signed URL (local storage), with HTTP Range.
+/// Expired, altered or foreign URLs get 403.
+pub async fn private_media(
+    state: web::Data<State>,
+    req: HttpRequest,
+    key: web::Path<String>,
+    query: web::Query<SignedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (Some(expires), Some(signature)) = (query.expires, query.signature.as_deref()) else {
+        return Ok(refusal(
+            &req,
+            StatusCode::FORBIDDEN,
+            codes::BAD_MEDIA_SIGNATURE,
+            "this media URL is not signed",
+        ));
+    };
+    match state.ctx.storage.verify_local_url(&key, expires, signature, Utc::now()) {
+        Ok(()) => {}
+        Err(UrlError::Expired) => {
+            return Ok(refusal(
+                &req,
+                StatusCode::FORBIDDEN,
+                codes::MEDIA_EXPIRED,
+                "this media URL has expired",
+            ));
+        }
+        Err(UrlError::BadSignature) => {
+            return Ok(refusal(
+                &req,
+                StatusCode::FORBIDDEN,
+                codes::BAD_MEDIA_SIGNATURE,
+                "this media URL is not valid",
+            ));
+        }
+        Err(UrlError::NotLocal) => return Err(shop_app::AppError::NotFound("media").into()),
+    }
+    let path = state.ctx.storage.local_path(&key).ok_or(shop_app::AppError::NotFound("media"))?;
+    let file = NamedFile::open_async(&path).await.map_err(|_| shop_app::AppError::NotFound("media"))?;
+    Ok(file.into_response(&req))
+}
