@@ -140,13 +140,23 @@ fn cors(settings: &Settings) -> Cors {
         .max_age(3600)
 }
 
-/// Echoes the request id of the tracing span as `X-Request-Id`.
+/// Echoes the request id of the tracing span as `X-Request-Id`, and logs one line per
+/// request inside that span (so the line carries the request id).
 async fn request_id_header(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.path().to_owned());
     let mut res = next.call(req).await?;
+    tracing::info!(
+        http.method = %method,
+        http.path = %path,
+        http.status = res.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
     if let Some(value) = id.and_then(|id| header::HeaderValue::from_str(&id.to_string()).ok()) {
         res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
     }

@@ -10,6 +10,6 @@ pub fn init(format: &str, filter: &str) {
     let _ = if format == "json" {
         builder.json().flatten_event(true).with_current_span(true).try_init()
     } else {
-        builder.with_target(false).try_init()
+        builder.with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).try_init()
     };
 }
