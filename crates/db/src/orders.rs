@@ -189,6 +189,28 @@ pub async fn for_user(
         .collect())
 }
 
+/// The courses of an order with their access period in days, in one query.
+pub async fn course_periods(conn: &impl ConnectionTrait, order_id: i64) -> Result<Vec<(i64, i32)>, DbErr> {
+    use sea_orm::sea_query::Query;
+    let stmt = Query::select()
+        .column((order_detail::Entity, order_detail::Column::CourseId))
+        .column((course::Entity, course::Column::Period))
+        .from(order_detail::Entity)
+        .inner_join(
+            course::Entity,
+            Expr::col((course::Entity, course::Column::Id))
+                .equals((order_detail::Entity, order_detail::Column::CourseId)),
+        )
+        .and_where(Expr::col((order_detail::Entity, order_detail::Column::OrderId)).eq(order_id))
+        .order_by((order_detail::Entity, order_detail::Column::Id), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    conn.query_all(&stmt)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get_by_index::<i64>(0)?, row.try_get_by_index::<i32>(1)?)))
+        .collect()
+}
+
 /// Courses by id (any state; the caller checks visibility).
 pub async fn courses(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<course::Model>, DbErr> {
     course::Entity::find().filter(course::Column::Id.is_in(ids.iter().copied())).all(conn).await

@@ -59,6 +59,7 @@ impl Application {
         Arc::clone(&ctx.catalog).spawn_refresher(
             ctx.db.clone(),
             std::time::Duration::from_secs(settings.catalog.refresh_seconds.max(1)),
+            std::time::Duration::from_secs(settings.catalog.stats_refresh_seconds.max(1)),
         );
         let state = web::Data::new(State { ctx, links: Links::new(public_url.clone()) });
         let mut server = HttpServer::new(move || build_app(state.clone())).listen(listener)?;

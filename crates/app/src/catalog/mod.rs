@@ -73,18 +73,28 @@ impl Catalog {
         Ok(())
     }
 
-    /// Checks the revision every `every` until the process ends.
+    /// Checks the revision every `every` until the process ends, and reloads at least every
+    /// `full_every` whatever the revision (for figures such as learner counts, which change
+    /// with every payment without bumping the revision).
     pub fn spawn_refresher(
         self: Arc<Self>,
         db: DatabaseConnection,
         every: Duration,
+        full_every: Duration,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_full = tokio::time::Instant::now();
             loop {
                 tick.tick().await;
-                if let Err(e) = self.refresh(&db).await {
+                let result = if last_full.elapsed() >= full_every {
+                    last_full = tokio::time::Instant::now();
+                    self.reload(&db).await.map(|()| true)
+                } else {
+                    self.refresh(&db).await
+                };
+                if let Err(e) = result {
                     tracing::warn!(error = ?e, "catalog refresh failed; serving the previous snapshot");
                 }
             }

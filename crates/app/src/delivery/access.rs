@@ -18,11 +18,9 @@ pub(crate) async fn grant_order(
     order: &order::Model,
     paid_at: DateTime<Utc>,
 ) -> AppResult<()> {
-    let lines = orders::details(txn, order.id).await?;
-    let ids: Vec<i64> = lines.iter().map(|l| l.course_id).collect();
-    for course in orders::courses(txn, &ids).await? {
-        let expires = (course.period > 0).then(|| paid_at + Duration::days(i64::from(course.period)));
-        delivery::grant(txn, order.user_id, course.id, order.id, expires).await?;
+    for (course_id, period) in orders::course_periods(txn, order.id).await? {
+        let expires = (period > 0).then(|| paid_at + Duration::days(i64::from(period)));
+        delivery::grant(txn, order.user_id, course_id, order.id, expires).await?;
     }
     Ok(())
 }

@@ -36,6 +36,9 @@ pub(crate) enum Applied {
     Refunded,
     /// Nothing to change (duplicate, late repeat, waiting).
     NoChange,
+    /// A conditional transition found the order in another state than it was read in (a
+    /// concurrent change): decide again on a fresh read. Never returned by [`apply`].
+    Lost,
 }
 
 impl Applied {
@@ -45,7 +48,7 @@ impl Applied {
             Applied::PaidAfterCancel => "payment for a cancelled order: recorded, refund enqueued",
             Applied::Closed => "unpaid order closed",
             Applied::Refunded => "refund recorded",
-            Applied::NoChange => "no change",
+            Applied::NoChange | Applied::Lost => "no change",
         }
     }
 }
@@ -63,7 +66,30 @@ fn status_of(order: &order::Model) -> AppResult<OrderStatus> {
 
 /// Applies `observed` to `order` inside the caller's transaction. The caller has verified
 /// the message and checked that `total_amount_fen` matches the order.
+///
+/// The decision is made on `order` as read (before or inside the transaction); every change
+/// is a conditional UPDATE, and when one finds the order changed meanwhile (say, expired
+/// between the read and the payment), the order is read again and the decision made anew,
+/// so money is never answered `success` without being recorded.
 pub(crate) async fn apply(
+    txn: &impl ConnectionTrait,
+    order: &order::Model,
+    observed: &Observed,
+    late_payment: LatePayment,
+) -> AppResult<Applied> {
+    let mut current = order.clone();
+    for _ in 0..4 {
+        match apply_once(txn, &current, observed, late_payment).await? {
+            Applied::Lost => {
+                current = orders::by_id(txn, order.id).await?.ok_or(AppError::NotFound("order"))?;
+            }
+            done => return Ok(done),
+        }
+    }
+    Err(AppError::Unavailable(format!("order {} keeps changing; try again", order.out_trade_no)))
+}
+
+async fn apply_once(
     txn: &impl ConnectionTrait,
     order: &order::Model,
     observed: &Observed,
@@ -112,7 +138,7 @@ pub(crate) async fn apply(
                             )
                             .await?
                             {
-                                return Ok(Applied::NoChange);
+                                return Ok(Applied::Lost);
                             }
                             let out_request_no = late_refund_request_no(&order.out_trade_no);
                             payments::insert_refund(
@@ -145,7 +171,7 @@ pub(crate) async fn apply(
         TradeStatus::TradeClosed => match status {
             OrderStatus::Unpaid => {
                 let closed = orders::close_unpaid(txn, order.id, OrderStatus::Cancelled).await?;
-                Ok(if closed { Applied::Closed } else { Applied::NoChange })
+                Ok(if closed { Applied::Closed } else { Applied::Lost })
             }
             // TRADE_CLOSED after payment means a full refund.
             OrderStatus::Paid | OrderStatus::PaidAfterCancel => {
@@ -171,7 +197,7 @@ async fn become_paid(
     paid_at: DateTime<Utc>,
 ) -> AppResult<Applied> {
     if !orders::record_payment(txn, order.id, from, OrderStatus::Paid, &observed.trade_no, paid_at).await? {
-        return Ok(Applied::NoChange);
+        return Ok(Applied::Lost);
     }
     crate::delivery::grant_order(txn, order, paid_at).await?;
     outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
@@ -201,4 +227,78 @@ async fn record_refund_total(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::Database;
+    use shop_alipay::TradeStatus;
+    use shop_db::orders::{NewLine, NewOrder};
+    use shop_db::{orders, outbox as jobs, users};
+    use shop_domain::order::OrderStatus;
+
+    use super::*;
+
+    /// A payment decided on a stale read ("unpaid") for an order that expired meanwhile must
+    /// end as paid-after-cancel with a refund enqueued, never as a silent "no change".
+    #[tokio::test]
+    async fn a_lost_transition_is_decided_again_on_a_fresh_read() -> anyhow::Result<()> {
+        let db = Database::connect("sqlite::memory:").await?;
+        Migrator::up(&db, None).await?;
+        let json = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[{"id":1,"name":"C","teacher_id":1,"price":"9.90","period":30}]}"#;
+        crate::catalog::import_catalog_json(&db, json).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let user = users::insert(
+            &db,
+            users::NewUser {
+                username: "buyer".into(),
+                email: None,
+                mobile: None,
+                password_hash: "x".into(),
+                icon: String::new(),
+                role: "user".into(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let new = NewOrder {
+            out_trade_no: "CSTEST1".into(),
+            subject: "s".into(),
+            total_amount_fen: 990,
+            pay_type: 1,
+            user_id: user.id,
+            expires_at: Utc::now(),
+            pay_url: "https://example.invalid".into(),
+            idempotency_key: None,
+            request_hash: "h".into(),
+        };
+        let order = orders::insert(&db, new, &[NewLine { course_id: 1, price_fen: 990 }])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let stale = order.clone();
+        assert!(
+            orders::close_unpaid(&db, order.id, OrderStatus::Expired).await?,
+            "the order expires meanwhile"
+        );
+
+        let observed = Observed {
+            trade_status: TradeStatus::TradeSuccess,
+            trade_no: "2026T1".into(),
+            total_amount_fen: 990,
+            paid_at: Some(Utc::now()),
+            refund_fee_fen: None,
+        };
+        let applied = apply(&db, &stale, &observed, LatePayment::Refund).await?;
+        assert_eq!(applied, Applied::PaidAfterCancel);
+        let row = orders::by_id(&db, order.id).await?.ok_or_else(|| anyhow::anyhow!("order"))?;
+        assert_eq!(row.order_status, OrderStatus::PaidAfterCancel.code());
+        assert_eq!(jobs::list(&db, Some("alipay_refund")).await?.len(), 1);
+
+        // The same payment applied again from the same stale read changes nothing more.
+        let again = apply(&db, &stale, &observed, LatePayment::Refund).await?;
+        assert_eq!(again, Applied::NoChange, "money already recorded");
+        assert_eq!(jobs::list(&db, Some("alipay_refund")).await?.len(), 1, "one refund");
+        Ok(())
+    }
 }

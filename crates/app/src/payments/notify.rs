@@ -8,6 +8,7 @@
 use shop_alipay::{VerifiedNotify, parse_urlencoded, verify_notify};
 use shop_db::orders;
 use shop_db::payments::{self, NotifyRecord};
+use shop_domain::order::OrderStatus;
 
 use super::apply::{Applied, Observed, apply};
 use crate::context::AppContext;
@@ -102,23 +103,31 @@ pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppRes
         paid_at: notify.gmt_payment,
         refund_fee_fen: notify.refund_fee_fen,
     };
+    let record = |verdict: &'static str, applied: Applied| NotifyRecord {
+        out_trade_no: Some(notify.out_trade_no.clone()),
+        notify_id: Some(notify.notify_id.chars().take(128).collect()),
+        trade_status: Some(notify.trade_status.as_str().chars().take(32).collect()),
+        verdict,
+        reason: format!("{}: {}", notify.trade_status, applied.describe()),
+        raw_body: body_text(raw),
+        remote_addr: remote.chars().take(64).collect(),
+    };
+    // A repeat for an order whose money is already recorded changes nothing: only the audit
+    // row is written (Alipay resends until it hears `success`).
+    let settled = OrderStatus::from_code(order.order_status).is_some_and(OrderStatus::money_received);
+    if settled
+        && notify.trade_status.is_paid()
+        && notify.refund_fee_fen.is_none_or(|fee| fee <= order.refunded_fen)
+    {
+        payments::record_notify(&ctx.db, record("duplicate", Applied::NoChange)).await?;
+        return Ok(NotifyReply::Success);
+    }
     let txn = shop_db::begin_write(&ctx.db).await?;
-    // Re-read inside the transaction: the state the change is decided on.
-    let order = orders::by_out_trade_no(&txn, &notify.out_trade_no).await?.unwrap_or(order);
+    // Decided on the order as read above; a conditional update that finds it changed makes
+    // apply() read it again inside this transaction.
     let applied = apply(&txn, &order, &observed, cfg.late_payment).await?;
-    payments::record_notify(
-        &txn,
-        NotifyRecord {
-            out_trade_no: Some(notify.out_trade_no.clone()),
-            notify_id: Some(notify.notify_id.chars().take(128).collect()),
-            trade_status: Some(notify.trade_status.as_str().chars().take(32).collect()),
-            verdict: if applied == Applied::NoChange { "duplicate" } else { "accepted" },
-            reason: format!("{}: {}", notify.trade_status, applied.describe()),
-            raw_body: body_text(raw),
-            remote_addr: remote.chars().take(64).collect(),
-        },
-    )
-    .await?;
+    let verdict = if applied == Applied::NoChange { "duplicate" } else { "accepted" };
+    payments::record_notify(&txn, record(verdict, applied)).await?;
     txn.commit().await?;
     tracing::info!(order.out_trade_no = %notify.out_trade_no, alipay.trade_status = %notify.trade_status, outcome = applied.describe(), "alipay notify handled");
     Ok(NotifyReply::Success)

@@ -167,32 +167,31 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     let hash = request_hash(&purchase.course_ids, purchase.total, &subject, purchase.pay_type);
     let now = Utc::now();
 
-    if let Some(key) = &purchase.idempotency_key
-        && let Some(existing) = orders::by_idempotency_key(&ctx.db, user_id, key).await?
-    {
-        return replay(&existing, &hash);
-    }
+    // With an Idempotency-Key a retry is found by the unique index when inserting (below);
+    // without one, an identical unpaid and valid order is reused.
     if purchase.idempotency_key.is_none()
         && let Some(existing) = orders::reusable(&ctx.db, user_id, &hash, now).await?
     {
         return outcome(&existing);
     }
 
-    let courses = orders::courses(&ctx.db, &purchase.course_ids).await?;
+    // Courses and prices come from the in-memory catalog, the one the buyer browsed: it
+    // follows every catalog write within `catalog.refresh_seconds`, and it holds only public
+    // (shown, not deleted) courses.
+    let snapshot = ctx.catalog.snapshot();
     let mut lines = Vec::with_capacity(purchase.course_ids.len());
     let mut sum = Money::ZERO;
     for id in &purchase.course_ids {
-        let course = courses.iter().find(|c| c.id == *id && c.is_show && !c.is_delete).ok_or_else(|| {
+        let course = snapshot.course(*id).ok_or_else(|| {
             AppError::invalid("courses", format!("course {id} does not exist or is not for sale"))
         })?;
-        if CourseStatus::try_from(course.status) == Ok(CourseStatus::Offline) {
+        if course.status == CourseStatus::Offline {
             return Err(AppError::invalid("courses", format!("course {id} is offline")));
         }
-        let price = Money::from_fen(course.price_fen).ok_or_else(|| {
-            AppError::Unexpected(anyhow::anyhow!("course {id} has price {}", course.price_fen))
-        })?;
-        sum = sum.checked_add(price).ok_or_else(|| AppError::invalid("courses", "the total is too large"))?;
-        lines.push(NewLine { course_id: *id, price_fen: price.fen() });
+        sum = sum
+            .checked_add(course.price)
+            .ok_or_else(|| AppError::invalid("courses", "the total is too large"))?;
+        lines.push(NewLine { course_id: *id, price_fen: course.price.fen() });
     }
     if sum != purchase.total {
         return Err(AppError::invalid(

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs scripts/e2e/browser_check.mjs: a real browser (Debian's Chromium, headless) against
+# the server in its development defaults, on a fresh data directory.
+#   scripts/e2e/browser_check.sh [screenshot dir]     (installs chromium and playwright-core if missing)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+shots=${1:-$(mktemp -d)}
+mkdir -p "$shots"
+command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+pw=${PLAYWRIGHT_DIR:-/var/cache/course-shop/playwright}
+[ -d "$pw/node_modules/playwright-core" ] || npm install --prefix "$pw" --silent playwright-core@1 >/dev/null
+bin=${COURSE_SHOP_BIN:-}
+if [ -z "$bin" ]; then
+  CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target} cargo build --quiet --bin course-shop
+  bin=${CARGO_TARGET_DIR:-/var/cache/course-shop/target}/debug/course-shop
+fi
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cfg="$PWD/config"
+( cd "$work" && echo 'correct horse battery' | "$bin" --config-dir "$cfg" user add browser --email browser@example.com >/dev/null )
+( cd "$work" && PORT=$port exec "$bin" --config-dir "$cfg" > server.log 2>&1 ) &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
+cp scripts/e2e/browser_check.mjs "$pw/"
+node "$pw/browser_check.mjs" "http://127.0.0.1:$port" browser 'correct horse battery' "$shots"
+echo "screenshots in $shots"
