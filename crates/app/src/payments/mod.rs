@@ -46,6 +46,8 @@ pub struct Payments {
     endpoints: ArcSwap<Endpoints>,
     /// The cashier simulator, in simulator mode.
     pub simulator: Option<Arc<simulator::Simulator>>,
+    /// Recent status answers (see [`payment_status`]).
+    pub status_cache: poll::StatusCache,
 }
 
 impl Payments {
@@ -66,7 +68,7 @@ impl Payments {
                 ))
             });
         let endpoints = ArcSwap::from_pointee(Self::endpoints(settings, &keys, public_url)?);
-        Ok(Payments { keys, endpoints, simulator })
+        Ok(Payments { keys, endpoints, simulator, status_cache: poll::StatusCache::default() })
     }
 
     fn endpoints(settings: &Settings, keys: &keys::Keys, public_url: &str) -> anyhow::Result<Endpoints> {

@@ -2,7 +2,7 @@
 //! the order is still unpaid, Alipay is asked (`alipay.trade.query`, at most once per order
 //! every `query_interval_seconds` across all processes) in case the notify is late; a
 //! verified answer is applied. Return parameters never mark an order paid by themselves.
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use shop_alipay::QueryOutcome;
 use shop_db::entities::order;
 use shop_db::orders;
@@ -61,16 +61,55 @@ pub(crate) async fn query_and_apply(
     Ok(Some(applied))
 }
 
+/// How long a settled status is answered from memory.
+const SETTLED_TTL: Duration = Duration::seconds(2);
+
 /// The status of an order, asking Alipay when it is still unpaid.
+///
+/// The front end polls an order until it is paid, and often past that: a settled status
+/// (anything but unpaid) is answered from a small per-process cache for up to two seconds,
+/// so a refund shows within that time. Unpaid orders are read from the database every time,
+/// and Alipay is asked at most once per order every `alipay.query_interval_seconds`.
 ///
 /// # Errors
 /// `NotFound` for an unknown order number; database errors.
 pub async fn payment_status(ctx: &AppContext, out_trade_no: &str) -> AppResult<PaymentState> {
+    let cache = &ctx.payments.status_cache;
+    if let Some(status) = cache.get(out_trade_no, Utc::now()) {
+        return Ok(PaymentState { status });
+    }
     let order = orders::by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
     let mut status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
     if status == OrderStatus::Unpaid && query_and_apply(ctx, &order, false).await?.is_some() {
         let fresh = orders::by_id(&ctx.db, order.id).await?.ok_or(AppError::NotFound("order"))?;
         status = OrderStatus::from_code(fresh.order_status).unwrap_or(status);
     }
+    if status != OrderStatus::Unpaid {
+        cache.put(out_trade_no, status, Utc::now() + SETTLED_TTL);
+    }
     Ok(PaymentState { status })
+}
+
+/// Per-process memory of recently answered settled statuses (short-lived). Bounded:
+/// cleared when full.
+#[derive(Default)]
+pub struct StatusCache {
+    settled: std::sync::Mutex<std::collections::HashMap<String, (OrderStatus, DateTime<Utc>)>>,
+}
+
+const CACHE_LIMIT: usize = 100_000;
+
+impl StatusCache {
+    fn get(&self, out_trade_no: &str, now: DateTime<Utc>) -> Option<OrderStatus> {
+        let settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
+        settled.get(out_trade_no).filter(|(_, until)| *until > now).map(|(s, _)| *s)
+    }
+
+    fn put(&self, out_trade_no: &str, status: OrderStatus, until: DateTime<Utc>) {
+        let mut settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
+        if settled.len() >= CACHE_LIMIT {
+            settled.clear();
+        }
+        settled.insert(out_trade_no.to_owned(), (status, until));
+    }
 }
