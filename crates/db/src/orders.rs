@@ -115,6 +115,22 @@ pub async fn by_out_trade_no(
     order::Entity::find().filter(order::Column::OutTradeNo.eq(out_trade_no)).one(conn).await
 }
 
+/// The id and status of an order by our number: the status poll's hot path, without the
+/// rest of the row.
+pub async fn status_by_out_trade_no(
+    conn: &impl ConnectionTrait,
+    out_trade_no: &str,
+) -> Result<Option<(i64, i16)>, DbErr> {
+    order::Entity::find()
+        .select_only()
+        .column(order::Column::Id)
+        .column(order::Column::OrderStatus)
+        .filter(order::Column::OutTradeNo.eq(out_trade_no))
+        .into_tuple()
+        .one(conn)
+        .await
+}
+
 /// An order by id.
 pub async fn by_id(conn: &impl ConnectionTrait, id: i64) -> Result<Option<order::Model>, DbErr> {
     order::Entity::find_by_id(id).one(conn).await

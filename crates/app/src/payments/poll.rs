@@ -78,11 +78,15 @@ pub async fn payment_status(ctx: &AppContext, out_trade_no: &str) -> AppResult<P
     if let Some(status) = cache.get(out_trade_no, Utc::now()) {
         return Ok(PaymentState { status });
     }
-    let order = orders::by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
-    let mut status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
-    if status == OrderStatus::Unpaid && query_and_apply(ctx, &order, false).await?.is_some() {
-        let fresh = orders::by_id(&ctx.db, order.id).await?.ok_or(AppError::NotFound("order"))?;
-        status = OrderStatus::from_code(fresh.order_status).unwrap_or(status);
+    let (id, code) =
+        orders::status_by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
+    let mut status = OrderStatus::from_code(code).unwrap_or(OrderStatus::Unpaid);
+    if status == OrderStatus::Unpaid {
+        let order = orders::by_id(&ctx.db, id).await?.ok_or(AppError::NotFound("order"))?;
+        if query_and_apply(ctx, &order, false).await?.is_some() {
+            let fresh = orders::status_by_out_trade_no(&ctx.db, out_trade_no).await?;
+            status = fresh.and_then(|(_, c)| OrderStatus::from_code(c)).unwrap_or(status);
+        }
     }
     if status != OrderStatus::Unpaid {
         cache.put(out_trade_no, status, Utc::now() + SETTLED_TTL);
