@@ -3,7 +3,7 @@
 # under wrk, on PostgreSQL, with a release build in gateway mode; plus the machine's RSA-2048
 # signing limit (openssl speed) measured in the same run. Results: docs/benchmarks.md.
 #
-#   bench/payments.sh                 # 20 s per run (the recorded benchmark; roughly 10 minutes
+#   bench/payments.sh                 # 20 s per run (the recorded benchmark; about 7 minutes
 #                                     # on a quiet machine, plus the release build when needed)
 #   DURATION=3s bench/payments.sh     # quick smoke run
 #
@@ -28,7 +28,7 @@
 #      crates/alipay/tests/fixtures/test-only-keys/ (app private key; "alipay" public key),
 #      app_id 2021000000000001, seller_id 2088000000000001, a gateway URL nobody listens on
 #      (http://127.0.0.1:9/gateway.do: the measured paths never call it), log filter warn,
-#      workers on (the outbox worker runs the order_paid jobs), login limit 100000/min,
+#      workers on (the outbox worker runs the order_paid and order_email jobs), login limit 100000/min,
 #      order timeout 1440 min (so the expiry sweep never touches the benchmark's orders);
 #   2. adds $USERS users with `course-shop user add` (password on stdin) and logs each in with
 #      POST /api/v1/user/user/mul_login/ (bench/payments_prep.py) to collect the tokens;
@@ -47,7 +47,10 @@
 #   6. status poll: wrk -s bench/payments_poll.lua (GET order/success/?out_trade_no= of a random
 #      paid order; every answer must carry code 100).
 # Every wrk run is `wrk -t2 -c<N> -d$DURATION --latency` and counts statuses and answers
-# whose body fails the check (bench/payments_common.lua). Before every measured run (and the
+# whose body fails the check (bench/payments_common.lua). During each run it records the CPU
+# used by the server, Postgres, wrk (or openssl) and everything else. The users have email
+# addresses, so each payment also makes the outbox write a confirmation email (.eml files, the
+# development transport), as in production. Before every measured run (and the
 # openssl runs) it samples the CPU use of other processes for $PAUSE s while the server is
 # idle, retrying until it is at most $QUIET_CPU % or $QUIET_WAIT s have passed (then it runs
 # anyway and records it), and records `uptime`. Raw outputs go to
@@ -204,7 +207,7 @@ log "adding $USERS users with course-shop user add"
 t0=$(date +%s)
 for i in $(seq 1 "$USERS"); do
   name=$(printf 'bench%04d' "$i")
-  printf '%s\n' "$PASSWORD" | (cd "$WORK/run" && "$BIN" user add "$name") >>"$WORK/user-add.log" 2>&1 ||
+  printf '%s\n' "$PASSWORD" | (cd "$WORK/run" && "$BIN" user add "$name" --email "$name@example.com") >>"$WORK/user-add.log" 2>&1 ||
     { log "course-shop user add $name failed:"; tail -20 "$WORK/user-add.log" >&2; exit 1; }
 done
 echo "users: $USERS added with course-shop user add in $(( $(date +%s) - t0 )) s" | tee "$OUT/setup.txt"
@@ -213,8 +216,50 @@ python3 bench/payments_prep.py courses "$BASE" "$BENCH_DATA/courses.txt" | tee -
 python3 bench/payments_prep.py precheck "$BASE" "$BENCH_DATA/tokens.txt" "$BENCH_DATA/courses.txt" | tee -a "$OUT/setup.txt"
 
 # --- measurements --------------------------------------------------------------------------
+# Sets CHILD_CPU: user + system CPU seconds of this shell's finished children so far (wrk,
+# openssl and the children they waited for). Not in a subshell: `times` must see them.
+child_cpu() {
+  times >"$WORK/times.txt"
+  CHILD_CPU=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }' "$WORK/times.txt")
+}
 cpu_total_idle() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU ticks of the Postgres cluster: the postmaster and its children (pooled backends live on).
+pg_ticks() {
+  local pm t=0 p
+  pm=$(head -1 "$PG_THROWAWAY_DIR/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  for p in "$pm" $(ps -o pid= --ppid "$pm"); do t=$((t + $(proc_ticks "$p"))); done
+  echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# Waits until the outbox has no pending job; appends what it saw to outbox.txt.
+drain_outbox() {
+  local label=$1 e0 e1 pending0 pending done0 done1
+  e0=$(date +%s.%N)
+  pending0=$(sql -c "SELECT count(*) FROM outbox WHERE status NOT IN ('done', 'failed')")
+  done0=$(sql -c "SELECT count(*) FROM outbox WHERE status = 'done'")
+  pending=$pending0
+  for _ in $(seq 1 1800); do
+    [ "$pending" = 0 ] && break
+    sleep 0.5
+    pending=$(sql -c "SELECT count(*) FROM outbox WHERE status NOT IN ('done', 'failed')")
+  done
+  e1=$(date +%s.%N)
+  done1=$(sql -c "SELECT count(*) FROM outbox WHERE status = 'done'")
+  awk -v l="$label" -v p0="$pending0" -v n="$((done1 - done0))" -v t="$(elapsed "$e0" "$e1")" -v p="$pending" \
+    'BEGIN { printf "outbox %s: %d jobs pending; %d done in %.1f s (%.0f jobs/s); pending at the end: %d\n", l, p0, n, t, (t > 0 ? n / t : 0), p }' |
+    tee -a "$OUT/outbox.txt"
+}
+# cpu_during SECONDS MACHINE_TICKS IDLE_TICKS SERVER_TICKS PG_TICKS TOOL_SECONDS TOOL_NAME
+cpu_during() {
+  awk -v d="$1" -v t="$2" -v i="$3" -v s="$4" -v p="$5" -v w="$6" -v name="$7" -v n="$(nproc)" -v hz="$HZ" \
+    'BEGIN { busy = (t > 0 ? (t - i) / t : 0); total = busy * n;
+             other = total - s / hz / d - p / hz / d - w / d; if (other < 0) other = 0;
+             printf "cpu-during: machine %.0f%% busy; server %.2f cores, postgres %.2f, %s %.2f, other processes %.2f (of %d)\n",
+                    100 * busy, s / hz / d, p / hz / d, name, w / d, other, n }'
+}
 
 # Samples the machine's CPU use for PAUSE s (the server idle) until it is at most QUIET_CPU %
 # or QUIET_WAIT s have passed; writes "uptime:", "busy-before:" and "quiet-wait:" lines.
@@ -250,13 +295,17 @@ wrk_run() {
   log "wrk $name, $c connections, $DURATION"
   before_run >"$f"
   echo "command: wrk -t$WRK_THREADS -c$c -d$DURATION --latency -s $script $BASE" >>"$f"
-  s0=$(proc_ticks "$SERVER_PID")
+  local p0 p1 w0 w1 e0 e1
+  s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks); child_cpu; w0=$CHILD_CPU
   read -r t0 i0 < <(cpu_total_idle)
-  wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "$script" "$BASE" | tee -a "$f"
+  e0=$(date +%s.%N)
+  wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "$script" "$BASE" >"$WORK/wrk.out"
+  e1=$(date +%s.%N)
   read -r t1 i1 < <(cpu_total_idle)
-  s1=$(proc_ticks "$SERVER_PID")
-  awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" -v i="$((i1 - i0))" -v n="$(nproc)" -v hz="$(getconf CLK_TCK)" -v d="$SECONDS_RUN" \
-    'BEGIN { printf "cpu-during: machine %.0f%% busy; server %.2f cores (of %d)\n", (t > 0 ? 100 * (t - i) / t : 0), s / hz / d, n }' | tee -a "$f"
+  s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks); child_cpu; w1=$CHILD_CPU
+  tee -a "$f" <"$WORK/wrk.out"
+  cpu_during "$(elapsed "$e0" "$e1")" "$((t1 - t0))" "$((i1 - i0))" "$((s1 - s0))" "$((p1 - p0))" \
+    "$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" wrk | tee -a "$f"
 }
 
 # 3. The signing limit (server idle).
@@ -266,14 +315,21 @@ log "openssl speed rsa2048 (1 process, then -multi 2), 5 s each"
 for multi in 1 2; do
   g=$OUT/openssl-speed-$multi.txt
   before_run >"$g"
-  if [ "$multi" = 1 ]; then
-    echo "command: openssl speed -seconds 5 rsa2048" >>"$g"
-    openssl speed -seconds 5 rsa2048 >>"$g" 2>&1
-  else
-    echo "command: openssl speed -seconds 5 -multi 2 rsa2048" >>"$g"
-    openssl speed -seconds 5 -multi 2 rsa2048 >>"$g" 2>&1
-  fi
+  args=(speed -seconds 5)
+  [ "$multi" = 1 ] || args+=(-multi "$multi")
+  echo "command: openssl ${args[*]} rsa2048" >>"$g"
+  s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks); child_cpu; w0=$CHILD_CPU
+  read -r t0 i0 < <(cpu_total_idle)
+  e0=$(date +%s.%N)
+  openssl "${args[@]}" rsa2048 >>"$g" 2>&1
+  e1=$(date +%s.%N)
+  read -r t1 i1 < <(cpu_total_idle)
+  s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks); child_cpu; w1=$CHILD_CPU
+  echo "wall: $(elapsed "$e0" "$e1") s (5 s of signing, then 5 s of verifying)" >>"$g"
+  cpu_during "$(elapsed "$e0" "$e1")" "$((t1 - t0))" "$((i1 - i0))" "$((s1 - s0))" "$((p1 - p0))" \
+    "$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" openssl >>"$g"
   echo "sign/s ($multi process(es)): $(awk '/^rsa 2048 bits/ { v = $6 } END { print v }' "$g")" | tee -a "$f"
+  grep -E '^(cpu-during|busy-before)' "$g" | sed "s/^/  ($multi) /" | tee -a "$f"
 done
 
 # 4. Order creation. A 1 s warm-up first (its orders count like the others).
@@ -284,7 +340,11 @@ for c in $CONNECTIONS; do
 done
 created=$(sql -c 'SELECT count(*) FROM orders')
 unpaid=$(sql -c 'SELECT count(*) FROM orders WHERE order_status = 0')
-echo "orders after the creation runs: $created (unpaid: $unpaid)" | tee "$OUT/orders.txt"
+answered=$(cat "$OUT"/warmup-create.txt "$OUT"/wrk-create-c*.txt | awk '/^statuses:/ { for (i = 2; i <= NF; i++) if ($i ~ /^2[0-9][0-9]=/) { split($i, a, "="); s += a[2] } } END { print s + 0 }')
+precheck_orders=$(wc -l <"$BENCH_DATA/courses.txt")
+{ echo "orders after the creation runs: $created (unpaid: $unpaid)"
+  echo "2xx answers of the warm-up and the measured creation runs: $answered, plus $precheck_orders pre-check orders = $((answered + precheck_orders))"
+  echo "orders without an answer counted (requests still in flight when wrk stopped): $((created - answered - precheck_orders))"; } | tee "$OUT/orders.txt"
 topup=0
 while [ "$unpaid" -lt "$NOTIFY_ORDERS" ]; do
   topup=$((topup + 1))
@@ -308,6 +368,8 @@ for c in $CONNECTIONS; do
   wrk_run notify "$c" bench/payments_notify.lua
   if [ -z "$first" ]; then
     first=$c
+    sql -c "SELECT count(*) FILTER (WHERE status NOT IN ('done', 'failed')), count(*) FILTER (WHERE status = 'done') FROM outbox" |
+      awk -F'\t' '{ printf "outbox right after the run: %d jobs pending, %d done\n", $1, $2 }' | tee -a "$OUT/wrk-notify-c$c.txt"
     # New payments of the first run: how fast the orders went from unpaid to paid.
     sql -c "SELECT count(*), coalesce(round(extract(epoch FROM max(received_at) - min(received_at))::numeric, 2), 0)
             FROM payment_notifies WHERE verdict = 'accepted'" |
@@ -327,15 +389,14 @@ for c in $CONNECTIONS; do
     else
       echo "catch-up: none needed, the first run reached every order" | tee "$OUT/notify-catch-up.txt"
     fi
+    # The worker's backlog is the server's own work, not another process's: let it finish
+    # before the next run, and record how fast it went.
+    drain_outbox "after the first notify run"
   fi
 done
 
-log "waiting for the outbox to finish the order_paid jobs"
-for _ in $(seq 1 240); do
-  pending=$(sql -c "SELECT count(*) FROM outbox WHERE status NOT IN ('done', 'failed')")
-  [ "$pending" = 0 ] && break
-  sleep 1
-done
+log "waiting for the outbox to finish its jobs"
+drain_outbox "after the last notify run"
 students_after=$(sql -c 'SELECT sum(students) FROM courses')
 
 # Exactly-once checks.
@@ -350,12 +411,18 @@ CREATE TEMP TABLE jobs AS
   SELECT (payload::jsonb ->> 'order_id')::bigint AS order_id, count(*) AS jobs,
          count(*) FILTER (WHERE status = 'done') AS done
   FROM outbox WHERE kind = 'order_paid' GROUP BY 1;
+CREATE TEMP TABLE mails AS
+  SELECT (payload::jsonb ->> 'order_id')::bigint AS order_id, count(*) AS jobs,
+         count(*) FILTER (WHERE status = 'done') AS done
+  FROM outbox WHERE kind = 'order_email' GROUP BY 1;
 CREATE TEMP TABLE per_order AS
   SELECT e.out_trade_no, o.id, o.order_status, o.trade_no = e.trade_no AS same_trade_no,
          coalesce(n.accepted, 0) AS accepted, coalesce(n.notifies, 0) AS notifies,
-         coalesce(j.jobs, 0) AS jobs, coalesce(j.done, 0) AS jobs_done
+         coalesce(j.jobs, 0) AS jobs, coalesce(j.done, 0) AS jobs_done,
+         coalesce(m.jobs, 0) AS mails, coalesce(m.done, 0) AS mails_done,
+         (SELECT count(*) FROM user_courses uc WHERE uc.order_id = o.id) AS grants
   FROM expected e LEFT JOIN orders o USING (out_trade_no) LEFT JOIN notified n USING (out_trade_no)
-       LEFT JOIN jobs j ON j.order_id = o.id;
+       LEFT JOIN jobs j ON j.order_id = o.id LEFT JOIN mails m ON m.order_id = o.id;
 SELECT 'orders in the set', count(*), count(*) FROM per_order;
 SELECT 'found in orders', count(id), (SELECT count(*) FROM expected) FROM per_order;
 SELECT 'paid (order_status 1)', count(*) FILTER (WHERE order_status = 1), (SELECT count(*) FROM expected) FROM per_order;
@@ -366,12 +433,19 @@ SELECT 'rejected notify rows', (SELECT count(*) FROM payment_notifies WHERE verd
 SELECT 'exactly one order_paid job', count(*) FILTER (WHERE jobs = 1), (SELECT count(*) FROM expected) FROM per_order;
 SELECT 'order_paid jobs (whole table)', (SELECT count(*) FROM outbox WHERE kind = 'order_paid'), (SELECT count(*) FROM expected);
 SELECT 'order_paid jobs done', count(*) FILTER (WHERE jobs_done = 1), (SELECT count(*) FROM expected) FROM per_order;
-SELECT 'other outbox jobs', (SELECT count(*) FROM outbox WHERE kind <> 'order_paid'), 0;
+SELECT 'exactly one order_email job', count(*) FILTER (WHERE mails = 1), (SELECT count(*) FROM expected) FROM per_order;
+SELECT 'order_email jobs (whole table)', (SELECT count(*) FROM outbox WHERE kind = 'order_email'), (SELECT count(*) FROM expected);
+SELECT 'order_email jobs done', count(*) FILTER (WHERE mails_done = 1), (SELECT count(*) FROM expected) FROM per_order;
+SELECT 'other outbox jobs', (SELECT count(*) FROM outbox WHERE kind NOT IN ('order_paid', 'order_email')), 0;
+SELECT 'user_courses rows granted by a set order (the latest paid order of a user and course holds the row)', count(*) FILTER (WHERE grants = 1), '-' FROM per_order;
+SELECT 'distinct (user, course) pairs among the set', count(DISTINCT (o.user_id, d.course_id)), '-' FROM expected e JOIN orders o USING (out_trade_no) JOIN order_details d ON d.order_id = o.id;
+SELECT 'user_courses rows (whole table)', (SELECT count(*) FROM user_courses), '-';
 SELECT 'orders outside the set not unpaid', (SELECT count(*) FROM orders o WHERE o.order_status <> 0 AND NOT EXISTS (SELECT 1 FROM expected e WHERE e.out_trade_no = o.out_trade_no)), 0;
 SELECT 'notify rows per order min/max', min(notifies) || '/' || max(notifies), '-' FROM per_order;
 SELECT 'payment_notifies rows by verdict', string_agg(verdict || '=' || n, ' '), '-' FROM (SELECT verdict, count(*) n FROM payment_notifies GROUP BY 1 ORDER BY 1) v;
 SELECT 'outbox by status', string_agg(status || '=' || n, ' '), '-' FROM (SELECT status, count(*) n FROM outbox GROUP BY 1 ORDER BY 1) v;
 EOF
+echo "emails written by the outbox (.eml files under the server's data/mail): $(find "$WORK/run/data/mail" -type f 2>/dev/null | wc -l)" >>"$WORK/checks.raw"
 echo "course students: $students_before before the notifies, $students_after after the outbox drained (+$((students_after - students_before)))" >>"$WORK/checks.raw"
 python3 - "$WORK/checks.raw" "$students_before" "$students_after" "$NOTIFY_ORDERS" "$OUT" <<'EOF' | tee "$OUT/checks.txt"
 import glob, os, re, sys
@@ -425,29 +499,36 @@ def grab(pattern, text, default="-"):
 order = {"create": 0, "notify": 1, "poll": 2}
 files = sorted(glob.glob(os.path.join(out, "wrk-*.txt")),
                key=lambda f: (order.get(os.path.basename(f)[4:].split("-c")[0], 9), int(f.rsplit("-c", 1)[1][:-4])))
-print("| endpoint | conns | requests/s | p50 | p99 | non-2xx | bad body | socket errors | load avg before (1/5/15 min) | other CPU before | quiet wait | server cores | machine busy |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| endpoint | conns | requests/s | p50 | p99 | non-2xx | bad body | socket errors | load avg before (1/5/15 min) | other CPU before | quiet wait | CPU during: server / postgres / wrk / others (cores) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 rates = {}
 for f in files:
     t = open(f, encoding="utf-8").read()
     ep, c = os.path.basename(f)[4:-4].rsplit("-c", 1)
     rates[(ep, c)] = grab(r"Requests/sec:\s+(\S+)", t)
+    m = re.search(r"server ([\d.]+) cores, postgres ([\d.]+), wrk ([\d.]+), other processes ([\d.]+)", t)
     cells = [ep, c, rates[(ep, c)], grab(r"^\s+50%\s+(\S+)", t), grab(r"^\s+99%\s+(\S+)", t),
              grab(r"^non-2xx: (\d+)", t), grab(r"^bad-body: (\d+)", t), grab(r"Socket errors: (.*)$", t, "0"),
              grab(r"load average: (.*)$", t), grab(r"busy-before: (\d+%)", t),
-             grab(r"quiet-wait: (\S+ \S+ \S+)", t), grab(r"server ([\d.]+) cores", t), grab(r"machine (\d+%) busy", t)]
+             grab(r"quiet-wait: (\S+ \S+ \S+)", t), " / ".join(m.groups()) if m else "-"]
     print("| " + " | ".join(cells) + " |")
 print()
 for f in glob.glob(os.path.join(out, "wrk-notify-c*.txt")):
     t = open(f, encoding="utf-8").read()
-    for pat in [r"^(first-pass: .*)$", r"^(bodies-issued-distinct: .*)$"]:
+    for pat in [r"^(first-pass: .*)$", r"^(bodies-issued-distinct: .*)$", r"^(outbox right after the run: .*)$"]:
         v = grab(pat, t, None)
         if v:
             print("- notify c{}: {}".format(f.rsplit("-c", 1)[1][:-4], v))
+if os.path.exists(os.path.join(out, "outbox.txt")):
+    for line in open(os.path.join(out, "outbox.txt"), encoding="utf-8"):
+        print("- " + line.strip())
 s = open(os.path.join(out, "openssl-speed.txt"), encoding="utf-8").read()
 one = float(grab(r"sign/s \(1 process\S*\): ([\d.]+)", s, "0"))
 two = float(grab(r"sign/s \(2 process\S*\): ([\d.]+)", s, "0"))
 print("- signing limit (openssl speed rsa2048): {:.0f} signs/s on 1 core, {:.0f} signs/s with -multi 2".format(one, two))
+for line in s.splitlines():
+    if line.startswith("  ("):
+        print("  - openssl " + line.strip())
 for c in ("16", "64"):
     r = rates.get(("create", c))
     if r and r != "-" and two > 0:
