@@ -23,11 +23,17 @@ try {
   check('swagger ui renders', true, await page.title());
   const op = page.locator('#operations-course-search');
   await op.locator('.opblock-summary').click();
-  await op.getByRole('button', { name: 'Try it out' }).click();
+  const tryOut = op.locator('button.try-out__btn');
+  await tryOut.waitFor({ state: 'visible' });
+  // Swagger UI renders the operation before it wires its buttons: click until Execute shows.
+  for (let i = 0; i < 10 && !(await op.locator('button.execute').isVisible()); i++) {
+    await tryOut.click();
+    await page.waitForTimeout(300);
+  }
   await op.locator('tr[data-param-name="search"] input').fill('linux');
-  await op.getByRole('button', { name: 'Execute' }).click();
+  await op.locator('button.execute').click();
   await op.locator('.responses-wrapper .live-responses-table .response-col_status').first().waitFor({ timeout: 10000 });
-  const status = (await op.locator('.live-responses-table .response-col_status').first().innerText()).trim();
+  const status = (await op.locator('.live-responses-table tbody .response-col_status').first().innerText()).trim();
   const body = await op.locator('.live-responses-table .microlight').first().innerText();
   check('try it out: course search answers 200', status.startsWith('200'), `status=${status}`);
   check('try it out: the answer is a page of courses', body.includes('"count"') && body.includes('Linux'));
@@ -59,6 +65,7 @@ try {
   check('the status endpoint agrees', poll.code === 100);
 } catch (e) {
   check('no exception', false, String(e));
+  await page.screenshot({ path: `${shots}/failure.png` }).catch(() => {});
 } finally {
   await browser.close();
 }
