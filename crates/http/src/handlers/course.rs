@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shop_app::AppError;
-use shop_app::catalog::Ordering;
+use std::sync::Arc;
+
+use shop_app::catalog::{CourseView, Ordering, Page};
 use shop_domain::Money;
 use shop_domain::paging::PageRequest;
 use shop_domain::search::SearchTerm;
@@ -92,6 +94,24 @@ async fn owned_of(state: &State, user: MaybeUser, ids: &[i64]) -> Result<HashSet
     }
 }
 
+/// A page of courses as the wire shows it, with `owned` for the logged-in user.
+async fn page_response(
+    state: &State,
+    req: &HttpRequest,
+    user: MaybeUser,
+    page: &Page<Arc<CourseView>>,
+) -> Result<HttpResponse, ApiError> {
+    let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
+    let owned = owned_of(state, user, &ids).await?;
+    Ok(HttpResponse::Ok().json(CoursePage::from_page(
+        page,
+        &state.links,
+        req.path(),
+        req.query_string(),
+        &owned,
+    )))
+}
+
 /// Public course categories.
 #[utoipa::path(get, path = "/api/v1/course/category/", tag = "course", responses((status = 200, body = CategoryList)))]
 pub async fn categories(state: web::Data<State>) -> HttpResponse {
@@ -131,15 +151,7 @@ pub async fn list(
     let request =
         page_request(&state, query.page.as_deref(), query.size.as_deref().or(query.page_size.as_deref()))?;
     let page = state.ctx.catalog.snapshot().list(category, ordering, request)?;
-    let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
-    let owned = owned_of(&state, user, &ids).await?;
-    Ok(HttpResponse::Ok().json(CoursePage::from_page(
-        &page,
-        &state.links,
-        req.path(),
-        req.query_string(),
-        &owned,
-    )))
+    page_response(&state, &req, user, &page).await
 }
 
 /// One public course.
@@ -218,13 +230,5 @@ pub async fn search(
     let request =
         page_request(&state, query.page.as_deref(), query.page_size.as_deref().or(query.size.as_deref()))?;
     let page = state.ctx.catalog.snapshot().search(term.as_ref(), min, max, request)?;
-    let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
-    let owned = owned_of(&state, user, &ids).await?;
-    Ok(HttpResponse::Ok().json(CoursePage::from_page(
-        &page,
-        &state.links,
-        req.path(),
-        req.query_string(),
-        &owned,
-    )))
+    page_response(&state, &req, user, &page).await
 }
