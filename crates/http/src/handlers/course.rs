@@ -1,10 +1,10 @@
 //! `course/`: categories, the course list, course detail, chapters and search.
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shop_app::AppError;
-use std::sync::Arc;
 
 use shop_app::catalog::{CourseView, Ordering, Page};
 use shop_domain::Money;
