@@ -731,3 +731,56 @@ async fn a_notify_while_the_database_is_down_gets_fail() {
     let (status, text) = app.post_notify(body).await;
     assert_eq!((status, text.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "fail"));
 }
+
+/// Refund notifies: a partial refund arrives as TRADE_SUCCESS with `refund_fee` (the order
+/// stays paid, the refunded amount is recorded), the rest as TRADE_CLOSED (refunded, access
+/// revoked).
+#[tokio::test]
+async fn refund_notifies_record_partial_then_full_refunds() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (app, gw) = crate::helpers::spawn_with_gateway(backend).await;
+        let token = app.buyer("refundnote").await;
+        let (no, fen) = app.order(&token, &[28]).await;
+        app.pay(&gw, &no, fen).await;
+        let half = fen / 2;
+        let mut partial = gw.paid_notify(&no, fen, TradeStatus::TradeSuccess);
+        let amount = shop_domain::Money::from_fen(half).expect("m").to_string();
+        partial.push(("refund_fee".into(), amount));
+        partial.push(("gmt_refund".into(), shop_alipay::time::format_beijing(chrono::Utc::now())));
+        partial.push(("out_biz_no".into(), format!("{no}R1")));
+        let (_, text) = app.post_notify(gw.sign(&partial)).await;
+        assert_eq!(text, "success");
+        let row = app.order_row(&no).await;
+        assert_eq!((status(&row), row.refunded_fen), (OrderStatus::Paid, half), "{backend:?}");
+        let (_, course) = app.get_json_auth("/api/v1/course/list/28/", &format!("jwt {token}")).await;
+        assert_eq!(course["owned"], true, "a partial refund keeps access");
+        let (_, text) = app.post_notify(gw.sign(&gw.paid_notify(&no, fen, TradeStatus::TradeClosed))).await;
+        assert_eq!(text, "success");
+        let row = app.order_row(&no).await;
+        assert_eq!((status(&row), row.refunded_fen), (OrderStatus::Refunded, fen));
+        let (_, course) = app.get_json_auth("/api/v1/course/list/28/", &format!("jwt {token}")).await;
+        assert_eq!(course["owned"], false, "a full refund revokes access");
+    }
+}
+
+/// With `alipay.late_payment = "grant"`, money for an expired order is kept and the order
+/// becomes paid (the buyer gets the course) instead of being refunded.
+#[tokio::test]
+async fn late_payment_can_grant_the_course_instead_of_refunding() {
+    let gw = FakeGateway::start().await;
+    let app = TestApp::spawn_with(Backend::Postgres, |s| {
+        gateway_settings(s, &gw);
+        s.alipay.late_payment = shop_app::config::LatePayment::Grant;
+    })
+    .await;
+    let token = app.buyer("lategrant").await;
+    let (no, fen) = app.order(&token, &[29]).await;
+    make_overdue(&app, &no).await;
+    payments::expire_due_orders(&app.ctx).await.expect("sweep");
+    assert_eq!(status(&app.order_row(&no).await), OrderStatus::Expired);
+    app.pay(&gw, &no, fen).await;
+    assert_eq!(status(&app.order_row(&no).await), OrderStatus::Paid);
+    assert!(jobs(&app, "alipay_refund").await.is_empty(), "no refund under the grant policy");
+    let (_, course) = app.get_json_auth("/api/v1/course/list/29/", &format!("jwt {token}")).await;
+    assert_eq!(course["owned"], true);
+}
