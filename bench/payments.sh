@@ -78,7 +78,7 @@ BIN=$CARGO_TARGET_DIR/release/course-shop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/results/payments-$STAMP
 
-log() { printf 'bench: %s\n' "$*" >&2; }
+. "$ROOT/bench/lib.sh"
 
 case $DURATION in
   *s) SECONDS_RUN=${DURATION%s} ;;
@@ -108,38 +108,10 @@ python3 -c 'import cryptography' 2>/dev/null ||
   { log "python3 needs the 'cryptography' package (apt-get install python3-cryptography, or pip)"; exit 1; }
 
 # --- clean-up ------------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/course-shop-bench-pay.XXXXXX")
-SERVER_PID=""
-PG_STARTED=""
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-}
-cleanup() {
-  set +e
-  stop_server
-  [ -n "$PG_STARTED" ] && scripts/pg-throwaway.sh stop
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir course-shop-bench-pay
 
 # --- build ---------------------------------------------------------------------------------
-SRC=$ROOT
-SOURCE_DESC="work tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | wc -l) changed paths)"
-if [ -n "$BENCH_REV" ]; then
-  SRC=${CARGO_TARGET_DIR%/}.src
-  rm -rf "$SRC"
-  mkdir -p "$SRC"
-  git archive "$BENCH_REV" | tar -x -C "$SRC"
-  SOURCE_DESC="git revision $BENCH_REV = $(git rev-parse --short "$BENCH_REV")"
-fi
-log "building the release binary of the $SOURCE_DESC in $CARGO_TARGET_DIR"
-(cd "$SRC" && cargo build --release --bin course-shop)
-mkdir -p "$OUT"
+bench_build
 
 # --- database and server -------------------------------------------------------------------
 log "starting a throwaway PostgreSQL"

@@ -43,7 +43,7 @@ BIN=$CARGO_TARGET_DIR/release/course-shop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/results/$STAMP
 
-log() { printf 'bench: %s\n' "$*" >&2; }
+. "$ROOT/bench/lib.sh"
 
 case $DURATION in
   *s) SECONDS_RUN=${DURATION%s} ;;
@@ -72,39 +72,10 @@ for tool in python3 curl cargo; do
 done
 
 # --- clean-up ------------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/course-shop-bench.XXXXXX")
-SERVER_PID=""
-PG_STARTED=""
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-}
-cleanup() {
-  set +e
-  stop_server
-  [ -n "$PG_STARTED" ] && scripts/pg-throwaway.sh stop
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir course-shop-bench
 
 # --- build, catalog, database ----------------------------------------------------------------
-SRC=$ROOT
-SOURCE_DESC="work tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | wc -l) changed paths)"
-if [ -n "${BENCH_REV:-}" ]; then
-  SRC=${CARGO_TARGET_DIR%/}.src
-  rm -rf "$SRC"
-  mkdir -p "$SRC"
-  git archive "$BENCH_REV" | tar -x -C "$SRC"
-  SOURCE_DESC="git revision $BENCH_REV = $(git rev-parse --short "$BENCH_REV")"
-fi
-log "building the release binary of the $SOURCE_DESC in $CARGO_TARGET_DIR (the first build takes several minutes)"
-(cd "$SRC" && cargo build --release --bin course-shop)
-
-mkdir -p "$OUT"
+bench_build
 python3 bench/gen_catalog.py "$WORK/catalog.json" | tee "$OUT/catalog.txt"
 
 log "starting a throwaway PostgreSQL"
