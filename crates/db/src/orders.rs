@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use shop_domain::order::OrderStatus;
 
@@ -105,6 +105,106 @@ pub async fn insert(
         order_detail::Entity::insert_many(rows).exec_without_returning(conn).await?;
     }
     Ok(order)
+}
+
+/// What [`create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The order and its lines were written; the order's id.
+    Inserted(i64),
+    /// Nothing was written: the buyer already has access to one of the courses.
+    AlreadyOwned,
+}
+
+/// Creates an order and its lines, unless the buyer already has access to one of the
+/// courses (checked at `now`), atomically: either everything is written or nothing.
+///
+/// On Postgres this is one statement (the ownership check, the order and its lines in
+/// data-modifying CTEs), so creating an order costs one round trip; on SQLite it is an
+/// immediate transaction around the same three steps.
+///
+/// # Errors
+/// [`WriteError::Conflict`] on a reused idempotency key or order number.
+pub async fn create(
+    db: &DatabaseConnection,
+    new: NewOrder,
+    lines: &[NewLine],
+    now: DateTime<Utc>,
+) -> Result<Created, WriteError> {
+    if lines.is_empty() {
+        return Err(WriteError::Db(DbErr::Custom("an order needs at least one line".into())));
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        let (sql, values) = create_statement(new, lines, now);
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+            .await
+            .map_err(|e| classify(e, UNIQUE))?;
+        return match row {
+            Some(row) => Ok(Created::Inserted(row.try_get_by_index::<i64>(0)?)),
+            None => Ok(Created::AlreadyOwned),
+        };
+    }
+    let txn = crate::begin_write(db).await?;
+    let ids: Vec<i64> = lines.iter().map(|l| l.course_id).collect();
+    if !crate::delivery::active_course_ids(&txn, new.user_id, Some(&ids), now).await?.is_empty() {
+        return Ok(Created::AlreadyOwned);
+    }
+    let order = insert(&txn, new, lines).await?;
+    txn.commit().await?;
+    Ok(Created::Inserted(order.id))
+}
+
+/// The Postgres statement of [`create`]: `lines` is a VALUES list (one pair of parameters
+/// per line, so the statement text depends only on the number of lines), `owned` the
+/// buyer's active access to any of them; the order is inserted only when `owned` is empty,
+/// and the lines only when the order was. Returns the order's id, or no row.
+fn create_statement(new: NewOrder, lines: &[NewLine], now: DateTime<Utc>) -> (String, Vec<sea_orm::Value>) {
+    let mut values: Vec<sea_orm::Value> = vec![
+        new.user_id.into(),
+        now.into(),
+        new.subject.into(),
+        new.total_amount_fen.into(),
+        new.out_trade_no.into(),
+        OrderStatus::Unpaid.code().into(),
+        new.pay_type.into(),
+        new.expires_at.into(),
+        new.pay_url.into(),
+        new.idempotency_key.into(),
+        new.request_hash.into(),
+    ];
+    let mut rows = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let n = values.len();
+        rows.push(format!("(${}::bigint, ${}::bigint, {i})", n + 1, n + 2));
+        values.push(line.course_id.into());
+        values.push(line.price_fen.into());
+    }
+    let sql = format!(
+        r#"WITH lines (course_id, price_fen, pos) AS (VALUES {rows}),
+owned AS (
+    SELECT 1 FROM "user_courses" uc
+    WHERE uc."user_id" = $1 AND uc."revoked_at" IS NULL AND (uc."expires_at" IS NULL OR uc."expires_at" > $2)
+      AND uc."course_id" IN (SELECT course_id FROM lines)
+),
+o AS (
+    INSERT INTO "orders" ("subject", "total_amount_fen", "out_trade_no", "order_status", "pay_type", "user_id",
+        "expires_at", "refunded_fen", "pay_url", "idempotency_key", "request_hash", "orders", "is_show",
+        "is_delete", "created_time", "updated_time")
+    SELECT $3, $4, $5, $6, $7, $1, $8, 0, $9, $10, $11, 0, TRUE, FALSE, $2, $2
+    WHERE NOT EXISTS (SELECT 1 FROM owned)
+    RETURNING "id"
+),
+d AS (
+    INSERT INTO "order_details" ("order_id", "course_id", "price_fen", "real_price_fen", "orders", "is_show",
+        "is_delete", "created_time", "updated_time")
+    SELECT o."id", lines.course_id, lines.price_fen, lines.price_fen, 0, TRUE, FALSE, $2, $2
+    FROM o CROSS JOIN lines ORDER BY lines.pos
+)
+SELECT "id" FROM o"#,
+        rows = rows.join(", ")
+    );
+    (sql, values)
 }
 
 /// An order by our number.

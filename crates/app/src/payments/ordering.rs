@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use shop_alipay::PagePay;
 use shop_db::entities::{order, order_detail};
-use shop_db::orders::{self, NewLine, NewOrder};
+use shop_db::orders::{self, Created, NewLine, NewOrder};
 use shop_db::{Conflict, WriteError};
 use shop_domain::Money;
 use shop_domain::catalog::CourseStatus;
@@ -202,11 +202,6 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     if sum == Money::ZERO {
         return Err(AppError::invalid("courses", "free courses need no payment"));
     }
-    let owned = crate::delivery::owned_course_ids(ctx, user_id, Some(&purchase.course_ids)).await?;
-    if let Some(id) = purchase.course_ids.iter().find(|id| owned.contains(id)) {
-        return Err(AppError::Conflict(format!("you already own course {id}")));
-    }
-
     let out_trade_no = new_out_trade_no(now);
     let expires_at = now + Duration::minutes(ctx.settings.alipay.order_timeout_minutes);
     let endpoints = ctx.payments.endpoints_now();
@@ -230,16 +225,21 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
         idempotency_key: purchase.idempotency_key.clone(),
         request_hash: hash.clone(),
     };
-    let txn = shop_db::begin_write(&ctx.db).await?;
-    match orders::insert(&txn, new, &lines).await {
-        Ok(_) => {
-            txn.commit().await?;
+    // The ownership check, the order and its lines are one atomic write.
+    match orders::create(&ctx.db, new, &lines, now).await {
+        Ok(Created::Inserted(_)) => {
             tracing::info!(order.out_trade_no = %out_trade_no, order.total_fen = sum.fen(), user.id = user_id, "order created");
             Ok(PurchaseOutcome { out_trade_no, pay_url, created: true })
         }
+        Ok(Created::AlreadyOwned) => {
+            let owned = crate::delivery::owned_course_ids(ctx, user_id, Some(&purchase.course_ids)).await?;
+            Err(AppError::Conflict(match purchase.course_ids.iter().find(|id| owned.contains(id)) {
+                Some(id) => format!("you already own course {id}"),
+                None => "you already own one of these courses".into(),
+            }))
+        }
         Err(WriteError::Conflict(Conflict("uq_orders_user_idempotency_key"))) => {
             // A concurrent request with the same key won; answer with its order.
-            drop(txn);
             let key = purchase.idempotency_key.as_deref().unwrap_or_default();
             let existing = orders::by_idempotency_key(&ctx.db, user_id, key).await?.ok_or_else(|| {
                 AppError::Conflict("a request with this Idempotency-Key is in progress".into())
