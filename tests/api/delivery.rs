@@ -32,6 +32,7 @@ async fn my_links(app: &TestApp, token: &str) -> Vec<Value> {
 
 with_gateway_on_both_backends!(
     paying_grants_the_course_for_its_period_and_refunding_revokes_it,
+    one_payment_grants_every_course_of_the_order_each_for_its_own_period,
     sections_play_through_short_lived_signed_urls,
     download_links_allow_five_downloads_of_the_latest_version,
     twenty_concurrent_downloads_on_five_left_serve_exactly_five,
@@ -39,6 +40,36 @@ with_gateway_on_both_backends!(
     notify_buyers_mails_each_owner_once_with_fresh_links,
     sales_reports_units_revenue_conversion_and_refunds,
 );
+
+/// Course 38 has no period (access for good), course 2 has 730 days: one order for both,
+/// one payment, two grants.
+async fn one_payment_grants_every_course_of_the_order_each_for_its_own_period(app: TestApp, gw: FakeGateway) {
+    let token = app.buyer_with_email("two-courses").await;
+    let auth = format!("jwt {token}");
+    let (no, fen) = app.order(&token, &[38, 2]).await;
+    app.pay(&gw, &no, fen).await;
+    let paid_at = app.order_row(&no).await.pay_time.expect("paid");
+
+    let (status, mine) = app.get_json_auth("/api/v1/course/mine/", &auth).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let mut courses: Vec<(i64, bool, Value)> = mine["result"]
+        .as_array()
+        .expect("result")
+        .iter()
+        .map(|c| (c["course_id"].as_i64().expect("id"), c["active"] == true, c["expires_at"].clone()))
+        .collect();
+    courses.sort_by_key(|c| c.0);
+    assert_eq!(courses.len(), 2, "{mine}");
+    assert_eq!((courses[0].0, courses[0].1), (2, true));
+    let until =
+        chrono::DateTime::parse_from_rfc3339(courses[0].2.as_str().expect("expires_at")).expect("time");
+    assert_eq!(
+        until.with_timezone(&chrono::Utc),
+        paid_at + chrono::Duration::days(730),
+        "730 days of access"
+    );
+    assert_eq!((courses[1].0, courses[1].1, &courses[1].2), (38, true, &Value::Null), "access for good");
+}
 
 async fn paying_grants_the_course_for_its_period_and_refunding_revokes_it(app: TestApp, gw: FakeGateway) {
     app.upload(2, "slides.pdf", b"%PDF-1.4 slides v1", material("slides", "1")).await;

@@ -1,11 +1,16 @@
 //! The audit log of Alipay notifies, and refunds.
-use chrono::Utc;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set, Statement,
 };
+use shop_domain::order::OrderStatus;
 
 use crate::entities::{payment_notify, refund};
+use crate::outbox as outbox_status;
 
 /// What to record about one notify.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +33,7 @@ pub struct NotifyRecord {
 
 /// Stores a notify record.
 pub async fn record_notify(conn: &impl ConnectionTrait, r: NotifyRecord) -> Result<(), DbErr> {
-    payment_notify::ActiveModel {
+    let row = payment_notify::ActiveModel {
         received_at: Set(Utc::now()),
         out_trade_no: Set(r.out_trade_no),
         notify_id: Set(r.notify_id),
@@ -38,11 +43,185 @@ pub async fn record_notify(conn: &impl ConnectionTrait, r: NotifyRecord) -> Resu
         raw_body: Set(r.raw_body),
         remote_addr: Set(r.remote_addr),
         ..Default::default()
-    }
-    .insert(conn)
-    .await
-    .map(|_| ())
+    };
+    // Not `insert()`: it would read the stored row (raw body included) back.
+    payment_notify::Entity::insert(row).exec_without_returning(conn).await.map(|_| ())
 }
+
+/// A text made of a fixed prefix, an id and a fixed suffix: how an outbox job that names an
+/// order is written before the order's id is known (see [`settle_payment_notify`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTemplate {
+    /// Text before the id.
+    pub prefix: String,
+    /// Text after the id.
+    pub suffix: String,
+}
+
+impl IdTemplate {
+    /// The text for `id`.
+    pub fn render(&self, id: i64) -> String {
+        format!("{}{id}{}", self.prefix, self.suffix)
+    }
+}
+
+/// An outbox job whose payload and dedupe key name an order by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobTemplate {
+    /// The job's kind.
+    pub kind: &'static str,
+    /// Its payload.
+    pub payload: IdTemplate,
+    /// Its dedupe key.
+    pub dedupe_key: IdTemplate,
+}
+
+/// A verified, ordinary payment notify (`TRADE_SUCCESS` or `TRADE_FINISHED`, no refund in
+/// it) to settle in one statement: see [`settle_payment_notify`].
+#[derive(Debug, Clone)]
+pub struct PaymentNotify {
+    /// Our order number, as notified.
+    pub out_trade_no: String,
+    /// The amount notified, in fen.
+    pub total_amount_fen: i64,
+    /// Alipay's trade number.
+    pub trade_no: String,
+    /// When the buyer paid.
+    pub paid_at: DateTime<Utc>,
+    /// The job a payment enqueues.
+    pub job: JobTemplate,
+    /// The audit row; its verdict and reason are replaced by the statement's outcome.
+    pub record: NotifyRecord,
+    /// The audit reason when the order is paid now.
+    pub paid_reason: String,
+    /// The audit reason for a repeat.
+    pub duplicate_reason: String,
+}
+
+/// What [`settle_payment_notify`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifySettled {
+    /// The order was unpaid and is paid now: access granted, job enqueued, notify recorded
+    /// as `accepted`.
+    Paid,
+    /// The order's money was already recorded: the notify is recorded as `duplicate`,
+    /// nothing else changed.
+    Duplicate,
+    /// Nothing was written: no such order, another amount, an order in another state (or one
+    /// that changed meanwhile). The caller decides step by step.
+    Undecided,
+}
+
+/// Postgres only: the two common outcomes of a payment notify in one statement and one round
+/// trip, with the effects of the step-by-step path (`orders::record_payment`, a grant per
+/// course as `delivery::grant` makes it, `outbox::enqueue`, `record_notify`):
+///
+/// - an unpaid order with the notified amount becomes paid (a conditional UPDATE, so of
+///   concurrent notifies exactly one wins), the buyer gets each course of the order for its
+///   period from `paid_at`, the job is enqueued and the notify recorded as `accepted`;
+/// - an order whose money is already recorded (paid, paid after cancel, refunded) and whose
+///   amount matches gets only its audit row, as `duplicate`.
+///
+/// Anything else writes nothing and is [`NotifySettled::Undecided`].
+///
+/// # Errors
+/// Database errors, or [`DbErr::Custom`] on SQLite.
+pub async fn settle_payment_notify(
+    conn: &impl ConnectionTrait,
+    n: PaymentNotify,
+) -> Result<NotifySettled, DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Err(DbErr::Custom("settle_payment_notify is the Postgres path".into()));
+    }
+    let r = n.record;
+    let values: Vec<sea_orm::Value> = vec![
+        n.out_trade_no.into(),
+        OrderStatus::Unpaid.code().into(),
+        OrderStatus::Paid.code().into(),
+        Utc::now().into(),
+        n.trade_no.into(),
+        n.paid_at.into(),
+        n.total_amount_fen.into(),
+        n.job.kind.into(),
+        n.job.payload.prefix.into(),
+        n.job.payload.suffix.into(),
+        n.job.dedupe_key.prefix.into(),
+        n.job.dedupe_key.suffix.into(),
+        outbox_status::PENDING.into(),
+        r.notify_id.into(),
+        r.trade_status.into(),
+        n.paid_reason.into(),
+        n.duplicate_reason.into(),
+        r.raw_body.into(),
+        r.remote_addr.into(),
+    ];
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            SETTLE_PAYMENT_NOTIFY.as_str(),
+            values,
+        ))
+        .await?;
+    Ok(match row.map(|row| row.try_get_by_index::<Option<String>>(0)).transpose()?.flatten().as_deref() {
+        Some(ACCEPTED) => NotifySettled::Paid,
+        Some(DUPLICATE) => NotifySettled::Duplicate,
+        _ => NotifySettled::Undecided,
+    })
+}
+
+/// Verdict of a notify that changed an order.
+pub const ACCEPTED: &str = "accepted";
+/// Verdict of a repeat that changed nothing.
+pub const DUPLICATE: &str = "duplicate";
+
+/// The statement of [`settle_payment_notify`]. `o` is the order as read at the start of the
+/// statement; `paid` re-checks the state on the row itself (Postgres re-evaluates the WHERE
+/// on the newest version of a row a concurrent transaction changed), so only one notify can
+/// pay. An access period of `n` days is `n * 86,400` seconds, as `chrono::Duration::days`
+/// counts it (not calendar days in the session's time zone).
+static SETTLE_PAYMENT_NOTIFY: LazyLock<String> = LazyLock::new(|| {
+    let settled: Vec<String> =
+        OrderStatus::ALL.iter().filter(|s| s.money_received()).map(|s| s.code().to_string()).collect();
+    format!(
+        r#"WITH o AS (
+    SELECT "id", "order_status", "total_amount_fen" FROM "orders" WHERE "out_trade_no" = $1
+),
+paid AS (
+    UPDATE "orders" SET "order_status" = $3, "updated_time" = $4, "trade_no" = $5, "pay_time" = $6
+    FROM o
+    WHERE "orders"."id" = o."id" AND "orders"."order_status" = $2 AND "orders"."total_amount_fen" = $7
+    RETURNING "orders"."id", "orders"."user_id"
+),
+grants AS (
+    INSERT INTO "user_courses" ("user_id", "course_id", "order_id", "granted_at", "expires_at", "revoked_at")
+    SELECT paid."user_id", d."course_id", paid."id", $4,
+           CASE WHEN c."period" > 0 THEN $6 + make_interval(secs => c."period"::float8 * 86400) END, NULL
+    FROM paid
+    JOIN "order_details" d ON d."order_id" = paid."id"
+    JOIN "courses" c ON c."id" = d."course_id"
+    ON CONFLICT ("user_id", "course_id") DO UPDATE SET "order_id" = EXCLUDED."order_id",
+        "granted_at" = EXCLUDED."granted_at", "expires_at" = EXCLUDED."expires_at", "revoked_at" = NULL
+),
+job AS (
+    INSERT INTO "outbox" ("kind", "payload", "dedupe_key", "status", "attempts", "next_attempt_at",
+        "created_time", "updated_time")
+    SELECT $8, $9 || paid."id" || $10, $11 || paid."id" || $12, $13, 0, $4, $4, $4 FROM paid
+    ON CONFLICT ("dedupe_key") DO NOTHING
+),
+audit AS (
+    INSERT INTO "payment_notifies" ("received_at", "out_trade_no", "notify_id", "trade_status", "verdict",
+        "reason", "raw_body", "remote_addr")
+    SELECT $4, $1, $14, $15,
+           CASE WHEN paid."id" IS NULL THEN '{DUPLICATE}' ELSE '{ACCEPTED}' END,
+           CASE WHEN paid."id" IS NULL THEN $17 ELSE $16 END, $18, $19
+    FROM o LEFT JOIN paid ON TRUE
+    WHERE paid."id" IS NOT NULL OR (o."order_status" IN ({settled}) AND o."total_amount_fen" = $7)
+    RETURNING "verdict"
+)
+SELECT "verdict" FROM audit"#,
+        settled = settled.join(", ")
+    )
+});
 
 /// Notify records, oldest first, optionally of one order.
 pub async fn notifies(

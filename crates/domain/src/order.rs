@@ -21,6 +21,16 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status.
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Unpaid,
+        OrderStatus::Paid,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::PaidAfterCancel,
+        OrderStatus::Refunded,
+    ];
+
     /// The stored number.
     pub fn code(self) -> i16 {
         match self {
@@ -111,14 +121,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALL: [OrderStatus; 6] = [
-        OrderStatus::Unpaid,
-        OrderStatus::Paid,
-        OrderStatus::Cancelled,
-        OrderStatus::Expired,
-        OrderStatus::PaidAfterCancel,
-        OrderStatus::Refunded,
-    ];
+    const ALL: [OrderStatus; 6] = OrderStatus::ALL;
 
     #[test]
     fn codes_round_trip() {

@@ -7,6 +7,7 @@ use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use shop_alipay::{CloseOutcome, GatewayError};
 use shop_db::entities::outbox as row;
+use shop_db::payments::{IdTemplate, JobTemplate};
 use shop_db::{orders, outbox, payments};
 
 use crate::context::AppContext;
@@ -62,6 +63,31 @@ impl Job {
         }
     }
 
+    /// The outbox row's kind, payload and dedupe key.
+    pub(crate) fn to_row(&self) -> AppResult<(&'static str, String, String)> {
+        let payload = serde_json::to_string(self).map_err(|e| AppError::Unexpected(e.into()))?;
+        Ok((self.kind(), payload, self.dedupe_key()))
+    }
+
+    /// The row of the job `make` builds for an order, with the order's id left open: for a
+    /// statement that learns the id itself (`payments::settle_payment_notify`). Built from
+    /// `make(placeholder)` by cutting the placeholder out, so the rows are exactly those
+    /// [`Job::to_row`] writes.
+    pub(crate) fn template(make: impl Fn(i64) -> Job) -> AppResult<JobTemplate> {
+        const PLACEHOLDER: i64 = 8_070_450_532_247_928_831;
+        let (kind, payload, dedupe_key) = make(PLACEHOLDER).to_row()?;
+        let cut = |text: &str| -> AppResult<IdTemplate> {
+            let needle = PLACEHOLDER.to_string();
+            match text.split_once(&needle) {
+                Some((prefix, suffix)) if !suffix.contains(&needle) => {
+                    Ok(IdTemplate { prefix: prefix.to_owned(), suffix: suffix.to_owned() })
+                }
+                _ => Err(AppError::Unexpected(anyhow::anyhow!("no single id in the job row {text}"))),
+            }
+        };
+        Ok(JobTemplate { kind, payload: cut(&payload)?, dedupe_key: cut(&dedupe_key)? })
+    }
+
     /// At most one job per key, ever: repeated notifies cannot enqueue twice.
     fn dedupe_key(&self) -> String {
         match self {
@@ -79,8 +105,8 @@ impl Job {
 /// # Errors
 /// Database errors.
 pub async fn enqueue(txn: &impl ConnectionTrait, job: &Job) -> AppResult<bool> {
-    let payload = serde_json::to_string(job).map_err(|e| AppError::Unexpected(e.into()))?;
-    Ok(outbox::enqueue(txn, job.kind(), &payload, &job.dedupe_key()).await?)
+    let (kind, payload, dedupe_key) = job.to_row()?;
+    Ok(outbox::enqueue(txn, kind, &payload, &dedupe_key).await?)
 }
 
 /// How a job attempt ended.
@@ -248,6 +274,18 @@ mod tests {
         assert_eq!(backoff(5, 5, 3600).num_seconds(), 80);
         assert_eq!(backoff(20, 5, 3600).num_seconds(), 3600);
         assert_eq!(backoff(0, 5, 3600).num_seconds(), 5);
+    }
+
+    #[test]
+    fn a_job_template_renders_the_rows_the_job_writes() {
+        let template = Job::template(|order_id| Job::OrderPaid { order_id }).expect("template");
+        for id in [1, 42, 9_007_199_254_740_993, i64::MAX] {
+            let (kind, payload, dedupe_key) = Job::OrderPaid { order_id: id }.to_row().expect("row");
+            assert_eq!(template.kind, kind);
+            assert_eq!(template.payload.render(id), payload);
+            assert_eq!(template.dedupe_key.render(id), dedupe_key);
+        }
+        assert!(Job::template(|_| Job::AlipayClose { out_trade_no: "CS1".into() }).is_err(), "no id in it");
     }
 
     #[test]
