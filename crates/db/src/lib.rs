@@ -37,6 +37,12 @@ pub fn backend_of(url: &str) -> Option<Backend> {
     }
 }
 
+/// A pooled connection idle for this long is pinged before it is handed out (one round
+/// trip), so a connection the server or a proxy dropped meanwhile is replaced instead of
+/// failing a query. Busy connections are not pinged: sqlx's default, a ping on every
+/// checkout, doubles the round trips of every query.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 /// Pool settings for [`connect`].
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -57,6 +63,7 @@ pub async fn connect(url: &str, options: &PoolOptions) -> Result<DatabaseConnect
     opts.max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .connect_timeout(options.acquire_timeout)
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false);
     if backend_of(url) == Some(Backend::Sqlite) {
         if let Some(dir) = sqlite_parent_dir(url) {
@@ -73,6 +80,33 @@ pub async fn connect(url: &str, options: &PoolOptions) -> Result<DatabaseConnect
         });
     }
     sea_orm::Database::connect(opts).await
+}
+
+/// A Postgres pool whose connections are opened on first use, by the task that needs one
+/// (so on that task's runtime), with the same settings as [`connect`]. No I/O here.
+///
+/// # Errors
+/// An unreadable URL (the error does not repeat it).
+pub fn connect_lazy_postgres(url: &str, options: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    let connect = url
+        .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+        .map_err(|_| DbErr::Custom("not a valid Postgres URL".into()))?
+        .disable_statement_logging();
+    let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sea_orm::sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy_with(connect);
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
 }
 
 fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
