@@ -131,7 +131,7 @@ async fn the_readiness_check_fails_when_the_database_is_gone() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let (status, _) = app.get_json("/readyz").await;
     assert_eq!(status, StatusCode::OK);
-    app.ctx.db.clone().close().await.expect("close pool");
+    app.cut_database().await;
     let (status, body) = app.get_json("/readyz").await;
     assert_eq!((status, body["code"].as_i64()), (StatusCode::SERVICE_UNAVAILABLE, Some(1050)), "{body}");
     let (status, _) = app.get_json("/healthz").await;

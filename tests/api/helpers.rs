@@ -100,6 +100,24 @@ pub async fn fresh_database(backend: Backend, dir: &TempDir) -> String {
 }
 
 impl TestApp {
+    /// Takes the Postgres database away from the server, as an outage would: it accepts no
+    /// new connection, and every open one (of each worker's pool and of the shared pool) is
+    /// terminated.
+    pub async fn cut_database(&self) {
+        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let (_, name) = self.db_url.rsplit_once('/').expect("URL has a database path");
+        let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+        conn.execute_unprepared(&format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false"))
+            .await
+            .expect("refuse connections");
+        conn.execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .await
+        .expect("terminate connections");
+        conn.close().await.expect("close admin connection");
+    }
+
     /// A server with the demo catalog.
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await

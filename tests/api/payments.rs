@@ -656,7 +656,14 @@ async fn two_servers_share_the_work_exactly_once() {
     }
     let (a, b) = tokio::join!(payments::outbox::run_once(&one.ctx), payments::outbox::run_once(&two.ctx));
     let (a, b) = (a.expect("one"), b.expect("two"));
-    assert_eq!(a.done + b.done, 10, "5 order_paid + 5 refunds, once each: {a:?} {b:?}");
+    // 5 order_paid + 5 refunds, each claimed once (an order_email job that an order_paid
+    // job enqueued may run in the same passes too).
+    assert!(a.done + b.done >= 10 && a.failed + b.failed + a.retried + b.retried == 0, "{a:?} {b:?}");
+    let ran = [jobs(&one, "order_paid").await, jobs(&one, "alipay_refund").await].concat();
+    assert_eq!(ran.len(), 10);
+    for job in &ran {
+        assert_eq!((job.status.as_str(), job.attempts), ("done", 1), "run once: {job:?}");
+    }
     assert_eq!(gw.calls("alipay.trade.refund").len(), 5);
     for (no, _) in &orders {
         assert_eq!(status_of(&one.order_row(no).await), OrderStatus::Refunded);
@@ -727,7 +734,7 @@ async fn a_notify_while_the_database_is_down_gets_fail() {
     let token = app.buyer("outage").await;
     let (no, fen) = app.order(&token, &[2]).await;
     let body = gw.sign(&gw.paid_notify(&no, fen, TradeStatus::TradeSuccess));
-    app.ctx.db.clone().close().await.expect("close pool");
+    app.cut_database().await;
     let (status, text) = app.post_notify(body).await;
     assert_eq!((status, text.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "fail"));
 }

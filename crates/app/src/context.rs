@@ -17,7 +17,10 @@ use crate::sms::SmsGateway;
 use crate::storage::Storage;
 use arc_swap::ArcSwap;
 
-/// Shared state of a server process (or of one CLI command).
+/// Shared state of a server process (or of one CLI command). Cheap to clone: every part is
+/// shared, and [`AppContext::with_db`] gives a copy that talks to the database through
+/// another pool.
+#[derive(Clone)]
 pub struct AppContext {
     /// The pool.
     pub db: DatabaseConnection,
@@ -28,21 +31,21 @@ pub struct AppContext {
     /// The in-memory catalog.
     pub catalog: Arc<Catalog>,
     /// Login attempts per client address.
-    pub login_limiter: RateLimiter,
+    pub login_limiter: Arc<RateLimiter>,
     /// Registration attempts per client address.
-    pub register_limiter: RateLimiter,
+    pub register_limiter: Arc<RateLimiter>,
     /// Key of the SMS code hashes, derived from the JWT secret.
     pub sms_key: [u8; 32],
     /// Delivers SMS codes.
     pub sms: Arc<dyn SmsGateway>,
     /// Alipay payments.
-    pub payments: Payments,
+    pub payments: Arc<Payments>,
     /// Private media.
     pub storage: Storage,
     /// Outgoing email.
     pub mailer: Arc<dyn Mailer>,
     /// The absolute base URL of links (set again once the server has bound its port).
-    public_url: ArcSwap<String>,
+    public_url: Arc<ArcSwap<String>>,
 }
 
 /// Opens the database of `settings`.
@@ -63,6 +66,29 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     shop_db::connect(url, &options)
         .await
         .with_context(|| format!("cannot open the {backend} database (database.url)"))
+}
+
+/// A pool for one HTTP worker thread, on Postgres (`None` on SQLite, whose writers share
+/// one file and are better served by one pool): its connections are opened lazily, by the
+/// worker's own requests, so their sockets belong to the worker's runtime and a query's
+/// answer wakes the worker directly instead of going through another thread. Holds up to
+/// `database.max_connections / workers` connections (at least 1). Call it on the worker's
+/// thread.
+///
+/// # Errors
+/// An unreadable database URL.
+pub fn request_pool(settings: &Settings, workers: usize) -> anyhow::Result<Option<DatabaseConnection>> {
+    let url = settings.database.url.expose_secret();
+    if shop_db::backend_of(url) != Some(shop_db::Backend::Postgres) {
+        return Ok(None);
+    }
+    let per_worker = settings.database.max_connections / u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+    let options = shop_db::PoolOptions {
+        max_connections: per_worker.max(1),
+        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_seconds),
+    };
+    // The URL may carry a password: never in the error.
+    shop_db::connect_lazy_postgres(url, &options).map(Some).context("cannot read database.url")
 }
 
 /// Applies pending migrations.
@@ -119,7 +145,7 @@ impl AppContext {
         let storage = Storage::from_settings(&settings.storage, media_key(&settings))?;
         let mailer = crate::mail::from_settings(&settings.email)?;
         let mut ctx = Self::assemble(db, settings, catalog, sms, payments, storage, mailer);
-        ctx.public_url = ArcSwap::from_pointee(public_url);
+        ctx.public_url = Arc::new(ArcSwap::from_pointee(public_url));
         Ok(ctx)
     }
 
@@ -133,7 +159,7 @@ impl AppContext {
         storage: Storage,
         mailer: Arc<dyn Mailer>,
     ) -> Self {
-        let public_url = ArcSwap::from_pointee(settings.public_url(settings.server.port));
+        let public_url = Arc::new(ArcSwap::from_pointee(settings.public_url(settings.server.port)));
         let sms_key: [u8; 32] = Sha256::new()
             .chain_update(b"course-shop sms code key\0")
             .chain_update(settings.auth.jwt_secret.expose_secret().as_bytes())
@@ -141,17 +167,20 @@ impl AppContext {
             .into();
         AppContext {
             tokens: TokenService::new(&settings.auth),
-            login_limiter: RateLimiter::new(settings.auth.login_attempts_per_minute, Duration::from_secs(60)),
-            register_limiter: RateLimiter::new(
+            login_limiter: Arc::new(RateLimiter::new(
+                settings.auth.login_attempts_per_minute,
+                Duration::from_secs(60),
+            )),
+            register_limiter: Arc::new(RateLimiter::new(
                 settings.auth.register_attempts_per_minute,
                 Duration::from_secs(60),
-            ),
+            )),
             catalog: Arc::new(catalog),
             settings: Arc::new(settings),
             db,
             sms_key,
             sms,
-            payments,
+            payments: Arc::new(payments),
             storage,
             mailer,
             public_url,
@@ -169,6 +198,13 @@ fn media_key(settings: &Settings) -> [u8; 32] {
 }
 
 impl AppContext {
+    /// The same context with another pool (everything else shared): each HTTP worker of a
+    /// Postgres server gets its own, see [`request_pool`].
+    #[must_use]
+    pub fn with_db(&self, db: DatabaseConnection) -> Self {
+        AppContext { db, ..self.clone() }
+    }
+
     /// The absolute base URL of links (`http://127.0.0.1:8000`).
     pub fn public_url(&self) -> String {
         self.public_url.load().as_ref().clone()

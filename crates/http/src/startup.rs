@@ -61,11 +61,27 @@ impl Application {
             std::time::Duration::from_secs(settings.catalog.refresh_seconds.max(1)),
             std::time::Duration::from_secs(settings.catalog.stats_refresh_seconds.max(1)),
         );
-        let state = web::Data::new(State { ctx, links: Links::new(public_url.clone()) });
-        let mut server = HttpServer::new(move || build_app(state.clone())).listen(listener)?;
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let links = Links::new(public_url.clone());
+        // Called on each worker's thread: on Postgres every worker gets its own pool, whose
+        // connections live on that worker's runtime (see shop_app::context::request_pool);
+        // background work keeps the shared one.
+        let server = HttpServer::new(move || {
+            let ctx = match shop_app::context::request_pool(&ctx.settings, workers) {
+                Ok(Some(db)) => Arc::new(ctx.with_db(db)),
+                Ok(None) => Arc::clone(&ctx),
+                Err(e) => {
+                    tracing::error!(error = ?e, "no pool of its own for this worker: it uses the shared one");
+                    Arc::clone(&ctx)
+                }
+            };
+            build_app(web::Data::new(State { ctx, links: links.clone() }))
+        })
+        .workers(workers)
+        .listen(listener)?;
         Ok(Application { port, public_url, server: server.run() })
     }
 
