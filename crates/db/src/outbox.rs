@@ -2,10 +2,10 @@
 //! by workers with a lease so that each job runs on one worker at a time, retried with
 //! backoff, never deleted (done and failed rows stay for audit).
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, QueryTrait, Set,
 };
 
 use crate::entities::outbox;
@@ -53,18 +53,36 @@ fn due(now: DateTime<Utc>) -> Condition {
 
 /// Claims up to `limit` due jobs for `lease`. On Postgres the candidates are selected `FOR
 /// UPDATE SKIP LOCKED`, so concurrent workers take different rows; on both backends the
-/// claim itself is a conditional UPDATE of the lease, so a row is claimed once.
+/// claim itself is a conditional UPDATE of the lease, so a row is claimed once. On Postgres
+/// the whole claim is one statement; on SQLite a transaction of a SELECT and one UPDATE per
+/// job.
 pub async fn claim_due(
     db: &sea_orm::DatabaseConnection,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u64,
 ) -> Result<Vec<outbox::Model>, DbErr> {
-    let txn = crate::begin_write(db).await?;
-    let mut select = outbox::Entity::find().filter(due(now)).order_by_asc(outbox::Column::Id).limit(limit);
-    if txn.get_database_backend() == DbBackend::Postgres {
-        select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    if db.get_database_backend() == DbBackend::Postgres {
+        let candidates = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(due(now))
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_query();
+        let mut claimed = outbox::Entity::update_many()
+            .col_expr(outbox::Column::LockedUntil, Expr::value(now + lease))
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            .filter(outbox::Column::Id.in_subquery(candidates))
+            .filter(due(now))
+            .exec_with_returning(db)
+            .await?;
+        claimed.sort_by_key(|job| job.id);
+        return Ok(claimed);
     }
+    let txn = crate::begin_write(db).await?;
+    let select = outbox::Entity::find().filter(due(now)).order_by_asc(outbox::Column::Id).limit(limit);
     let candidates = select.all(&txn).await?;
     let mut claimed = Vec::with_capacity(candidates.len());
     for job in candidates {

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use sea_orm::ConnectionTrait;
 use shop_db::delivery::{self, NewLink};
-use shop_db::entities::{download_link, material, order};
+use shop_db::entities::{download_link, material, order, order_detail};
 use shop_db::orders;
 
 use crate::context::AppContext;
@@ -27,8 +27,21 @@ pub(crate) async fn issue_links(
     only_course: Option<i64>,
     max_downloads: i32,
 ) -> AppResult<Vec<download_link::Model>> {
+    let lines = orders::details(txn, order.id).await?;
+    issue_links_of_lines(txn, order, &lines, issue_key, only_course, max_downloads).await
+}
+
+/// [`issue_links`] for lines of `order` the caller has read already.
+pub(crate) async fn issue_links_of_lines(
+    txn: &impl ConnectionTrait,
+    order: &order::Model,
+    lines: &[order_detail::Model],
+    issue_key: &str,
+    only_course: Option<i64>,
+    max_downloads: i32,
+) -> AppResult<Vec<download_link::Model>> {
     let mut links = Vec::new();
-    for line in orders::details(txn, order.id).await? {
+    for line in lines {
         if only_course.is_some_and(|c| c != line.course_id) {
             continue;
         }

@@ -196,8 +196,8 @@ async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
     match parsed {
         Job::OrderPaid { order_id } => {
             let txn = shop_db::begin_write(&ctx.db).await?;
-            let courses: Vec<i64> =
-                orders::details(&txn, order_id).await?.iter().map(|d| d.course_id).collect();
+            let lines = orders::details(&txn, order_id).await?;
+            let courses: Vec<i64> = lines.iter().map(|d| d.course_id).collect();
             orders::add_students(&txn, &courses, 1).await?;
             // Learner counts are display figures: the catalog's periodic reload picks them up
             // (catalog.stats_refresh_seconds); bumping the revision per payment would reload the
@@ -207,7 +207,15 @@ async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
                 && order.order_status == shop_domain::order::OrderStatus::Paid.code()
             {
                 let per_link = ctx.settings.delivery.downloads_per_link;
-                crate::delivery::issue_links(&txn, &order, crate::delivery::PURCHASE, None, per_link).await?;
+                crate::delivery::issue_links_of_lines(
+                    &txn,
+                    &order,
+                    &lines,
+                    crate::delivery::PURCHASE,
+                    None,
+                    per_link,
+                )
+                .await?;
                 enqueue(&txn, &Job::OrderEmail { order_id }).await?;
             }
             outbox::complete(&txn, job.id).await?;
