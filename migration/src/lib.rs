@@ -10,6 +10,7 @@ mod helpers;
 mod m20261121_000001_initial;
 mod m20261121_000002_payments;
 mod m20261121_000003_delivery;
+mod m20261121_000004_outbox_pending;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_payments::Migration),
             Box::new(m20261121_000003_delivery::Migration),
+            Box::new(m20261121_000004_outbox_pending::Migration),
         ]
     }
 }

@@ -45,8 +45,12 @@ pub async fn enqueue(
     Ok(inserted == 1)
 }
 
+/// Due jobs. The status is written as a literal, not a parameter, so that the planner can
+/// use the partial index `ix_outbox_pending` (`WHERE status = 'pending'`) even for a cached
+/// generic plan; with a parameter it would walk every finished job too.
 fn due(now: DateTime<Utc>) -> Condition {
-    Condition::all().add(outbox::Column::Status.eq(PENDING)).add(outbox::Column::NextAttemptAt.lte(now)).add(
+    let pending = Expr::col(outbox::Column::Status).eq(Expr::cust(format!("'{PENDING}'")));
+    Condition::all().add(pending).add(outbox::Column::NextAttemptAt.lte(now)).add(
         Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)),
     )
 }
