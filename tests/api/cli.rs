@@ -251,7 +251,9 @@ async fn migrations_go_down_and_up_again() {
         Migrator::down(&db, None).await.expect("down");
         Migrator::up(&db, None).await.expect("up again");
         let sql = match backend {
-            Backend::Sqlite => "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'ix_outbox_pending'",
+            Backend::Sqlite => {
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'ix_outbox_pending'"
+            }
             Backend::Postgres => "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_outbox_pending'",
         };
         let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await;

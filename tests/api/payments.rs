@@ -791,3 +791,29 @@ async fn late_payment_can_grant_the_course_instead_of_refunding() {
     let (_, course) = app.get_json_auth("/api/v1/course/list/29/", &format!("jwt {token}")).await;
     assert_eq!(course["owned"], true);
 }
+
+/// The HTTP layer counts the requests in progress (the outbox worker gives way to them): one
+/// while a status poll waits on a hanging gateway, none once it has been answered.
+#[tokio::test]
+async fn requests_in_progress_are_counted_while_they_run() {
+    let (app, gw) = crate::helpers::spawn_with_gateway(Backend::Sqlite).await;
+    let token = app.buyer("counted").await;
+    let (no, fen) = app.order(&token, &[25]).await;
+    gw.set_trade(&no, fen, TradeStatus::TradeSuccess);
+    gw.set_behaviour(Behaviour::Hang);
+    make_queryable(&app, &no).await;
+    assert_eq!(app.ctx.requests.count(), 0);
+    let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/order/success/?out_trade_no={no}")));
+    let poll = tokio::spawn(async move { client.get(url).send().await.expect("poll").status() });
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = app.ctx.requests.count();
+        if seen > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, 1, "the waiting poll is counted");
+    assert_eq!(poll.await.expect("join"), StatusCode::OK);
+    assert_eq!(app.ctx.requests.count(), 0, "and no longer once answered");
+}

@@ -1,5 +1,6 @@
 //! Everything a use case needs, built once at start-up and shared by every request.
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -46,6 +47,36 @@ pub struct AppContext {
     pub mailer: Arc<dyn Mailer>,
     /// The absolute base URL of links (set again once the server has bound its port).
     public_url: Arc<ArcSwap<String>>,
+    /// HTTP requests in progress in this process.
+    pub requests: Arc<InFlight>,
+}
+
+/// A count of the HTTP requests in progress (the HTTP layer enters one per request), which
+/// background work reads to give way to requests.
+#[derive(Debug, Default)]
+pub struct InFlight(AtomicUsize);
+
+impl InFlight {
+    /// Counts a request until the guard is dropped.
+    pub fn enter(self: &Arc<Self>) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard(Arc::clone(self))
+    }
+
+    /// Requests in progress now.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One request in progress; see [`InFlight::enter`].
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Opens the database of `settings`.
@@ -184,6 +215,7 @@ impl AppContext {
             storage,
             mailer,
             public_url,
+            requests: Arc::new(InFlight::default()),
         }
     }
 }
@@ -230,6 +262,11 @@ impl AppContext {
     }
 }
 
+/// Whether `requests` in progress reach `threshold` (0: never).
+fn busy(requests: &InFlight, threshold: usize) -> bool {
+    threshold > 0 && requests.count() >= threshold
+}
+
 /// Runs the background workers of a server process until it exits: the outbox worker
 /// (side effects, retried with backoff) and the expiry sweep of overdue unpaid orders.
 /// Several processes may run them against one database: jobs and orders are claimed.
@@ -239,8 +276,14 @@ pub fn spawn_workers(ctx: Arc<AppContext>) {
         let every = Duration::from_millis(outbox_ctx.settings.outbox.poll_interval_ms.max(50));
         loop {
             match crate::payments::outbox::run_once(&outbox_ctx).await {
-                // A full batch: look again at once.
-                Ok(pass) if pass.done + pass.retried + pass.failed >= 20 => continue,
+                // A full batch: look again at once, unless requests are queueing in this
+                // process; then they go first, and the worker takes a batch per interval.
+                Ok(pass)
+                    if pass.done + pass.retried + pass.failed >= 20
+                        && !busy(&outbox_ctx.requests, outbox_ctx.settings.outbox.yield_at_requests) =>
+                {
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = ?e, "outbox pass failed"),
             }
@@ -256,4 +299,26 @@ pub fn spawn_workers(ctx: Arc<AppContext>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_count_while_their_guards_live_and_the_worker_gives_way_at_the_threshold() {
+        let requests = Arc::new(InFlight::default());
+        assert!(!busy(&requests, 2));
+        let one = requests.enter();
+        let two = requests.enter();
+        assert_eq!(requests.count(), 2);
+        assert!(busy(&requests, 2));
+        assert!(!busy(&requests, 3));
+        assert!(!busy(&requests, 0), "0 never holds back");
+        drop(one);
+        assert_eq!(requests.count(), 1);
+        assert!(!busy(&requests, 2));
+        drop(two);
+        assert_eq!(requests.count(), 0);
+    }
 }

@@ -157,13 +157,16 @@ fn cors(settings: &Settings) -> Cors {
         .max_age(3600)
 }
 
-/// Echoes the request id of the tracing span as `X-Request-Id`, and logs one line per
-/// request inside that span (so the line carries the request id).
+/// Echoes the request id of the tracing span as `X-Request-Id`, logs one line per request
+/// inside that span (so the line carries the request id), and counts the request as in
+/// progress while its handler runs (`AppContext::requests`).
 async fn request_id_header(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
+    // Counted while the handler runs: the outbox worker gives way when requests queue.
+    let _in_flight = req.app_data::<web::Data<State>>().map(|state| state.ctx.requests.enter());
     let started = std::time::Instant::now();
     let (method, path) = (req.method().clone(), req.path().to_owned());
     let mut res = next.call(req).await?;
