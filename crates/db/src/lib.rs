@@ -59,12 +59,7 @@ pub struct PoolOptions {
 /// # Errors
 /// The driver's error when the database cannot be reached.
 pub async fn connect(url: &str, options: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
-    let mut opts = sea_orm::ConnectOptions::new(url.to_owned());
-    opts.max_connections(options.max_connections)
-        .acquire_timeout(options.acquire_timeout)
-        .connect_timeout(options.acquire_timeout)
-        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
-        .sqlx_logging(false);
+    let mut opts = connect_options(url, options);
     if backend_of(url) == Some(Backend::Sqlite) {
         if let Some(dir) = sqlite_parent_dir(url) {
             std::fs::create_dir_all(&dir).map_err(|e| {
@@ -82,31 +77,36 @@ pub async fn connect(url: &str, options: &PoolOptions) -> Result<DatabaseConnect
     sea_orm::Database::connect(opts).await
 }
 
+/// The pool settings both [`connect`] and [`connect_lazy_postgres`] use.
+fn connect_options(url: &str, options: &PoolOptions) -> sea_orm::ConnectOptions {
+    let mut opts = sea_orm::ConnectOptions::new(url.to_owned());
+    opts.max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.acquire_timeout)
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
+        .sqlx_logging(false);
+    opts
+}
+
 /// A Postgres pool whose connections are opened on first use, by the task that needs one
-/// (so on that task's runtime), with the same settings as [`connect`]. No I/O here.
+/// (so on that task's runtime), with the settings of [`connect`]. No I/O here: a lazy pool's
+/// connect future is ready at once.
 ///
 /// # Errors
-/// An unreadable URL (the error does not repeat it).
+/// Not a Postgres URL, or one the driver cannot read (the error does not repeat it).
 pub fn connect_lazy_postgres(url: &str, options: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
-    use sea_orm::sqlx::ConnectOptions as _;
-    let connect = url
-        .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
-        .map_err(|_| DbErr::Custom("not a valid Postgres URL".into()))?
-        .disable_statement_logging();
-    let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
-        .max_connections(options.max_connections)
-        .acquire_timeout(options.acquire_timeout)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE {
-                    sea_orm::sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-        .connect_lazy_with(connect);
-    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+    use futures_util::FutureExt as _;
+    let unreadable = || DbErr::Custom("not a valid Postgres URL".into());
+    if backend_of(url) != Some(Backend::Postgres) {
+        return Err(unreadable());
+    }
+    let mut opts = connect_options(url, options);
+    opts.connect_lazy(true);
+    match sea_orm::Database::connect(opts).now_or_never() {
+        Some(Ok(db)) => Ok(db),
+        Some(Err(_)) => Err(unreadable()),
+        None => Err(DbErr::Custom("a lazy Postgres pool tried to connect".into())),
+    }
 }
 
 fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
@@ -165,6 +165,18 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nothing listens on port 1: a lazy pool is made without connecting.
+    #[tokio::test]
+    async fn a_lazy_postgres_pool_is_made_without_connecting() {
+        let options = PoolOptions { max_connections: 2, acquire_timeout: Duration::from_secs(1) };
+        let db =
+            connect_lazy_postgres("postgres://shop:secret@127.0.0.1:1/shop", &options).expect("lazy pool");
+        assert_eq!(db.get_database_backend(), sea_orm::DbBackend::Postgres);
+        assert!(db.ping().await.is_err(), "it connects when used");
+        let err = connect_lazy_postgres("sqlite::memory:", &options).expect_err("not Postgres").to_string();
+        assert!(!err.contains("sqlite"), "the URL is not repeated: {err}");
+    }
 
     #[test]
     fn sqlite_directory_is_derived_from_the_url() {
