@@ -8,32 +8,45 @@ use sea_orm::{
 
 use crate::entities::{campaign, download_link, material, user_course};
 
-fn active(now: DateTime<Utc>) -> Condition {
-    Condition::all().add(user_course::Column::RevokedAt.is_null()).add(
+/// The access rows of `user_courses` active at `now` (not revoked, not expired), with the
+/// columns qualified by the table, so the condition also reads the existing row in an
+/// upsert's `ON CONFLICT ... DO UPDATE ... WHERE`.
+pub fn active_at(now: DateTime<Utc>) -> Condition {
+    let col = |c: user_course::Column| Expr::col((user_course::Entity, c));
+    Condition::all().add(col(user_course::Column::RevokedAt).is_null()).add(
         Condition::any()
-            .add(user_course::Column::ExpiresAt.is_null())
-            .add(user_course::Column::ExpiresAt.gt(now)),
+            .add(col(user_course::Column::ExpiresAt).is_null())
+            .add(col(user_course::Column::ExpiresAt).gt(now)),
     )
 }
 
-/// Grants (or renews) a user's access to a course until `expires_at` (`None`: forever).
+/// Grants (or renews) a user's access to a course for an order, until `expires_at` (`None`:
+/// forever), unless the user has active access to it through another order: then nothing
+/// is written and `false` is returned (the order paid for a course its buyer owns already).
+///
+/// The upsert's condition is evaluated on the newest version of an existing row, so of two
+/// orders for the same course paid at the same time exactly one gets `true`.
 pub async fn grant(
     conn: &impl ConnectionTrait,
     user_id: i64,
     course_id: i64,
     order_id: i64,
     expires_at: Option<DateTime<Utc>>,
-) -> Result<(), DbErr> {
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let row = user_course::ActiveModel {
         user_id: Set(user_id),
         course_id: Set(course_id),
         order_id: Set(Some(order_id)),
-        granted_at: Set(Utc::now()),
+        granted_at: Set(now),
         expires_at: Set(expires_at),
         revoked_at: Set(None),
         ..Default::default()
     };
-    user_course::Entity::insert(row)
+    let replaceable = Condition::any()
+        .add(active_at(now).not())
+        .add(Expr::col((user_course::Entity, user_course::Column::OrderId)).eq(order_id));
+    let written = user_course::Entity::insert(row)
         .on_conflict(
             OnConflict::columns([user_course::Column::UserId, user_course::Column::CourseId])
                 .update_columns([
@@ -42,11 +55,12 @@ pub async fn grant(
                     user_course::Column::ExpiresAt,
                     user_course::Column::RevokedAt,
                 ])
+                .action_and_where(replaceable.into())
                 .to_owned(),
         )
         .exec_without_returning(conn)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(written > 0)
 }
 
 /// Revokes the access an order granted (a refund).
@@ -75,7 +89,7 @@ pub async fn active_course_ids(
         .select_only()
         .column(user_course::Column::CourseId)
         .filter(user_course::Column::UserId.eq(user_id))
-        .filter(active(now));
+        .filter(active_at(now));
     if let Some(ids) = course_ids {
         q = q.filter(user_course::Column::CourseId.is_in(ids.iter().copied()));
     }
@@ -102,7 +116,7 @@ pub async fn owners_of(
         .column(user_course::Column::UserId)
         .column(user_course::Column::OrderId)
         .filter(user_course::Column::CourseId.eq(course_id))
-        .filter(active(now))
+        .filter(active_at(now))
         .order_by_asc(user_course::Column::UserId)
         .into_tuple()
         .all(conn)

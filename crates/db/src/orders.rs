@@ -9,13 +9,18 @@ use sea_orm::{
 };
 use shop_domain::order::OrderStatus;
 
-use crate::entities::{course, order, order_detail};
+use crate::entities::{course, order, order_detail, order_hold};
 use crate::{WriteError, classify};
 
-/// The unique constraints of `orders`.
+/// The hold of a buyer on a course while an order for it is open: at most one per buyer and
+/// course (see [`create`]).
+pub const HOLD: &str = "pk_order_holds";
+
+/// The unique constraints that creating an order may run into.
 pub const UNIQUE: &[(&str, &str)] = &[
     ("uq_orders_out_trade_no", "orders.out_trade_no"),
     ("uq_orders_user_idempotency_key", "orders.user_id, orders.idempotency_key"),
+    (HOLD, "order_holds.user_id, order_holds.course_id"),
 ];
 
 /// A new order.
@@ -117,14 +122,17 @@ pub enum Created {
 }
 
 /// Creates an order and its lines, unless the buyer already has access to one of the
-/// courses (checked at `now`), atomically: either everything is written or nothing.
+/// courses (checked at `now`), atomically: either everything is written or nothing. The
+/// buyer's hold on each course ([`HOLD`]) is taken in the same write, so while another order
+/// of the buyer holds one of the courses this fails with that conflict (the caller decides
+/// whether that order is still open: see [`holders`] and [`take_holds`]).
 ///
 /// On Postgres this is one statement (the ownership check, the order and its lines in
 /// data-modifying CTEs), so creating an order costs one round trip; on SQLite it is an
 /// immediate transaction around the same three steps.
 ///
 /// # Errors
-/// [`WriteError::Conflict`] on a reused idempotency key or order number.
+/// [`WriteError::Conflict`] on a reused idempotency key or order number, or a held course.
 pub async fn create(
     db: &DatabaseConnection,
     new: NewOrder,
@@ -150,9 +158,78 @@ pub async fn create(
     if !crate::delivery::active_course_ids(&txn, new.user_id, Some(&ids), now).await?.is_empty() {
         return Ok(Created::AlreadyOwned);
     }
+    let user_id = new.user_id;
     let order = insert(&txn, new, lines).await?;
+    let holds: Vec<order_hold::ActiveModel> =
+        lines.iter().map(|l| hold_row(user_id, l.course_id, order.id, now)).collect();
+    order_hold::Entity::insert_many(holds)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(|e| classify(e, UNIQUE))?;
     txn.commit().await?;
     Ok(Created::Inserted(order.id))
+}
+
+fn hold_row(user_id: i64, course_id: i64, order_id: i64, now: DateTime<Utc>) -> order_hold::ActiveModel {
+    order_hold::ActiveModel {
+        user_id: Set(user_id),
+        course_id: Set(course_id),
+        order_id: Set(order_id),
+        created_time: Set(now),
+    }
+}
+
+/// Takes the buyer's holds on `course_ids` for `order_id`, whoever held them before (call
+/// inside the transaction that decided the previous holders are no longer open).
+pub async fn take_holds(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    course_ids: &[i64],
+    order_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows: Vec<order_hold::ActiveModel> =
+        course_ids.iter().map(|id| hold_row(user_id, *id, order_id, now)).collect();
+    order_hold::Entity::insert_many(rows)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                order_hold::Column::UserId,
+                order_hold::Column::CourseId,
+            ])
+            .update_columns([order_hold::Column::OrderId, order_hold::Column::CreatedTime])
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The orders holding the buyer's `course_ids` (see [`HOLD`]), oldest first.
+pub async fn holders(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    course_ids: &[i64],
+) -> Result<Vec<order::Model>, DbErr> {
+    let ids: Vec<i64> = order_hold::Entity::find()
+        .select_only()
+        .column(order_hold::Column::OrderId)
+        .filter(order_hold::Column::UserId.eq(user_id))
+        .filter(order_hold::Column::CourseId.is_in(course_ids.iter().copied()))
+        .distinct()
+        .into_tuple()
+        .all(conn)
+        .await?;
+    order::Entity::find().filter(order::Column::Id.is_in(ids)).order_by_asc(order::Column::Id).all(conn).await
+}
+
+/// Serialises the order-creating transactions of one buyer: on Postgres a row lock on the
+/// buyer (held until the transaction ends); SQLite's write transactions are serial already.
+pub async fn lock_buyer(conn: &impl ConnectionTrait, user_id: i64) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        use crate::entities::user;
+        user::Entity::find_by_id(user_id).lock_exclusive().one(conn).await?;
+    }
+    Ok(())
 }
 
 /// The Postgres statement of [`create`]: `lines` is a VALUES list (one pair of parameters
@@ -200,6 +277,10 @@ d AS (
         "is_delete", "created_time", "updated_time")
     SELECT o."id", lines.course_id, lines.price_fen, lines.price_fen, 0, TRUE, FALSE, $2, $2
     FROM o CROSS JOIN lines ORDER BY lines.pos
+),
+h AS (
+    INSERT INTO "order_holds" ("user_id", "course_id", "order_id", "created_time")
+    SELECT $1, lines.course_id, o."id", $2 FROM o CROSS JOIN lines
 )
 SELECT "id" FROM o"#,
         rows = rows.join(", ")

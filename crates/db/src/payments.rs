@@ -122,7 +122,10 @@ pub enum NotifySettled {
 /// - an order whose money is already recorded (paid, paid after cancel, refunded) and whose
 ///   amount matches gets only its audit row, as `duplicate`.
 ///
-/// Anything else writes nothing and is [`NotifySettled::Undecided`].
+/// Anything else writes nothing and is [`NotifySettled::Undecided`]; so is a payment for an
+/// order with a course its buyer owns through another order (the grant finds that access
+/// active and leaves it; the statement then undoes itself with `course_shop_abort`), which
+/// the step-by-step path refunds.
 ///
 /// # Errors
 /// Database errors, or [`DbErr::Custom`] on SQLite.
@@ -155,18 +158,33 @@ pub async fn settle_payment_notify(
         r.raw_body.into(),
         r.remote_addr.into(),
     ];
-    let row = conn
+    let row = match conn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             SETTLE_PAYMENT_NOTIFY.as_str(),
             values,
         ))
-        .await?;
+        .await
+    {
+        Ok(row) => row,
+        Err(e) if is_fast_path_abort(&e) => return Ok(NotifySettled::Undecided),
+        Err(e) => return Err(e),
+    };
     Ok(match row.map(|row| row.try_get_by_index::<Option<String>>(0)).transpose()?.flatten().as_deref() {
         Some(ACCEPTED) => NotifySettled::Paid,
         Some(DUPLICATE) => NotifySettled::Duplicate,
         _ => NotifySettled::Undecided,
     })
+}
+
+/// The reason the statement of [`settle_payment_notify`] undoes itself with: a course of the
+/// order is owned already through another order (a case for the step-by-step path).
+const OWNED_ELSEWHERE: &str = "a course of this order is owned through another order";
+
+/// Whether `err` is a one-statement fast path undoing itself (`course_shop_abort`, see the
+/// migration that defines it): nothing was written, and the caller decides step by step.
+pub fn is_fast_path_abort(err: &DbErr) -> bool {
+    err.to_string().contains("course_shop_abort: ")
 }
 
 /// Verdict of a notify that changed an order.
@@ -201,6 +219,13 @@ grants AS (
     JOIN "courses" c ON c."id" = d."course_id"
     ON CONFLICT ("user_id", "course_id") DO UPDATE SET "order_id" = EXCLUDED."order_id",
         "granted_at" = EXCLUDED."granted_at", "expires_at" = EXCLUDED."expires_at", "revoked_at" = NULL
+    WHERE "user_courses"."revoked_at" IS NOT NULL
+       OR ("user_courses"."expires_at" IS NOT NULL AND "user_courses"."expires_at" <= $4)
+       OR "user_courses"."order_id" = EXCLUDED."order_id"
+    RETURNING 1
+),
+lines AS (
+    SELECT count(*) AS n FROM paid JOIN "order_details" d ON d."order_id" = paid."id"
 ),
 job AS (
     INSERT INTO "outbox" ("kind", "payload", "dedupe_key", "status", "attempts", "next_attempt_at",
@@ -218,7 +243,10 @@ audit AS (
     WHERE paid."id" IS NOT NULL OR (o."order_status" IN ({settled}) AND o."total_amount_fen" = $7)
     RETURNING "verdict"
 )
-SELECT "verdict" FROM audit"#,
+SELECT "verdict",
+       CASE WHEN (SELECT count(*) FROM grants) < (SELECT n FROM lines)
+            THEN course_shop_abort('{OWNED_ELSEWHERE}') END
+FROM audit"#,
         settled = settled.join(", ")
     )
 });

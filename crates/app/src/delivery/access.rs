@@ -12,17 +12,24 @@ use shop_domain::order::OrderStatus;
 use crate::context::AppContext;
 use crate::error::AppResult;
 
-/// Grants the courses of a just-paid order to its buyer.
+/// Grants the courses of a just-paid order to its buyer, except those the buyer has active
+/// access to through another order; returns those (the courses paid twice), which the
+/// caller refunds. The grant's own condition decides, on the newest state of the access row,
+/// so of two orders paid at the same time for one course exactly one grants it.
 pub(crate) async fn grant_order(
     txn: &impl ConnectionTrait,
     order: &order::Model,
     paid_at: DateTime<Utc>,
-) -> AppResult<()> {
+) -> AppResult<Vec<i64>> {
+    let now = Utc::now();
+    let mut owned_elsewhere = Vec::new();
     for (course_id, period) in orders::course_periods(txn, order.id).await? {
         let expires = (period > 0).then(|| paid_at + Duration::days(i64::from(period)));
-        delivery::grant(txn, order.user_id, course_id, order.id, expires).await?;
+        if !delivery::grant(txn, order.user_id, course_id, order.id, expires, now).await? {
+            owned_elsewhere.push(course_id);
+        }
     }
-    Ok(())
+    Ok(owned_elsewhere)
 }
 
 /// Records the refunded total of an order; when it covers the whole amount the order

@@ -28,6 +28,9 @@ pub(crate) struct Observed {
 pub(crate) enum Applied {
     /// The order became paid now.
     Paid,
+    /// The order became paid now, but some of its courses were owned already through
+    /// another order: those are refunded (enqueued).
+    PaidOverlapRefunded,
     /// Money for a cancelled order: recorded, refund enqueued.
     PaidAfterCancel,
     /// An unpaid order was closed.
@@ -45,6 +48,9 @@ impl Applied {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             Applied::Paid => "order marked paid",
+            Applied::PaidOverlapRefunded => {
+                "order marked paid; courses already owned through another order: refund enqueued"
+            }
             Applied::PaidAfterCancel => "payment for a cancelled order: recorded, refund enqueued",
             Applied::Closed => "unpaid order closed",
             Applied::Refunded => "refund recorded",
@@ -56,6 +62,12 @@ impl Applied {
 /// The refund request number used for money that arrived after cancellation.
 pub(crate) fn late_refund_request_no(out_trade_no: &str) -> String {
     format!("{out_trade_no}L")
+}
+
+/// The refund request number used for the courses of an order that its buyer owned already
+/// through another order (paid twice).
+pub(crate) fn overlap_refund_request_no(out_trade_no: &str) -> String {
+    format!("{out_trade_no}D")
 }
 
 fn status_of(order: &order::Model) -> AppResult<OrderStatus> {
@@ -199,9 +211,40 @@ async fn become_paid(
     if !orders::record_payment(txn, order.id, from, OrderStatus::Paid, &observed.trade_no, paid_at).await? {
         return Ok(Applied::Lost);
     }
-    crate::delivery::grant_order(txn, order, paid_at).await?;
+    let owned_elsewhere = crate::delivery::grant_order(txn, order, paid_at).await?;
     outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
-    Ok(Applied::Paid)
+    if owned_elsewhere.is_empty() {
+        return Ok(Applied::Paid);
+    }
+    // Nothing paid twice is kept: the lines of courses the buyer owns through another order
+    // are refunded (all of it when every course was owned), with one idempotent request.
+    let amount_fen: i64 = orders::details(txn, order.id)
+        .await?
+        .iter()
+        .filter(|l| owned_elsewhere.contains(&l.course_id))
+        .map(|l| l.real_price_fen)
+        .sum();
+    let out_request_no = overlap_refund_request_no(&order.out_trade_no);
+    payments::insert_refund(
+        txn,
+        order.id,
+        &out_request_no,
+        amount_fen,
+        "courses already owned through another order",
+    )
+    .await?;
+    outbox::enqueue(
+        txn,
+        &Job::AlipayRefund {
+            out_trade_no: order.out_trade_no.clone(),
+            out_request_no,
+            amount_fen,
+            reason: "课程已购买，重复付款原路退回 / course already owned: duplicate payment refunded".into(),
+        },
+    )
+    .await?;
+    tracing::warn!(order.out_trade_no = %order.out_trade_no, refund.amount_fen = amount_fen, courses = ?owned_elsewhere, "order paid for courses its buyer already owns: refund enqueued");
+    Ok(Applied::PaidOverlapRefunded)
 }
 
 /// Records Alipay's cumulative refunded amount on the order and settles pending refunds it

@@ -11,6 +11,7 @@ use shop_domain::Money;
 use shop_domain::catalog::CourseStatus;
 use shop_domain::order::{OrderStatus, PayType};
 
+use super::outbox::{self, Job};
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
 
@@ -225,13 +226,21 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
         idempotency_key: purchase.idempotency_key.clone(),
         request_hash: hash.clone(),
     };
-    // The ownership check, the order and its lines are one atomic write.
-    match orders::create(&ctx.db, new, &lines, now).await {
-        Ok(Created::Inserted(_)) => {
+    // The ownership check, the order, its lines and the buyer's holds on the courses are one
+    // atomic write; a course held by another order of the buyer is decided in `replace_held`.
+    let created = match orders::create(&ctx.db, new.clone(), &lines, now).await {
+        Err(WriteError::Conflict(Conflict(orders::HOLD))) => {
+            replace_held(ctx, new, &lines, &hash, now).await?
+        }
+        other => other.map(Placed::from),
+    };
+    match created {
+        Ok(Placed::New) => {
             tracing::info!(order.out_trade_no = %out_trade_no, order.total_fen = sum.fen(), user.id = user_id, "order created");
             Ok(PurchaseOutcome { out_trade_no, pay_url, created: true })
         }
-        Ok(Created::AlreadyOwned) => {
+        Ok(Placed::Existing(existing)) => outcome(&existing),
+        Ok(Placed::AlreadyOwned) => {
             let owned = crate::delivery::owned_course_ids(ctx, user_id, Some(&purchase.course_ids)).await?;
             Err(AppError::Conflict(match purchase.course_ids.iter().find(|id| owned.contains(id)) {
                 Some(id) => format!("you already own course {id}"),
@@ -249,6 +258,83 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
         Err(WriteError::Conflict(c)) => Err(AppError::Unexpected(c.into())),
         Err(WriteError::Db(e)) => Err(e.into()),
     }
+}
+
+/// Where [`create_order`]'s write ended.
+enum Placed {
+    /// The new order was written.
+    New,
+    /// An identical, still payable order of the buyer answers the request instead.
+    Existing(Box<order::Model>),
+    /// The buyer owns one of the courses: nothing written.
+    AlreadyOwned,
+}
+
+impl From<Created> for Placed {
+    fn from(c: Created) -> Self {
+        match c {
+            Created::Inserted(_) => Placed::New,
+            Created::AlreadyOwned => Placed::AlreadyOwned,
+        }
+    }
+}
+
+/// Whether `order` is an unpaid, still payable order for the purchase hashed as `hash`.
+fn payable_repeat(order: &order::Model, hash: &str, now: DateTime<Utc>) -> bool {
+    order.order_status == OrderStatus::Unpaid.code()
+        && order.expires_at.is_some_and(|at| at > now)
+        && order.request_hash.as_deref() == Some(hash)
+}
+
+/// One open order per buyer and course: another order of the buyer holds one of the courses
+/// of `new`. Decided in one write transaction with the buyer locked, so concurrent purchases
+/// of one buyer are decided one after the other:
+///
+/// - an identical purchase that is still payable answers the request (a double click, or
+///   concurrent retries without an `Idempotency-Key`): nothing is written;
+/// - any other unpaid order holding one of the courses is cancelled and its trade closed at
+///   Alipay through the outbox: the buyer's newest choice replaces it (money that still
+///   arrives for it follows the late-payment rule, and a course paid twice is refunded);
+/// - a hold whose order is no longer open (paid, cancelled, expired) is taken over.
+async fn replace_held(
+    ctx: &AppContext,
+    new: NewOrder,
+    lines: &[NewLine],
+    hash: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Result<Placed, WriteError>> {
+    let user_id = new.user_id;
+    let ids: Vec<i64> = lines.iter().map(|l| l.course_id).collect();
+    let txn = shop_db::begin_write(&ctx.db).await?;
+    orders::lock_buyer(&txn, user_id).await?;
+    if let Some(key) = new.idempotency_key.as_deref()
+        && orders::by_idempotency_key(&txn, user_id, key).await?.is_some()
+    {
+        // A retry of a request that made an order: answered like the key's conflict below.
+        return Ok(Err(WriteError::Conflict(Conflict("uq_orders_user_idempotency_key"))));
+    }
+    let holders = orders::holders(&txn, user_id, &ids).await?;
+    if let Some(same) = holders.into_iter().find(|o| payable_repeat(o, hash, now)) {
+        return Ok(Ok(Placed::Existing(Box::new(same))));
+    }
+    for held in orders::holders(&txn, user_id, &ids).await? {
+        if held.order_status == OrderStatus::Unpaid.code()
+            && orders::close_unpaid(&txn, held.id, OrderStatus::Cancelled).await?
+        {
+            outbox::enqueue(&txn, &Job::AlipayClose { out_trade_no: held.out_trade_no.clone() }).await?;
+            tracing::info!(order.out_trade_no = %held.out_trade_no, user.id = user_id, "unpaid order replaced by a newer order for the same course");
+        }
+    }
+    if !shop_db::delivery::active_course_ids(&txn, user_id, Some(&ids), now).await?.is_empty() {
+        return Ok(Ok(Placed::AlreadyOwned));
+    }
+    let order = match orders::insert(&txn, new, lines).await {
+        Ok(order) => order,
+        Err(e) => return Ok(Err(e)),
+    };
+    orders::take_holds(&txn, user_id, &ids, order.id, now).await?;
+    txn.commit().await?;
+    Ok(Ok(Placed::New))
 }
 
 fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) -> AppResult<OrderView> {
