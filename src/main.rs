@@ -194,13 +194,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
             let db = context::connect(&settings).await?;
-            context::migrate(&db).await?;
+            context::migrate(&settings, &db).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::SeedDemo => {
             let db = context::connect(&settings).await?;
-            context::migrate(&db).await?;
+            context::migrate(&settings, &db).await?;
             let summary = context::seed_demo(&db, &settings).await?;
             println!("demo catalog imported: {summary:?}");
             Ok(())
@@ -209,7 +209,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let json =
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let db = context::connect(&settings).await?;
-            context::migrate(&db).await?;
+            context::migrate(&settings, &db).await?;
             let summary =
                 catalog::import_catalog_json(&db, &json).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("imported {}: {summary:?}", file.display());

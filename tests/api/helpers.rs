@@ -118,6 +118,36 @@ impl TestApp {
         conn.close().await.expect("close admin connection");
     }
 
+    /// Gives the Postgres database back after [`TestApp::cut_database`].
+    pub async fn restore_database(&self) {
+        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let (_, name) = self.db_url.rsplit_once('/').expect("URL has a database path");
+        let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+        conn.execute_unprepared(&format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true"))
+            .await
+            .expect("allow connections");
+        conn.close().await.expect("close admin connection");
+    }
+
+    /// Terminates every connection the server holds to its Postgres database (as a restart
+    /// of Postgres does), leaving new connections allowed.
+    pub async fn terminate_connections(&self) -> u64 {
+        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let (_, name) = self.db_url.rsplit_once('/').expect("URL has a database path");
+        let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+        let rows = conn
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ),
+            ))
+            .await
+            .expect("terminate connections");
+        conn.close().await.expect("close admin connection");
+        rows.len() as u64
+    }
+
     /// A server with the demo catalog.
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
@@ -304,6 +334,20 @@ impl TestApp {
     }
 
     /// POSTs a raw notify body; status and text.
+    /// POSTs raw bytes to the notify endpoint, form-encoded as Alipay sends it.
+    pub async fn post_notify_bytes(&self, body: Vec<u8>) -> (StatusCode, String) {
+        let res = self
+            .client
+            .post(self.url("/api/v1/order/success/"))
+            .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        (status, res.text().await.expect("text"))
+    }
+
     pub async fn post_notify(&self, body: String) -> (StatusCode, String) {
         let res = self
             .client

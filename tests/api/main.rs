@@ -8,6 +8,8 @@ mod catalog;
 mod cli;
 mod delivery;
 mod errors;
+mod faults;
+mod limits;
 mod money_once;
 mod openapi;
 mod payments;

@@ -11,6 +11,7 @@ use shop_domain::user::{Email, LoginIdentifier, Mobile, Password, Role, Username
 use crate::auth::{hash_password, verify_password};
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
+use crate::limits::Limit;
 
 /// What a successful login returns to the front end.
 #[derive(Debug, Clone)]
@@ -79,7 +80,7 @@ pub async fn login(
     identifier: &str,
     password: &str,
 ) -> AppResult<LoginOutcome> {
-    ctx.login_limiter.check(client)?;
+    crate::limits::check(ctx, Limit::Login, client).await?;
     if identifier.trim().is_empty() {
         return Err(AppError::invalid("username", "is required"));
     }
@@ -123,11 +124,13 @@ fn code_hash(ctx: &AppContext, mobile: &Mobile, code: &str) -> String {
 }
 
 /// Sends a six-digit code to `mobile`, at most one per `resend_interval_seconds` and
-/// `max_per_hour` per hour. The code is stored as a keyed hash, never in clear.
+/// `max_per_hour` per hour to one number, `max_per_address_per_hour` on behalf of one client
+/// address (so one client cannot pump codes to many numbers), and `max_overall_per_hour`
+/// for the whole shop. The code is stored as a keyed hash, never in clear.
 ///
 /// # Errors
 /// `InvalidMobile`; `RateLimited`; `SmsNotSent` when no sender is configured.
-pub async fn send_sms_code(ctx: &AppContext, mobile: &str) -> AppResult<()> {
+pub async fn send_sms_code(ctx: &AppContext, client: &str, mobile: &str) -> AppResult<()> {
     let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
     let cfg = &ctx.settings.sms;
     let now = Utc::now();
@@ -141,6 +144,8 @@ pub async fn send_sms_code(ctx: &AppContext, mobile: &str) -> AppResult<()> {
     if hourly >= cfg.max_per_hour {
         return Err(AppError::RateLimited { retry_after_secs: 3600 });
     }
+    crate::limits::check(ctx, Limit::SmsPerAddress, client).await?;
+    crate::limits::check(ctx, Limit::SmsOverall, client).await?;
     let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
     let expires = now + Duration::seconds(cfg.code_ttl_seconds);
     sms::insert(&ctx.db, mobile.as_str(), code_hash(ctx, &mobile, &code), expires).await?;
@@ -177,7 +182,7 @@ async fn redeem_code(ctx: &AppContext, mobile: &Mobile, code: &str) -> AppResult
 /// `RateLimited`, `InvalidMobile`, `InvalidSmsCode`, `NotFound` when no account has the
 /// number, `AccountDisabled`.
 pub async fn sms_login(ctx: &AppContext, client: &str, mobile: &str, code: &str) -> AppResult<LoginOutcome> {
-    ctx.login_limiter.check(client)?;
+    crate::limits::check(ctx, Limit::Login, client).await?;
     let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
     redeem_code(ctx, &mobile, code).await?;
     let user = users::by_mobile(&ctx.db, mobile.as_str()).await?.ok_or(AppError::NotFound("account"))?;
@@ -200,7 +205,7 @@ pub async fn register_by_mobile(
     code: &str,
     password: &str,
 ) -> AppResult<UserView> {
-    ctx.register_limiter.check(client)?;
+    crate::limits::check(ctx, Limit::Register, client).await?;
     let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
     let password = Password::parse(password).map_err(|e| AppError::invalid("password", e))?;
     if users::by_mobile(&ctx.db, mobile.as_str()).await?.is_some() {

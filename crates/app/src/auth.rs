@@ -1,6 +1,5 @@
 //! JWT access tokens (HS256, algorithm pinned, `exp` required) and argon2id passwords.
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -150,42 +149,6 @@ pub fn warm_up() {
     LazyLock::force(&DUMMY_HASH);
 }
 
-/// A fixed-window limiter keyed by client address, kept in memory (per process).
-pub struct RateLimiter {
-    limit: u32,
-    window: Duration,
-    buckets: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u32)>>,
-}
-
-impl RateLimiter {
-    /// `limit` attempts per `window` and key.
-    pub fn new(limit: u32, window: Duration) -> Self {
-        RateLimiter { limit, window, buckets: std::sync::Mutex::new(Default::default()) }
-    }
-
-    /// Counts one attempt for `key`.
-    ///
-    /// # Errors
-    /// `RateLimited` with the seconds until the window resets when over the limit.
-    pub fn check(&self, key: &str) -> AppResult<()> {
-        let now = std::time::Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-        }
-        let entry = buckets.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.limit {
-            let left = self.window.saturating_sub(now.duration_since(entry.0));
-            return Err(AppError::RateLimited { retry_after_secs: left.as_secs().max(1) });
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,15 +173,6 @@ mod tests {
         other.jwt_secret = SecretString::from("b".repeat(40));
         assert!(matches!(TokenService::new(&other).verify(&token), Err(AppError::Unauthorized(_))));
         assert!(matches!(tokens.verify("not.a.token"), Err(AppError::Unauthorized(_))));
-    }
-
-    #[test]
-    fn rate_limiter_counts_per_key() {
-        let limiter = RateLimiter::new(2, Duration::from_secs(60));
-        assert!(limiter.check("1.2.3.4").is_ok());
-        assert!(limiter.check("1.2.3.4").is_ok());
-        assert!(matches!(limiter.check("1.2.3.4"), Err(AppError::RateLimited { .. })));
-        assert!(limiter.check("5.6.7.8").is_ok());
     }
 
     #[tokio::test]

@@ -319,6 +319,12 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Seconds to wait for a connection.
     pub acquire_timeout_seconds: u64,
+    /// Postgres: longest a statement may run, in milliseconds (0: no limit).
+    pub statement_timeout_ms: u64,
+    /// Postgres: longest a statement waits for a lock, in milliseconds (0: no limit).
+    pub lock_timeout_ms: u64,
+    /// SQLite: longest a statement waits for another connection's write lock, in milliseconds.
+    pub busy_timeout_ms: u64,
     /// Apply migrations at start-up.
     pub migrate_on_start: bool,
 }
@@ -351,6 +357,10 @@ pub struct SmsSettings {
     pub resend_interval_seconds: i64,
     /// Most codes per number and hour.
     pub max_per_hour: u64,
+    /// Most codes sent on behalf of one client address per hour.
+    pub max_per_address_per_hour: u32,
+    /// Most codes the whole shop sends per hour.
+    pub max_overall_per_hour: u32,
     /// Wrong guesses before a code is void.
     pub max_attempts: i32,
 }

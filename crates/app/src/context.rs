@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use crate::auth::{RateLimiter, TokenService};
+use crate::auth::TokenService;
 use crate::catalog::{self, Catalog};
 use crate::config::Settings;
 use crate::mail::Mailer;
@@ -31,10 +31,6 @@ pub struct AppContext {
     pub tokens: TokenService,
     /// The in-memory catalog.
     pub catalog: Arc<Catalog>,
-    /// Login attempts per client address.
-    pub login_limiter: Arc<RateLimiter>,
-    /// Registration attempts per client address.
-    pub register_limiter: Arc<RateLimiter>,
     /// Key of the SMS code hashes, derived from the JWT secret.
     pub sms_key: [u8; 32],
     /// Delivers SMS codes.
@@ -79,24 +75,38 @@ impl Drop for InFlightGuard {
     }
 }
 
+/// The pool settings of `settings` for a pool of up to `max_connections`: the acquire,
+/// statement, lock and busy timeouts of `[database]` (0 turns one off).
+pub fn pool_options(settings: &Settings, max_connections: u32) -> shop_db::PoolOptions {
+    let d = &settings.database;
+    let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+    shop_db::PoolOptions {
+        max_connections,
+        acquire_timeout: Duration::from_secs(d.acquire_timeout_seconds),
+        statement_timeout: ms(d.statement_timeout_ms),
+        lock_timeout: ms(d.lock_timeout_ms),
+        busy_timeout: Duration::from_millis(d.busy_timeout_ms),
+    }
+}
+
+fn backend_name(url: &str) -> &'static str {
+    shop_db::backend_of(url).map_or("database", |b| match b {
+        shop_db::Backend::Postgres => "Postgres",
+        shop_db::Backend::Sqlite => "SQLite",
+    })
+}
+
 /// Opens the database of `settings`.
 ///
 /// # Errors
 /// When the database cannot be reached.
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database.url.expose_secret();
-    let options = shop_db::PoolOptions {
-        max_connections: settings.database.max_connections,
-        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_seconds),
-    };
+    let options = pool_options(settings, settings.database.max_connections);
     // The URL may carry a password: name only the backend in the error.
-    let backend = shop_db::backend_of(url).map_or("database", |b| match b {
-        shop_db::Backend::Postgres => "Postgres",
-        shop_db::Backend::Sqlite => "SQLite",
-    });
     shop_db::connect(url, &options)
         .await
-        .with_context(|| format!("cannot open the {backend} database (database.url)"))
+        .with_context(|| format!("cannot open the {} database (database.url)", backend_name(url)))
 }
 
 /// A pool for one HTTP worker thread, on Postgres (`None` on SQLite, whose writers share
@@ -114,19 +124,29 @@ pub fn request_pool(settings: &Settings, workers: usize) -> anyhow::Result<Optio
         return Ok(None);
     }
     let per_worker = settings.database.max_connections / u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
-    let options = shop_db::PoolOptions {
-        max_connections: per_worker.max(1),
-        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_seconds),
-    };
+    let options = pool_options(settings, per_worker.max(1));
     // The URL may carry a password: never in the error.
     shop_db::connect_lazy_postgres(url, &options).map(Some).context("cannot read database.url")
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations. On Postgres they run on a connection of their own, without the
+/// statement and lock timeouts of request pools (building an index on a large table may take
+/// longer); SQLite applies them on `db`.
 ///
 /// # Errors
 /// Migration failures.
-pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+pub async fn migrate(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<()> {
+    let url = settings.database.url.expose_secret();
+    if shop_db::backend_of(url) == Some(shop_db::Backend::Postgres) {
+        let options =
+            shop_db::PoolOptions::new(1, Duration::from_secs(settings.database.acquire_timeout_seconds));
+        let own = shop_db::connect(url, &options)
+            .await
+            .with_context(|| format!("cannot open the {} database (database.url)", backend_name(url)))?;
+        let applied = Migrator::up(&own, None).await.context("applying migrations");
+        own.close().await.ok();
+        return applied;
+    }
     Migrator::up(db, None).await.context("applying migrations")
 }
 
@@ -164,7 +184,7 @@ impl AppContext {
     pub async fn init_with(settings: Settings, sms: Arc<dyn SmsGateway>) -> anyhow::Result<Self> {
         let db = connect(&settings).await?;
         if settings.database.migrate_on_start {
-            migrate(&db).await?;
+            migrate(&settings, &db).await?;
         }
         if settings.catalog.seed_demo_when_empty && shop_db::catalog::course_count(&db).await? == 0 {
             let summary = seed_demo(&db, &settings).await?;
@@ -198,14 +218,6 @@ impl AppContext {
             .into();
         AppContext {
             tokens: TokenService::new(&settings.auth),
-            login_limiter: Arc::new(RateLimiter::new(
-                settings.auth.login_attempts_per_minute,
-                Duration::from_secs(60),
-            )),
-            register_limiter: Arc::new(RateLimiter::new(
-                settings.auth.register_attempts_per_minute,
-                Duration::from_secs(60),
-            )),
             catalog: Arc::new(catalog),
             settings: Arc::new(settings),
             db,
@@ -296,6 +308,9 @@ pub fn spawn_workers(ctx: Arc<AppContext>) {
             tokio::time::sleep(every).await;
             if let Err(e) = crate::payments::expire_due_orders(&ctx).await {
                 tracing::warn!(error = ?e, "expiry sweep failed");
+            }
+            if let Err(e) = crate::limits::purge(&ctx).await {
+                tracing::warn!(error = ?e, "purging old rate-limit counters failed");
             }
         }
     });

@@ -52,6 +52,10 @@ pub enum AppError {
     /// A dependency is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database could not answer: unreachable, the connection was lost, or a timeout
+    /// fired. The failed statement changed nothing; the client may retry shortly.
+    #[error("the service is briefly unavailable, please retry in a moment")]
+    DatabaseUnavailable(shop_db::fault::Fault, #[source] sea_orm::DbErr),
     /// A bug or an infrastructure failure; details go to the log only.
     #[error("internal error")]
     Unexpected(#[source] anyhow::Error),
@@ -80,7 +84,38 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
-        AppError::Unexpected(err.into())
+        match shop_db::fault::fault(&err) {
+            Some(fault) => AppError::DatabaseUnavailable(fault, err),
+            None => AppError::Unexpected(err.into()),
+        }
+    }
+}
+
+impl AppError {
+    /// Whether the error is a lost database connection, after which a use case that had
+    /// written nothing may run again (the pool checks older connections first).
+    pub fn is_lost_connection(&self) -> bool {
+        matches!(self, AppError::DatabaseUnavailable(shop_db::fault::Fault::ConnectionLost, _))
+    }
+}
+
+/// Runs `op`, and once more when it failed because its database connection was lost (a
+/// Postgres restart, a terminated backend): for use cases that write nothing, or whose writes
+/// are idempotent, so that running them twice is the same as once.
+///
+/// # Errors
+/// The error of the last run.
+pub async fn retry_if_connection_lost<T, F, Fut>(mut op: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
+    match op().await {
+        Err(e) if e.is_lost_connection() => {
+            tracing::warn!(error = %e, "database connection lost: retrying once on a checked connection");
+            op().await
+        }
+        other => other,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod error;
+pub mod limits;
 pub mod mail;
 pub mod payments;
 pub mod sms;

@@ -7,6 +7,8 @@
 pub mod catalog;
 pub mod delivery;
 pub mod entities;
+pub mod fault;
+pub mod limits;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
@@ -50,6 +52,26 @@ pub struct PoolOptions {
     pub max_connections: u32,
     /// How long to wait for a connection before failing.
     pub acquire_timeout: Duration,
+    /// Postgres: longest a statement may run (`statement_timeout`); `None`: no limit.
+    pub statement_timeout: Option<Duration>,
+    /// Postgres: longest a statement waits for a lock (`lock_timeout`); `None`: no limit.
+    pub lock_timeout: Option<Duration>,
+    /// SQLite: longest a statement waits while another connection holds the write lock.
+    pub busy_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// `max_connections` with the given acquire timeout and no statement or lock timeout
+    /// (migrations, tools), SQLite waiting up to 10 s.
+    pub fn new(max_connections: u32, acquire_timeout: Duration) -> Self {
+        PoolOptions {
+            max_connections,
+            acquire_timeout,
+            statement_timeout: None,
+            lock_timeout: None,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Opens a pool. For SQLite the parent directory of the file is created, the file is
@@ -60,17 +82,18 @@ pub struct PoolOptions {
 /// The driver's error when the database cannot be reached.
 pub async fn connect(url: &str, options: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
     let mut opts = connect_options(url, options);
+    let busy_timeout = options.busy_timeout;
     if backend_of(url) == Some(Backend::Sqlite) {
         if let Some(dir) = sqlite_parent_dir(url) {
             std::fs::create_dir_all(&dir).map_err(|e| {
                 DbErr::Custom(format!("cannot create the SQLite directory {}: {e}", dir.display()))
             })?;
         }
-        opts.map_sqlx_sqlite_opts(|o| {
+        opts.map_sqlx_sqlite_opts(move |o| {
             o.create_if_missing(true)
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(busy_timeout)
                 .foreign_keys(true)
         });
     }
@@ -85,6 +108,24 @@ fn connect_options(url: &str, options: &PoolOptions) -> sea_orm::ConnectOptions 
         .connect_timeout(options.acquire_timeout)
         .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false);
+    // Shortly after a lost connection, connections opened before it are checked before use.
+    opts.map_sqlx_postgres_before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if fault::needs_check(meta.age) {
+                use sea_orm::sqlx::Connection as _;
+                return Ok(conn.ping().await.is_ok());
+            }
+            Ok(true)
+        })
+    });
+    let timeouts: Vec<(&'static str, String)> =
+        [("statement_timeout", options.statement_timeout), ("lock_timeout", options.lock_timeout)]
+            .into_iter()
+            .filter_map(|(name, limit)| limit.map(|d| (name, format!("{}ms", d.as_millis().max(1)))))
+            .collect();
+    if !timeouts.is_empty() {
+        opts.map_sqlx_postgres_opts(move |o| o.options(timeouts.clone()));
+    }
     opts
 }
 
@@ -169,7 +210,7 @@ mod tests {
     /// Nothing listens on port 1: a lazy pool is made without connecting.
     #[tokio::test]
     async fn a_lazy_postgres_pool_is_made_without_connecting() {
-        let options = PoolOptions { max_connections: 2, acquire_timeout: Duration::from_secs(1) };
+        let options = PoolOptions::new(2, Duration::from_secs(1));
         let db =
             connect_lazy_postgres("postgres://shop:secret@127.0.0.1:1/shop", &options).expect("lazy pool");
         assert_eq!(db.get_database_backend(), sea_orm::DbBackend::Postgres);

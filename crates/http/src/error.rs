@@ -138,15 +138,20 @@ impl From<AppError> for ApiError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, codes::CONFLICT),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED),
             AppError::SmsNotSent(_) => (StatusCode::SERVICE_UNAVAILABLE, codes::NOT_YET),
-            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE),
+            AppError::Unavailable(_) | AppError::DatabaseUnavailable(..) => {
+                (StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE)
+            }
             AppError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL),
         };
         let mut api = ApiError::new(status, code, err.to_string());
         if let AppError::Validation { field, message } = &err {
             api.0.body.errors = Some(BTreeMap::from([((*field).to_owned(), vec![message.clone()])]));
         }
-        if let AppError::RateLimited { retry_after_secs } = &err {
-            api.0.retry_after = Some(*retry_after_secs);
+        match &err {
+            AppError::RateLimited { retry_after_secs } => api.0.retry_after = Some(*retry_after_secs),
+            AppError::DatabaseUnavailable(fault, _) => api.0.retry_after = Some(fault.retry_after_secs()),
+            AppError::Unavailable(_) => api.0.retry_after = Some(5),
+            _ => {}
         }
         api.0.source = Some(err);
         api

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod links;
+mod nul;
 pub mod openapi;
 pub mod startup;
 pub mod state;

@@ -252,6 +252,7 @@ fn build_app(
         );
     }
     app.default_service(web::to(not_found))
+        .wrap(from_fn(crate::nul::refuse_nul))
         .wrap(ErrorHandlers::new().default_handler(error::jsonify))
         .wrap(Condition::new(settings.api.business_errors_as_200, from_fn(business_errors_as_200)))
         .wrap(from_fn(request_id_header))

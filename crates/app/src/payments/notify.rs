@@ -29,9 +29,14 @@ pub enum NotifyReply {
 /// Longest body stored in the audit log.
 const MAX_STORED_BODY: usize = 16 * 1024;
 
+/// Text as the audit log can store it: at most `max` characters, a NUL (which Postgres
+/// cannot store in text) replaced by U+FFFD.
+fn storable(text: &str, max: usize) -> String {
+    text.chars().take(max).map(|c| if c == '\0' { '\u{FFFD}' } else { c }).collect()
+}
+
 fn body_text(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    text.chars().take(MAX_STORED_BODY).collect()
+    storable(&String::from_utf8_lossy(raw), MAX_STORED_BODY)
 }
 
 async fn reject(
@@ -41,20 +46,18 @@ async fn reject(
     params: &[(String, String)],
     reason: String,
 ) -> AppResult<NotifyReply> {
-    let find = |name: &str| {
-        params.iter().find(|(k, _)| k == name).map(|(_, v)| v.chars().take(64).collect::<String>())
-    };
+    let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| storable(v, 64));
     tracing::warn!(notify.out_trade_no = ?find("out_trade_no"), notify.remote = %remote, reason = %reason, "alipay notify rejected");
     payments::record_notify(
         &ctx.db,
         NotifyRecord {
             out_trade_no: find("out_trade_no"),
             notify_id: find("notify_id"),
-            trade_status: find("trade_status").map(|s| s.chars().take(32).collect()),
+            trade_status: find("trade_status").map(|s| storable(&s, 32)),
             verdict: "rejected",
             reason,
             raw_body: body_text(raw),
-            remote_addr: remote.chars().take(64).collect(),
+            remote_addr: storable(remote, 64),
         },
     )
     .await?;

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shop_app::delivery::{self, DownloadRefusal};
+use shop_app::error::retry_if_connection_lost;
 use shop_app::storage::UrlError;
 use utoipa::{IntoParams, ToSchema};
 
@@ -66,8 +67,8 @@ pub struct MyCourses {
     responses((status = 200, body = MyCourses), (status = 401, body = ErrorBody))
 )]
 pub async fn mine(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let courses = delivery::my_courses(&state.ctx, user.0).await?;
-    let links = delivery::my_links(&state.ctx, user.0).await?;
+    let courses = retry_if_connection_lost(|| delivery::my_courses(&state.ctx, user.0)).await?;
+    let links = retry_if_connection_lost(|| delivery::my_links(&state.ctx, user.0)).await?;
     let result = courses
         .into_iter()
         .map(|c| MyCourseDto {
@@ -125,7 +126,7 @@ pub async fn play(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let play = delivery::play_url(&state.ctx, user.0, id.into_inner()).await?;
+    let play = retry_if_connection_lost(|| delivery::play_url(&state.ctx, user.0, *id)).await?;
     Ok(HttpResponse::Ok().json(PlayResponse {
         code: codes::OK,
         msg: "ok".into(),

@@ -4,6 +4,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shop_app::AppError;
+use shop_app::error::retry_if_connection_lost;
 use shop_app::payments::{self, NotifyReply, Purchase};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
@@ -63,7 +64,8 @@ pub async fn pay(
     body: web::Json<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let purchase = purchase(body.into_inner(), &req)?;
-    let outcome = payments::create_order(&state.ctx, user.0, purchase).await?;
+    let outcome =
+        retry_if_connection_lost(|| payments::create_order(&state.ctx, user.0, purchase.clone())).await?;
     Ok(HttpResponse::Ok().json(PayResponse {
         code: codes::OK,
         msg: if outcome.created { "order created" } else { "existing order" }.into(),
@@ -105,7 +107,7 @@ pub async fn alipay(
     )
 )]
 pub async fn notify(state: web::Data<State>, client: ClientAddr, body: web::Bytes) -> HttpResponse {
-    match payments::handle_notify(&state.ctx, &body, &client.0).await {
+    match retry_if_connection_lost(|| payments::handle_notify(&state.ctx, &body, &client.0)).await {
         Ok(NotifyReply::Success) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("success"),
         Ok(NotifyReply::Fail) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("fail"),
         Err(e) => {
@@ -148,7 +150,7 @@ pub async fn status(
         .as_deref()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::field("out_trade_no", "is required"))?;
-    let result = payments::payment_status(&state.ctx, no).await?;
+    let result = retry_if_connection_lost(|| payments::payment_status(&state.ctx, no)).await?;
     let (code, msg) = match result.status {
         OrderStatus::Paid => (codes::OK, "payment received"),
         OrderStatus::Unpaid => (codes::NOT_YET, "payment not received yet"),
@@ -174,7 +176,7 @@ pub async fn status(
     responses((status = 200, body = OrderList), (status = 401, body = ErrorBody))
 )]
 pub async fn list(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let orders = payments::orders_of(&state.ctx, user.0).await?;
+    let orders = retry_if_connection_lost(|| payments::orders_of(&state.ctx, user.0)).await?;
     Ok(HttpResponse::Ok().json(OrderList {
         code: codes::OK,
         msg: "ok".into(),
@@ -196,7 +198,7 @@ pub async fn detail(
     user: AuthUser,
     no: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let order = payments::order_detail(&state.ctx, user.0, &no).await?;
+    let order = retry_if_connection_lost(|| payments::order_detail(&state.ctx, user.0, &no)).await?;
     Ok(HttpResponse::Ok().json(OrderResponse {
         code: codes::OK,
         msg: "ok".into(),

@@ -41,7 +41,8 @@ pub async fn pay_result(
             "<div class=\"box\"><h1>支付结果</h1><p>缺少订单号 / missing order number.</p></div>",
         ));
     };
-    let status = payments::payment_status(&state.ctx, no).await?.status;
+    let status =
+        shop_app::error::retry_if_connection_lost(|| payments::payment_status(&state.ctx, no)).await?.status;
     let (title, text) = match status {
         OrderStatus::Paid => {
             ("支付成功", "支付成功，课程已开通。/ Payment received: your courses are ready.")

@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shop_app::AppError;
 use shop_app::accounts::{self, LoginOutcome};
+use shop_app::error::retry_if_connection_lost;
 use utoipa::IntoParams;
 
 use crate::dto::{LoginResponse, MeResponse, Message, MobileRegister, PasswordLogin, SmsLogin, UserDto};
@@ -52,7 +53,9 @@ pub async fn mul_login(
     client: ClientAddr,
     body: web::Json<PasswordLogin>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = accounts::login(&state.ctx, &client.0, &body.username, &body.password).await?;
+    let outcome =
+        retry_if_connection_lost(|| accounts::login(&state.ctx, &client.0, &body.username, &body.password))
+            .await?;
     Ok(login_response(&state, outcome))
 }
 
@@ -71,7 +74,8 @@ pub async fn mobile(
     state: web::Data<State>,
     query: web::Query<MobileQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let registered = accounts::mobile_registered(&state.ctx, mobile_param(&query)?).await?;
+    let mobile = mobile_param(&query)?;
+    let registered = retry_if_connection_lost(|| accounts::mobile_registered(&state.ctx, mobile)).await?;
     Ok(HttpResponse::Ok().json(if registered {
         Message::new(codes::OK, "this mobile number is registered")
     } else {
@@ -95,9 +99,10 @@ pub async fn mobile(
 )]
 pub async fn send_sms(
     state: web::Data<State>,
+    client: ClientAddr,
     query: web::Query<MobileQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::send_sms_code(&state.ctx, mobile_param(&query)?).await?;
+    accounts::send_sms_code(&state.ctx, &client.0, mobile_param(&query)?).await?;
     Ok(HttpResponse::Ok().json(Message::new(codes::OK, "verification code sent")))
 }
 
@@ -155,7 +160,7 @@ pub async fn mobile_register(
     responses((status = 200, body = MeResponse), (status = 401, description = "Missing, expired or invalid token", body = ErrorBody))
 )]
 pub async fn me(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let view = accounts::me(&state.ctx, user.0).await?;
+    let view = retry_if_connection_lost(|| accounts::me(&state.ctx, user.0)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         code: codes::OK,
         msg: "ok".into(),
