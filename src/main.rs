@@ -239,7 +239,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "refund {} of {} yuan recorded; asking Alipay...",
                 requested.out_request_no, requested.amount
             );
-            let pass = payments::outbox::run_once(&ctx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let pass = shop_app::worker::run_once(&ctx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let refund = shop_db::payments::refund_by_request_no(&ctx.db, &requested.out_request_no).await?;
             match refund {
                 Some(r) if r.status == shop_db::payments::refund_status::SUCCEEDED => {
@@ -381,7 +381,7 @@ async fn send_queued(ctx: &AppContext) -> anyhow::Result<()> {
     let bar = progress_bar("sending");
     let mut sent = 0u64;
     for _ in 0..1000 {
-        let pass = payments::outbox::run_once(ctx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let pass = shop_app::worker::run_once(ctx).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         sent += pass.done as u64;
         bar.set_length(sent + pass.retried as u64);
         bar.set_position(sent);

@@ -381,10 +381,10 @@ impl TestApp {
     }
 
     /// Runs outbox passes until one does nothing (at most 20).
-    pub async fn drain_outbox(&self) -> shop_app::payments::outbox::OutboxPass {
-        let mut total = shop_app::payments::outbox::OutboxPass::default();
+    pub async fn drain_outbox(&self) -> shop_app::jobs::OutboxPass {
+        let mut total = shop_app::jobs::OutboxPass::default();
         for _ in 0..20 {
-            let pass = shop_app::payments::outbox::run_once(&self.ctx).await.expect("outbox pass");
+            let pass = shop_app::worker::run_once(&self.ctx).await.expect("outbox pass");
             total.done += pass.done;
             total.retried += pass.retried;
             total.failed += pass.failed;

@@ -268,7 +268,7 @@ async fn a_valid_notify_pays_exactly_once(app: TestApp, gw: FakeGateway) {
     assert_eq!(verdicts, ["accepted", "duplicate", "duplicate"]);
     // The learners count goes up once the outbox runs.
     let before = app.get_json("/api/v1/course/list/2/").await.1["students"].as_i64().expect("students");
-    payments::outbox::run_once(&app.ctx).await.expect("outbox");
+    shop_app::worker::run_once(&app.ctx).await.expect("outbox");
     app.ctx.catalog.reload(&app.ctx.db).await.expect("reload");
     let after = app.get_json("/api/v1/course/list/2/").await.1["students"].as_i64().expect("students");
     assert_eq!(after, before + 1);
@@ -389,7 +389,7 @@ async fn money_after_expiry_is_refunded_not_dropped(app: TestApp, gw: FakeGatewa
     let refunds = jobs(&app, "alipay_refund").await;
     assert_eq!(refunds.len(), 1);
     assert!(refunds[0].payload.contains(&format!("{no}L")), "idempotent out_request_no");
-    payments::outbox::run_once(&app.ctx).await.expect("outbox");
+    shop_app::worker::run_once(&app.ctx).await.expect("outbox");
     assert_eq!(gw.refunded_fen(&no), fen);
     let calls = gw.calls("alipay.trade.refund");
     assert_eq!(calls.len(), 1);
@@ -500,7 +500,7 @@ async fn expiry_asks_alipay_first(app: TestApp, gw: FakeGateway) {
     assert_eq!(status_of(&app.order_row(&paid).await), OrderStatus::Paid);
     assert_eq!(status_of(&app.order_row(&unknown).await), OrderStatus::Expired);
     assert_eq!(jobs(&app, "alipay_close").await.len(), 2);
-    payments::outbox::run_once(&app.ctx).await.expect("outbox");
+    shop_app::worker::run_once(&app.ctx).await.expect("outbox");
     assert_eq!(gw.calls("alipay.trade.close").len(), 2);
     assert!(jobs(&app, "alipay_close").await.iter().all(|j| j.status == "done"));
 }
@@ -516,13 +516,13 @@ async fn refunds_partial_full_and_failing(app: TestApp, gw: FakeGateway) {
     assert_eq!(first.out_request_no, format!("{no}R1"));
     // Alipay is down: the job is kept and retried later with the same request number.
     gw.set_behaviour(Behaviour::SystemError);
-    let pass = payments::outbox::run_once(&app.ctx).await.expect("outbox");
+    let pass = shop_app::worker::run_once(&app.ctx).await.expect("outbox");
     assert_eq!(pass.retried, 1);
     let job = jobs(&app, "alipay_refund").await.remove(0);
     assert!(job.status == "pending" && job.next_attempt_at > chrono::Utc::now() && job.last_error.is_some());
     gw.set_behaviour(Behaviour::Normal);
     make_jobs_due(&app).await;
-    payments::outbox::run_once(&app.ctx).await.expect("outbox");
+    shop_app::worker::run_once(&app.ctx).await.expect("outbox");
     let row = app.order_row(&no).await;
     assert_eq!((status_of(&row), row.refunded_fen), (OrderStatus::Paid, fen / 2), "partial: still paid");
     // Too much is refused before Alipay is asked.
@@ -530,7 +530,7 @@ async fn refunds_partial_full_and_failing(app: TestApp, gw: FakeGateway) {
     assert!(payments::request_refund(&app.ctx, &no, Some(too_much), "greedy").await.is_err());
     // The rest, by default.
     payments::request_refund(&app.ctx, &no, None, "rest").await.expect("refund");
-    payments::outbox::run_once(&app.ctx).await.expect("outbox");
+    shop_app::worker::run_once(&app.ctx).await.expect("outbox");
     let row = app.order_row(&no).await;
     assert_eq!((status_of(&row), row.refunded_fen), (OrderStatus::Refunded, fen));
     assert_eq!(gw.refunded_fen(&no), fen);
@@ -541,7 +541,7 @@ async fn refunds_partial_full_and_failing(app: TestApp, gw: FakeGateway) {
     app.post_notify(gw.sign(&gw.paid_notify(&other, fen2, TradeStatus::TradeSuccess))).await;
     // Alipay has no paid trade: it answers TRADE_STATUS_ERROR / NOT_EXIST (not retryable).
     payments::request_refund(&app.ctx, &other, None, "x").await.expect("refund recorded");
-    let pass = payments::outbox::run_once(&app.ctx).await.expect("outbox");
+    let pass = shop_app::worker::run_once(&app.ctx).await.expect("outbox");
     assert_eq!(pass.failed, 1);
     let refund = shop_db::payments::refund_by_request_no(&app.ctx.db, &format!("{other}R1"))
         .await
@@ -654,7 +654,7 @@ async fn two_servers_share_the_work_exactly_once() {
         gw.set_trade(no, *fen, TradeStatus::TradeSuccess);
         payments::request_refund(&one.ctx, no, None, "test").await.expect("refund");
     }
-    let (a, b) = tokio::join!(payments::outbox::run_once(&one.ctx), payments::outbox::run_once(&two.ctx));
+    let (a, b) = tokio::join!(shop_app::worker::run_once(&one.ctx), shop_app::worker::run_once(&two.ctx));
     let (a, b) = (a.expect("one"), b.expect("two"));
     // 5 order_paid + 5 refunds, each claimed once (an order_email job that an order_paid
     // job enqueued may run in the same passes too).

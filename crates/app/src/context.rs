@@ -13,7 +13,7 @@ use crate::auth::TokenService;
 use crate::catalog::{self, Catalog};
 use crate::config::Settings;
 use crate::mail::Mailer;
-use crate::payments::Payments;
+use crate::payments::gateway::Payments;
 use crate::sms::SmsGateway;
 use crate::storage::Storage;
 use arc_swap::ArcSwap;
@@ -271,69 +271,5 @@ impl AppContext {
     /// `Unavailable` when it does not.
     pub async fn ping_database(&self) -> crate::AppResult<()> {
         self.db.ping().await.map_err(|_| crate::AppError::Unavailable("the database does not answer".into()))
-    }
-}
-
-/// Whether `requests` in progress reach `threshold` (0: never).
-fn busy(requests: &InFlight, threshold: usize) -> bool {
-    threshold > 0 && requests.count() >= threshold
-}
-
-/// Runs the background workers of a server process until it exits: the outbox worker
-/// (side effects, retried with backoff) and the expiry sweep of overdue unpaid orders.
-/// Several processes may run them against one database: jobs and orders are claimed.
-pub fn spawn_workers(ctx: Arc<AppContext>) {
-    let outbox_ctx = Arc::clone(&ctx);
-    tokio::spawn(async move {
-        let every = Duration::from_millis(outbox_ctx.settings.outbox.poll_interval_ms.max(50));
-        loop {
-            match crate::payments::outbox::run_once(&outbox_ctx).await {
-                // A full batch: look again at once, unless requests are queueing in this
-                // process; then they go first, and the worker takes a batch per interval.
-                Ok(pass)
-                    if pass.done + pass.retried + pass.failed >= 20
-                        && !busy(&outbox_ctx.requests, outbox_ctx.settings.outbox.yield_at_requests) =>
-                {
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "outbox pass failed"),
-            }
-            tokio::time::sleep(every).await;
-        }
-    });
-    tokio::spawn(async move {
-        let every = Duration::from_secs(ctx.settings.alipay.expiry_check_seconds.max(1));
-        loop {
-            tokio::time::sleep(every).await;
-            if let Err(e) = crate::payments::expire_due_orders(&ctx).await {
-                tracing::warn!(error = ?e, "expiry sweep failed");
-            }
-            if let Err(e) = crate::limits::purge(&ctx).await {
-                tracing::warn!(error = ?e, "purging old rate-limit counters failed");
-            }
-        }
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_count_while_their_guards_live_and_the_worker_gives_way_at_the_threshold() {
-        let requests = Arc::new(InFlight::default());
-        assert!(!busy(&requests, 2));
-        let one = requests.enter();
-        let two = requests.enter();
-        assert_eq!(requests.count(), 2);
-        assert!(busy(&requests, 2));
-        assert!(!busy(&requests, 3));
-        assert!(!busy(&requests, 0), "0 never holds back");
-        drop(one);
-        assert_eq!(requests.count(), 1);
-        assert!(!busy(&requests, 2));
-        drop(two);
-        assert_eq!(requests.count(), 0);
     }
 }

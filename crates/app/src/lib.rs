@@ -7,11 +7,13 @@ pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod error;
+pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod payments;
 pub mod sms;
 pub mod storage;
+pub mod worker;
 
 pub use context::AppContext;
 pub use error::{AppError, AppResult};

@@ -50,7 +50,7 @@ impl Application {
         let public_url = settings.public_url(port);
         ctx.set_public_url(&public_url)?;
         if settings.workers.enabled {
-            shop_app::context::spawn_workers(Arc::clone(&ctx));
+            shop_app::worker::spawn_workers(Arc::clone(&ctx));
         }
         std::fs::create_dir_all(&settings.media.root).with_context(|| {
             format!("cannot create the media directory {}", settings.media.root.display())

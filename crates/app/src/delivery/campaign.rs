@@ -11,7 +11,7 @@ use shop_db::orders;
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
-use crate::payments::outbox::{Job, enqueue};
+use crate::jobs::{Job, enqueue};
 
 /// What to send.
 #[derive(Debug, Clone)]

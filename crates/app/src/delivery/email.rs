@@ -6,9 +6,9 @@ use shop_domain::order::OrderStatus;
 
 use super::links::{PURCHASE, issue_links, link_url};
 use crate::context::AppContext;
+use crate::jobs::Failure;
 use crate::mail::templates::{self, CourseUpdate, DownloadLinkLine, OrderConfirmation};
 use crate::mail::{Email, MailError};
-use crate::payments::outbox::Failure;
 
 impl From<MailError> for Failure {
     fn from(e: MailError) -> Self {

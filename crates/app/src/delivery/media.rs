@@ -190,7 +190,7 @@ pub async fn play_url(ctx: &AppContext, user_id: i64, section_id: i64) -> AppRes
         .await?
         .ok_or(AppError::NotFound("section"))?;
     if !sec.free_trail {
-        let owned = super::owned_course_ids(ctx, user_id, Some(&[ch.course_id])).await?;
+        let owned = super::access::owned_course_ids(ctx, user_id, Some(&[ch.course_id])).await?;
         if !owned.contains(&ch.course_id) {
             return Err(AppError::Forbidden);
         }

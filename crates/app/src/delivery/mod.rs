@@ -4,6 +4,7 @@
 mod access;
 mod campaign;
 pub(crate) mod email;
+mod jobs;
 mod links;
 mod media;
 mod sales;
@@ -11,7 +12,7 @@ mod sales;
 pub use access::{MyCourse, my_courses, owned_course_ids};
 pub(crate) use access::{grant_order, settle_refund};
 pub use campaign::{CampaignReport, CampaignRequest, notify_buyers};
+pub use jobs::DeliveryJobs;
 pub use links::{Download, DownloadRefusal, LinkView, link_url, my_links, take_download};
-pub(crate) use links::{PURCHASE, issue_links_of_lines};
 pub use media::{MediaTarget, PlayUrl, Uploaded, play_url, put as put_media};
 pub use sales::{CourseSales, DaySales, SalesReport, sales_report};

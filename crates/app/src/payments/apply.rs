@@ -8,9 +8,9 @@ use shop_db::entities::order;
 use shop_db::{orders, payments};
 use shop_domain::order::OrderStatus;
 
-use super::outbox::{self, Job};
 use crate::config::LatePayment;
 use crate::error::{AppError, AppResult};
+use crate::jobs::{self, Job};
 
 /// What Alipay reported, already verified.
 #[derive(Debug, Clone)]
@@ -161,7 +161,7 @@ async fn apply_once(
                                 "payment received after the order was cancelled",
                             )
                             .await?;
-                            outbox::enqueue(
+                            jobs::enqueue(
                                 txn,
                                 &Job::AlipayRefund {
                                     out_trade_no: order.out_trade_no.clone(),
@@ -212,7 +212,7 @@ async fn become_paid(
         return Ok(Applied::Lost);
     }
     let owned_elsewhere = crate::delivery::grant_order(txn, order, paid_at).await?;
-    outbox::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
+    jobs::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
     if owned_elsewhere.is_empty() {
         return Ok(Applied::Paid);
     }
@@ -233,7 +233,7 @@ async fn become_paid(
         "courses already owned through another order",
     )
     .await?;
-    outbox::enqueue(
+    jobs::enqueue(
         txn,
         &Job::AlipayRefund {
             out_trade_no: order.out_trade_no.clone(),

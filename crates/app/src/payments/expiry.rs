@@ -9,9 +9,9 @@ use shop_db::orders;
 use shop_domain::order::OrderStatus;
 
 use super::apply::{Applied, Observed, apply};
-use super::outbox::{Job, enqueue};
 use crate::context::AppContext;
 use crate::error::AppResult;
+use crate::jobs::{Job, enqueue};
 
 /// What happened to one overdue order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,9 @@ use shop_db::sea_orm::DbBackend;
 use shop_domain::order::OrderStatus;
 
 use super::apply::{Applied, Observed, apply};
-use super::outbox::Job;
 use crate::context::AppContext;
 use crate::error::AppResult;
+use crate::jobs::Job;
 
 /// The answer Alipay gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,9 @@ use shop_domain::Money;
 use shop_domain::catalog::CourseStatus;
 use shop_domain::order::{OrderStatus, PayType};
 
-use super::outbox::{self, Job};
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
+use crate::jobs::{self, Job};
 
 /// Most courses in one order.
 pub const MAX_COURSES: usize = 50;
@@ -321,7 +321,7 @@ async fn replace_held(
         if held.order_status == OrderStatus::Unpaid.code()
             && orders::close_unpaid(&txn, held.id, OrderStatus::Cancelled).await?
         {
-            outbox::enqueue(&txn, &Job::AlipayClose { out_trade_no: held.out_trade_no.clone() }).await?;
+            jobs::enqueue(&txn, &Job::AlipayClose { out_trade_no: held.out_trade_no.clone() }).await?;
             tracing::info!(order.out_trade_no = %held.out_trade_no, user.id = user_id, "unpaid order replaced by a newer order for the same course");
         }
     }

@@ -2,7 +2,7 @@
 //! the order is still unpaid, Alipay is asked (`alipay.trade.query`, at most once per order
 //! every `query_interval_seconds` across all processes) in case the notify is late; a
 //! verified answer is applied. Return parameters never mark an order paid by themselves.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use shop_alipay::QueryOutcome;
 use shop_db::entities::order;
 use shop_db::orders;
@@ -92,28 +92,4 @@ pub async fn payment_status(ctx: &AppContext, out_trade_no: &str) -> AppResult<P
         cache.put(out_trade_no, status, Utc::now() + SETTLED_TTL);
     }
     Ok(PaymentState { status })
-}
-
-/// Per-process memory of recently answered settled statuses (short-lived). Bounded:
-/// cleared when full.
-#[derive(Default)]
-pub struct StatusCache {
-    settled: std::sync::Mutex<std::collections::HashMap<String, (OrderStatus, DateTime<Utc>)>>,
-}
-
-const CACHE_LIMIT: usize = 100_000;
-
-impl StatusCache {
-    fn get(&self, out_trade_no: &str, now: DateTime<Utc>) -> Option<OrderStatus> {
-        let settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
-        settled.get(out_trade_no).filter(|(_, until)| *until > now).map(|(s, _)| *s)
-    }
-
-    fn put(&self, out_trade_no: &str, status: OrderStatus, until: DateTime<Utc>) {
-        let mut settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
-        if settled.len() >= CACHE_LIMIT {
-            settled.clear();
-        }
-        settled.insert(out_trade_no.to_owned(), (status, until));
-    }
 }

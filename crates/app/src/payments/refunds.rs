@@ -6,10 +6,10 @@ use shop_domain::order::OrderStatus;
 
 use super::apply::Applied;
 use super::expiry::{ExpiryOutcome, expire_one};
-use super::outbox::{Job, enqueue};
 use super::poll::query_and_apply;
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
+use crate::jobs::{Job, enqueue};
 
 /// A refund that was recorded and enqueued.
 #[derive(Debug, Clone)]

@@ -1,14 +1,19 @@
-//! The outbox worker: carries out the side effects that state changes enqueue, after
-//! commit, with retries and exponential backoff. Jobs are idempotent (an Alipay refund
-//! reuses its `out_request_no`, a close of a closed trade is harmless, database effects
-//! commit together with the job's completion), so a job interrupted half-way can run again.
+//! The job queue (the transactional outbox): side effects enqueued in the transaction of
+//! the state change that causes them, claimed by workers with a lease, run after commit, and
+//! retried with exponential backoff. Jobs are idempotent (an Alipay refund reuses its
+//! `out_request_no`, a close of a closed trade is harmless, database effects commit together
+//! with the job's completion), so a job interrupted half-way can run again.
+//!
+//! This module knows the job kinds and the queue; it does not know what a job does. Each
+//! feature owns the handlers of its kinds ([`JobHandler`]: delivery runs `order_paid` and the
+//! emails, payments runs Alipay closes and refunds), and the worker (`crate::worker`) hands
+//! the list of handlers to [`run_once`].
 use chrono::{Duration, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde::{Deserialize, Serialize};
-use shop_alipay::{CloseOutcome, GatewayError};
 use shop_db::entities::outbox as row;
+use shop_db::outbox;
 use shop_db::payments::{IdTemplate, JobTemplate};
-use shop_db::{orders, outbox, payments};
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
@@ -53,7 +58,8 @@ pub enum Job {
 }
 
 impl Job {
-    fn kind(&self) -> &'static str {
+    /// The kind, as stored in the `kind` column and named by [`JobHandler::kinds`].
+    pub fn kind(&self) -> &'static str {
         match self {
             Job::OrderPaid { .. } => "order_paid",
             Job::AlipayClose { .. } => "alipay_close",
@@ -64,7 +70,7 @@ impl Job {
     }
 
     /// The outbox row's kind, payload and dedupe key.
-    pub(crate) fn to_row(&self) -> AppResult<(&'static str, String, String)> {
+    pub fn to_row(&self) -> AppResult<(&'static str, String, String)> {
         let payload = serde_json::to_string(self).map_err(|e| AppError::Unexpected(e.into()))?;
         Ok((self.kind(), payload, self.dedupe_key()))
     }
@@ -73,7 +79,7 @@ impl Job {
     /// statement that learns the id itself (`payments::settle_payment_notify`). Built from
     /// `make(placeholder)` by cutting the placeholder out, so the rows are exactly those
     /// [`Job::to_row`] writes.
-    pub(crate) fn template(make: impl Fn(i64) -> Job) -> AppResult<JobTemplate> {
+    pub fn template(make: impl Fn(i64) -> Job) -> AppResult<JobTemplate> {
         const PLACEHOLDER: i64 = 8_070_450_532_247_928_831;
         let (kind, payload, dedupe_key) = make(PLACEHOLDER).to_row()?;
         let cut = |text: &str| -> AppResult<IdTemplate> {
@@ -110,17 +116,11 @@ pub async fn enqueue(txn: &impl ConnectionTrait, job: &Job) -> AppResult<bool> {
 }
 
 /// How a job attempt ended.
-pub(crate) enum Failure {
+pub enum Failure {
     /// Try again later.
     Retry(String),
     /// Give up (the reason is kept on the row).
     Permanent(String),
-}
-
-impl From<GatewayError> for Failure {
-    fn from(e: GatewayError) -> Self {
-        if e.is_retryable() { Failure::Retry(e.to_string()) } else { Failure::Permanent(e.to_string()) }
-    }
 }
 
 impl From<sea_orm::DbErr> for Failure {
@@ -146,16 +146,52 @@ pub struct OutboxPass {
     pub failed: usize,
 }
 
-/// Claims and runs the due jobs once.
+/// Runs the jobs of some kinds: a feature's part of the worker.
+#[async_trait::async_trait]
+pub trait JobHandler: Send + Sync {
+    /// The kinds handled (see [`Job::kind`]).
+    fn kinds(&self) -> &'static [&'static str];
+
+    /// Runs one job. The handler completes the job itself ([`complete`]), in the
+    /// transaction of its own database effects when it has some, so that they commit
+    /// together.
+    async fn run(&self, ctx: &AppContext, id: i64, job: Job) -> Result<(), Failure>;
+
+    /// Records, in `txn`, that the job was given up after `reason` (default: nothing more).
+    async fn given_up(&self, _txn: &DatabaseTransaction, _job: &Job, _reason: &str) -> AppResult<()> {
+        Ok(())
+    }
+}
+
+/// Marks a job done (in the caller's transaction, with the job's effects).
+///
+/// # Errors
+/// Database errors.
+pub async fn complete(conn: &impl ConnectionTrait, id: i64) -> Result<(), Failure> {
+    Ok(outbox::complete(conn, id).await?)
+}
+
+fn handler_of<'h>(handlers: &[&'h dyn JobHandler], kind: &str) -> Option<&'h dyn JobHandler> {
+    handlers.iter().copied().find(|h| h.kinds().contains(&kind))
+}
+
+/// Claims the due jobs once and runs each with the handler of its kind.
 ///
 /// # Errors
 /// Database errors while claiming.
-pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
+pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler]) -> AppResult<OutboxPass> {
     let cfg = &ctx.settings.outbox;
     let claimed = outbox::claim_due(&ctx.db, Utc::now(), Duration::seconds(cfg.lease_seconds), 20).await?;
     let mut pass = OutboxPass::default();
     for job in claimed {
-        match run_job(ctx, &job).await {
+        let outcome = match serde_json::from_str::<Job>(&job.payload) {
+            Err(e) => Err(Failure::Permanent(format!("unreadable job payload: {e}"))),
+            Ok(parsed) => match handler_of(handlers, &job.kind) {
+                Some(handler) => handler.run(ctx, job.id, parsed).await,
+                None => Err(Failure::Retry(format!("no handler for job kind {}", job.kind))),
+            },
+        };
+        match outcome {
             Ok(()) => pass.done += 1,
             Err(Failure::Retry(msg)) if job.attempts < cfg.max_attempts => {
                 let delay = backoff(job.attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds);
@@ -165,7 +201,7 @@ pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
             }
             Err(Failure::Retry(msg) | Failure::Permanent(msg)) => {
                 tracing::error!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, error = %msg, "outbox job failed for good");
-                give_up(ctx, &job, &msg).await?;
+                give_up(ctx, handlers, &job, &msg).await?;
                 pass.failed += 1;
             }
         }
@@ -173,102 +209,27 @@ pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
     Ok(pass)
 }
 
-/// `base * 2^(attempt-1)`, at most `max`.
-fn backoff(attempt: i32, base: i64, max: i64) -> Duration {
-    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    Duration::seconds(base.max(1).saturating_mul(1i64 << exp).min(max.max(1)))
-}
-
-async fn give_up(ctx: &AppContext, job: &row::Model, msg: &str) -> AppResult<()> {
+async fn give_up(
+    ctx: &AppContext,
+    handlers: &[&dyn JobHandler],
+    job: &row::Model,
+    msg: &str,
+) -> AppResult<()> {
     let txn = shop_db::begin_write(&ctx.db).await?;
-    if let Ok(Job::AlipayRefund { out_request_no, .. }) = serde_json::from_str::<Job>(&job.payload) {
-        payments::set_refund_status(&txn, &out_request_no, payments::refund_status::FAILED, None, Some(msg))
-            .await?;
+    if let (Ok(parsed), Some(handler)) =
+        (serde_json::from_str::<Job>(&job.payload), handler_of(handlers, &job.kind))
+    {
+        handler.given_up(&txn, &parsed, msg).await?;
     }
     outbox::fail(&txn, job.id, msg, None).await?;
     txn.commit().await?;
     Ok(())
 }
 
-async fn run_job(ctx: &AppContext, job: &row::Model) -> Result<(), Failure> {
-    let parsed: Job = serde_json::from_str(&job.payload)
-        .map_err(|e| Failure::Permanent(format!("unreadable job payload: {e}")))?;
-    match parsed {
-        Job::OrderPaid { order_id } => {
-            let txn = shop_db::begin_write(&ctx.db).await?;
-            let lines = orders::details(&txn, order_id).await?;
-            let courses: Vec<i64> = lines.iter().map(|d| d.course_id).collect();
-            orders::add_students(&txn, &courses, 1).await?;
-            // Learner counts are display figures: the catalog's periodic reload picks them up
-            // (catalog.stats_refresh_seconds); bumping the revision per payment would reload the
-            // whole catalog in every process under load.
-            // The buyer's private links and the email, unless the order was refunded meanwhile.
-            if let Some(order) = orders::by_id(&txn, order_id).await?
-                && order.order_status == shop_domain::order::OrderStatus::Paid.code()
-            {
-                let per_link = ctx.settings.delivery.downloads_per_link;
-                crate::delivery::issue_links_of_lines(
-                    &txn,
-                    &order,
-                    &lines,
-                    crate::delivery::PURCHASE,
-                    None,
-                    per_link,
-                )
-                .await?;
-                enqueue(&txn, &Job::OrderEmail { order_id }).await?;
-            }
-            outbox::complete(&txn, job.id).await?;
-            txn.commit().await?;
-            Ok(())
-        }
-        Job::OrderEmail { order_id } => {
-            crate::delivery::email::send_order_email(ctx, order_id).await?;
-            outbox::complete(&ctx.db, job.id).await?;
-            Ok(())
-        }
-        Job::CampaignEmail { campaign_id, user_id } => {
-            crate::delivery::email::send_campaign_email(ctx, campaign_id, user_id).await?;
-            outbox::complete(&ctx.db, job.id).await?;
-            Ok(())
-        }
-        Job::AlipayClose { out_trade_no } => {
-            let endpoints = ctx.payments.endpoints_now();
-            match endpoints.client.trade_close(&out_trade_no).await? {
-                CloseOutcome::Closed { .. } | CloseOutcome::NotExist => {}
-                CloseOutcome::StatusError { sub_msg } => {
-                    // Paid (or closed) at Alipay meanwhile: a notify or reconciliation
-                    // brings the money in; closing has nothing more to do.
-                    tracing::warn!(order.out_trade_no = %out_trade_no, alipay.sub_msg = ?sub_msg, "close refused: trade is not waiting for payment");
-                }
-            }
-            outbox::complete(&ctx.db, job.id).await?;
-            Ok(())
-        }
-        Job::AlipayRefund { out_trade_no, out_request_no, amount_fen, reason } => {
-            let endpoints = ctx.payments.endpoints_now();
-            let outcome = endpoints
-                .client
-                .trade_refund(&out_trade_no, amount_fen, &out_request_no, Some(&reason))
-                .await?;
-            let txn = shop_db::begin_write(&ctx.db).await?;
-            payments::set_refund_status(
-                &txn,
-                &out_request_no,
-                payments::refund_status::SUCCEEDED,
-                Some(outcome.refund_fee_fen),
-                None,
-            )
-            .await?;
-            if let Some(order) = orders::by_out_trade_no(&txn, &out_trade_no).await? {
-                crate::delivery::settle_refund(&txn, order.id, outcome.refund_fee_fen).await?;
-            }
-            outbox::complete(&txn, job.id).await?;
-            txn.commit().await?;
-            tracing::info!(order.out_trade_no = %out_trade_no, refund.out_request_no = %out_request_no, refund.amount_fen = amount_fen, refund.fund_change = outcome.fund_change, "refund confirmed by Alipay");
-            Ok(())
-        }
-    }
+/// `base * 2^(attempt-1)`, at most `max`.
+fn backoff(attempt: i32, base: i64, max: i64) -> Duration {
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    Duration::seconds(base.max(1).saturating_mul(1i64 << exp).min(max.max(1)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,88 @@
+//! The background work of a server process, wired together: the job queue with the
+//! handlers of every feature, the expiry sweep of overdue unpaid orders, and the purge of old
+//! rate-limit counters. The composition root of the jobs: `crate::jobs` knows the queue,
+//! each feature its handlers, and this module the list.
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::{AppContext, InFlight};
+use crate::delivery::DeliveryJobs;
+use crate::error::AppResult;
+use crate::jobs::{self, JobHandler, OutboxPass};
+use crate::payments::PaymentJobs;
+
+/// Every job handler of the shop.
+const HANDLERS: [&dyn JobHandler; 2] = [&DeliveryJobs, &PaymentJobs];
+
+/// Claims and runs the due jobs once, each with its feature's handler.
+///
+/// # Errors
+/// Database errors while claiming.
+pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
+    jobs::run_once(ctx, &HANDLERS).await
+}
+
+/// Whether `requests` in progress reach `threshold` (0: never).
+fn busy(requests: &InFlight, threshold: usize) -> bool {
+    threshold > 0 && requests.count() >= threshold
+}
+
+/// Runs the background workers of a server process until it exits: the outbox worker
+/// (side effects, retried with backoff) and the expiry sweep of overdue unpaid orders.
+/// Several processes may run them against one database: jobs and orders are claimed.
+pub fn spawn_workers(ctx: Arc<AppContext>) {
+    let outbox_ctx = Arc::clone(&ctx);
+    tokio::spawn(async move {
+        let every = Duration::from_millis(outbox_ctx.settings.outbox.poll_interval_ms.max(50));
+        loop {
+            match run_once(&outbox_ctx).await {
+                // A full batch: look again at once, unless requests are queueing in this
+                // process; then they go first, and the worker takes a batch per interval.
+                Ok(pass)
+                    if pass.done + pass.retried + pass.failed >= 20
+                        && !busy(&outbox_ctx.requests, outbox_ctx.settings.outbox.yield_at_requests) =>
+                {
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "outbox pass failed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    tokio::spawn(async move {
+        let every = Duration::from_secs(ctx.settings.alipay.expiry_check_seconds.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = crate::payments::expire_due_orders(&ctx).await {
+                tracing::warn!(error = ?e, "expiry sweep failed");
+            }
+            if let Err(e) = crate::limits::purge(&ctx).await {
+                tracing::warn!(error = ?e, "purging old rate-limit counters failed");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn requests_count_while_their_guards_live_and_the_worker_gives_way_at_the_threshold() {
+        let requests = Arc::new(InFlight::default());
+        assert!(!busy(&requests, 2));
+        let one = requests.enter();
+        let two = requests.enter();
+        assert_eq!(requests.count(), 2);
+        assert!(busy(&requests, 2));
+        assert!(!busy(&requests, 3));
+        assert!(!busy(&requests, 0), "0 never holds back");
+        drop(one);
+        assert_eq!(requests.count(), 1);
+        assert!(!busy(&requests, 2));
+        drop(two);
+        assert_eq!(requests.count(), 0);
+    }
+}
