@@ -6,7 +6,11 @@
 # otherwise starts a throwaway cluster (scripts/pg-throwaway.sh) and stops it afterwards.
 # Likewise S3_TEST_ENDPOINT (with S3_TEST_BUCKET, S3_TEST_ACCESS_KEY, S3_TEST_SECRET_KEY), or a
 # throwaway s3s-fs server (scripts/s3-throwaway.sh; built once with cargo install and cached).
-# Extra arguments go to `cargo test` (e.g. scripts/test.sh search).
+# Then the contract check: scripts/schemathesis.sh runs schemathesis over the served OpenAPI
+# spec against the real server binary on SQLite and on the same Postgres (about a minute or
+# two; its virtual environment is created once under /var/cache/course-shop).
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh search); with them the contract
+# check is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started_pg=
@@ -30,8 +34,16 @@ echo "test.sh: Postgres at ${TEST_DATABASE_URL#*@}, S3 at $S3_TEST_ENDPOINT"
 set +e
 cargo test --workspace --all-features "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if [ $# -eq 0 ]; then
+  # The binary the tests just built; each database's run counts as one check in the summary.
+  COURSE_SHOP_BIN=${CARGO_TARGET_DIR:-target}/debug/course-shop scripts/schemathesis.sh 2>&1 | tee -a "$log"
+  contract=${PIPESTATUS[0]}
+  [ "$contract" = 0 ] || status=$contract
+fi
 set -e
-# One closing line over every test binary (cargo's last line is often an empty doc-test run).
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+# One closing line over every test binary (cargo's last line is often an empty doc-test run)
+# and the contract check's own `schemathesis: N passed, M failed` line.
+awk '/^test result:/ || /^schemathesis: [0-9]+ passed, [0-9]+ failed$/ {
+       for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -329,7 +329,6 @@ async fn unverifiable_or_foreign_notifies_change_nothing(app: TestApp, gw: FakeG
     bodies.push(("wrong seller (signed)".into(), with("seller_id", "2088009999999999")));
     bodies.push(("unknown order (signed)".into(), with("out_trade_no", "CS20261121NOTOURS")));
     bodies.push(("unsigned".into(), encode_pairs(&good)));
-    bodies.push(("empty".into(), String::new()));
     bodies.push(("garbage".into(), "%%%&&==".into()));
     bodies.push(("not a form".into(), "{\"trade_status\":\"TRADE_SUCCESS\"}".into()));
     bodies.push(("bad percent".into(), "out_trade_no=%ZZ&sign=x".into()));
@@ -337,6 +336,9 @@ async fn unverifiable_or_foreign_notifies_change_nothing(app: TestApp, gw: FakeG
         let (status, text) = app.post_notify(body).await;
         assert_eq!((status, text.as_str()), (StatusCode::OK, "fail"), "{name}");
     }
+    // An empty body is not a notify at all: refused, with Alipay's `fail` (docs/api.md).
+    let (status, text) = app.post_notify(String::new()).await;
+    assert_eq!((status, text.as_str()), (StatusCode::BAD_REQUEST, "fail"));
     let row = app.order_row(&no).await;
     assert_eq!((status_of(&row), row.trade_no.clone()), (OrderStatus::Unpaid, None));
     assert!(jobs(&app, "order_paid").await.is_empty());

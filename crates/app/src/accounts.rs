@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use sha2::Sha256;
 use shop_db::entities::user;
 use shop_db::{Conflict, WriteError, sms, users};
-use shop_domain::user::{Email, LoginIdentifier, Mobile, Password, Role, Username};
+use shop_domain::user::{Email, LoginIdentifier, Mobile, Password, Role, SmsCode, Username};
 
 use crate::auth::{hash_password, verify_password};
 use crate::context::AppContext;
@@ -81,13 +81,13 @@ pub async fn login(
     password: &str,
 ) -> AppResult<LoginOutcome> {
     crate::limits::check(ctx, Limit::Login, client).await?;
-    if identifier.trim().is_empty() {
+    if LoginIdentifier::is_blank(identifier) {
         return Err(AppError::invalid("username", "is required"));
     }
     if password.is_empty() {
         return Err(AppError::invalid("password", "is required"));
     }
-    if password.len() > Password::MAX_BYTES {
+    if Password::too_long(password) {
         return Err(AppError::InvalidCredentials);
     }
     let found = match LoginIdentifier::classify(identifier) {
@@ -111,7 +111,7 @@ pub async fn login(
 /// # Errors
 /// `InvalidMobile` for a malformed number.
 pub async fn mobile_registered(ctx: &AppContext, mobile: &str) -> AppResult<bool> {
-    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
     Ok(users::by_mobile(&ctx.db, mobile.as_str()).await?.is_some())
 }
 
@@ -131,7 +131,7 @@ fn code_hash(ctx: &AppContext, mobile: &Mobile, code: &str) -> String {
 /// # Errors
 /// `InvalidMobile`; `RateLimited`; `SmsNotSent` when no sender is configured.
 pub async fn send_sms_code(ctx: &AppContext, client: &str, mobile: &str) -> AppResult<()> {
-    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
     let cfg = &ctx.settings.sms;
     let now = Utc::now();
     let recent =
@@ -156,11 +156,10 @@ pub async fn send_sms_code(ctx: &AppContext, client: &str, mobile: &str) -> AppR
 async fn redeem_code(ctx: &AppContext, mobile: &Mobile, code: &str) -> AppResult<()> {
     let cfg = &ctx.settings.sms;
     let now = Utc::now();
-    let code = code.trim();
     let Some(stored) = sms::latest_usable(&ctx.db, mobile.as_str(), now, cfg.max_attempts).await? else {
         return Err(AppError::InvalidSmsCode);
     };
-    let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = SmsCode::is_well_formed(code);
     let expected = code_hash(ctx, mobile, code);
     // Compare hashes in constant time.
     let matches = well_formed
@@ -183,7 +182,7 @@ async fn redeem_code(ctx: &AppContext, mobile: &Mobile, code: &str) -> AppResult
 /// number, `AccountDisabled`.
 pub async fn sms_login(ctx: &AppContext, client: &str, mobile: &str, code: &str) -> AppResult<LoginOutcome> {
     crate::limits::check(ctx, Limit::Login, client).await?;
-    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
     redeem_code(ctx, &mobile, code).await?;
     let user = users::by_mobile(&ctx.db, mobile.as_str()).await?.ok_or(AppError::NotFound("account"))?;
     if !user.is_active {
@@ -206,7 +205,7 @@ pub async fn register_by_mobile(
     password: &str,
 ) -> AppResult<UserView> {
     crate::limits::check(ctx, Limit::Register, client).await?;
-    let mobile = Mobile::parse(mobile.trim()).map_err(|_| AppError::InvalidMobile)?;
+    let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
     let password = Password::parse(password).map_err(|e| AppError::invalid("password", e))?;
     if users::by_mobile(&ctx.db, mobile.as_str()).await?.is_some() {
         return Err(AppError::Conflict("this mobile number is already registered".into()));

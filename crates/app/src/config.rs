@@ -391,10 +391,9 @@ pub struct ApiSettings {
     pub banner_count: usize,
     /// Page size when none is asked for.
     pub default_page_size: u64,
-    /// Largest page size.
+    /// Largest page size (larger requests are lowered to it; at most
+    /// `shop_domain::paging::PageRequest::MAX_SIZE` take effect).
     pub max_page_size: u64,
-    /// Longest search term in characters.
-    pub search_max_chars: usize,
 }
 
 /// `[catalog]`.

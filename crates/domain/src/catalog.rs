@@ -1,5 +1,22 @@
-//! Catalog enumerations with the labels the Luffy front end shows.
+//! Catalog enumerations with the labels the Luffy front end shows, and the rule of ids.
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+/// The rule of an id sent as text (a course, a category): a positive decimal integer without
+/// sign, leading zeros or white space, below 10^18. The published API spec states it as this
+/// pattern for strings and as `minimum` 1, `maximum` [`ID_MAX`] for numbers.
+pub const ID_PATTERN: &str = "^[1-9][0-9]{0,17}$";
+/// The largest id [`parse_id`] accepts.
+pub const ID_MAX: i64 = 999_999_999_999_999_999;
+
+static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(ID_PATTERN).expect("a valid pattern"));
+
+/// Parses an id sent as text by [`ID_PATTERN`]; `None` otherwise.
+pub fn parse_id(text: &str) -> Option<i64> {
+    ID.is_match(text).then(|| text.parse().ok()).flatten()
+}
 
 macro_rules! coded_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal => $label:literal),+ $(,)? }) => {
@@ -112,6 +129,15 @@ coded_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id("1"), Some(1));
+        assert_eq!(parse_id(&ID_MAX.to_string()), Some(ID_MAX));
+        for bad in ["", "0", "-1", "+1", "01", " 1", "1 ", "1.0", "1e3", "abc", "1000000000000000000"] {
+            assert_eq!(parse_id(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn codes_round_trip_and_unknown_codes_are_rejected() {

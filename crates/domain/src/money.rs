@@ -30,6 +30,11 @@ pub enum MoneyError {
 }
 
 impl Money {
+    /// A yuan amount as the published API spec states it (a JSON Schema pattern): digits,
+    /// at most two decimals, at most [`MAX_FEN`] (100,000,000 yuan). [`Money::parse_yuan`]
+    /// accepts every string it matches.
+    pub const YUAN_PATTERN: &str = r"^(100000000(\.00?)?|[0-9]{1,8}(\.[0-9]{1,2})?)$";
+
     /// Zero fen.
     pub const ZERO: Money = Money(0);
 
@@ -125,6 +130,19 @@ mod tests {
     }
 
     #[test]
+    fn the_published_pattern_is_money() {
+        let pattern = regex::Regex::new(Money::YUAN_PATTERN).expect("pattern");
+        for good in ["0", "0.5", "0.05", "99", "99.9", "99.90", "12345678.99", "100000000", "100000000.00"] {
+            assert!(pattern.is_match(good), "{good:?}");
+            assert!(Money::parse_yuan(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", ".", "abc", "-1", "1.001", "100000000.01", "100000001", "1e3", " 1", "1 ", "+1"] {
+            assert!(!pattern.is_match(bad), "{bad:?}");
+            assert!(Money::parse_yuan(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn displays_two_decimals() {
         assert_eq!(Money::from_fen(9990).map(|m| m.to_string()).as_deref(), Some("99.90"));
         assert_eq!(Money::from_fen(5).map(|m| m.to_string()).as_deref(), Some("0.05"));
@@ -137,6 +155,11 @@ mod tests {
         fn display_then_parse_round_trips(fen in 0..=MAX_FEN) {
             let money = Money::from_fen(fen).expect("in range");
             prop_assert_eq!(Money::parse_yuan(&money.to_string()), Ok(money));
+        }
+
+        #[test]
+        fn whatever_the_pattern_admits_parses(text in Money::YUAN_PATTERN.trim_start_matches('^').trim_end_matches('$')) {
+            prop_assert!(Money::parse_yuan(&text).is_ok(), "{:?}", text);
         }
     }
 }

@@ -1,5 +1,34 @@
-//! Order status and pay type of the seed's Order table.
+//! Order status and pay type of the seed's Order table, and an order's subject.
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+/// The subject of an order, shown at Alipay's cashier: without surrounding white space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject(String);
+
+static SUBJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(Subject::PATTERN).expect("a valid pattern"));
+
+impl Subject {
+    /// Most characters of a subject as sent (the published API spec's `maxLength`).
+    pub const MAX_CHARS: usize = 256;
+    /// No control character, and something besides white space (a JSON Schema pattern of
+    /// the published spec; `\s` is Unicode white space, as `str::trim` removes it).
+    pub const PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+
+    /// Checks a subject as sent and trims it; `None` when it breaks [`Subject::PATTERN`] or
+    /// has more than [`Subject::MAX_CHARS`] characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.chars().count() <= Self::MAX_CHARS && SUBJECT.is_match(text))
+            .then(|| Subject(text.trim().to_owned()))
+    }
+
+    /// The trimmed text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// `order_status`: the seed's 0 unpaid, 1 paid, 2 cancelled, 3 cancelled by timeout, and two
 /// states the seed lacked: 4 paid after it was cancelled (the money is being returned, or
@@ -119,6 +148,15 @@ impl PayType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects() {
+        assert_eq!(Subject::parse(" Python 全栈 ").map(|s| s.0), Some("Python 全栈".into()));
+        assert!(Subject::parse(&"课".repeat(Subject::MAX_CHARS)).is_some());
+        for bad in ["", "   ", "\u{3000}", "a\nb", "a\u{7f}", "ab\n", &"课".repeat(Subject::MAX_CHARS + 1)] {
+            assert_eq!(Subject::parse(bad), None, "{bad:?}");
+        }
+    }
     use proptest::prelude::*;
 
     const ALL: [OrderStatus; 6] = OrderStatus::ALL;

@@ -32,6 +32,10 @@ pub enum SearchTermError {
 }
 
 impl SearchTerm {
+    /// The most characters a search term may have: the parser's limit and the published API
+    /// spec's `maxLength`.
+    pub const MAX_CHARS: usize = 50;
+
     /// Normalises a raw term: surrounding whitespace removed, inner runs of whitespace
     /// folded to one space, lower-cased. `Ok(None)` for an empty term (no filtering).
     ///

@@ -1,5 +1,8 @@
 //! Account values: mobile numbers, emails, usernames, passwords, roles.
 use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 /// Why an account value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,7 +17,7 @@ pub enum UserValueError {
     #[error("username must be 3 to 32 letters, digits, '_', '-' or '.'")]
     Username,
     /// Password length out of bounds.
-    #[error("password must be {min} to {max} characters", min = Password::MIN_CHARS, max = Password::MAX_BYTES)]
+    #[error("password must be {min} to {max} characters", min = Password::MIN_CHARS, max = Password::MAX_CHARS)]
     Password,
 }
 
@@ -22,17 +25,22 @@ pub enum UserValueError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Mobile(String);
 
+static MOBILE: LazyLock<Regex> = LazyLock::new(|| Regex::new(Mobile::PATTERN).expect("a valid pattern"));
+
 impl Mobile {
-    /// Parses `^1[3-9]\d{9}$`.
+    /// The rule, as the parser applies it and the published API spec states it (a JSON
+    /// Schema / ECMA 262 pattern: ASCII digits only, anchored; with [`Mobile::LEN`] as
+    /// `minLength`/`maxLength` so that no dialect lets a trailing newline through).
+    pub const PATTERN: &str = "^1[3-9][0-9]{9}$";
+    /// Characters in a mobile number.
+    pub const LEN: usize = 11;
+
+    /// Parses [`Mobile::PATTERN`], exactly: surrounding whitespace is not accepted.
     ///
     /// # Errors
     /// [`UserValueError::Mobile`] otherwise.
     pub fn parse(text: &str) -> Result<Self, UserValueError> {
-        let b = text.as_bytes();
-        let ok = b.len() == 11
-            && b[0] == b'1'
-            && (b'3'..=b'9').contains(&b[1])
-            && b.iter().all(u8::is_ascii_digit);
+        let ok = text.len() == Self::LEN && MOBILE.is_match(text);
         ok.then(|| Mobile(text.to_owned())).ok_or(UserValueError::Mobile)
     }
 
@@ -104,17 +112,24 @@ impl Username {
 pub struct Password(String);
 
 impl Password {
-    /// Fewest characters accepted for a new password.
+    /// Fewest characters accepted for a new password (the published API spec's `minLength`).
     pub const MIN_CHARS: usize = 8;
-    /// Most bytes accepted, so hashing cost stays bounded.
-    pub const MAX_BYTES: usize = 128;
+    /// Most characters accepted (the spec's `maxLength`), so hashing cost stays bounded (at
+    /// most 512 bytes of UTF-8).
+    pub const MAX_CHARS: usize = 128;
+
+    /// Whether a password this long could be one: login refuses longer ones unhashed.
+    pub fn too_long(text: &str) -> bool {
+        text.chars().count() > Self::MAX_CHARS
+    }
 
     /// Checks a new password's length.
     ///
     /// # Errors
-    /// [`UserValueError::Password`] when shorter than 8 characters or longer than 128 bytes.
+    /// [`UserValueError::Password`] when shorter than 8 or longer than 128 characters.
     pub fn parse(text: &str) -> Result<Self, UserValueError> {
-        let ok = text.chars().count() >= Self::MIN_CHARS && text.len() <= Self::MAX_BYTES;
+        let n = text.chars().count();
+        let ok = (Self::MIN_CHARS..=Self::MAX_CHARS).contains(&n);
         ok.then(|| Password(text.to_owned())).ok_or(UserValueError::Password)
     }
 
@@ -130,6 +145,24 @@ impl fmt::Debug for Password {
     }
 }
 
+/// The shape of an SMS verification code: six ASCII digits.
+pub struct SmsCode;
+
+static SMS_CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(SmsCode::PATTERN).expect("a valid pattern"));
+
+impl SmsCode {
+    /// The rule, as the published API spec states it (with [`SmsCode::LEN`] as
+    /// `minLength`/`maxLength`).
+    pub const PATTERN: &str = "^[0-9]{6}$";
+    /// Digits in a code.
+    pub const LEN: usize = 6;
+
+    /// Whether `text` can be a code at all (a malformed one counts as a wrong guess).
+    pub fn is_well_formed(text: &str) -> bool {
+        text.len() == Self::LEN && SMS_CODE.is_match(text)
+    }
+}
+
 /// What a user typed into the login box: a mobile number, an email or a username.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginIdentifier {
@@ -141,7 +174,19 @@ pub enum LoginIdentifier {
     Username(String),
 }
 
+static NOT_BLANK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(LoginIdentifier::PATTERN).expect("a valid pattern"));
+
 impl LoginIdentifier {
+    /// What the login box must hold: some character that is not white space (a JSON Schema
+    /// pattern of the published spec; Rust's `\s` is Unicode white space, as `str::trim`).
+    pub const PATTERN: &str = r"\S";
+
+    /// Whether the login box is empty or white space only.
+    pub fn is_blank(text: &str) -> bool {
+        !NOT_BLANK.is_match(text)
+    }
+
     /// Classifies the login box text; never fails (unknown text is tried as a username).
     pub fn classify(text: &str) -> Self {
         let text = text.trim();
@@ -189,7 +234,17 @@ mod tests {
     fn mobile_numbers() {
         assert!(Mobile::parse("13812345678").is_ok());
         assert!(Mobile::parse("19912345678").is_ok());
-        for bad in ["12812345678", "1381234567", "138123456789", "1381234567a", "", "+8613812345678"] {
+        for bad in [
+            "12812345678",
+            "1381234567",
+            "138123456789",
+            "1381234567a",
+            "",
+            "+8613812345678",
+            " 13812345678",
+            "13812345678\n",
+            "1381234567８",
+        ] {
             assert_eq!(Mobile::parse(bad), Err(UserValueError::Mobile), "{bad}");
         }
         assert_eq!(Mobile::parse("13812345678").map(|m| m.masked()), Ok("138****5678".into()));
@@ -208,8 +263,17 @@ mod tests {
         assert!(Username::parse("a@b.cn").is_err());
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&"x".repeat(129)).is_err());
+        assert!(Password::parse(&"密".repeat(128)).is_ok());
         assert!(Password::parse("correct horse").is_ok());
         assert_eq!(format!("{:?}", Password::parse("secret-password")), "Ok(Password([REDACTED]))");
+    }
+
+    #[test]
+    fn sms_codes() {
+        assert!(SmsCode::is_well_formed("012345"));
+        for bad in ["12345", "1234567", " 12345", "12345a", "１２３４５６", "123456\n"] {
+            assert!(!SmsCode::is_well_formed(bad), "{bad:?}");
+        }
     }
 
     #[test]
@@ -217,6 +281,8 @@ mod tests {
         assert!(matches!(LoginIdentifier::classify("13812345678"), LoginIdentifier::Mobile(_)));
         assert!(matches!(LoginIdentifier::classify("a@b.cn"), LoginIdentifier::Email(_)));
         assert!(matches!(LoginIdentifier::classify("alex"), LoginIdentifier::Username(_)));
+        assert!(LoginIdentifier::is_blank(" \u{3000}\t"));
+        assert!(!LoginIdentifier::is_blank(" a "));
         assert_eq!(Role::from_stored("admin"), Role::Admin);
         assert_eq!(Role::from_stored("root"), Role::User);
     }

@@ -7,6 +7,7 @@ use shop_app::catalog::{BannerView, CategoryView, ChapterView, CourseView, Page,
 use utoipa::ToSchema;
 
 use crate::links::Links;
+use crate::schemas;
 
 /// `{code, msg}`: the envelope of action endpoints.
 #[derive(Debug, Serialize, ToSchema)]
@@ -255,10 +256,10 @@ pub fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Er
 pub struct PasswordLogin {
     /// Username, mobile number or email.
     #[serde(deserialize_with = "string_or_number")]
-    #[schema(value_type = String, example = "alex")]
+    #[schema(schema_with = schemas::login_identifier_body)]
     pub username: String,
     /// Password.
-    #[schema(example = "correct horse battery")]
+    #[schema(schema_with = schemas::login_password_body)]
     pub password: String,
 }
 
@@ -267,11 +268,11 @@ pub struct PasswordLogin {
 pub struct SmsLogin {
     /// Mobile number.
     #[serde(deserialize_with = "string_or_number")]
-    #[schema(value_type = String, example = "13812345678")]
+    #[schema(schema_with = schemas::mobile_body)]
     pub mobile: String,
     /// The six-digit code.
     #[serde(deserialize_with = "string_or_number")]
-    #[schema(value_type = String, example = "123456")]
+    #[schema(schema_with = schemas::sms_code_body)]
     pub code: String,
 }
 
@@ -280,14 +281,14 @@ pub struct SmsLogin {
 pub struct MobileRegister {
     /// Mobile number; it also becomes the username.
     #[serde(deserialize_with = "string_or_number")]
-    #[schema(value_type = String, example = "13812345678")]
+    #[schema(schema_with = schemas::mobile_body)]
     pub mobile: String,
     /// The six-digit code.
     #[serde(deserialize_with = "string_or_number")]
-    #[schema(value_type = String, example = "123456")]
+    #[schema(schema_with = schemas::sms_code_body)]
     pub code: String,
     /// 8 to 128 characters.
-    #[schema(example = "correct horse battery")]
+    #[schema(schema_with = schemas::new_password_body)]
     pub password: String,
 }
 
@@ -446,18 +447,18 @@ fn optional_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S
 pub struct PayRequest {
     /// Course ids (numbers or strings).
     #[serde(deserialize_with = "strings_or_numbers")]
-    #[schema(value_type = Vec<String>, example = json!(["1", 2]))]
+    #[schema(schema_with = schemas::courses_body)]
     pub courses: Vec<String>,
     /// The total the buyer saw, in yuan (number or string); must equal the server's sum.
     #[serde(deserialize_with = "string_or_number")]
-    #[schema(value_type = String, example = "99.00")]
+    #[schema(schema_with = schemas::total_amount_body)]
     pub total_amount: String,
     /// Shown at Alipay's cashier.
-    #[schema(example = "Python 全栈开发")]
+    #[schema(schema_with = schemas::subject_body)]
     pub subject: String,
     /// 1 Alipay (the only one supported); default 1.
     #[serde(default, deserialize_with = "optional_string_or_number")]
-    #[schema(value_type = Option<i64>, example = 1)]
+    #[schema(schema_with = schemas::pay_type_body, required = false)]
     pub pay_type: Option<String>,
 }
 

@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod links;
 mod nul;
 pub mod openapi;
+pub mod schemas;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

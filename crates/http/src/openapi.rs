@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations. It is served at
 //! `/openapi.json`, printed by `course-shop openapi`, and committed at
 //! `openapi/openapi.json` (a test fails when the two differ).
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{admin, course, delivery, health, home, order, user};
@@ -20,6 +22,55 @@ impl Modify for JwtScheme {
                 .into(),
         );
         components.add_security_scheme("jwt", SecurityScheme::Http(http));
+    }
+}
+
+/// Paths whose handlers never reach the database (they read the in-memory catalog, or
+/// nothing): every other operation may answer 503 when the database is unavailable.
+pub const WITHOUT_DATABASE: [&str; 4] =
+    ["/healthz", "/api/v1/home/banner/", "/api/v1/course/category/", "/api/v1/course/chapter/"];
+
+/// The answers every operation of a kind can give, stated once here instead of on each
+/// handler: a JSON body can be malformed (400), too large (413) or not JSON (415); an
+/// operation that uses the database answers 503 (code 1050, `Retry-After`) while it is
+/// unavailable.
+struct SharedResponses;
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+        )
+        .build()
+        .into()
+}
+
+fn add_response(op: &mut Operation, status: &str, description: &str) {
+    op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+}
+
+impl Modify for SharedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let json_body = matches!(&op.request_body,
+                    Some(RefOr::T(body)) if body.content.contains_key("application/json"));
+                if json_body {
+                    add_response(
+                        op,
+                        "400",
+                        "The body is malformed or a field is invalid (`errors` names it)",
+                    );
+                    add_response(op, "413", "The body is larger than `server.json_limit_bytes` (code 1002)");
+                    add_response(op, "415", "The body is missing or not JSON (code 1005)");
+                }
+                if !WITHOUT_DATABASE.contains(&path.as_str()) && !op.responses.responses.contains_key("503") {
+                    add_response(op, "503", "The database is unavailable (code 1050); see Retry-After");
+                }
+            }
+        }
     }
 }
 
@@ -60,7 +111,7 @@ impl Modify for JwtScheme {
         health::healthz,
         health::readyz,
     ),
-    modifiers(&JwtScheme),
+    modifiers(&JwtScheme, &SharedResponses),
     tags(
         (name = "home", description = "Home page"),
         (name = "course", description = "Catalog and search"),

@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{Condition, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, Resource, web};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, Resource, guard, web};
 use anyhow::Context as _;
 use shop_app::AppContext;
 use shop_app::config::{Profile, Settings};
@@ -107,6 +107,15 @@ impl Application {
 /// A resource answering with and without the trailing slash.
 fn res(path: &str) -> Resource {
     web::resource([path.to_owned(), path.trim_end_matches('/').to_owned()])
+}
+
+/// Answers every method with 405 and `Allow`: registered after a service that routes by a
+/// method guard (Swagger UI, the spec, static files), so that another method gets the 405
+/// every path promises instead of falling through to a 404.
+fn other_methods(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).finish()
+    }))
 }
 
 /// Every route of the API under `/api/v1`.
@@ -231,7 +240,12 @@ fn build_app(
         .service(res("/pay/result/").route(web::get().to(pages::pay_result)))
         .service(web::resource("/d/{token}").route(web::get().to(delivery::download)))
         .service(web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)))
-        .service(actix_files::Files::new("/media", &settings.media.root).prefer_utf8(true));
+        .service(
+            actix_files::Files::new("/media", &settings.media.root)
+                .prefer_utf8(true)
+                .guard(guard::Any(guard::Get()).or(guard::Head())),
+        )
+        .service(other_methods("/media/{_:.*}", "GET, HEAD"));
     if state.ctx.payments.simulator.is_some() {
         app = app
             .service(
@@ -250,6 +264,8 @@ fn build_app(
                 .url("/openapi.json", ApiDoc::openapi())
                 .config(SwaggerConfig::default().validator_url("none").try_it_out_enabled(true)),
         );
+        app =
+            app.service(other_methods("/openapi.json", "GET")).service(other_methods("/docs/{_:.*}", "GET"));
     }
     app.default_service(web::to(not_found))
         .wrap(from_fn(crate::nul::refuse_nul))

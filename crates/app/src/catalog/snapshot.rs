@@ -158,16 +158,20 @@ pub enum Ordering {
 }
 
 impl Ordering {
+    /// Every `ordering` query value and what it means (empty: the default); the published
+    /// API spec lists the same values.
+    pub const VALUES: [(&str, Ordering); 6] = [
+        ("", Ordering::Orders),
+        ("orders", Ordering::Orders),
+        ("students", Ordering::Students),
+        ("-students", Ordering::StudentsDesc),
+        ("price", Ordering::Price),
+        ("-price", Ordering::PriceDesc),
+    ];
+
     /// Parses the `ordering` query value (`orders`, `students`, `-students`, `price`, `-price`).
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "" | "orders" => Some(Ordering::Orders),
-            "students" => Some(Ordering::Students),
-            "-students" => Some(Ordering::StudentsDesc),
-            "price" => Some(Ordering::Price),
-            "-price" => Some(Ordering::PriceDesc),
-            _ => None,
-        }
+        Self::VALUES.iter().find(|(name, _)| *name == text).map(|(_, ordering)| *ordering)
     }
 }
 

@@ -9,13 +9,15 @@ use shop_db::orders::{self, Created, NewLine, NewOrder};
 use shop_db::{Conflict, WriteError};
 use shop_domain::Money;
 use shop_domain::catalog::CourseStatus;
-use shop_domain::order::{OrderStatus, PayType};
+use shop_domain::order::{OrderStatus, PayType, Subject};
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{self, Job};
 
-/// Most courses in one order.
+/// Fewest courses in one order (the published API spec's `minItems` of `courses`).
+pub const MIN_COURSES: usize = 1;
+/// Most courses in one order (the spec's `maxItems`).
 pub const MAX_COURSES: usize = 50;
 
 /// A purchase as the buyer asked for it (already parsed from the wire).
@@ -105,7 +107,7 @@ fn new_out_trade_no(now: DateTime<Utc>) -> String {
 }
 
 fn validate(p: &Purchase) -> AppResult<()> {
-    if p.course_ids.is_empty() {
+    if p.course_ids.len() < MIN_COURSES {
         return Err(AppError::invalid("courses", "must name at least one course"));
     }
     if p.course_ids.len() > MAX_COURSES {
@@ -120,9 +122,11 @@ fn validate(p: &Purchase) -> AppResult<()> {
             return Err(AppError::invalid("courses", format!("course {id} is listed twice")));
         }
     }
-    let subject = p.subject.trim();
-    if subject.is_empty() || subject.chars().count() > 256 || subject.chars().any(char::is_control) {
-        return Err(AppError::invalid("subject", "must be 1 to 256 characters without control characters"));
+    if Subject::parse(&p.subject).is_none() {
+        return Err(AppError::invalid(
+            "subject",
+            format!("must be 1 to {} characters without control characters", Subject::MAX_CHARS),
+        ));
     }
     if PayType::from_code(p.pay_type) != Some(PayType::Alipay) {
         return Err(AppError::invalid("pay_type", "only 1 (Alipay) is supported"));

@@ -11,55 +11,108 @@ use shop_domain::Money;
 use shop_domain::paging::PageRequest;
 use shop_domain::search::SearchTerm;
 use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{CategoryDto, CategoryList, ChapterDto, CourseDto, CoursePage};
 use crate::error::{ApiError, ErrorBody, codes};
 use crate::extract::MaybeUser;
+use crate::schemas::{self, query};
 use crate::state::State;
 
 /// Query of the course list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub struct ListQuery {
-    /// `orders` (default), `students`, `-students`, `price` or `-price`.
+    /// `ordering`.
     pub ordering: Option<String>,
-    /// Only courses of this category.
+    /// `course_category`.
     pub course_category: Option<String>,
-    /// Page number, from 1.
+    /// `page`.
     pub page: Option<String>,
-    /// Page size (default `api.default_page_size`, capped at `api.max_page_size`).
+    /// `size`.
     pub size: Option<String>,
-    /// Same as `size`.
+    /// `page_size`.
     pub page_size: Option<String>,
 }
 
+impl IntoParams for ListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            query(
+                "ordering",
+                false,
+                "`orders` (default, also when empty), `students`, `-students`, `price` or `-price`.",
+                schemas::ordering_query(),
+            ),
+            query("course_category", false, "Only courses of this category.", schemas::id_query()),
+            query("page", false, PAGE, schemas::page_query()),
+            query("size", false, SIZE, schemas::size_query()),
+            query("page_size", false, "Same as `size`.", schemas::size_query()),
+        ]
+    }
+}
+
+const PAGE: &str = "Page number, from 1 (a page past the end is a 404).";
+const SIZE: &str = "Page size (default `api.default_page_size`; above `api.max_page_size`, lowered to it).";
+
 /// Query of course search.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub struct SearchQuery {
-    /// Words to find in course names and teacher names (case-insensitive, at most
-    /// `api.search_max_chars` characters). Empty or absent: every course.
+    /// `search`.
     pub search: Option<String>,
-    /// Same as `search` (the Luffy header's parameter).
+    /// `wd`.
     pub wd: Option<String>,
-    /// Lowest price in yuan, inclusive (`"0"`, `"99.5"`).
+    /// `min_price`.
     pub min_price: Option<String>,
-    /// Highest price in yuan, inclusive.
+    /// `max_price`.
     pub max_price: Option<String>,
-    /// Page number, from 1.
+    /// `page`.
     pub page: Option<String>,
-    /// Page size.
+    /// `page_size`.
     pub page_size: Option<String>,
-    /// Same as `page_size`.
+    /// `size`.
     pub size: Option<String>,
+}
+
+impl IntoParams for SearchQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            query(
+                "search",
+                false,
+                "Words to find in course names and teacher names (case-insensitive). Empty or absent: every course.",
+                schemas::search_query(),
+            ),
+            query("wd", false, "Same as `search` (the Luffy header's parameter).", schemas::search_query()),
+            query(
+                "min_price",
+                false,
+                "Lowest price in yuan, inclusive (`0`, `99.5`).",
+                schemas::yuan_string(),
+            ),
+            query(
+                "max_price",
+                false,
+                "Highest price in yuan, inclusive (not below `min_price`).",
+                schemas::yuan_string(),
+            ),
+            query("page", false, PAGE, schemas::page_query()),
+            query("page_size", false, SIZE, schemas::size_query()),
+            query("size", false, "Same as `page_size`.", schemas::size_query()),
+        ]
+    }
 }
 
 /// Query of the chapter list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub struct ChapterQuery {
-    /// Course id.
+    /// `course`.
     pub course: Option<String>,
+}
+
+impl IntoParams for ChapterQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![query("course", true, "Course id.", schemas::id_query())]
+    }
 }
 
 fn page_request(state: &State, page: Option<&str>, size: Option<&str>) -> Result<PageRequest, ApiError> {
@@ -71,17 +124,11 @@ fn page_request(state: &State, page: Option<&str>, size: Option<&str>) -> Result
 }
 
 fn parse_id(field: &str, text: &str) -> Result<i64, ApiError> {
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::field(field, "must be a positive integer"))
+    shop_domain::catalog::parse_id(text).ok_or_else(|| ApiError::field(field, "must be a positive integer"))
 }
 
 fn parse_price(field: &str, text: Option<&str>) -> Result<Option<Money>, ApiError> {
-    text.filter(|t| !t.trim().is_empty())
-        .map(|t| Money::parse_yuan(t.trim()).map_err(|e| ApiError::field(field, e.to_string())))
-        .transpose()
+    text.map(|t| Money::parse_yuan(t).map_err(|e| ApiError::field(field, e.to_string()))).transpose()
 }
 
 /// Which of `ids` the (possibly anonymous) user owns.
@@ -142,12 +189,7 @@ pub async fn list(
     let ordering = Ordering::parse(ordering).ok_or_else(|| {
         ApiError::field("ordering", "must be one of orders, students, -students, price, -price")
     })?;
-    let category = query
-        .course_category
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| parse_id("course_category", c))
-        .transpose()?;
+    let category = query.course_category.as_deref().map(|c| parse_id("course_category", c)).transpose()?;
     let request =
         page_request(&state, query.page.as_deref(), query.size.as_deref().or(query.page_size.as_deref()))?;
     let page = state.ctx.catalog.snapshot().list(category, ordering, request)?;
@@ -216,10 +258,9 @@ pub async fn search(
     user: MaybeUser,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let api = &state.ctx.settings.api;
     let raw = query.search.as_deref().or(query.wd.as_deref()).unwrap_or("");
-    let term =
-        SearchTerm::parse(raw, api.search_max_chars).map_err(|e| ApiError::field("search", e.to_string()))?;
+    let term = SearchTerm::parse(raw, SearchTerm::MAX_CHARS)
+        .map_err(|e| ApiError::field("search", e.to_string()))?;
     let min = parse_price("min_price", query.min_price.as_deref())?;
     let max = parse_price("max_price", query.max_price.as_deref())?;
     if let (Some(lo), Some(hi)) = (min, max)

@@ -9,10 +9,12 @@ use shop_app::payments::{self, NotifyReply, Purchase};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
 use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{OrderDto, OrderList, OrderResponse, PayRequest, PayResponse, PaymentStatusResponse};
 use crate::error::{ApiError, ErrorBody, Verbatim, codes};
 use crate::extract::{AuthUser, ClientAddr};
+use crate::schemas;
 use crate::state::State;
 
 fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
@@ -20,16 +22,16 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
         .courses
         .iter()
         .map(|id| {
-            id.trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::field("courses", format!("{id:?} is not a course id")))
+            shop_domain::catalog::parse_id(id)
+                .ok_or_else(|| ApiError::field("courses", format!("{id:?} is not a course id")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let total = Money::parse_yuan(body.total_amount.trim())
         .map_err(|e| ApiError::field("total_amount", format!("{:?}: {e}", body.total_amount)))?;
-    let pay_type = match body.pay_type.as_deref().map(str::trim) {
-        None | Some("") => 1,
-        Some(t) => t.parse::<i64>().map_err(|_| ApiError::field("pay_type", "must be 1 (Alipay)"))?,
+    // 1 (Alipay) as a number or a string, or absent; the spec's enum says the same.
+    let pay_type = match body.pay_type.as_deref() {
+        None | Some("1") => 1,
+        Some(_) => return Err(ApiError::field("pay_type", "must be 1 (Alipay)")),
     };
     let idempotency_key = match req.headers().get("idempotency-key") {
         None => None,
@@ -100,13 +102,19 @@ pub async fn alipay(
     post,
     path = "/api/v1/order/success/",
     tag = "order",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Alipay's signed notify fields"),
+    request_body(content = inline(schemas::NotifyForm), content_type = "application/x-www-form-urlencoded", description = "Alipay's signed notify fields"),
     responses(
         (status = 200, description = "`success` or `fail`", body = String, content_type = "text/plain"),
+        (status = 400, description = "`fail`: the body is empty (not a notify)", body = String, content_type = "text/plain"),
         (status = 503, description = "`fail`: the database is unavailable; Alipay will resend", body = String, content_type = "text/plain")
     )
 )]
 pub async fn notify(state: web::Data<State>, client: ClientAddr, body: web::Bytes) -> HttpResponse {
+    if body.is_empty() {
+        let mut res = HttpResponse::BadRequest().content_type(ContentType::plaintext()).body("fail");
+        res.extensions_mut().insert(Verbatim);
+        return res;
+    }
     match retry_if_connection_lost(|| payments::handle_notify(&state.ctx, &body, &client.0)).await {
         Ok(NotifyReply::Success) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("success"),
         Ok(NotifyReply::Fail) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("fail"),
@@ -121,11 +129,16 @@ pub async fn notify(state: web::Data<State>, client: ClientAddr, body: web::Byte
 }
 
 /// Alipay's return parameters (only `out_trade_no` is used; they are never trusted).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub struct StatusQuery {
-    /// Our order number.
+    /// `out_trade_no`.
     pub out_trade_no: Option<String>,
+}
+
+impl IntoParams for StatusQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![schemas::query("out_trade_no", true, "Our order number.", schemas::order_no_query())]
+    }
 }
 
 /// Whether an order is paid: code 100 paid, 101 not yet. While unpaid, Alipay is asked

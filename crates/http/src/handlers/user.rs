@@ -5,18 +5,25 @@ use shop_app::AppError;
 use shop_app::accounts::{self, LoginOutcome};
 use shop_app::error::retry_if_connection_lost;
 use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{LoginResponse, MeResponse, Message, MobileRegister, PasswordLogin, SmsLogin, UserDto};
 use crate::error::{ApiError, ErrorBody, codes};
 use crate::extract::{AuthUser, ClientAddr};
+use crate::schemas;
 use crate::state::State;
 
 /// `?mobile=`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Deserialize)]
 pub struct MobileQuery {
-    /// Mainland China mobile number (`^1[3-9]\d{9}$`).
+    /// `mobile`.
     pub mobile: Option<String>,
+}
+
+impl IntoParams for MobileQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![schemas::query("mobile", true, "Mainland China mobile number.", schemas::mobile_query())]
+    }
 }
 
 fn login_response(state: &State, outcome: LoginOutcome) -> HttpResponse {
