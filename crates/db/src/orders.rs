@@ -63,8 +63,8 @@ pub async fn insert(
     conn: &impl ConnectionTrait,
     new: NewOrder,
     lines: &[NewLine],
+    now: DateTime<Utc>,
 ) -> Result<order::Model, WriteError> {
-    let now = Utc::now();
     let order = order::ActiveModel {
         subject: Set(new.subject),
         total_amount_fen: Set(new.total_amount_fen),
@@ -143,23 +143,31 @@ pub async fn create(
         return Err(WriteError::Db(DbErr::Custom("an order needs at least one line".into())));
     }
     if db.get_database_backend() == DbBackend::Postgres {
-        let (sql, values) = create_statement(new, lines, now);
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-            .await
-            .map_err(|e| classify(e, UNIQUE))?;
-        return match row {
-            Some(row) => Ok(Created::Inserted(row.try_get_by_index::<i64>(0)?)),
-            None => Ok(Created::AlreadyOwned),
-        };
+        create_in_one_statement(db, new, lines, now).await
+    } else {
+        create_step_by_step(db, new, lines, now).await
     }
+}
+
+/// The portable path of [`create`]: a write transaction (immediate on SQLite) around the
+/// ownership check, the order, its lines and the holds. [`create`] takes it on SQLite; it is
+/// public so that a test can compare it with [`create_in_one_statement`] on Postgres.
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_step_by_step(
+    db: &DatabaseConnection,
+    new: NewOrder,
+    lines: &[NewLine],
+    now: DateTime<Utc>,
+) -> Result<Created, WriteError> {
     let txn = crate::begin_write(db).await?;
     let ids: Vec<i64> = lines.iter().map(|l| l.course_id).collect();
     if !crate::delivery::active_course_ids(&txn, new.user_id, Some(&ids), now).await?.is_empty() {
         return Ok(Created::AlreadyOwned);
     }
     let user_id = new.user_id;
-    let order = insert(&txn, new, lines).await?;
+    let order = insert(&txn, new, lines, now).await?;
     let holds: Vec<order_hold::ActiveModel> =
         lines.iter().map(|l| hold_row(user_id, l.course_id, order.id, now)).collect();
     order_hold::Entity::insert_many(holds)
@@ -168,6 +176,29 @@ pub async fn create(
         .map_err(|e| classify(e, UNIQUE))?;
     txn.commit().await?;
     Ok(Created::Inserted(order.id))
+}
+
+/// The Postgres path of [`create`]: one statement, one round trip (see
+/// `create_statement`). Writes the same rows as [`create_step_by_step`] (a test compares
+/// them).
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_in_one_statement(
+    db: &DatabaseConnection,
+    new: NewOrder,
+    lines: &[NewLine],
+    now: DateTime<Utc>,
+) -> Result<Created, WriteError> {
+    let (sql, values) = create_statement(new, lines, now);
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .await
+        .map_err(|e| classify(e, UNIQUE))?;
+    match row {
+        Some(row) => Ok(Created::Inserted(row.try_get_by_index::<i64>(0)?)),
+        None => Ok(Created::AlreadyOwned),
+    }
 }
 
 fn hold_row(user_id: i64, course_id: i64, order_id: i64, now: DateTime<Utc>) -> order_hold::ActiveModel {

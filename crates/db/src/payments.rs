@@ -127,14 +127,18 @@ pub enum NotifySettled {
 /// active and leaves it; the statement then undoes itself with `course_shop_abort`), which
 /// the step-by-step path refunds.
 ///
+/// On other backends nothing is written and the answer is [`NotifySettled::Undecided`]: the
+/// choice of the path is made here, not by the caller.
+///
 /// # Errors
-/// Database errors, or [`DbErr::Custom`] on SQLite.
+/// Database errors.
 pub async fn settle_payment_notify(
     conn: &impl ConnectionTrait,
     n: PaymentNotify,
 ) -> Result<NotifySettled, DbErr> {
     if conn.get_database_backend() != DbBackend::Postgres {
-        return Err(DbErr::Custom("settle_payment_notify is the Postgres path".into()));
+        // The one-statement path is Postgres's; elsewhere the caller goes step by step.
+        return Ok(NotifySettled::Undecided);
     }
     let r = n.record;
     let values: Vec<sea_orm::Value> = vec![

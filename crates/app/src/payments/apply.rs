@@ -316,7 +316,7 @@ mod tests {
             idempotency_key: None,
             request_hash: "h".into(),
         };
-        let order = orders::insert(&db, new, &[NewLine { course_id: 1, price_fen: 990 }])
+        let order = orders::insert(&db, new, &[NewLine { course_id: 1, price_fen: 990 }], Utc::now())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let stale = order.clone();

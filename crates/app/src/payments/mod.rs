@@ -8,6 +8,8 @@
 //! goes back; money that arrives for a cancelled order is refunded (or granted by policy),
 //! never dropped.
 mod apply;
+#[cfg(test)]
+mod differential;
 mod expiry;
 pub mod gateway;
 mod jobs;

@@ -9,7 +9,6 @@ use chrono::Utc;
 use shop_alipay::{VerifiedNotify, parse_urlencoded, verify_notify};
 use shop_db::orders;
 use shop_db::payments::{self, NotifyRecord, NotifySettled, PaymentNotify};
-use shop_db::sea_orm::DbBackend;
 use shop_domain::order::OrderStatus;
 
 use super::apply::{Applied, Observed, apply};
@@ -108,13 +107,11 @@ pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppRes
         return reject(ctx, raw, remote, &params, format!("seller_id {:?} is not ours", notify.seller_id))
             .await;
     }
-    // The common cases, a payment of an unpaid order and its repeats, are one statement on
-    // Postgres. Whatever it leaves undecided (an unknown order, another amount, a cancelled
-    // order, a refund, a concurrent change) goes the step-by-step way below.
-    if notify.trade_status.is_paid()
-        && notify.refund_fee_fen.is_none()
-        && ctx.db.get_database_backend() == DbBackend::Postgres
-    {
+    // The common cases, a payment of an unpaid order and its repeats, are one statement where
+    // the database has that path (shop-db decides: Postgres). Whatever it leaves undecided (an
+    // unknown order, another amount, a cancelled order, a refund, a course owned through
+    // another order, a concurrent change, another backend) goes the step-by-step way below.
+    if notify.trade_status.is_paid() && notify.refund_fee_fen.is_none() {
         let settled = payments::settle_payment_notify(
             &ctx.db,
             PaymentNotify {

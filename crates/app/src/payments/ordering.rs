@@ -332,7 +332,7 @@ async fn replace_held(
     if !shop_db::delivery::active_course_ids(&txn, user_id, Some(&ids), now).await?.is_empty() {
         return Ok(Ok(Placed::AlreadyOwned));
     }
-    let order = match orders::insert(&txn, new, lines).await {
+    let order = match orders::insert(&txn, new, lines, now).await {
         Ok(order) => order,
         Err(e) => return Ok(Err(e)),
     };
