@@ -444,6 +444,9 @@ pub async fn courses(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<cou
     course::Entity::find().filter(course::Column::Id.is_in(ids.iter().copied())).all(conn).await
 }
 
+/// Moves the order from one of `from` to `to` in one conditional UPDATE; `true` when this
+/// call made the change. Every move must be one `OrderStatus::can_become` allows: `from` is
+/// checked against it (a move it does not allow is an error, and writes nothing).
 async fn transition(
     conn: &impl ConnectionTrait,
     id: i64,
@@ -451,6 +454,9 @@ async fn transition(
     to: OrderStatus,
     set: Vec<(order::Column, Expr)>,
 ) -> Result<bool, DbErr> {
+    if let Some(bad) = from.iter().find(|s| !s.can_become(to)) {
+        return Err(DbErr::Custom(format!("an order cannot go from {} to {}", bad.label(), to.label())));
+    }
     let mut update = order::Entity::update_many()
         .col_expr(order::Column::OrderStatus, Expr::value(to.code()))
         .col_expr(order::Column::UpdatedTime, Expr::value(Utc::now()));
@@ -490,8 +496,8 @@ pub async fn record_payment(
 
 /// Unpaid → cancelled or expired. `true` when this call made the change.
 pub async fn close_unpaid(conn: &impl ConnectionTrait, id: i64, to: OrderStatus) -> Result<bool, DbErr> {
-    transition(conn, id, &[OrderStatus::Unpaid], to, vec![(order::Column::ClosedAt, Expr::value(Utc::now()))])
-        .await
+    let from = OrderStatus::sources(to);
+    transition(conn, id, &from, to, vec![(order::Column::ClosedAt, Expr::value(Utc::now()))]).await
 }
 
 /// Records the cumulative refunded amount (never lowering it) and, when it covers the whole
@@ -510,14 +516,7 @@ pub async fn record_refund(
         .await?;
     let Some(o) = by_id(conn, id).await? else { return Ok(None) };
     if o.refunded_fen >= o.total_amount_fen {
-        transition(
-            conn,
-            id,
-            &[OrderStatus::Paid, OrderStatus::PaidAfterCancel],
-            OrderStatus::Refunded,
-            vec![],
-        )
-        .await?;
+        transition(conn, id, &OrderStatus::sources(OrderStatus::Refunded), OrderStatus::Refunded, vec![]).await?;
     }
     Ok(by_id(conn, id).await?.and_then(|o| OrderStatus::from_code(o.order_status)))
 }

@@ -99,6 +99,12 @@ impl OrderStatus {
         )
     }
 
+    /// Every status that may become `next` (see [`OrderStatus::can_become`]): the `from` set
+    /// of a conditional transition to `next`.
+    pub fn sources(next: OrderStatus) -> Vec<OrderStatus> {
+        OrderStatus::ALL.into_iter().filter(|s| s.can_become(next)).collect()
+    }
+
     /// Whether the shop holds (or held) the buyer's money for this order.
     pub fn money_received(self) -> bool {
         matches!(self, OrderStatus::Paid | OrderStatus::PaidAfterCancel | OrderStatus::Refunded)
@@ -147,6 +153,15 @@ impl PayType {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_sources_of_a_status_are_what_can_become_it() {
+        use OrderStatus::*;
+        assert_eq!(OrderStatus::sources(Cancelled), vec![Unpaid]);
+        assert_eq!(OrderStatus::sources(PaidAfterCancel), vec![Cancelled, Expired]);
+        assert_eq!(OrderStatus::sources(Refunded), vec![Paid, PaidAfterCancel]);
+        assert!(OrderStatus::sources(Unpaid).is_empty(), "nothing goes back to unpaid");
+    }
+
     use super::*;
 
     #[test]

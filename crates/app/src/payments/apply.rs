@@ -136,7 +136,8 @@ async fn apply_once(
                     become_paid(txn, order, &[OrderStatus::Unpaid], observed, paid_at).await
                 }
                 OrderStatus::Cancelled | OrderStatus::Expired => {
-                    let from = [OrderStatus::Cancelled, OrderStatus::Expired];
+                    // Late money: from the closed states, as `can_become` allows it.
+                    let from = OrderStatus::sources(OrderStatus::PaidAfterCancel);
                     match late_payment {
                         LatePayment::Grant => become_paid(txn, order, &from, observed, paid_at).await,
                         LatePayment::Refund => {

@@ -345,28 +345,30 @@ fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) 
     let status = OrderStatus::from_code(order.order_status)
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("order status {}", order.order_status)))?;
     let snapshot = ctx.catalog.snapshot();
-    let fen = |v: i64| Money::from_fen(v).unwrap_or(Money::ZERO);
+    let fen = crate::error::stored_money;
     let payable = status == OrderStatus::Unpaid && order.expires_at.is_some_and(|at| at > Utc::now());
     Ok(OrderView {
         lines: lines
             .into_iter()
-            .map(|l| OrderLine {
-                course_id: l.course_id,
-                course_name: snapshot.course(l.course_id).map(|c| c.name.clone()).unwrap_or_default(),
-                price: fen(l.price_fen),
-                real_price: fen(l.real_price_fen),
+            .map(|l| {
+                Ok(OrderLine {
+                    course_id: l.course_id,
+                    course_name: snapshot.course(l.course_id).map(|c| c.name.clone()).unwrap_or_default(),
+                    price: fen(l.price_fen)?,
+                    real_price: fen(l.real_price_fen)?,
+                })
             })
-            .collect(),
+            .collect::<AppResult<_>>()?,
         out_trade_no: order.out_trade_no,
         subject: order.subject,
-        total_amount: fen(order.total_amount_fen),
+        total_amount: fen(order.total_amount_fen)?,
         status,
         pay_type: order.pay_type,
         trade_no: order.trade_no,
         pay_time: order.pay_time,
         created_time: order.created_time,
         expires_at: order.expires_at,
-        refunded: fen(order.refunded_fen),
+        refunded: fen(order.refunded_fen)?,
         pay_url: order.pay_url.filter(|_| payable),
     })
 }

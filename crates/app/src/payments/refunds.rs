@@ -69,7 +69,7 @@ pub async fn request_refund(
     )
     .await?;
     txn.commit().await?;
-    Ok(RefundRequested { out_request_no, amount: Money::from_fen(amount).unwrap_or(Money::ZERO) })
+    Ok(RefundRequested { out_request_no, amount: crate::error::stored_money(amount)? })
 }
 
 /// One line of the reconciliation report.
