@@ -8,6 +8,7 @@ mod catalog;
 mod cli;
 mod delivery;
 mod errors;
+mod hardening;
 mod openapi;
 mod payments;
 mod users;
