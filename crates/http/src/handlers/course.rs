@@ -80,7 +80,7 @@ fn parse_id(field: &str, text: &str) -> Result<i64, ApiError> {
 
 fn parse_price(field: &str, text: Option<&str>) -> Result<Option<Money>, ApiError> {
     text.filter(|t| !t.trim().is_empty())
-        .map(|t| Money::parse_yuan(t.trim()).map_err(|e| ApiError::field(field, e.to_string())))
+        .map(|t| Money::parse_yuan(t).map_err(|e| ApiError::field(field, e.to_string())))
         .transpose()
 }
 

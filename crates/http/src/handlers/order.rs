@@ -24,7 +24,8 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
                 .map_err(|_| ApiError::field("courses", format!("{id:?} is not a course id")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let total = Money::parse_yuan(body.total_amount.trim())
+    // Exactly as sent: the rule of amounts admits no surrounding spaces.
+    let total = Money::parse_yuan(&body.total_amount)
         .map_err(|e| ApiError::field("total_amount", format!("{:?}: {e}", body.total_amount)))?;
     let pay_type = match body.pay_type.as_deref().map(str::trim) {
         None | Some("") => 1,
