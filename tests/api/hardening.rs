@@ -50,6 +50,81 @@ async fn http2_is_not_spoken_on_plain_tcp() {
     );
 }
 
+fn assert_common_headers(what: &str, res: &reqwest::Response) {
+    let h = res.headers();
+    assert_eq!(h.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{what}");
+    assert_eq!(h.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"no-referrer"[..]), "{what}");
+}
+
+fn csp(res: &reqwest::Response) -> String {
+    res.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Every answer (JSON, errors, CORS preflights, files) carries `nosniff` and the referrer
+/// policy; every HTML page (result, cashier, download refusal, Swagger UI) also a CSP that
+/// forbids framing, and still answers.
+#[tokio::test]
+async fn security_headers_on_every_answer() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.buyer("headers").await;
+    let (_, course) = app.get_json("/api/v1/course/list/2/").await;
+    let price = course["price"].as_str().expect("price").to_owned();
+    let (status, body) = app
+        .buy(&token, &json!({"courses": [2], "total_amount": price, "subject": "课程", "pay_type": 1}), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pay_url = body["pay_url"].as_str().expect("pay_url").to_owned();
+    let result_page = format!("/pay/result/?out_trade_no={}", body["out_trade_no"].as_str().expect("no"));
+
+    let get = |path: &str| app.client.get(app.url(path));
+    let non_html = [
+        ("JSON", get("/api/v1/home/banner/"), StatusCode::OK),
+        ("no route", get("/nowhere"), StatusCode::NOT_FOUND),
+        ("wrong method", app.client.delete(app.url("/api/v1/home/banner/")), StatusCode::METHOD_NOT_ALLOWED),
+        ("health", get("/healthz"), StatusCode::OK),
+        ("spec", get("/openapi.json"), StatusCode::OK),
+        ("Swagger UI script", get("/docs/swagger-ui-bundle.js"), StatusCode::OK),
+        (
+            "CORS preflight",
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/api/v1/order/pay/"))
+                .header("Origin", "http://localhost:8080")
+                .header("Access-Control-Request-Method", "POST"),
+            StatusCode::OK,
+        ),
+    ];
+    for (what, req, expected) in non_html {
+        let res = req.send().await.expect(what);
+        assert_eq!(res.status(), expected, "{what}");
+        assert_common_headers(what, &res);
+    }
+    let html = [
+        ("Swagger UI", app.client.get(app.url("/docs/")), StatusCode::OK),
+        ("result page", get(&result_page), StatusCode::OK),
+        ("cashier", app.client.get(&pay_url), StatusCode::OK),
+        ("download refusal", get("/d/no-such-link").header("Accept", "text/html"), StatusCode::NOT_FOUND),
+    ];
+    for (what, req, expected) in html {
+        let res = req.send().await.expect(what);
+        assert_eq!(res.status(), expected, "{what}");
+        assert_common_headers(what, &res);
+        let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(ct.starts_with("text/html"), "{what}: {ct}");
+        let policy = csp(&res);
+        assert!(policy.contains("frame-ancestors 'none'"), "{what}: {policy:?}");
+        assert!(policy.contains("default-src 'none'"), "{what}: {policy:?}");
+        let page = res.text().await.expect("html");
+        if what == "Swagger UI" {
+            // The policy allows scripts from this server only: the page must have no inline
+            // script, and load what it needs from here.
+            for tag in page.split("<script").skip(1) {
+                let head = tag.split('>').next().unwrap_or_default();
+                assert!(head.contains("src=\"./"), "an inline or foreign script: <script{head}>");
+            }
+        }
+    }
+}
+
 /// `total_amount` follows the one documented rule: plain digits with at most two decimals,
 /// nothing around them. A valid but differently written amount is still accepted.
 async fn order_amounts_follow_the_documented_rule(app: TestApp) {

@@ -6,6 +6,7 @@ pub mod extract;
 pub mod handlers;
 pub mod links;
 pub mod openapi;
+pub mod security_headers;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

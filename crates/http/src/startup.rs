@@ -257,4 +257,5 @@ fn build_app(
         .wrap(from_fn(request_id_header))
         .wrap(TracingLogger::default())
         .wrap(cors(&settings))
+        .wrap(from_fn(crate::security_headers::security_headers))
 }
