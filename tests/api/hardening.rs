@@ -1,5 +1,8 @@
-//! The edges of the server (issue 14).
-use std::io::{Read as _, Write as _};
+//! The edges of the server (issue 14): no HTTP/2 on plain TCP, security headers on every
+//! answer, request logs without personal or signed values, amounts held to the documented
+//! rule.
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -7,7 +10,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 use shop_db::entities::order;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TempDir, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(order_amounts_follow_the_documented_rule);
@@ -121,6 +124,76 @@ async fn security_headers_on_every_answer() {
                 let head = tag.split('>').next().unwrap_or_default();
                 assert!(head.contains("src=\"./"), "an inline or foreign script: <script{head}>");
             }
+        }
+    }
+}
+
+/// The per-request log lines, as the binary writes them, carry no mobile number, email
+/// address, signature or download token from the URL, in either log format.
+#[tokio::test]
+async fn request_logs_redact_personal_and_signed_values() {
+    for format in ["pretty", "json"] {
+        let dir = TempDir::new();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_course-shop"))
+            .env("COURSE_SHOP_PROFILE", "test")
+            .env("COURSE_SHOP__DATABASE__URL", format!("sqlite://{}/shop.db?mode=rwc", dir.0.display()))
+            .env("COURSE_SHOP__MEDIA__ROOT", dir.0.join("media"))
+            .env("COURSE_SHOP__STORAGE__LOCAL_ROOT", dir.0.join("private-media"))
+            .env("COURSE_SHOP__EMAIL__FILE_DIR", dir.0.join("mail"))
+            .env("COURSE_SHOP__ALIPAY__SIMULATOR_KEY_DIR", dir.0.join("alipay-simulator"))
+            .env("COURSE_SHOP__LOG__FORMAT", format)
+            .env("RUST_LOG", "info")
+            .env_remove("DATABASE_URL")
+            .env_remove("PORT")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn course-shop");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.trim_start().strip_prefix("API") {
+                    let _ = port_tx.send(rest.trim().to_owned());
+                }
+                lines.push(line);
+            }
+            lines
+        });
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut text);
+            text
+        });
+        let api = port_rx.recv_timeout(Duration::from_secs(60)).expect("the server prints its address");
+        let base = api.split("/api/v1/").next().expect("base").to_owned();
+        let client = reqwest::Client::new();
+        for path in [
+            "/api/v1/user/user/send_sms/?mobile=13812345678",
+            "/api/v1/user/user/mobile/?mobile=13912345678",
+            "/api/v1/user/user/mobile/?mob%69le=13712345678",
+            "/pay/result/?out_trade_no=CS0KEEPME&total_amount=1.00&buyer_logon_id=alice%40example.com\
+             &sign=c2lnbmF0dXJlLXNlY3JldA%3D%3D&sign_type=RSA2",
+            "/d/SECRETDOWNLOADTOKEN123",
+            "/api/v1/course/search/?search=python&page=1",
+        ] {
+            let res = client.get(format!("{base}{path}")).send().await.expect("request");
+            assert!(res.status().as_u16() < 500, "{path}: {}", res.status());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        child.kill().expect("stop the server");
+        let _ = child.wait();
+        let log = reader.join().expect("stdout").join("\n") + &errors.join().expect("stderr");
+        assert!(log.contains("search=python"), "{format}: the request lines are logged:\n{log}");
+        assert!(log.contains("CS0KEEPME"), "{format}: order numbers stay readable:\n{log}");
+        for secret in
+            ["13812345678", "13912345678", "13712345678", "alice", "c2lnbmF0dXJl", "SECRETDOWNLOADTOKEN123"]
+        {
+            assert!(!log.contains(secret), "{format}: {secret} is in the log:\n{log}");
         }
     }
 }
