@@ -3,6 +3,7 @@
 //    gets a 200 from the running server.
 // 2. The buy flow: log in, buy a course, open pay_url (the development cashier), press Pay,
 //    and the page Alipay returns to says 支付成功.
+// 3. Nothing on these pages is refused by their Content-Security-Policy.
 // Usage: node browser_check.mjs http://127.0.0.1:8000 <username> <password> <screenshot dir>
 import { chromium } from 'playwright-core';
 
@@ -13,6 +14,10 @@ const browser = await chromium.launch({
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+// The pages' Content-Security-Policy must not block anything they need: Chromium reports
+// each refusal on the console.
+const cspViolations = [];
+page.on('console', (m) => { if (m.text().includes('Content Security Policy')) cspViolations.push(m.text()); });
 const results = [];
 const check = (name, ok, detail = '') => { results.push({ name, ok, detail }); console.log(`${ok ? 'PASS' : 'FAIL'} ${name} ${detail}`); };
 
@@ -63,6 +68,7 @@ try {
   await page.screenshot({ path: `${shots}/pay-result.png` });
   const poll = await page.evaluate(async (no) => (await fetch(`/api/v1/order/success/?out_trade_no=${no}`)).json(), order.out_trade_no);
   check('the status endpoint agrees', poll.code === 100);
+  check('no Content-Security-Policy violations', cspViolations.length === 0, cspViolations.join(' | '));
 } catch (e) {
   check('no exception', false, String(e));
   await page.screenshot({ path: `${shots}/failure.png` }).catch(() => {});

@@ -10,6 +10,7 @@ mod contract;
 mod delivery;
 mod errors;
 mod faults;
+mod hardening;
 mod limits;
 mod money_once;
 mod openapi;

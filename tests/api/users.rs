@@ -93,6 +93,12 @@ async fn bad_tokens_are_401(app: TestApp) {
     // caused by what each one changes.
     let good = sign(Algorithm::HS256, &claims(&id.to_string(), json!(now + 600)), &key);
     assert_eq!(app.get_json_auth("/api/v1/user/user/me/", &format!("jwt {good}")).await.0, StatusCode::OK);
+    // Clocks differ by a little: `iat` and `nbf` a second ahead are within the leeway.
+    let mut skewed = claims(&id.to_string(), json!(now + 600));
+    skewed["iat"] = json!(now + 1);
+    skewed["nbf"] = json!(now + 1);
+    let skewed = sign(Algorithm::HS256, &skewed, &key);
+    assert_eq!(app.get_json_auth("/api/v1/user/user/me/", &format!("jwt {skewed}")).await.0, StatusCode::OK);
 
     let mut cases: Vec<(&str, String)> = vec![
         ("expired", sign(Algorithm::HS256, &claims(&id.to_string(), json!(now - 600)), &key)),
@@ -124,6 +130,30 @@ async fn bad_tokens_are_401(app: TestApp) {
                 &{
                     let mut c = claims(&id.to_string(), json!(now + 600));
                     c["aud"] = json!("course-shop:email-link");
+                    c
+                },
+                &key,
+            ),
+        ),
+        (
+            "issued in the future",
+            sign(
+                Algorithm::HS256,
+                &{
+                    let mut c = claims(&id.to_string(), json!(now + 7200));
+                    c["iat"] = json!(now + 3600);
+                    c
+                },
+                &key,
+            ),
+        ),
+        (
+            "not valid yet",
+            sign(
+                Algorithm::HS256,
+                &{
+                    let mut c = claims(&id.to_string(), json!(now + 7200));
+                    c["nbf"] = json!(now + 3600);
                     c
                 },
                 &key,

@@ -2,12 +2,13 @@
 //!
 //! No floating point anywhere. Formatting always writes exactly two decimals (`9990` →
 //! `"99.90"`); parsing accepts `digits` or `digits.d` / `digits.dd` and nothing else (no sign, no
-//! exponent, no spaces, at most two decimals).
+//! exponent, no spaces, at most two decimals, at most 100,000,000 yuan). The rule and its code
+//! are `shop-yuan`'s, the same the shop applies to the amounts buyers send.
 
 /// Smallest amount Alipay accepts for a trade: 0.01 yuan.
 pub const MIN_TRADE_FEN: i64 = 1;
 /// Largest amount Alipay accepts for a trade: 100 000 000.00 yuan.
-pub const MAX_TRADE_FEN: i64 = 10_000_000_000;
+pub const MAX_TRADE_FEN: i64 = shop_yuan::MAX_FEN;
 
 /// An Alipay amount string could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,48 +24,16 @@ pub struct AmountError {
 /// `-5` → `"-0.05"`.
 #[must_use]
 pub fn format_yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let abs = fen.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    shop_yuan::format_fen(fen)
 }
 
 /// Parses a yuan amount such as `"88.80"`, `"88.8"` or `"88"` into fen (`8880`).
 ///
 /// # Errors
-/// [`AmountError`] for empty input, a sign, more than two decimals, any non-digit, or overflow.
+/// [`AmountError`] for empty input, a sign, more than two decimals, any non-digit, or more than
+/// 100,000,000 yuan.
 pub fn parse_yuan(s: &str) -> Result<i64, AmountError> {
-    let err = |reason| AmountError { input: s.to_owned(), reason };
-    let (int_part, frac_part) = match s.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (s, None),
-    };
-    if int_part.is_empty() {
-        return Err(err("missing integer part"));
-    }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err("not a non-negative decimal number"));
-    }
-    if int_part.len() > 15 {
-        return Err(err("too large"));
-    }
-    let frac_fen = match frac_part {
-        None => 0,
-        Some(f) => {
-            if f.is_empty() {
-                return Err(err("missing decimals after '.'"));
-            }
-            if f.len() > 2 {
-                return Err(err("more than two decimals"));
-            }
-            if !f.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err("not a non-negative decimal number"));
-            }
-            let digits: i64 = f.parse().map_err(|_| err("bad decimals"))?;
-            if f.len() == 1 { digits * 10 } else { digits }
-        }
-    };
-    let yuan: i64 = int_part.parse().map_err(|_| err("bad integer part"))?;
-    yuan.checked_mul(100).and_then(|v| v.checked_add(frac_fen)).ok_or_else(|| err("too large"))
+    shop_yuan::parse_fen(s).map_err(|e| AmountError { input: s.to_owned(), reason: e.as_str() })
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ impl TokenService {
         let secret = settings.jwt_secret.expose_secret().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = settings.leeway_seconds;
+        // `nbf`, when present, must have come (within the leeway); `iat` is checked in `verify`.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.set_issuer(&[settings.issuer.as_str()]);
         validation.set_audience(&[ACCESS_AUDIENCE]);
@@ -80,17 +82,23 @@ impl TokenService {
     /// The user id of a valid token.
     ///
     /// # Errors
-    /// `Unauthorized` for an expired, malformed, wrongly signed or other-algorithm token.
+    /// `Unauthorized` for an expired, malformed, wrongly signed or other-algorithm token, and
+    /// for one issued (`iat`) or valid from (`nbf`) a time later than now plus the leeway.
     pub fn verify(&self, token: &str) -> AppResult<i64> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             AppError::Unauthorized(match e.kind() {
                 ErrorKind::ExpiredSignature => "token expired",
+                ErrorKind::ImmatureSignature => "token is not valid yet",
                 ErrorKind::InvalidSignature => "token signature is invalid",
                 ErrorKind::InvalidAlgorithm => "token algorithm is not accepted",
                 _ => "token is malformed or invalid",
             })
         })?;
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+        if data.claims.iat > Utc::now().timestamp().saturating_add(leeway) {
+            return Err(AppError::Unauthorized("token is not valid yet"));
+        }
         data.claims.sub.parse().map_err(|_| AppError::Unauthorized("token is malformed or invalid"))
     }
 }
@@ -173,6 +181,42 @@ mod tests {
         other.jwt_secret = SecretString::from("b".repeat(40));
         assert!(matches!(TokenService::new(&other).verify(&token), Err(AppError::Unauthorized(_))));
         assert!(matches!(tokens.verify("not.a.token"), Err(AppError::Unauthorized(_))));
+    }
+
+    /// A token signed with the service's secret, with `iat`/`nbf` this many seconds from now.
+    fn hand_made(iat_in: i64, nbf_in: Option<i64>) -> String {
+        let now = Utc::now().timestamp();
+        let mut claims = serde_json::json!({
+            "sub": "7", "username": "alex", "iss": "course-shop", "aud": ACCESS_AUDIENCE,
+            "iat": now + iat_in, "exp": now + 3600,
+        });
+        if let Some(nbf) = nbf_in {
+            claims["nbf"] = serde_json::json!(now + nbf);
+        }
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&[b'a'; 40]))
+            .expect("encoded")
+    }
+
+    #[test]
+    fn tokens_from_the_future_are_refused_beyond_the_leeway() {
+        let mut s = settings();
+        s.leeway_seconds = 30;
+        let tokens = TokenService::new(&s);
+        assert_eq!(tokens.verify(&hand_made(0, None)).ok(), Some(7));
+        // Within the leeway: clocks differ a little.
+        assert_eq!(tokens.verify(&hand_made(20, Some(20))).ok(), Some(7));
+        for (name, token) in [
+            ("iat", hand_made(120, None)),
+            ("nbf", hand_made(0, Some(120))),
+            ("both", hand_made(3000, Some(3000))),
+        ] {
+            assert!(
+                matches!(tokens.verify(&token), Err(AppError::Unauthorized("token is not valid yet"))),
+                "{name}"
+            );
+        }
+        // A past `nbf` is fine.
+        assert_eq!(tokens.verify(&hand_made(-60, Some(-60))).ok(), Some(7));
     }
 
     #[tokio::test]

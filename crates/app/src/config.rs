@@ -336,7 +336,7 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     /// Token lifetime.
     pub token_ttl_hours: i64,
-    /// Clock skew tolerated on `exp`.
+    /// Clock skew tolerated on `exp`, and on `iat` and `nbf` in the future.
     pub leeway_seconds: u64,
     /// `iss` of issued tokens, required on received ones.
     pub issuer: String,

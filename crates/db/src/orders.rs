@@ -516,7 +516,8 @@ pub async fn record_refund(
         .await?;
     let Some(o) = by_id(conn, id).await? else { return Ok(None) };
     if o.refunded_fen >= o.total_amount_fen {
-        transition(conn, id, &OrderStatus::sources(OrderStatus::Refunded), OrderStatus::Refunded, vec![]).await?;
+        transition(conn, id, &OrderStatus::sources(OrderStatus::Refunded), OrderStatus::Refunded, vec![])
+            .await?;
     }
     Ok(by_id(conn, id).await?.and_then(|o| OrderStatus::from_code(o.order_status)))
 }

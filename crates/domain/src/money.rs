@@ -1,33 +1,19 @@
 //! Money as an integer number of fen (1 yuan = 100 fen).
 //!
 //! Amounts travel as yuan strings with at most two decimals (`"99.00"`, `"0.5"`) on the wire
-//! and to Alipay; inside the system they are `i64` fen. Parsing is exact decimal text
-//! processing, never floating point.
+//! and to Alipay; inside the system they are `i64` fen. The text rule and its parser live in
+//! `shop-yuan`, shared with the Alipay protocol crate, so that there is one rule.
 use std::fmt;
 
 /// The largest amount we accept: Alipay's upper bound of 100,000,000 yuan.
-pub const MAX_FEN: i64 = 100_000_000 * 100;
+pub const MAX_FEN: i64 = shop_yuan::MAX_FEN;
 
 /// A non-negative amount of money in fen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);
 
 /// Why a yuan amount could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MoneyError {
-    /// Not a plain decimal number.
-    #[error("not a decimal amount in yuan")]
-    NotDecimal,
-    /// More than two digits after the decimal point.
-    #[error("at most two decimals are allowed")]
-    TooPrecise,
-    /// Negative amounts are not money we take.
-    #[error("amount must not be negative")]
-    Negative,
-    /// Above the maximum of 100,000,000 yuan.
-    #[error("amount is too large")]
-    TooLarge,
-}
+pub use shop_yuan::YuanError as MoneyError;
 
 impl Money {
     /// A yuan amount as the published API spec states it (a JSON Schema pattern): digits,
@@ -48,43 +34,14 @@ impl Money {
         self.0
     }
 
-    /// Parses a yuan amount such as `"99"`, `"99.9"` or `"99.90"` exactly.
+    /// Parses a yuan amount such as `"99"`, `"99.9"` or `"99.90"` exactly, by the one rule
+    /// of `shop-yuan`.
     ///
     /// # Errors
-    /// [`MoneyError`] for anything that is not a non-negative decimal with at most two
-    /// decimals and at most 100,000,000 yuan. Surrounding whitespace is not accepted.
+    /// [`MoneyError`] for anything that is not digits with at most two decimals (no spaces,
+    /// no sign, no `.5` or `5.`), or above 100,000,000 yuan.
     pub fn parse_yuan(text: &str) -> Result<Self, MoneyError> {
-        if text.starts_with('-') {
-            return Err(MoneyError::Negative);
-        }
-        let (int_part, frac_part) = match text.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (text, ""),
-        };
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int_part.is_empty() && frac_part.is_empty() || !digits(int_part) || !digits(frac_part) {
-            return Err(MoneyError::NotDecimal);
-        }
-        let frac_trimmed = frac_part.trim_end_matches('0');
-        if frac_trimmed.len() > 2 {
-            return Err(MoneyError::TooPrecise);
-        }
-        let int_trimmed = int_part.trim_start_matches('0');
-        if int_trimmed.len() > 9 {
-            return Err(MoneyError::TooLarge);
-        }
-        let yuan: i64 = if int_trimmed.is_empty() {
-            0
-        } else {
-            int_trimmed.parse().map_err(|_| MoneyError::NotDecimal)?
-        };
-        let mut cents = 0i64;
-        for (i, b) in frac_trimmed.bytes().enumerate() {
-            let d = i64::from(b - b'0');
-            cents += if i == 0 { d * 10 } else { d };
-        }
-        let fen = yuan * 100 + cents;
-        Money::from_fen(fen).ok_or(MoneyError::TooLarge)
+        shop_yuan::parse_fen(text).map(Money)
     }
 
     /// Sum of amounts; `None` on overflow past [`MAX_FEN`].
@@ -96,7 +53,7 @@ impl Money {
 impl fmt::Display for Money {
     /// Yuan with exactly two decimals: `9990` fen is `99.90`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+        f.write_str(&shop_yuan::format_fen(self.0))
     }
 }
 
@@ -111,20 +68,21 @@ mod tests {
         assert_eq!(Money::parse_yuan("99.9").map(Money::fen), Ok(9990));
         assert_eq!(Money::parse_yuan("99").map(Money::fen), Ok(9900));
         assert_eq!(Money::parse_yuan("0.01").map(Money::fen), Ok(1));
-        assert_eq!(Money::parse_yuan(".5").map(Money::fen), Ok(50));
-        assert_eq!(Money::parse_yuan("7.").map(Money::fen), Ok(700));
         assert_eq!(Money::parse_yuan("0").map(Money::fen), Ok(0));
-        assert_eq!(Money::parse_yuan("1.230").map(Money::fen), Ok(123));
         assert_eq!(Money::parse_yuan("100000000").map(Money::fen), Ok(MAX_FEN));
     }
 
     #[test]
     fn rejects_what_is_not_money() {
-        for bad in ["", ".", "abc", "1,00", " 1", "1 ", "1e3", "0x10", "1.2.3", "+1"] {
+        for bad in
+            ["", ".", "abc", "1,00", " 1", "1 ", " 19.90", "1e3", "1e2", "0x10", "1.2.3", "+1", ".5", "7."]
+        {
             assert_eq!(Money::parse_yuan(bad), Err(MoneyError::NotDecimal), "{bad:?}");
         }
         assert_eq!(Money::parse_yuan("-1"), Err(MoneyError::Negative));
-        assert_eq!(Money::parse_yuan("1.001"), Err(MoneyError::TooPrecise));
+        for bad in ["1.001", "19.900", "1.500", "1.230"] {
+            assert_eq!(Money::parse_yuan(bad), Err(MoneyError::TooPrecise), "{bad:?}");
+        }
         assert_eq!(Money::parse_yuan("100000000.01"), Err(MoneyError::TooLarge));
         assert_eq!(Money::parse_yuan("99999999999999999999"), Err(MoneyError::TooLarge));
     }

@@ -8,6 +8,7 @@ pub mod links;
 mod nul;
 pub mod openapi;
 pub mod schemas;
+pub mod security_headers;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -167,8 +167,9 @@ fn cors(settings: &Settings) -> Cors {
 }
 
 /// Echoes the request id of the tracing span as `X-Request-Id`, logs one line per request
-/// inside that span (so the line carries the request id), and counts the request as in
-/// progress while its handler runs (`AppContext::requests`).
+/// inside that span (so the line carries the request id; the path redacted like the span's
+/// target), and counts the request as in progress while its handler runs
+/// (`AppContext::requests`).
 async fn request_id_header(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -181,7 +182,7 @@ async fn request_id_header(
     let mut res = next.call(req).await?;
     tracing::info!(
         http.method = %method,
-        http.path = %path,
+        http.path = %crate::telemetry::redact_target(&path),
         http.status = res.status().as_u16(),
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
@@ -272,6 +273,7 @@ fn build_app(
         .wrap(ErrorHandlers::new().default_handler(error::jsonify))
         .wrap(Condition::new(settings.api.business_errors_as_200, from_fn(business_errors_as_200)))
         .wrap(from_fn(request_id_header))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
         .wrap(cors(&settings))
+        .wrap(from_fn(crate::security_headers::security_headers))
 }

@@ -26,7 +26,8 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
                 .ok_or_else(|| ApiError::field("courses", format!("{id:?} is not a course id")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let total = Money::parse_yuan(body.total_amount.trim())
+    // Exactly as sent: the rule of amounts admits no surrounding spaces.
+    let total = Money::parse_yuan(&body.total_amount)
         .map_err(|e| ApiError::field("total_amount", format!("{:?}: {e}", body.total_amount)))?;
     // 1 (Alipay) as a number or a string, or absent; the spec's enum says the same.
     let pay_type = match body.pay_type.as_deref() {
