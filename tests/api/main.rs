@@ -12,5 +12,6 @@ mod faults;
 mod limits;
 mod money_once;
 mod openapi;
+mod pages;
 mod payments;
 mod users;

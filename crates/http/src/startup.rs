@@ -228,18 +228,35 @@ fn build_app(
         .service(web::scope("/api/v1").configure(api_routes))
         .service(res("/healthz").route(web::get().to(health::healthz)))
         .service(res("/readyz").route(web::get().to(health::readyz)))
-        .service(res("/pay/result/").route(web::get().to(pages::pay_result)))
-        .service(web::resource("/d/{token}").route(web::get().to(delivery::download)))
-        .service(web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)))
+        .service(
+            res("/pay/result/")
+                .route(web::get().to(pages::pay_result))
+                .wrap(from_fn(error::html_for_browsers)),
+        )
+        .service(
+            web::resource("/d/{token}")
+                .route(web::get().to(delivery::download))
+                .wrap(from_fn(error::html_for_browsers)),
+        )
+        .service(
+            web::resource("/media/private/{key:.*}")
+                .route(web::get().to(delivery::private_media))
+                .wrap(from_fn(error::html_for_browsers)),
+        )
         .service(actix_files::Files::new("/media", &settings.media.root).prefer_utf8(true));
     if state.ctx.payments.simulator.is_some() {
         app = app
             .service(
                 web::resource(shop_app::payments::simulator::GATEWAY_PATH)
                     .route(web::get().to(pages::simulator_cashier))
-                    .route(web::post().to(pages::simulator_api)),
+                    .route(web::post().to(pages::simulator_api))
+                    .wrap(from_fn(error::html_for_browsers)),
             )
-            .service(web::resource("/dev/alipay/pay").route(web::post().to(pages::simulator_pay)));
+            .service(
+                web::resource("/dev/alipay/pay")
+                    .route(web::post().to(pages::simulator_pay))
+                    .wrap(from_fn(error::html_for_browsers)),
+            );
     }
     if settings.docs.enabled {
         app = app.service(web::resource("/docs").route(web::get().to(|| async {
