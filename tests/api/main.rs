@@ -14,5 +14,6 @@ mod hardening;
 mod limits;
 mod money_once;
 mod openapi;
+mod pages;
 mod payments;
 mod users;

@@ -688,11 +688,11 @@ async fn the_simulator_plays_the_whole_cashier_flow() {
         let q =
             cashier.split("name=\"q\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("hidden q");
         let q = q
-            .replace("&amp;", "&")
-            .replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&#39;", "'");
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&#38;", "&");
         let res =
             app.client.post(app.url("/dev/alipay/pay")).form(&[("q", q.as_str())]).send().await.expect("pay");
         assert_eq!(res.status(), StatusCode::SEE_OTHER);

@@ -240,10 +240,10 @@ mod tests {
                 "¥198.50",
                 "可下载 5 次",
                 "5 downloads left",
-                "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co",
-                "数据分析 &lt;进阶&gt;",
-                "Python 全栈开发 &amp; 数据分析",
-                "<a href=\"https://shop.example.com/d/abc?x=1&amp;y=2\">Python 全栈开发 — slides (v2)</a>",
+                "&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; Co",
+                "数据分析 &#60;进阶&#62;",
+                "Python 全栈开发 &#38; 数据分析",
+                "<a href=\"https://shop.example.com/d/abc?x=1&#38;y=2\">Python 全栈开发 — slides (v2)</a>",
                 "<a href=\"https://shop.example.com/my/courses\">",
             ] {
                 assert!(html.contains(needle), "{needle} missing in html:\n{html}");
@@ -280,12 +280,12 @@ mod tests {
             assert!(text.contains("可下载 5 次 / 5 downloads left"), "{text}");
             assert!(text.contains("https://shop.example.com/d/abc?x=1&y=2"), "{text}");
             assert!(
-                html.contains("<p>第一段 &lt;script&gt;x()&lt;/script&gt;<br>\n第二行 &amp; more</p>\n<p>Second paragraph</p>"),
+                html.contains("<p>第一段 &#60;script&#62;x()&#60;/script&#62;<br>\n第二行 &#38; more</p>\n<p>Second paragraph</p>"),
                 "{html}"
             );
-            assert!(html.contains("Tom &amp; &lt;Jerry&gt;"), "{html}");
+            assert!(html.contains("Tom &#38; &#60;Jerry&#62;"), "{html}");
             assert!(html.contains("可下载 5 次 / 5 downloads left"), "{html}");
-            assert!(html.contains("href=\"https://shop.example.com/d/abc?x=1&amp;y=2\""), "{html}");
+            assert!(html.contains("href=\"https://shop.example.com/d/abc?x=1&#38;y=2\""), "{html}");
             assert!(!html.contains("<script>") && !html.contains("href=\"javascript"), "{html}");
         }
 

@@ -1,16 +1,23 @@
 //! The one mapping from errors to HTTP: status, stable `code`, and the `{code, msg}`
 //! envelope (plus `errors` per field for validation). Also turns actix's own rejections
-//! (bad JSON, bad query, unknown route, wrong method, body too large) into the envelope.
+//! (bad JSON, bad query, unknown route, wrong method, body too large) into the envelope, and
+//! answers a browser on the page routes with an error page instead
+//! ([`html_for_browsers`]).
 use std::collections::BTreeMap;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::ServiceResponse;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
-use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::middleware::{ErrorHandlerResponse, Next};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error};
+use askama::Template as _;
 use serde::Serialize;
 use shop_app::AppError;
+use shop_app::delivery::DownloadRefusal;
+use shop_app::storage::UrlError;
 use utoipa::ToSchema;
+
+use crate::html::ErrorPage;
 
 /// Stable machine-readable codes of the envelope. `100` is success; the others are listed in
 /// `docs/api.md`.
@@ -158,6 +165,53 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<DownloadRefusal> for ApiError {
+    fn from(refusal: DownloadRefusal) -> Self {
+        let (status, code, msg) = match refusal {
+            DownloadRefusal::Unknown => {
+                (StatusCode::NOT_FOUND, codes::NOT_FOUND, "没有这个下载链接 / no such download link")
+            }
+            DownloadRefusal::NoFile => {
+                (StatusCode::NOT_FOUND, codes::NOT_FOUND, "文件尚未上传 / the file is not available yet")
+            }
+            DownloadRefusal::Exhausted => (
+                StatusCode::GONE,
+                codes::DOWNLOADS_USED,
+                "下载次数已用完 / no downloads are left on this link",
+            ),
+            DownloadRefusal::Revoked => (
+                StatusCode::GONE,
+                codes::LINK_REVOKED,
+                "该订单已退款，链接已失效 / this purchase was refunded; the link no longer works",
+            ),
+        };
+        ApiError::new(status, code, msg)
+    }
+}
+
+impl From<UrlError> for ApiError {
+    fn from(err: UrlError) -> Self {
+        match err {
+            UrlError::Expired => {
+                ApiError::new(StatusCode::FORBIDDEN, codes::MEDIA_EXPIRED, "this media URL has expired")
+            }
+            UrlError::BadSignature => ApiError::new(
+                StatusCode::FORBIDDEN,
+                codes::BAD_MEDIA_SIGNATURE,
+                "this media URL is not valid",
+            ),
+            UrlError::NotLocal => AppError::NotFound("media").into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// A media URL without its `expires` or `signature`: refused like an altered one.
+    pub fn unsigned_media() -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, codes::BAD_MEDIA_SIGNATURE, "this media URL is not signed")
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.0.status
@@ -177,6 +231,35 @@ impl ResponseError for ApiError {
         }
         res.json(&self.0.body)
     }
+}
+
+/// Whether the request asks for a page: a browser's `Accept` names `text/html`.
+fn wants_html(req: &ServiceRequest) -> bool {
+    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// The one place where an error is answered as HTML or JSON. It wraps the routes a browser
+/// opens itself (download links, signed media, the payment result page, the cashier): when
+/// the request's `Accept` names `text/html`, an [`ApiError`] is answered with the
+/// [`ErrorPage`] (same status and headers, the envelope's message escaped); anyone else, and
+/// every other route, gets the JSON envelope. The error stays attached to the response, so
+/// the business-errors switch and the 5xx log treat it like any other.
+pub async fn html_for_browsers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, String>>, actix_web::Error> {
+    let html = wants_html(&req);
+    let res = next.call(req).await?;
+    let page = match res.response().error().and_then(|e| e.as_error::<ApiError>()) {
+        Some(err) if html => ErrorPage { status: err.status(), msg: &err.0.body.msg }.render().ok(),
+        _ => None,
+    };
+    let Some(page) = page else { return Ok(res.map_into_left_body()) };
+    let mut res = res;
+    res.response_mut().extensions_mut().insert(Verbatim);
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=utf-8"));
+    Ok(res.map_body(|_, _json| EitherBody::right(page)))
 }
 
 /// Rejections of `web::Json`.
@@ -237,8 +320,8 @@ pub fn form_error(err: error::UrlencodedError, _req: &HttpRequest) -> error::Err
     .into()
 }
 
-/// Marks a response whose body a handler chose on purpose (Alipay's bare `fail`), so that
-/// [`jsonify`] leaves it as it is.
+/// Marks a response whose body was chosen on purpose (Alipay's bare `fail`, an error page),
+/// so that [`jsonify`] leaves it as it is.
 #[derive(Debug, Clone, Copy)]
 pub struct Verbatim;
 

@@ -4,6 +4,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod html;
 pub mod links;
 mod nul;
 pub mod openapi;

@@ -118,6 +118,22 @@ fn other_methods(path: &str, allow: &'static str) -> Resource {
     }))
 }
 
+/// A route a browser opens itself: a browser gets its errors as a page
+/// ([`error::html_for_browsers`]), anyone else the JSON envelope.
+fn browser_route(
+    resource: Resource,
+) -> Resource<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    resource.wrap(from_fn(error::html_for_browsers))
+}
+
 /// Every route of the API under `/api/v1`.
 fn api_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(res("/home/banner/").route(web::get().to(home::banner)))
@@ -238,9 +254,11 @@ fn build_app(
         .service(web::scope("/api/v1").configure(api_routes))
         .service(res("/healthz").route(web::get().to(health::healthz)))
         .service(res("/readyz").route(web::get().to(health::readyz)))
-        .service(res("/pay/result/").route(web::get().to(pages::pay_result)))
-        .service(web::resource("/d/{token}").route(web::get().to(delivery::download)))
-        .service(web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)))
+        .service(browser_route(res("/pay/result/").route(web::get().to(pages::pay_result))))
+        .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
+        .service(browser_route(
+            web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)),
+        ))
         .service(
             actix_files::Files::new("/media", &settings.media.root)
                 .prefer_utf8(true)
@@ -249,12 +267,14 @@ fn build_app(
         .service(other_methods("/media/{_:.*}", "GET, HEAD"));
     if state.ctx.payments.simulator.is_some() {
         app = app
-            .service(
+            .service(browser_route(
                 web::resource(shop_app::payments::simulator::GATEWAY_PATH)
                     .route(web::get().to(pages::simulator_cashier))
                     .route(web::post().to(pages::simulator_api)),
-            )
-            .service(web::resource("/dev/alipay/pay").route(web::post().to(pages::simulator_pay)));
+            ))
+            .service(browser_route(
+                web::resource("/dev/alipay/pay").route(web::post().to(pages::simulator_pay)),
+            ));
     }
     if settings.docs.enabled {
         app = app.service(web::resource("/docs").route(web::get().to(|| async {

@@ -3,7 +3,11 @@
 //! `seed-demo` imports [`DEMO_CATALOG_JSON`] through the same code as `import-catalog`, and
 //! [`write_demo_media`] draws the covers, teacher portraits, banners and the default avatar
 //! it refers to as SVG files under the media root, so a fresh machine serves real images.
+//! The pictures are askama templates (`crates/app/templates/demo/*.svg`), escaped like the
+//! emails.
 use std::path::Path;
+
+use askama::Template;
 
 /// The demo catalog, in the format of `docs/catalog-format.md`.
 pub const DEMO_CATALOG_JSON: &str = include_str!("demo_catalog.json");
@@ -19,72 +23,70 @@ const PALETTE: &[(&str, &str)] = &[
     ("#00b09b", "#96c93d"),
 ];
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn gradient(seed: usize) -> (&'static str, &'static str) {
     PALETTE[seed % PALETTE.len()]
 }
 
 /// A 480x270 course cover with the course name.
-fn cover(seed: usize, title: &str, subtitle: &str) -> String {
+#[derive(Template)]
+#[template(path = "demo/cover.svg")]
+struct Cover<'a> {
+    a: &'a str,
+    b: &'a str,
+    title: &'a str,
+    subtitle: &'a str,
+}
+
+fn cover(seed: usize, title: &str, subtitle: &str) -> askama::Result<String> {
     let (a, b) = gradient(seed);
-    format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="480" height="270" viewBox="0 0 480 270">
-<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{a}"/><stop offset="1" stop-color="{b}"/></linearGradient></defs>
-<rect width="480" height="270" fill="url(#g)"/>
-<circle cx="410" cy="60" r="90" fill="#ffffff" fill-opacity="0.08"/>
-<text x="32" y="150" font-family="sans-serif" font-size="30" font-weight="bold" fill="#ffffff">{}</text>
-<text x="32" y="190" font-family="sans-serif" font-size="18" fill="#ffffff" fill-opacity="0.85">{}</text>
-</svg>
-"##,
-        escape(title),
-        escape(subtitle)
-    )
+    Cover { a, b, title, subtitle }.render()
 }
 
 /// A round 200x200 portrait with the first letter of a name.
-fn portrait(seed: usize, name: &str) -> String {
+#[derive(Template)]
+#[template(path = "demo/portrait.svg")]
+struct Portrait<'a> {
+    a: &'a str,
+    b: &'a str,
+    initial: &'a str,
+}
+
+fn portrait(seed: usize, name: &str) -> askama::Result<String> {
     let (a, b) = gradient(seed + 3);
     let initial: String = name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
-    format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200" viewBox="0 0 200 200">
-<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{a}"/><stop offset="1" stop-color="{b}"/></linearGradient></defs>
-<circle cx="100" cy="100" r="100" fill="url(#g)"/>
-<text x="100" y="128" text-anchor="middle" font-family="sans-serif" font-size="84" fill="#ffffff">{}</text>
-</svg>
-"##,
-        escape(&initial)
-    )
+    Portrait { a, b, initial: &initial }.render()
 }
 
 /// A 1200x400 banner.
-fn banner(seed: usize, title: &str) -> String {
+#[derive(Template)]
+#[template(path = "demo/banner.svg")]
+struct Banner<'a> {
+    a: &'a str,
+    b: &'a str,
+    title: &'a str,
+}
+
+fn banner(seed: usize, title: &str) -> askama::Result<String> {
     let (a, b) = gradient(seed + 5);
-    format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="400" viewBox="0 0 1200 400">
-<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="0"><stop offset="0" stop-color="{a}"/><stop offset="1" stop-color="{b}"/></linearGradient></defs>
-<rect width="1200" height="400" fill="url(#g)"/>
-<text x="80" y="220" font-family="sans-serif" font-size="64" font-weight="bold" fill="#ffffff">{}</text>
-</svg>
-"##,
-        escape(title)
-    )
+    Banner { a, b, title }.render()
 }
 
 /// The avatar of users without one.
-fn default_avatar() -> String {
-    r##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120" viewBox="0 0 120 120">
+fn default_avatar() -> askama::Result<String> {
+    Ok(r##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="120" viewBox="0 0 120 120">
 <circle cx="60" cy="60" r="60" fill="#d8dee9"/>
 <circle cx="60" cy="46" r="22" fill="#8a94a6"/>
 <path d="M18 104 C 26 78, 94 78, 102 104 Z" fill="#8a94a6"/>
 </svg>
 "##
-    .to_owned()
+    .to_owned())
 }
 
-fn write_if_missing(root: &Path, relative: &str, content: impl FnOnce() -> String) -> std::io::Result<bool> {
+fn write_if_missing(
+    root: &Path,
+    relative: &str,
+    content: impl FnOnce() -> askama::Result<String>,
+) -> anyhow::Result<bool> {
     if relative.is_empty()
         || relative.starts_with("http://")
         || relative.starts_with("https://")
@@ -99,7 +101,7 @@ fn write_if_missing(root: &Path, relative: &str, content: impl FnOnce() -> Strin
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, content())?;
+    std::fs::write(path, content()?)?;
     Ok(true)
 }
 
@@ -145,9 +147,9 @@ mod tests {
 
     #[test]
     fn svg_text_is_escaped() {
-        let svg = cover(0, "C++ & <Rust>", "\"quoted\"");
-        assert!(svg.contains("C++ &amp; &lt;Rust&gt;"));
-        assert!(svg.contains("&quot;quoted&quot;"));
+        let svg = cover(0, "C++ & <Rust>", "\"quoted\"").expect("svg");
+        assert!(svg.contains("C++ &#38; &#60;Rust&#62;"), "{svg}");
+        assert!(svg.contains("&#34;quoted&#34;"), "{svg}");
         assert!(!svg.contains("<Rust>"));
     }
 

@@ -1,11 +1,16 @@
 //! The buyer emails, rendered as `(subject, text, html)`.
 //!
 //! Pure functions: no I/O, no clock. [`EmailLanguage`] picks Chinese, English, or both in one
-//! message (Chinese first). Every interpolated value is HTML-escaped in the HTML part, and
-//! only `http(s)` URLs become links. Money is shown in yuan with two decimals (`¥99.00`),
-//! times in Beijing time (UTC+8, `2026-11-21 16:49`).
-use std::fmt::Write as _;
-
+//! message (Chinese first). Money is shown in yuan with two decimals (`¥99.00`), times in
+//! Beijing time (UTC+8, `2026-11-21 16:49`).
+//!
+//! The words and the layout are askama templates in `crates/app/templates/email/` (`.html`
+//! for the HTML part, `.txt` for the plain-text part), next to the code that fills them:
+//! askama checks them when the crate is compiled and escapes every value of a `.html`
+//! template (nothing else in the crate escapes HTML); a `.txt` part is not escaped. Only
+//! `http(s)` URLs become links ([`Link`]). The pages the server answers have their own
+//! templates in `shop-http`.
+use askama::Template;
 use chrono::{DateTime, FixedOffset, Utc};
 use shop_domain::Money;
 
@@ -88,22 +93,6 @@ fn pick(lang: EmailLanguage, zh: &str, en: &str) -> String {
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `2026-11-21 16:49` in Beijing time (UTC+8).
 pub fn beijing_time(at: DateTime<Utc>) -> String {
     match FixedOffset::east_opt(8 * 3600) {
@@ -117,16 +106,48 @@ fn one_line(text: &str) -> String {
     text.split(['\r', '\n']).filter(|s| !s.trim().is_empty()).map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
-/// `<a href>` for http(s) URLs; anything else is shown as text, never made clickable.
-fn html_link(url: &str, label: &str) -> String {
-    let lower = url.trim_start().to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") {
-        format!("<a href=\"{}\">{}</a>", escape_html(url.trim()), escape_html(label))
-    } else if url.is_empty() {
-        escape_html(label)
-    } else {
-        format!("{} ({})", escape_html(label), escape_html(url))
+/// A URL in the HTML part: only `http(s)` URLs become links, anything else is shown as text,
+/// never made clickable (`email/link.html`).
+struct Link<'a> {
+    label: &'a str,
+    url: &'a str,
+    clickable: bool,
+}
+
+impl<'a> Link<'a> {
+    fn new(url: &'a str, label: &'a str) -> Self {
+        let lower = url.trim_start().to_ascii_lowercase();
+        let clickable = lower.starts_with("https://") || lower.starts_with("http://");
+        Link { label, url: if clickable { url.trim() } else { url }, clickable }
     }
+}
+
+/// A download link with its downloads left, in the section's language(s).
+struct LinkLine<'a> {
+    data: &'a DownloadLinkLine,
+    link: Link<'a>,
+    left: String,
+}
+
+fn link_lines<'a>(langs: &[Lang], links: &'a [DownloadLinkLine]) -> Vec<LinkLine<'a>> {
+    links
+        .iter()
+        .map(|data| LinkLine {
+            data,
+            link: Link::new(&data.url, &data.title),
+            left: langs
+                .iter()
+                .map(|&l| downloads_left(l, data.downloads_left))
+                .collect::<Vec<_>>()
+                .join(" / "),
+        })
+        .collect()
+}
+
+/// Renders a template. Only strings, numbers and [`Money`] are interpolated, whose `Display`
+/// cannot fail, so neither can rendering.
+fn render(template: &impl Template) -> String {
+    template.render().unwrap_or_default()
 }
 
 fn downloads_left(lang: Lang, n: i32) -> String {
@@ -149,31 +170,75 @@ fn greeting(lang: Lang, name: &str) -> String {
     }
 }
 
-fn html_document(lang: EmailLanguage, subject: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n</head>\n\
-         <body style=\"font-family: -apple-system, 'PingFang SC', 'Microsoft YaHei', Arial, sans-serif; \
-         color: #222; line-height: 1.6; max-width: 640px; margin: 0 auto; padding: 16px;\">\n{}</body>\n</html>\n",
-        html_lang(lang),
-        escape_html(subject),
-        body
-    )
-}
-
-const TEXT_SEPARATOR: &str = "\n----------------------------------------\n\n";
-const HTML_SEPARATOR: &str = "<hr style=\"border: none; border-top: 1px solid #ddd; margin: 24px 0;\">\n";
-
 /// The email after a successful payment: order summary, private download links, "my courses".
 pub fn order_confirmation(lang: EmailLanguage, data: &OrderConfirmation) -> (String, String, String) {
     let no = one_line(&data.out_trade_no);
     let subject = pick(lang, &format!("支付成功：订单 {no}"), &format!("Payment received: order {no}"));
-    let sections: Vec<(String, String)> =
-        languages(lang).iter().map(|&l| (order_text(l, data), order_html(l, data))).collect();
-    let text = sections.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(TEXT_SEPARATOR);
-    let body = sections.iter().map(|(_, h)| h.as_str()).collect::<Vec<_>>().join(HTML_SEPARATOR);
-    let html = html_document(lang, &subject, &body);
+    let sections: Vec<OrderSection<'_>> = languages(lang)
+        .iter()
+        .map(|&l| {
+            let zh = l == Lang::Zh;
+            OrderSection {
+                lang_attr: if zh { "zh-CN" } else { "en" },
+                w: order_words(l),
+                greeting: greeting(l, &data.buyer_name),
+                colon: if zh { "：" } else { ": " },
+                open: if zh { "（" } else { " (" },
+                close: if zh { "）" } else { ")" },
+                links: link_lines(&[l], &data.links),
+                my_courses: Link::new(&data.my_courses_url, order_words(l).my_courses_label),
+            }
+        })
+        .collect();
+    let paid_at = beijing_time(data.paid_at);
+    let text = render(&OrderText { d: data, sections: &sections, paid_at: &paid_at });
+    let html = render(&OrderHtml {
+        html_lang: html_lang(lang),
+        subject: &subject,
+        d: data,
+        sections: &sections,
+        paid_at: &paid_at,
+    });
     (subject, text, html)
+}
+
+/// One language's part of the order confirmation.
+struct OrderSection<'a> {
+    lang_attr: &'static str,
+    w: OrderWords,
+    greeting: String,
+    /// Between a course and its price in the text part.
+    colon: &'static str,
+    /// Around the downloads left in the text part.
+    open: &'static str,
+    close: &'static str,
+    links: Vec<LinkLine<'a>>,
+    my_courses: Link<'a>,
+}
+
+impl OrderSection<'_> {
+    /// A word as a label of the HTML part: without its colon.
+    fn label<'w>(&self, word: &'w str) -> &'w str {
+        word.trim_end_matches(['：', ':', ' '])
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/order_confirmation.txt")]
+struct OrderText<'a> {
+    d: &'a OrderConfirmation,
+    sections: &'a [OrderSection<'a>],
+    paid_at: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/order_confirmation.html")]
+struct OrderHtml<'a> {
+    html_lang: &'a str,
+    subject: &'a str,
+    d: &'a OrderConfirmation,
+    sections: &'a [OrderSection<'a>],
+    paid_at: &'a str,
 }
 
 struct OrderWords {
@@ -221,138 +286,49 @@ fn order_words(lang: Lang) -> OrderWords {
     }
 }
 
-fn order_text(lang: Lang, d: &OrderConfirmation) -> String {
-    let w = order_words(lang);
-    let sep = if lang == Lang::Zh { "：" } else { ": " };
-    let mut t = String::new();
-    // Writing to a String cannot fail.
-    let _ = writeln!(t, "{}\n\n{}\n", greeting(lang, &d.buyer_name), w.thanks);
-    let _ = writeln!(t, "{}{}", w.order_no, d.out_trade_no);
-    if !d.order_subject.trim().is_empty() {
-        let _ = writeln!(t, "{}{}", w.item, d.order_subject);
-    }
-    let _ = writeln!(t, "{}{}{}\n", w.paid_at, beijing_time(d.paid_at), w.time_zone);
-    if !d.courses.is_empty() {
-        let _ = writeln!(t, "{}", w.courses);
-        for (name, price) in &d.courses {
-            let _ = writeln!(t, "- {name}{sep}¥{price}");
-        }
-    }
-    let _ = writeln!(t, "{}¥{}\n", w.total, d.total);
-    if !d.links.is_empty() {
-        let _ = writeln!(t, "{}", w.links);
-        for link in &d.links {
-            let left = downloads_left(lang, link.downloads_left);
-            let _ = if lang == Lang::Zh {
-                writeln!(t, "- {}（{left}）\n  {}", link.title, link.url)
-            } else {
-                writeln!(t, "- {} ({left})\n  {}", link.title, link.url)
-            };
-        }
-        let _ = writeln!(t, "{}\n", w.personal);
-    }
-    let _ = writeln!(t, "{}{}", w.my_courses, d.my_courses_url);
-    t
-}
-
-fn order_html(lang: Lang, d: &OrderConfirmation) -> String {
-    let w = order_words(lang);
-    let strip = |s: &str| s.trim_end_matches(['：', ':', ' ']).to_owned();
-    let lang_attr = if lang == Lang::Zh { "zh-CN" } else { "en" };
-    let cell = "style=\"padding: 4px 12px 4px 0;\"";
-    let num = "style=\"padding: 4px 0; text-align: right; white-space: nowrap;\"";
-    let mut h = String::new();
-    let _ = writeln!(h, "<div lang=\"{lang_attr}\">");
-    let _ = writeln!(
-        h,
-        "<p>{}</p>\n<p>{}</p>",
-        escape_html(&greeting(lang, &d.buyer_name)),
-        escape_html(w.thanks)
-    );
-    let _ = writeln!(h, "<table style=\"border-collapse: collapse;\">");
-    let _ = writeln!(
-        h,
-        "<tr><td {cell}>{}</td><td>{}</td></tr>",
-        strip(w.order_no),
-        escape_html(&d.out_trade_no)
-    );
-    if !d.order_subject.trim().is_empty() {
-        let _ = writeln!(
-            h,
-            "<tr><td {cell}>{}</td><td>{}</td></tr>",
-            strip(w.item),
-            escape_html(&d.order_subject)
-        );
-    }
-    let _ = writeln!(
-        h,
-        "<tr><td {cell}>{}</td><td>{}{}</td></tr>\n</table>",
-        strip(w.paid_at),
-        beijing_time(d.paid_at),
-        escape_html(w.time_zone)
-    );
-    let _ = writeln!(h, "<h3 style=\"margin-bottom: 4px;\">{}</h3>", strip(w.courses));
-    let _ = writeln!(h, "<table style=\"border-collapse: collapse; min-width: 60%;\">");
-    for (name, price) in &d.courses {
-        let _ = writeln!(h, "<tr><td {cell}>{}</td><td {num}>¥{price}</td></tr>", escape_html(name));
-    }
-    let _ = writeln!(
-        h,
-        "<tr><td {cell}><strong>{}</strong></td><td {num}><strong>¥{}</strong></td></tr>\n</table>",
-        strip(w.total),
-        d.total
-    );
-    if !d.links.is_empty() {
-        let _ = writeln!(h, "<h3 style=\"margin-bottom: 4px;\">{}</h3>", strip(w.links));
-        h.push_str(&links_html(&[lang], &d.links));
-        let _ = writeln!(h, "<p style=\"color: #a33;\">{}</p>", escape_html(w.personal));
-    }
-    let _ = writeln!(
-        h,
-        "<p>{}{}</p>\n</div>",
-        escape_html(w.my_courses),
-        html_link(&d.my_courses_url, w.my_courses_label)
-    );
-    h
-}
-
-/// `<ul>` of links, each followed by its downloads left in the given languages.
-fn links_html(langs: &[Lang], links: &[DownloadLinkLine]) -> String {
-    let mut h = String::from("<ul>\n");
-    for link in links {
-        let left =
-            langs.iter().map(|&l| downloads_left(l, link.downloads_left)).collect::<Vec<_>>().join(" / ");
-        let _ = writeln!(
-            h,
-            "<li>{} <span style=\"color: #666;\">({left})</span></li>",
-            html_link(&link.url, &link.title)
-        );
-    }
-    h.push_str("</ul>\n");
-    h
-}
-
-/// Plain text with blank-line paragraphs as HTML paragraphs, single newlines as `<br>`.
-fn paragraphs_html(text: &str) -> String {
-    let text = text.replace("\r\n", "\n").replace('\r', "\n");
-    let mut out = String::new();
+/// Plain text as paragraphs (separated by blank lines) of lines.
+fn paragraphs(text: &str) -> Vec<Vec<&str>> {
+    let mut out = Vec::new();
     let mut paragraph: Vec<&str> = Vec::new();
-    let flush = |paragraph: &mut Vec<&str>, out: &mut String| {
-        if !paragraph.is_empty() {
-            let lines: Vec<String> = paragraph.iter().map(|l| escape_html(l.trim_end())).collect();
-            let _ = writeln!(out, "<p>{}</p>", lines.join("<br>\n"));
-            paragraph.clear();
-        }
-    };
     for line in text.lines() {
         if line.trim().is_empty() {
-            flush(&mut paragraph, &mut out);
+            if !paragraph.is_empty() {
+                out.push(std::mem::take(&mut paragraph));
+            }
         } else {
-            paragraph.push(line);
+            paragraph.push(line.trim_end());
         }
     }
-    flush(&mut paragraph, &mut out);
+    if !paragraph.is_empty() {
+        out.push(paragraph);
+    }
     out
+}
+
+#[derive(Template)]
+#[template(path = "email/course_update.txt")]
+struct UpdateText<'a> {
+    greeting: &'a str,
+    intros: &'a [String],
+    message: &'a str,
+    links_title: &'a str,
+    colon: &'a str,
+    links: &'a [LinkLine<'a>],
+    personal: &'a [&'a str],
+}
+
+#[derive(Template)]
+#[template(path = "email/course_update.html")]
+struct UpdateHtml<'a> {
+    html_lang: &'a str,
+    subject: &'a str,
+    greeting: &'a str,
+    intros: &'a [String],
+    /// The message's paragraphs, each a list of lines.
+    paragraphs: Vec<Vec<&'a str>>,
+    links_title: &'a str,
+    links: &'a [LinkLine<'a>],
+    personal: &'a [&'a str],
 }
 
 /// An operator's update to the buyers of a course: their subject and message, then the
@@ -388,27 +364,26 @@ pub fn course_update(lang: EmailLanguage, data: &CourseUpdate) -> (String, Strin
         })
         .collect::<Vec<_>>();
 
-    let mut text = format!("{greet}\n\n{}\n\n{message}\n", intros.join("\n"));
-    if !data.links.is_empty() {
-        let colon = if lang == EmailLanguage::Zh { "：" } else { ":" };
-        let _ = writeln!(text, "\n{links_title}{colon}");
-        for link in &data.links {
-            let left =
-                langs.iter().map(|&l| downloads_left(l, link.downloads_left)).collect::<Vec<_>>().join(" / ");
-            let _ = writeln!(text, "- {} ({left})\n  {}", link.title, link.url);
-        }
-        let _ = writeln!(text, "{}", personal.join("\n"));
-    }
-
-    let mut body = format!("<p>{}</p>\n", escape_html(&greet));
-    let _ =
-        writeln!(body, "<p>{}</p>", intros.iter().map(|i| escape_html(i)).collect::<Vec<_>>().join("<br>\n"));
-    let _ = writeln!(body, "<div style=\"margin: 16px 0;\">\n{}</div>", paragraphs_html(message));
-    if !data.links.is_empty() {
-        let _ = writeln!(body, "<h3 style=\"margin-bottom: 4px;\">{}</h3>", escape_html(&links_title));
-        body.push_str(&links_html(langs, &data.links));
-        let _ = writeln!(body, "<p style=\"color: #a33;\">{}</p>", personal.join("<br>\n"));
-    }
-    let html = html_document(lang, &subject, &body);
+    let links = link_lines(langs, &data.links);
+    let colon = if lang == EmailLanguage::Zh { "：" } else { ":" };
+    let text = render(&UpdateText {
+        greeting: &greet,
+        intros: &intros,
+        message,
+        links_title: &links_title,
+        colon,
+        links: &links,
+        personal: &personal,
+    });
+    let html = render(&UpdateHtml {
+        html_lang: html_lang(lang),
+        subject: &subject,
+        greeting: &greet,
+        intros: &intros,
+        paragraphs: paragraphs(message),
+        links_title: &links_title,
+        links: &links,
+        personal: &personal,
+    });
     (subject, text, html)
 }

@@ -1,17 +1,15 @@
 //! Delivery: the user's courses, playing a section through a short-lived signed URL, private
 //! download links, and the locally signed media route.
 use actix_files::NamedFile;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shop_app::delivery::{self, DownloadRefusal};
+use shop_app::delivery;
 use shop_app::error::retry_if_connection_lost;
-use shop_app::storage::UrlError;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ErrorBody, Verbatim, codes};
+use crate::error::{ApiError, ErrorBody, codes};
 use crate::extract::AuthUser;
 use crate::state::State;
 
@@ -135,26 +133,6 @@ pub async fn play(
     }))
 }
 
-fn wants_html(req: &HttpRequest) -> bool {
-    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
-}
-
-/// A refusal as JSON, or as a small page for a browser.
-fn refusal(req: &HttpRequest, status: StatusCode, code: i32, msg: &str) -> HttpResponse {
-    if wants_html(req) {
-        let body = format!(
-            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{status}</title></head>\
-             <body style=\"font-family:sans-serif;max-width:34rem;margin:3rem auto\"><h1>{}</h1><p>{msg}</p></body></html>",
-            status.canonical_reason().unwrap_or("Error")
-        );
-        let mut res = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
-        res.extensions_mut().insert(Verbatim);
-        res
-    } else {
-        HttpResponse::build(status).json(ErrorBody { code, msg: msg.to_owned(), errors: None })
-    }
-}
-
 /// A private download link from a purchase. Each request counts one download; when none is
 /// left, or after a refund, the answer is an error (410), never the file. No login needed.
 #[utoipa::path(
@@ -174,41 +152,7 @@ pub async fn download(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let d = match delivery::take_download(&state.ctx, &token).await? {
-        Ok(d) => d,
-        Err(DownloadRefusal::Unknown) => {
-            return Ok(refusal(
-                &req,
-                StatusCode::NOT_FOUND,
-                codes::NOT_FOUND,
-                "没有这个下载链接 / no such download link",
-            ));
-        }
-        Err(DownloadRefusal::NoFile) => {
-            return Ok(refusal(
-                &req,
-                StatusCode::NOT_FOUND,
-                codes::NOT_FOUND,
-                "文件尚未上传 / the file is not available yet",
-            ));
-        }
-        Err(DownloadRefusal::Exhausted) => {
-            return Ok(refusal(
-                &req,
-                StatusCode::GONE,
-                codes::DOWNLOADS_USED,
-                "下载次数已用完 / no downloads are left on this link",
-            ));
-        }
-        Err(DownloadRefusal::Revoked) => {
-            return Ok(refusal(
-                &req,
-                StatusCode::GONE,
-                codes::LINK_REVOKED,
-                "该订单已退款，链接已失效 / this purchase was refunded; the link no longer works",
-            ));
-        }
-    };
+    let d = delivery::take_download(&state.ctx, &token).await??;
     let storage = &state.ctx.storage;
     let key = &d.material.object_key;
     if let Some(path) = storage.local_path(key) {
@@ -255,33 +199,9 @@ pub async fn private_media(
     query: web::Query<SignedQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (Some(expires), Some(signature)) = (query.expires, query.signature.as_deref()) else {
-        return Ok(refusal(
-            &req,
-            StatusCode::FORBIDDEN,
-            codes::BAD_MEDIA_SIGNATURE,
-            "this media URL is not signed",
-        ));
+        return Err(ApiError::unsigned_media());
     };
-    match state.ctx.storage.verify_local_url(&key, expires, signature, Utc::now()) {
-        Ok(()) => {}
-        Err(UrlError::Expired) => {
-            return Ok(refusal(
-                &req,
-                StatusCode::FORBIDDEN,
-                codes::MEDIA_EXPIRED,
-                "this media URL has expired",
-            ));
-        }
-        Err(UrlError::BadSignature) => {
-            return Ok(refusal(
-                &req,
-                StatusCode::FORBIDDEN,
-                codes::BAD_MEDIA_SIGNATURE,
-                "this media URL is not valid",
-            ));
-        }
-        Err(UrlError::NotLocal) => return Err(shop_app::AppError::NotFound("media").into()),
-    }
+    state.ctx.storage.verify_local_url(&key, expires, signature, Utc::now())?;
     let path = state.ctx.storage.local_path(&key).ok_or(shop_app::AppError::NotFound("media"))?;
     let file = NamedFile::open_async(&path).await.map_err(|_| shop_app::AppError::NotFound("media"))?;
     Ok(file.into_response(&req))

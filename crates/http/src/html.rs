@@ -1,0 +1,102 @@
+//! The HTML pages the server answers a browser with: the payment result page, the
+//! development cashier and the error page of the page routes.
+//!
+//! Each page is an askama template in `crates/http/templates/` (all extending `page.html`),
+//! checked when the crate is compiled; askama escapes every value put into them, the one
+//! HTML escaper of the workspace. The buyer emails are templates of `shop-app`
+//! (`crates/app/templates/email/`), rendered by the same engine: an email is content of a use
+//! case, a page is how HTTP answers a browser, so each crate keeps the templates it renders.
+//! Which errors become [`ErrorPage`]s is decided in [`crate::error::html_for_browsers`].
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use askama::Template;
+use shop_app::AppError;
+use shop_app::payments::simulator::Cashier;
+
+use crate::error::ApiError;
+
+/// Where Alipay sends the buyer back: the order's status in words.
+#[derive(Template)]
+#[template(path = "pay_result.html")]
+pub struct PayResult<'a> {
+    /// The heading (and the page title).
+    pub title: &'a str,
+    /// What the status means.
+    pub text: &'a str,
+    /// The order, when the request named one.
+    pub out_trade_no: Option<&'a str>,
+}
+
+/// The simulated Alipay cashier with its Pay button.
+#[derive(Template)]
+#[template(path = "cashier.html")]
+pub struct CashierPage<'a> {
+    /// What the cashier shows.
+    pub c: &'a Cashier,
+}
+
+/// An error of a page route, for a browser.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    /// The status (its reason is the heading).
+    pub status: StatusCode,
+    /// The message of the error envelope.
+    pub msg: &'a str,
+}
+
+/// A `200 OK` page.
+///
+/// # Errors
+/// A template that cannot be rendered (a value whose `Display` fails): 500.
+pub fn page(template: &impl Template) -> Result<HttpResponse, ApiError> {
+    let body =
+        template.render().map_err(|e| AppError::Unexpected(anyhow::anyhow!("rendering a page: {e}")))?;
+    Ok(HttpResponse::Ok().content_type(ContentType::html()).body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVIL: &str = "<script>alert('x')</script> & \"q\"";
+    const ESCAPED: &str = "&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#34;q&#34;";
+
+    #[test]
+    fn the_result_page_escapes_what_it_shows() {
+        let html = PayResult { title: EVIL, text: EVIL, out_trade_no: Some(EVIL) }.render().expect("page");
+        assert!(html.starts_with("<!doctype html>") && html.contains("<title>"), "{html}");
+        assert_eq!(html.matches(ESCAPED).count(), 4, "title, heading, text, order:\n{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        let html =
+            PayResult { title: "支付结果", text: "缺少订单号", out_trade_no: None }.render().expect("page");
+        assert!(!html.contains("订单号 / order"), "{html}");
+    }
+
+    #[test]
+    fn the_cashier_escapes_what_it_shows() {
+        let c = Cashier {
+            out_trade_no: EVIL.into(),
+            subject: EVIL.into(),
+            amount: "99.00".into(),
+            time_expire: Some(EVIL.into()),
+            expired: false,
+            signed_query: format!("a=1&b={EVIL}"),
+        };
+        let html = CashierPage { c: &c }.render().expect("page");
+        assert_eq!(html.matches(ESCAPED).count(), 4, "subject, order, deadline, form value:\n{html}");
+        assert!(html.contains(&format!("name=\"q\" value=\"a=1&#38;b={ESCAPED}\"")), "{html}");
+        assert!(html.contains("确认付款") && !html.contains("<script>"), "{html}");
+        let html = CashierPage { c: &Cashier { expired: true, ..c } }.render().expect("page");
+        assert!(html.contains("支付时间已过") && !html.contains("<form"), "{html}");
+    }
+
+    #[test]
+    fn the_error_page_escapes_its_message() {
+        let html = ErrorPage { status: StatusCode::GONE, msg: EVIL }.render().expect("page");
+        assert!(html.contains("<title>410 Gone</title>") && html.contains("<h1>Gone</h1>"), "{html}");
+        assert!(html.contains(&format!("<p>{ESCAPED}</p>")), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+}
