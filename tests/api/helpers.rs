@@ -100,51 +100,50 @@ pub async fn fresh_database(backend: Backend, dir: &TempDir) -> String {
 }
 
 impl TestApp {
+    /// Runs statements on the Postgres server as its administrator (TEST_DATABASE_URL), with
+    /// `{db}` standing for this server's database name; the rows of the last one.
+    async fn as_admin(&self, statements: &[&str]) -> Vec<sea_orm::QueryResult> {
+        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let (_, name) = self.db_url.rsplit_once('/').expect("URL has a database path");
+        let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+        let mut rows = Vec::new();
+        for sql in statements {
+            rows = conn
+                .query_all_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    sql.replace("{db}", name),
+                ))
+                .await
+                .expect("an administrator's statement");
+        }
+        conn.close().await.expect("close admin connection");
+        rows
+    }
+
     /// Takes the Postgres database away from the server, as an outage would: it accepts no
     /// new connection, and every open one (of each worker's pool and of the shared pool) is
     /// terminated.
     pub async fn cut_database(&self) {
-        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
-        let (_, name) = self.db_url.rsplit_once('/').expect("URL has a database path");
-        let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
-        conn.execute_unprepared(&format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false"))
-            .await
-            .expect("refuse connections");
-        conn.execute_unprepared(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-        ))
-        .await
-        .expect("terminate connections");
-        conn.close().await.expect("close admin connection");
+        self.as_admin(&[
+            "ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS false",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'",
+        ])
+        .await;
     }
 
     /// Gives the Postgres database back after [`TestApp::cut_database`].
     pub async fn restore_database(&self) {
-        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
-        let (_, name) = self.db_url.rsplit_once('/').expect("URL has a database path");
-        let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
-        conn.execute_unprepared(&format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true"))
-            .await
-            .expect("allow connections");
-        conn.close().await.expect("close admin connection");
+        self.as_admin(&["ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS true"]).await;
     }
 
     /// Terminates every connection the server holds to its Postgres database (as a restart
-    /// of Postgres does), leaving new connections allowed.
+    /// of Postgres does), leaving new connections allowed; how many.
     pub async fn terminate_connections(&self) -> u64 {
-        let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
-        let (_, name) = self.db_url.rsplit_once('/').expect("URL has a database path");
-        let conn = Database::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
-        let rows = conn
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-                ),
-            ))
-            .await
-            .expect("terminate connections");
-        conn.close().await.expect("close admin connection");
+        let rows = self
+            .as_admin(&[
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()",
+            ])
+            .await;
         rows.len() as u64
     }
 

@@ -153,25 +153,13 @@ async fn apply_once(
                             {
                                 return Ok(Applied::Lost);
                             }
-                            let out_request_no = late_refund_request_no(&order.out_trade_no);
-                            payments::insert_refund(
-                                txn,
-                                order.id,
-                                &out_request_no,
-                                order.total_amount_fen,
-                                "payment received after the order was cancelled",
-                            )
-                            .await?;
-                            jobs::enqueue(
-                                txn,
-                                &Job::AlipayRefund {
-                                    out_trade_no: order.out_trade_no.clone(),
-                                    out_request_no,
-                                    amount_fen: order.total_amount_fen,
-                                    reason: "订单已取消，款项原路退回 / order was cancelled".into(),
-                                },
-                            )
-                            .await?;
+                            let refund = AutomaticRefund {
+                                out_request_no: late_refund_request_no(&order.out_trade_no),
+                                amount_fen: order.total_amount_fen,
+                                why: "payment received after the order was cancelled",
+                                reason: "订单已取消，款项原路退回 / order was cancelled",
+                            };
+                            refund.enqueue(txn, order).await?;
                             Ok(Applied::PaidAfterCancel)
                         }
                     }
@@ -225,27 +213,43 @@ async fn become_paid(
         .filter(|l| owned_elsewhere.contains(&l.course_id))
         .map(|l| l.real_price_fen)
         .sum();
-    let out_request_no = overlap_refund_request_no(&order.out_trade_no);
-    payments::insert_refund(
-        txn,
-        order.id,
-        &out_request_no,
+    let refund = AutomaticRefund {
+        out_request_no: overlap_refund_request_no(&order.out_trade_no),
         amount_fen,
-        "courses already owned through another order",
-    )
-    .await?;
-    jobs::enqueue(
-        txn,
-        &Job::AlipayRefund {
-            out_trade_no: order.out_trade_no.clone(),
-            out_request_no,
-            amount_fen,
-            reason: "课程已购买，重复付款原路退回 / course already owned: duplicate payment refunded".into(),
-        },
-    )
-    .await?;
+        why: "courses already owned through another order",
+        reason: "课程已购买，重复付款原路退回 / course already owned: duplicate payment refunded",
+    };
+    refund.enqueue(txn, order).await?;
     tracing::warn!(order.out_trade_no = %order.out_trade_no, refund.amount_fen = amount_fen, courses = ?owned_elsewhere, "order paid for courses its buyer already owns: refund enqueued");
     Ok(Applied::PaidOverlapRefunded)
+}
+
+/// A refund the shop makes by itself (money it must not keep): recorded and its Alipay call
+/// enqueued in the caller's transaction, idempotent by `out_request_no`.
+struct AutomaticRefund {
+    out_request_no: String,
+    amount_fen: i64,
+    /// Why, for the refund's record.
+    why: &'static str,
+    /// The reason Alipay shows the buyer.
+    reason: &'static str,
+}
+
+impl AutomaticRefund {
+    async fn enqueue(self, txn: &impl ConnectionTrait, order: &order::Model) -> AppResult<()> {
+        payments::insert_refund(txn, order.id, &self.out_request_no, self.amount_fen, self.why).await?;
+        jobs::enqueue(
+            txn,
+            &Job::AlipayRefund {
+                out_trade_no: order.out_trade_no.clone(),
+                out_request_no: self.out_request_no,
+                amount_fen: self.amount_fen,
+                reason: self.reason.into(),
+            },
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Records Alipay's cumulative refunded amount on the order and settles pending refunds it
