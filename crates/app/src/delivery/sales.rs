@@ -2,14 +2,14 @@
 //! revenue per course and per day, orders created against orders paid (conversion), refunds.
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use shop_db::entities::{order, order_detail};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
 
 use crate::context::AppContext;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Sales of one course.
 #[derive(Debug, Clone, Default)]
@@ -67,6 +67,50 @@ impl SalesReport {
     /// Revenue minus refunds.
     pub fn net(&self) -> Money {
         Money::from_fen(self.revenue.fen() - self.refunded.fen()).unwrap_or(Money::ZERO)
+    }
+}
+
+/// Which orders a report covers, by the time they were created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportPeriod {
+    /// Every order.
+    All,
+    /// Orders created today (UTC).
+    Today,
+    /// Orders created in the last 7 days.
+    Week,
+    /// Orders created since the start of this day (UTC).
+    Since(NaiveDate),
+}
+
+impl ReportPeriod {
+    /// Reads a request's `period` (`today`, `week` or `all`; default `all`) and `since`
+    /// (`YYYY-MM-DD`, UTC), which overrides `period` when not empty.
+    ///
+    /// # Errors
+    /// `Validation` of `since` or `period`.
+    pub fn parse(period: Option<&str>, since: Option<&str>) -> AppResult<Self> {
+        if let Some(day) = since.filter(|s| !s.is_empty()) {
+            return NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map(ReportPeriod::Since)
+                .map_err(|_| AppError::invalid("since", format!("{day:?} is not YYYY-MM-DD")));
+        }
+        match period.unwrap_or("all") {
+            "all" | "" => Ok(ReportPeriod::All),
+            "today" => Ok(ReportPeriod::Today),
+            "week" => Ok(ReportPeriod::Week),
+            other => Err(AppError::invalid("period", format!("{other:?} is not today, week or all"))),
+        }
+    }
+
+    /// The first instant the report covers at `now` (`None`: all time).
+    pub fn start(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            ReportPeriod::All => None,
+            ReportPeriod::Today => Some(now.date_naive().and_time(NaiveTime::MIN).and_utc()),
+            ReportPeriod::Week => Some(now - Duration::days(7)),
+            ReportPeriod::Since(day) => Some(day.and_time(NaiveTime::MIN).and_utc()),
+        }
     }
 }
 
@@ -131,4 +175,35 @@ pub async fn sales_report(ctx: &AppContext, since: Option<DateTime<Utc>>) -> App
     });
     report.days = days.into_values().collect();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    #[test]
+    fn a_period_starts_where_the_report_says() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 20, 5, 0).single().expect("time");
+        let start = |period, since| ReportPeriod::parse(period, since).expect("valid").start(now);
+        assert_eq!(start(None, None), None);
+        assert_eq!(start(Some("all"), Some("")), None);
+        assert_eq!(start(Some("today"), None), Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).single());
+        assert_eq!(start(Some("week"), None), Utc.with_ymd_and_hms(2026, 11, 14, 20, 5, 0).single());
+        assert_eq!(
+            start(Some("week"), Some("2026-11-01")),
+            Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single(),
+            "since overrides period"
+        );
+    }
+
+    #[test]
+    fn a_bad_period_names_its_field() {
+        let err = ReportPeriod::parse(Some("year"), None).expect_err("invalid");
+        assert!(matches!(err, AppError::Validation { field: "period", .. }), "{err:?}");
+        assert_eq!(err.to_string(), r#"period: "year" is not today, week or all"#);
+        let err = ReportPeriod::parse(None, Some("yesterday")).expect_err("invalid");
+        assert_eq!(err.to_string(), r#"since: "yesterday" is not YYYY-MM-DD"#);
+    }
 }

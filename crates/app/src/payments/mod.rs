@@ -26,7 +26,9 @@ pub use expiry::{ExpiryOutcome, expire_due_orders};
 pub use notify::{NotifyReply, handle_notify};
 pub use ordering::{OrderLine, OrderView, Purchase, PurchaseOutcome, create_order, order_detail, orders_of};
 pub use poll::{PaymentState, payment_status};
-pub use refunds::{ReconcileRow, RefundRequested, reconcile, request_refund};
+pub use refunds::{
+    ReconcileRow, RefundProgress, RefundRequested, carry_out_refund, reconcile, request_refund,
+};
 
 use crate::config::{AlipayMode, Settings};
 

@@ -6,7 +6,7 @@ use shop_domain::order::OrderStatus;
 
 use super::apply::Applied;
 use super::expiry::{ExpiryOutcome, expire_one};
-use super::outbox::{Job, enqueue};
+use super::outbox::{Job, OutboxPass, enqueue, run_once};
 use super::poll::query_and_apply;
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
@@ -70,6 +70,49 @@ pub async fn request_refund(
     .await?;
     txn.commit().await?;
     Ok(RefundRequested { out_request_no, amount: Money::from_fen(amount).unwrap_or(Money::ZERO) })
+}
+
+/// Where a recorded refund stands after [`carry_out_refund`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundProgress {
+    /// Alipay confirmed it.
+    Succeeded {
+        /// The refund's request number.
+        out_request_no: String,
+        /// The total refunded on the trade so far, in fen, as Alipay reported it.
+        refunded_total_fen: i64,
+    },
+    /// Alipay refused it; nothing was refunded.
+    Refused {
+        /// Alipay's reason.
+        reason: String,
+    },
+    /// Not answered yet (Alipay could not be reached, or the job was not due): the outbox
+    /// worker retries it with the same request number.
+    Pending {
+        /// What the pass of the outbox did.
+        pass: OutboxPass,
+    },
+}
+
+/// Carries out a refund recorded by [`request_refund`] now: runs one pass of the outbox
+/// (the refund's job among the due ones) and reads where the refund stands.
+///
+/// # Errors
+/// Database errors.
+pub async fn carry_out_refund(ctx: &AppContext, out_request_no: &str) -> AppResult<RefundProgress> {
+    let pass = run_once(ctx).await?;
+    let refund = payments::refund_by_request_no(&ctx.db, out_request_no).await?;
+    Ok(match refund {
+        Some(r) if r.status == payments::refund_status::SUCCEEDED => RefundProgress::Succeeded {
+            out_request_no: r.out_request_no,
+            refunded_total_fen: r.refund_fee_fen.unwrap_or(0),
+        },
+        Some(r) if r.status == payments::refund_status::FAILED => {
+            RefundProgress::Refused { reason: r.last_error.unwrap_or_default() }
+        }
+        _ => RefundProgress::Pending { pass },
+    })
 }
 
 /// One line of the reconciliation report.
