@@ -2,7 +2,7 @@
 //! revenue per course and per day, orders created against orders paid (conversion), refunds.
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use shop_db::entities::{order, order_detail};
 use shop_domain::Money;
@@ -141,11 +141,10 @@ pub async fn sales_report(ctx: &AppContext, since: Option<DateTime<Utc>>) -> App
             .all(&ctx.db)
             .await?
     };
-    let beijing = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
     let mut report = SalesReport { since, ..Default::default() };
     let mut days: BTreeMap<NaiveDate, DaySales> = BTreeMap::new();
     for o in &orders {
-        let day = o.created_time.with_timezone(&beijing).date_naive();
+        let day = shop_domain::time::beijing_day(o.created_time);
         let entry = days.entry(day).or_insert_with(|| DaySales { day: Some(day), ..Default::default() });
         entry.created += 1;
         report.created += 1;

@@ -6,7 +6,7 @@
 //! times in Beijing time (UTC+8, `2026-11-21 16:49`).
 use std::fmt::Write as _;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use shop_domain::Money;
 
 use crate::config::EmailLanguage;
@@ -106,10 +106,7 @@ pub fn escape_html(text: &str) -> String {
 
 /// `2026-11-21 16:49` in Beijing time (UTC+8).
 pub fn beijing_time(at: DateTime<Utc>) -> String {
-    match FixedOffset::east_opt(8 * 3600) {
-        Some(beijing) => at.with_timezone(&beijing).format("%Y-%m-%d %H:%M").to_string(),
-        None => at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
+    shop_domain::time::in_beijing(at).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// A header line must not break: newlines become spaces.
