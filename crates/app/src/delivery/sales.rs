@@ -1,12 +1,7 @@
 //! Sales reports for the seller (`course-shop sales` and `GET admin/sales/`): units and
 //! revenue per course and per day, orders created against orders paid (conversion), refunds.
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use shop_db::entities::{order, order_detail};
 use shop_domain::Money;
-use shop_domain::order::OrderStatus;
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
@@ -114,65 +109,53 @@ impl ReportPeriod {
     }
 }
 
-fn add(a: Money, fen: i64) -> Money {
-    Money::from_fen(a.fen().saturating_add(fen)).unwrap_or(a)
+/// A sum of amounts as money: a negative or impossibly large sum means a corrupt row.
+fn money(fen: i64, what: &str) -> AppResult<Money> {
+    Money::from_fen(fen)
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("sales report: {what} of {fen} fen")))
 }
 
-/// Builds the report over orders created since `since`.
+/// Builds the report over orders created since `since`. The database sums per day (Beijing
+/// time, [`shop_domain::time`]) and per course; the totals are the sums of the days.
 ///
 /// # Errors
-/// Database errors.
+/// Database errors; a sum out of the range of [`Money`] (a corrupt amount).
 pub async fn sales_report(ctx: &AppContext, since: Option<DateTime<Utc>>) -> AppResult<SalesReport> {
-    let mut q = order::Entity::find();
-    if let Some(at) = since {
-        q = q.filter(order::Column::CreatedTime.gte(at));
-    }
-    let orders = q.all(&ctx.db).await?;
-    let paid_ids: Vec<i64> = orders
-        .iter()
-        .filter(|o| OrderStatus::from_code(o.order_status).is_some_and(OrderStatus::money_received))
-        .map(|o| o.id)
-        .collect();
-    let lines = if paid_ids.is_empty() {
-        Vec::new()
-    } else {
-        order_detail::Entity::find()
-            .filter(order_detail::Column::OrderId.is_in(paid_ids))
-            .all(&ctx.db)
-            .await?
-    };
+    let day_rows = shop_db::sales::days(&ctx.db, since, shop_domain::time::BEIJING).await?;
+    let course_rows = shop_db::sales::courses(&ctx.db, since).await?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let mut report = SalesReport { since, ..Default::default() };
-    let mut days: BTreeMap<NaiveDate, DaySales> = BTreeMap::new();
-    for o in &orders {
-        let day = shop_domain::time::beijing_day(o.created_time);
-        let entry = days.entry(day).or_insert_with(|| DaySales { day: Some(day), ..Default::default() });
-        entry.created += 1;
-        report.created += 1;
-        if OrderStatus::from_code(o.order_status).is_some_and(OrderStatus::money_received) {
-            entry.paid += 1;
-            entry.revenue = add(entry.revenue, o.total_amount_fen);
-            report.paid += 1;
-            report.revenue = add(report.revenue, o.total_amount_fen);
-        }
-        entry.refunded = add(entry.refunded, o.refunded_fen);
-        report.refunded = add(report.refunded, o.refunded_fen);
-    }
-    let snapshot = ctx.catalog.snapshot();
-    let mut per_course: BTreeMap<i64, CourseSales> = BTreeMap::new();
-    for l in lines {
-        let entry = per_course.entry(l.course_id).or_insert_with(|| CourseSales {
-            course_id: l.course_id,
-            name: snapshot.course(l.course_id).map(|c| c.name.clone()).unwrap_or_default(),
-            ..Default::default()
+    let (mut revenue, mut refunded) = (0i64, 0i64);
+    for d in day_rows {
+        report.created += count(d.created);
+        report.paid += count(d.paid);
+        revenue = revenue.saturating_add(d.revenue_fen);
+        refunded = refunded.saturating_add(d.refunded_fen);
+        report.days.push(DaySales {
+            day: Some(d.day),
+            created: count(d.created),
+            paid: count(d.paid),
+            revenue: money(d.revenue_fen, "revenue of a day")?,
+            refunded: money(d.refunded_fen, "refunds of a day")?,
         });
-        entry.units += 1;
-        entry.revenue = add(entry.revenue, l.real_price_fen);
     }
-    report.courses = per_course.into_values().collect();
+    report.revenue = money(revenue, "revenue")?;
+    report.refunded = money(refunded, "refunds")?;
+    let snapshot = ctx.catalog.snapshot();
+    report.courses = course_rows
+        .into_iter()
+        .map(|c| {
+            Ok(CourseSales {
+                course_id: c.course_id,
+                name: snapshot.course(c.course_id).map(|x| x.name.clone()).unwrap_or_default(),
+                units: count(c.units),
+                revenue: money(c.revenue_fen, "revenue of a course")?,
+            })
+        })
+        .collect::<AppResult<_>>()?;
     report.courses.sort_by(|a, b| {
         b.revenue.cmp(&a.revenue).then(b.units.cmp(&a.units)).then(a.course_id.cmp(&b.course_id))
     });
-    report.days = days.into_values().collect();
     Ok(report)
 }
 
