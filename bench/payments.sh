@@ -54,8 +54,9 @@
 # openssl runs) it samples the CPU use of other processes for $PAUSE s while the server is
 # idle, retrying until it is at most $QUIET_CPU % or $QUIET_WAIT s have passed (then it runs
 # anyway and records it), and records `uptime`. Raw outputs go to
-# bench/results/payments-<UTC timestamp>/; a summary is printed at the end and saved there as
-# summary.md. The server and Postgres are stopped on exit.
+# bench/runs/payments-<UTC timestamp>/ (ignored by git: the figures that matter go into
+# docs/benchmarks.md); a summary is printed at the end and saved there as summary.md. The
+# server and Postgres are stopped on exit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -76,7 +77,7 @@ KEYS=$ROOT/crates/alipay/tests/fixtures/test-only-keys
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
 BIN=$CARGO_TARGET_DIR/release/course-shop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=$ROOT/bench/results/payments-$STAMP
+OUT=$ROOT/bench/runs/payments-$STAMP
 
 . "$ROOT/bench/lib.sh"
 

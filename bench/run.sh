@@ -26,8 +26,10 @@
 #   wrk -t2 -c<N> -d$DURATION --latency -s bench/<endpoint>.lua http://127.0.0.1:<port>
 # and finally pgbench -c16 -j2 with bench/naive_search.sql. Before each run it records the
 # load average (uptime) and the machine's CPU use over the idle pause (other processes).
-# Raw outputs go to bench/results/<UTC timestamp>/; a summary table is printed at the end
-# and saved there as summary.md. The server and Postgres are stopped on exit.
+# Raw outputs go to bench/runs/<UTC timestamp>/ (ignored by git: server logs and machine
+# details stay on the machine; the figures that matter go into docs/benchmarks.md); a summary
+# table is printed at the end and saved there as summary.md. The server and Postgres are
+# stopped on exit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -41,7 +43,7 @@ PGBENCH_CLIENTS=16
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
 BIN=$CARGO_TARGET_DIR/release/course-shop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=$ROOT/bench/results/$STAMP
+OUT=$ROOT/bench/runs/$STAMP
 
 . "$ROOT/bench/lib.sh"
 

@@ -263,3 +263,47 @@ async fn migrations_go_down_and_up_again() {
         db.close().await.expect("close");
     }
 }
+
+/// A command that fails says why, down to the cause: an upload of a file that cannot be read
+/// names the file and the operating system's reason, not only "internal error".
+#[tokio::test]
+async fn a_failing_command_prints_its_cause() {
+    let dir = TempDir::new();
+    let url = fresh_database(Backend::Sqlite, &dir).await;
+    let file = dir.0.join("catalog.json");
+    std::fs::write(
+        &file,
+        r#"{"teachers":[{"id":7,"name":"Ferris","role":1,"image":"teachers/7.svg"}],
+            "courses":[{"id":42,"name":"Rust","teacher_id":7,"price":"49.90"}]}"#,
+    )
+    .expect("write");
+    let out = course_shop(&["import-catalog", file.to_str().expect("utf-8")], &url, &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let missing = dir.0.join("no-such-handout.pdf");
+    let out = Command::new(BIN)
+        .args([
+            "media",
+            "put",
+            "42",
+            missing.to_str().expect("utf-8"),
+            "--material",
+            "handout",
+            "--version",
+            "1",
+        ])
+        .env("COURSE_SHOP_PROFILE", "test")
+        .env("COURSE_SHOP__DATABASE__URL", &url)
+        .env("COURSE_SHOP__MEDIA__ROOT", dir.0.join("media"))
+        .env("COURSE_SHOP__STORAGE__LOCAL_ROOT", dir.0.join("private-media"))
+        .env("COURSE_SHOP__ALIPAY__SIMULATOR_KEY_DIR", dir.0.join("alipay-simulator"))
+        .env_remove("DATABASE_URL")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run course-shop");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let cause = format!("internal error: cannot open {}: ", missing.display());
+    assert!(err.contains(&cause), "the cause is missing: {err}");
+}

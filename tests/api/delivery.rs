@@ -39,6 +39,7 @@ with_gateway_on_both_backends!(
     the_confirmation_email_is_written_once_with_working_links,
     notify_buyers_mails_each_owner_once_with_fresh_links,
     sales_reports_units_revenue_conversion_and_refunds,
+    sales_are_summed_per_beijing_day_and_per_course,
 );
 
 /// Course 38 has no period (access for good), course 2 has 730 days: one order for both,
@@ -69,6 +70,9 @@ async fn one_payment_grants_every_course_of_the_order_each_for_its_own_period(ap
         "730 days of access"
     );
     assert_eq!((courses[1].0, courses[1].1, &courses[1].2), (38, true, &Value::Null), "access for good");
+    let orders: Vec<&Value> =
+        mine["result"].as_array().expect("result").iter().map(|c| &c["out_trade_no"]).collect();
+    assert_eq!(orders, [no.as_str(), no.as_str()], "both name the order that granted them");
 }
 
 async fn paying_grants_the_course_for_its_period_and_refunding_revokes_it(app: TestApp, gw: FakeGateway) {
@@ -317,6 +321,17 @@ async fn notify_buyers_mails_each_owner_once_with_fresh_links(app: TestApp, gw: 
     assert_eq!((report.owners, report.queued, report.rerun), (3, 3, false));
     app.drain_outbox().await;
     assert_eq!(count(), 6, "one update per buyer");
+    // Each link line names the latest version of its material when the email was written.
+    let naming = |version: &str| {
+        std::fs::read_dir(&mail_dir)
+            .expect("mail dir")
+            .map(|f| std::fs::read_to_string(f.expect("entry").path()).expect("eml"))
+            .filter(|eml| {
+                eml.replace("=\r\n", "").replace("=\n", "").contains(&format!("guide (v{version})"))
+            })
+            .count()
+    };
+    assert_eq!((naming("1"), naming("2")), (3, 3), "confirmations name v1, updates v2");
     // Rerun: nobody gets it twice.
     let again = shop_app::delivery::notify_buyers(&app.ctx, request(false, Some("2")), &|_, _| {})
         .await
@@ -387,6 +402,74 @@ async fn sales_reports_units_revenue_conversion_and_refunds(app: TestApp, gw: Fa
     assert_eq!(body["result"]["refunded"], shop_domain::Money::from_fen(fa).expect("m").to_string());
     let (status, _) = app.get_json_auth("/api/v1/admin/sales/?period=year", &format!("jwt {boss}")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// The database sums the report: five orders of three buyers over three Beijing days (the
+/// first two orders eight hours apart across midnight in Beijing), one of them refunded, one
+/// unpaid, courses bought more than once.
+async fn sales_are_summed_per_beijing_day_and_per_course(app: TestApp, gw: FakeGateway) {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use shop_db::entities::order;
+
+    let (one, two, three) =
+        (app.buyer("day-one").await, app.buyer("day-two").await, app.buyer("day-three").await);
+    let (a, fa) = app.order(&one, &[7]).await;
+    let (b, fb) = app.order(&one, &[8, 10]).await;
+    let (c, fc) = app.order(&two, &[7]).await;
+    let (d, _) = app.order(&three, &[12]).await;
+    let (e, fe) = app.order(&two, &[8]).await;
+    for (no, fen) in [(&a, fa), (&b, fb), (&c, fc), (&e, fe)] {
+        app.pay(&gw, no, fen).await;
+    }
+    gw.set_trade(&a, fa, TradeStatus::TradeSuccess);
+    shop_app::payments::request_refund(&app.ctx, &a, None, "test").await.expect("refund");
+    app.drain_outbox().await;
+    let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).single().expect("time");
+    for (no, at) in [
+        (&a, utc(20, 15, 59)), // 23:59 in Beijing, 20 November
+        (&b, utc(20, 16, 0)),  // 00:00 in Beijing, 21 November
+        (&c, utc(21, 3, 0)),
+        (&d, utc(22, 1, 0)),
+        (&e, utc(22, 2, 30)),
+    ] {
+        order::Entity::update_many()
+            .col_expr(order::Column::CreatedTime, Expr::value(at))
+            .filter(order::Column::OutTradeNo.eq(no.as_str()))
+            .exec(&app.ctx.db)
+            .await
+            .expect("move the order in time");
+    }
+    let day = |d| Some(NaiveDate::from_ymd_opt(2026, 11, d).expect("day"));
+
+    let r = shop_app::delivery::sales_report(&app.ctx, None).await.expect("report");
+    assert_eq!((r.created, r.paid), (5, 4));
+    assert_eq!((r.revenue.fen(), r.refunded.fen()), (fa + fb + fc + fe, fa));
+    let days: Vec<_> =
+        r.days.iter().map(|x| (x.day, x.created, x.paid, x.revenue.fen(), x.refunded.fen())).collect();
+    assert_eq!(
+        days,
+        [(day(20), 1, 1, fa, fa), (day(21), 2, 2, fb + fc, 0), (day(22), 2, 1, fe, 0)],
+        "per Beijing day, oldest first"
+    );
+    // Course 8 costs fe (order e), so order b's line of course 10 is fb - fe.
+    let courses: Vec<_> = r.courses.iter().map(|x| (x.course_id, x.units, x.revenue.fen())).collect();
+    let mut expected = vec![(7, 2, fa + fc), (8, 2, 2 * fe), (10, 1, fb - fe)];
+    expected.sort_by(|x, y| y.2.cmp(&x.2).then(y.1.cmp(&x.1)).then(x.0.cmp(&y.0)));
+    assert_eq!(courses, expected, "best sellers first; the refunded unit counts, the unpaid does not");
+    assert!(r.courses.iter().all(|x| !x.name.is_empty()), "names from the catalog");
+
+    // Since a day (UTC): order b, created at 16:00 UTC the day before, is left out.
+    let since = shop_app::delivery::ReportPeriod::parse(None, Some("2026-11-21")).expect("period");
+    let r = shop_app::delivery::sales_report(&app.ctx, since.start(Utc::now())).await.expect("report");
+    assert_eq!((r.created, r.paid, r.revenue.fen(), r.refunded.fen()), (3, 2, fc + fe, 0));
+    let days: Vec<_> = r.days.iter().map(|x| (x.day, x.created, x.paid)).collect();
+    assert_eq!(days, [(day(21), 1, 1), (day(22), 2, 1)]);
+    let courses: Vec<_> = r.courses.iter().map(|x| (x.course_id, x.units)).collect();
+    let mut expected = [(7, 1, fc), (8, 1, fe)];
+    expected.sort_by(|x, y| y.2.cmp(&x.2).then(x.0.cmp(&y.0)));
+    assert_eq!(courses, expected.iter().map(|x| (x.0, x.1)).collect::<Vec<_>>());
 }
 
 /// Emails go through a real SMTP server; while it is down orders are still paid, and once

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use shop_alipay::fake::FakeAlipay;
 use shop_alipay::{AlipayPublicKey, TradeStatus, encode_pairs};
 use shop_app::payments::{self, ExpiryOutcome};
+use shop_app::worker::RefundProgress;
 use shop_db::entities::{order, order_detail, outbox, payment_notify};
 use shop_domain::order::OrderStatus;
 
@@ -518,8 +519,8 @@ async fn refunds_partial_full_and_failing(app: TestApp, gw: FakeGateway) {
     assert_eq!(first.out_request_no, format!("{no}R1"));
     // Alipay is down: the job is kept and retried later with the same request number.
     gw.set_behaviour(Behaviour::SystemError);
-    let pass = shop_app::worker::run_once(&app.ctx).await.expect("outbox");
-    assert_eq!(pass.retried, 1);
+    let progress = shop_app::worker::carry_out_refund(&app.ctx, &first.out_request_no).await.expect("outbox");
+    assert!(matches!(progress, RefundProgress::Pending { pass } if pass.retried == 1), "{progress:?}");
     let job = jobs(&app, "alipay_refund").await.remove(0);
     assert!(job.status == "pending" && job.next_attempt_at > chrono::Utc::now() && job.last_error.is_some());
     gw.set_behaviour(Behaviour::Normal);
@@ -531,8 +532,13 @@ async fn refunds_partial_full_and_failing(app: TestApp, gw: FakeGateway) {
     let too_much = shop_domain::Money::from_fen(fen).expect("m");
     assert!(payments::request_refund(&app.ctx, &no, Some(too_much), "greedy").await.is_err());
     // The rest, by default.
-    payments::request_refund(&app.ctx, &no, None, "rest").await.expect("refund");
-    shop_app::worker::run_once(&app.ctx).await.expect("outbox");
+    let rest = payments::request_refund(&app.ctx, &no, None, "rest").await.expect("refund");
+    let progress = shop_app::worker::carry_out_refund(&app.ctx, &rest.out_request_no).await.expect("outbox");
+    assert_eq!(
+        progress,
+        RefundProgress::Succeeded { out_request_no: format!("{no}R2"), refunded_total_fen: fen },
+        "Alipay reports the total refunded on the trade"
+    );
     let row = app.order_row(&no).await;
     assert_eq!((status_of(&row), row.refunded_fen), (OrderStatus::Refunded, fen));
     assert_eq!(gw.refunded_fen(&no), fen);
@@ -542,9 +548,13 @@ async fn refunds_partial_full_and_failing(app: TestApp, gw: FakeGateway) {
     let (other, fen2) = app.order(&token, &[18]).await;
     app.post_notify(gw.sign(&gw.paid_notify(&other, fen2, TradeStatus::TradeSuccess))).await;
     // Alipay has no paid trade: it answers TRADE_STATUS_ERROR / NOT_EXIST (not retryable).
-    payments::request_refund(&app.ctx, &other, None, "x").await.expect("refund recorded");
-    let pass = shop_app::worker::run_once(&app.ctx).await.expect("outbox");
-    assert_eq!(pass.failed, 1);
+    let refused = payments::request_refund(&app.ctx, &other, None, "x").await.expect("refund recorded");
+    let progress =
+        shop_app::worker::carry_out_refund(&app.ctx, &refused.out_request_no).await.expect("outbox");
+    assert!(
+        matches!(&progress, RefundProgress::Refused { reason } if reason.contains("TRADE_")),
+        "{progress:?}"
+    );
     let refund = shop_db::payments::refund_by_request_no(&app.ctx.db, &format!("{other}R1"))
         .await
         .expect("q")

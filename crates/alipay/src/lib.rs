@@ -14,7 +14,9 @@
 //! * [`response`]: extraction and verification of signed gateway JSON responses (pure).
 //! * [`client`]: the HTTP client for `alipay.trade.query` / `close` / `refund` (the only module
 //!   doing I/O).
-//! * `fake` (cargo feature `fake`): a protocol-faithful fake "Alipay" for other crates' tests.
+//! * `gateway` (cargo feature `gateway`): Alipay's side of the protocol (signed notifies and
+//!   responses, verification of app requests), for the development payment simulator.
+//! * `fake` (cargo feature `fake`, for tests only): a fake "Alipay" built on `gateway`.
 //!
 //! Business checks (is `app_id` ours, does the amount match the order, ...) are the caller's job.
 #![warn(missing_docs)]
@@ -24,6 +26,8 @@ pub mod client;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod form;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 pub mod keys;
 pub mod notify;
 pub mod pagepay;

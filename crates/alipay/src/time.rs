@@ -1,5 +1,8 @@
 //! Beijing time (UTC+8), the zone of every Alipay timestamp.
 //!
+//! This is Alipay's wire format, not the shop's clock: the shop's own zone (report days,
+//! times in emails) is `shop_domain::time`, which this leaf crate does not depend on.
+//!
 //! Uses a fixed `+08:00` offset ([`chrono::FixedOffset`]), so results do not depend on the
 //! server's time zone or on a time-zone database. Format: `yyyy-MM-dd HH:mm:ss`.
 

@@ -11,6 +11,39 @@ use serde::{Deserialize, Serialize};
 use crate::config::AuthSettings;
 use crate::error::{AppError, AppResult};
 
+/// What a key derived from the JWT secret is for: each purpose gets its own key, and none
+/// of them can be computed from another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// The HMAC key of stored SMS code hashes.
+    SmsCode,
+    /// The key of locally signed media URLs.
+    MediaUrl,
+}
+
+impl KeyPurpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            KeyPurpose::SmsCode => b"course-shop sms code key",
+            KeyPurpose::MediaUrl => b"course-shop media url key",
+        }
+    }
+}
+
+/// The 32-byte key of `purpose`, derived from `secret`: SHA-256 over the purpose's label, a
+/// NUL byte, and the secret. Keys already in use (hashes of SMS codes, signed URLs) stay
+/// valid as long as the secret and the labels stay the same.
+#[must_use]
+pub fn derive_key(purpose: KeyPurpose, secret: &SecretString) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(purpose.label())
+        .chain_update([0u8])
+        .chain_update(secret.expose_secret().as_bytes())
+        .finalize()
+        .into()
+}
+
 /// The audience of access tokens; other token kinds must use another one (RFC 8725 §3.12).
 const ACCESS_AUDIENCE: &str = "course-shop:access";
 
@@ -160,6 +193,23 @@ pub fn warm_up() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_are_those_already_in_use_and_differ_per_purpose() {
+        let secret = SecretString::from("test-only-jwt-secret-0123456789abcdef0123456789");
+        // SHA-256("course-shop sms code key\0" + secret) and the same for media URLs, as
+        // computed before there was one function: stored SMS hashes and signed URLs stay valid.
+        assert_eq!(
+            hex::encode(derive_key(KeyPurpose::SmsCode, &secret)),
+            "918b9366c94ff494376b7aaffeccfa6a0e6baa640d43aeb222a133b75e542a49"
+        );
+        assert_eq!(
+            hex::encode(derive_key(KeyPurpose::MediaUrl, &secret)),
+            "f9a047e3252cc2d4d5f1a482d58e24ae175754f196cf6ecdfe48f3a16e9394c3"
+        );
+        let other = SecretString::from("another-secret-0123456789abcdef0123456789abcdef");
+        assert_ne!(derive_key(KeyPurpose::SmsCode, &secret), derive_key(KeyPurpose::SmsCode, &other));
+    }
 
     fn settings() -> AuthSettings {
         AuthSettings {

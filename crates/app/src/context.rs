@@ -7,9 +7,8 @@ use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
 
-use crate::auth::TokenService;
+use crate::auth::{KeyPurpose, TokenService, derive_key};
 use crate::catalog::{self, Catalog};
 use crate::config::Settings;
 use crate::mail::Mailer;
@@ -211,11 +210,7 @@ impl AppContext {
         mailer: Arc<dyn Mailer>,
     ) -> Self {
         let public_url = Arc::new(ArcSwap::from_pointee(settings.public_url(settings.server.port)));
-        let sms_key: [u8; 32] = Sha256::new()
-            .chain_update(b"course-shop sms code key\0")
-            .chain_update(settings.auth.jwt_secret.expose_secret().as_bytes())
-            .finalize()
-            .into();
+        let sms_key = derive_key(KeyPurpose::SmsCode, &settings.auth.jwt_secret);
         AppContext {
             tokens: TokenService::new(&settings.auth),
             catalog: Arc::new(catalog),
@@ -234,11 +229,7 @@ impl AppContext {
 
 /// The key of locally signed media URLs, derived from the JWT secret (a separate purpose).
 fn media_key(settings: &Settings) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"course-shop media url key\0")
-        .chain_update(settings.auth.jwt_secret.expose_secret().as_bytes())
-        .finalize()
-        .into()
+    derive_key(KeyPurpose::MediaUrl, &settings.auth.jwt_secret)
 }
 
 impl AppContext {

@@ -22,6 +22,49 @@ pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
     jobs::run_once(ctx, &HANDLERS).await
 }
 
+/// Where a recorded refund stands after [`carry_out_refund`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundProgress {
+    /// Alipay confirmed it.
+    Succeeded {
+        /// The refund's request number.
+        out_request_no: String,
+        /// The total refunded on the trade so far, in fen, as Alipay reported it.
+        refunded_total_fen: i64,
+    },
+    /// Alipay refused it; nothing was refunded.
+    Refused {
+        /// Alipay's reason.
+        reason: String,
+    },
+    /// Not answered yet (Alipay could not be reached, or the job was not due): the outbox
+    /// worker retries it with the same request number.
+    Pending {
+        /// What the pass of the outbox did.
+        pass: OutboxPass,
+    },
+}
+
+/// Carries out a refund recorded by [`crate::payments::request_refund`] now: runs one pass of the outbox
+/// (the refund's job among the due ones) and reads where the refund stands.
+///
+/// # Errors
+/// Database errors.
+pub async fn carry_out_refund(ctx: &AppContext, out_request_no: &str) -> AppResult<RefundProgress> {
+    let pass = run_once(ctx).await?;
+    let refund = shop_db::payments::refund_by_request_no(&ctx.db, out_request_no).await?;
+    Ok(match refund {
+        Some(r) if r.status == shop_db::payments::refund_status::SUCCEEDED => RefundProgress::Succeeded {
+            out_request_no: r.out_request_no,
+            refunded_total_fen: r.refund_fee_fen.unwrap_or(0),
+        },
+        Some(r) if r.status == shop_db::payments::refund_status::FAILED => {
+            RefundProgress::Refused { reason: r.last_error.unwrap_or_default() }
+        }
+        _ => RefundProgress::Pending { pass },
+    })
+}
+
 /// Whether `requests` in progress reach `threshold` (0: never).
 fn busy(requests: &InFlight, threshold: usize) -> bool {
     threshold > 0 && requests.count() >= threshold

@@ -1,12 +1,14 @@
 //! Delivery: course access, materials, private download links, campaigns.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::entities::{campaign, download_link, material, user_course};
+use crate::entities::{campaign, download_link, material, order, user_course};
 
 /// The access rows of `user_courses` active at `now` (not revoked, not expired), with the
 /// columns qualified by the table, so the condition also reads the existing row in an
@@ -96,13 +98,35 @@ pub async fn active_course_ids(
     q.into_tuple().all(conn).await
 }
 
-/// Every access row of a user (active, expired or revoked), newest first.
-pub async fn access_of(conn: &impl ConnectionTrait, user_id: i64) -> Result<Vec<user_course::Model>, DbErr> {
-    user_course::Entity::find()
-        .filter(user_course::Column::UserId.eq(user_id))
-        .order_by_desc(user_course::Column::GrantedAt)
-        .all(conn)
-        .await
+/// Every access row of a user (active, expired or revoked), newest first, with the order
+/// number of the order behind each (`None` for a grant without an order, or an order that
+/// is gone), in one query.
+pub async fn access_with_order_numbers(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Vec<(user_course::Model, Option<String>)>, DbErr> {
+    let mut query = Query::select();
+    for c in user_course::Column::iter() {
+        query.column((user_course::Entity, c));
+    }
+    query
+        .expr_as(Expr::col((order::Entity, order::Column::OutTradeNo)), Alias::new("order_out_trade_no"))
+        .from(user_course::Entity)
+        .left_join(
+            order::Entity,
+            Expr::col((order::Entity, order::Column::Id))
+                .equals((user_course::Entity, user_course::Column::OrderId)),
+        )
+        .and_where(Expr::col((user_course::Entity, user_course::Column::UserId)).eq(user_id))
+        .order_by((user_course::Entity, user_course::Column::GrantedAt), Order::Desc)
+        .order_by((user_course::Entity, user_course::Column::Id), Order::Desc);
+    conn.query_all(&query)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((user_course::Model::from_query_result(row, "")?, row.try_get("", "order_out_trade_no")?))
+        })
+        .collect()
 }
 
 /// Current owners of a course: `(user_id, order_id)`.
@@ -144,6 +168,32 @@ pub async fn latest_material(
         .order_by_desc(material::Column::Id)
         .one(conn)
         .await
+}
+
+/// The latest version of each of the named materials `(course_id, name)`, in one query;
+/// materials without a version are left out.
+pub async fn latest_materials(
+    conn: &impl ConnectionTrait,
+    wanted: &[(i64, &str)],
+) -> Result<HashMap<(i64, String), material::Model>, DbErr> {
+    let mut latest = HashMap::new();
+    if wanted.is_empty() {
+        return Ok(latest);
+    }
+    let any = wanted.iter().fold(Condition::any(), |any, (course_id, name)| {
+        any.add(material::Column::CourseId.eq(*course_id).and(material::Column::Name.eq(*name)))
+    });
+    // Newest first, as in [`latest_material`]: the first row of each material is its latest.
+    let rows = material::Entity::find()
+        .filter(any)
+        .order_by_desc(material::Column::CreatedTime)
+        .order_by_desc(material::Column::Id)
+        .all(conn)
+        .await?;
+    for row in rows {
+        latest.entry((row.course_id, row.name.clone())).or_insert(row);
+    }
+    Ok(latest)
 }
 
 /// A specific version of a named material.

@@ -10,6 +10,7 @@ pub mod money;
 pub mod order;
 pub mod paging;
 pub mod search;
+pub mod time;
 pub mod user;
 
 pub use money::Money;

@@ -77,27 +77,24 @@ pub struct MyCourse {
     pub out_trade_no: Option<String>,
 }
 
-/// The user's courses with their expiry (revoked ones left out), newest first.
+/// The user's courses with their expiry (revoked ones left out), newest first, in one query.
 ///
 /// # Errors
 /// Database errors.
 pub async fn my_courses(ctx: &AppContext, user_id: i64) -> AppResult<Vec<MyCourse>> {
     let now = Utc::now();
     let snapshot = ctx.catalog.snapshot();
-    let mut out = Vec::new();
-    for row in delivery::access_of(&ctx.db, user_id).await?.into_iter().filter(|r| r.revoked_at.is_none()) {
-        let out_trade_no = match row.order_id {
-            Some(id) => orders::by_id(&ctx.db, id).await?.map(|o| o.out_trade_no),
-            None => None,
-        };
-        out.push(MyCourse {
+    Ok(delivery::access_with_order_numbers(&ctx.db, user_id)
+        .await?
+        .into_iter()
+        .filter(|(row, _)| row.revoked_at.is_none())
+        .map(|(row, out_trade_no)| MyCourse {
             course_id: row.course_id,
             name: snapshot.course(row.course_id).map(|c| c.name.clone()).unwrap_or_default(),
             granted_at: row.granted_at,
             expires_at: row.expires_at,
             active: row.expires_at.is_none_or(|at| at > now),
             out_trade_no,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }

@@ -31,19 +31,23 @@ async fn link_lines(
     ctx: &AppContext,
     links: &[download_link::Model],
 ) -> Result<Vec<DownloadLinkLine>, Failure> {
-    let mut lines = Vec::new();
-    for l in links.iter().filter(|l| l.revoked_at.is_none()) {
-        let version = delivery::latest_material(&ctx.db, l.course_id, &l.material_name)
-            .await?
-            .map(|m| format!(" (v{})", m.version))
-            .unwrap_or_default();
-        lines.push(DownloadLinkLine {
-            title: format!("{} — {}{version}", course_name(ctx, l.course_id), l.material_name),
-            url: link_url(ctx, &l.token),
-            downloads_left: l.downloads_left,
-        });
-    }
-    Ok(lines)
+    let live: Vec<&download_link::Model> = links.iter().filter(|l| l.revoked_at.is_none()).collect();
+    let wanted: Vec<(i64, &str)> = live.iter().map(|l| (l.course_id, l.material_name.as_str())).collect();
+    let latest = delivery::latest_materials(&ctx.db, &wanted).await?;
+    Ok(live
+        .into_iter()
+        .map(|l| {
+            let version = latest
+                .get(&(l.course_id, l.material_name.clone()))
+                .map(|m| format!(" (v{})", m.version))
+                .unwrap_or_default();
+            DownloadLinkLine {
+                title: format!("{} — {}{version}", course_name(ctx, l.course_id), l.material_name),
+                url: link_url(ctx, &l.token),
+                downloads_left: l.downloads_left,
+            }
+        })
+        .collect())
 }
 
 /// Sends the confirmation of a paid order (skipped when the order is no longer paid or the

@@ -15,4 +15,4 @@ pub use campaign::{CampaignReport, CampaignRequest, notify_buyers};
 pub use jobs::DeliveryJobs;
 pub use links::{Download, DownloadRefusal, LinkView, link_url, my_links, take_download};
 pub use media::{MediaTarget, PlayUrl, Uploaded, play_url, put as put_media};
-pub use sales::{CourseSales, DaySales, SalesReport, sales_report};
+pub use sales::{CourseSales, DaySales, ReportPeriod, SalesReport, sales_report};

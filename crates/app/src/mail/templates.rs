@@ -11,7 +11,7 @@
 //! `http(s)` URLs become links ([`Link`]). The pages the server answers have their own
 //! templates in `shop-http`.
 use askama::Template;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use shop_domain::Money;
 
 use crate::config::EmailLanguage;
@@ -95,10 +95,7 @@ fn pick(lang: EmailLanguage, zh: &str, en: &str) -> String {
 
 /// `2026-11-21 16:49` in Beijing time (UTC+8).
 pub fn beijing_time(at: DateTime<Utc>) -> String {
-    match FixedOffset::east_opt(8 * 3600) {
-        Some(beijing) => at.with_timezone(&beijing).format("%Y-%m-%d %H:%M").to_string(),
-        None => at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
+    shop_domain::time::in_beijing(at).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// A header line must not break: newlines become spaces.

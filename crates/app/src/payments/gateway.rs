@@ -42,9 +42,9 @@ impl Payments {
     pub fn new(settings: &Settings, public_url: &str) -> anyhow::Result<Self> {
         let keys = keys::Keys::load(&settings.alipay)?;
         let simulator =
-            keys.simulator.clone().filter(|_| settings.alipay.mode == AlipayMode::Simulator).map(|fake| {
+            keys.simulator.clone().filter(|_| settings.alipay.mode == AlipayMode::Simulator).map(|alipay| {
                 Arc::new(simulator::Simulator::new(
-                    fake,
+                    alipay,
                     keys.app_public_key.clone(),
                     settings.alipay.app_id.clone(),
                     settings.alipay.seller_id.clone(),

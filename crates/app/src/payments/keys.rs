@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
-use shop_alipay::fake::FakeAlipay;
+use shop_alipay::gateway::AlipayGateway;
 use shop_alipay::{AlipayPublicKey, AppPrivateKey};
 
 use crate::config::{AlipayMode, AlipaySettings};
@@ -16,7 +16,7 @@ pub(super) struct Keys {
     pub app_public_key: AlipayPublicKey,
     pub alipay_public_key: AlipayPublicKey,
     /// The simulator's own "Alipay" key pair.
-    pub simulator: Option<FakeAlipay>,
+    pub simulator: Option<AlipayGateway>,
 }
 
 fn text_or_file(text: &str, file: &str, what: &str) -> anyhow::Result<Option<String>> {
@@ -91,8 +91,9 @@ impl Keys {
                 };
                 let alipay_key = kept_key(&a.simulator_key_dir, "simulator_alipay_private_key.pkcs8.b64")?;
                 let pkcs8 = alipay_key.to_pkcs8_base64().context("simulator key")?;
-                let fake = FakeAlipay::from_private_key(pkcs8.expose_secret()).context("simulator key")?;
-                (app, fake.public_key().clone(), Some(fake))
+                let alipay =
+                    AlipayGateway::from_private_key(pkcs8.expose_secret()).context("simulator key")?;
+                (app, alipay.public_key().clone(), Some(alipay))
             }
         };
         let app_public_key = app_private_key.public_key().context("app public key")?;

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use shop_alipay::fake::{FakeAlipay, PaymentNotify, error_json, query_success_json};
+use shop_alipay::gateway::{AlipayGateway, PaymentNotify, error_json, query_success_json};
 use shop_alipay::time::{format_beijing, parse_beijing};
 use shop_alipay::{AlipayPublicKey, TradeStatus, format_yuan, parse_yuan};
 
@@ -60,7 +60,7 @@ pub struct Cashier {
 
 /// The simulator.
 pub struct Simulator {
-    alipay: FakeAlipay,
+    alipay: AlipayGateway,
     app_public_key: AlipayPublicKey,
     app_id: String,
     seller_id: String,
@@ -85,7 +85,7 @@ fn bad(msg: impl Into<String>) -> AppError {
 impl Simulator {
     /// A simulator signing with `alipay` and checking requests with `app_public_key`.
     pub fn new(
-        alipay: FakeAlipay,
+        alipay: AlipayGateway,
         app_public_key: AlipayPublicKey,
         app_id: String,
         seller_id: String,
@@ -105,7 +105,7 @@ impl Simulator {
     }
 
     fn page_pay(&self, query: &str) -> AppResult<PagePayRequest> {
-        let params = FakeAlipay::verify_request(query, b"", &self.app_public_key)
+        let params = AlipayGateway::verify_request(query, b"", &self.app_public_key)
             .map_err(|e| bad(format!("the pay request does not verify: {e}")))?;
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
         if get("method") != "alipay.trade.page.pay" {
@@ -242,10 +242,10 @@ impl Simulator {
 
     /// Answers an API call (`alipay.trade.query`, `close`, `refund`) with a signed response.
     pub fn gateway(&self, query: &str, body: &[u8]) -> String {
-        let params = match FakeAlipay::verify_request(query, body, &self.app_public_key) {
+        let params = match AlipayGateway::verify_request(query, body, &self.app_public_key) {
             Ok(p) => p,
             Err(e) => {
-                return FakeAlipay::unsigned_response(
+                return AlipayGateway::unsigned_response(
                     "error",
                     &error_json("40002", "Invalid Arguments", "isv.invalid-signature", &e.to_string()),
                 );
@@ -312,7 +312,7 @@ impl Simulator {
 
     fn sign(&self, method: &str, node: &str) -> String {
         self.alipay.signed_response(method, node).unwrap_or_else(|_| {
-            FakeAlipay::unsigned_response(
+            AlipayGateway::unsigned_response(
                 method,
                 &error_json("20000", "Service Unavailable", "isp.unknown-error", ""),
             )

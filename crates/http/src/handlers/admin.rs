@@ -1,9 +1,9 @@
 //! Admin endpoints; every one checks the administrator role on the server.
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use shop_app::accounts;
-use shop_app::delivery::{self, SalesReport};
+use shop_app::delivery::{self, ReportPeriod, SalesReport};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody, codes};
@@ -117,25 +117,6 @@ impl From<SalesReport> for SalesDto {
     }
 }
 
-/// Parses `period` / `since` into the start of the report.
-pub fn report_start(
-    period: Option<&str>,
-    since: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, String> {
-    if let Some(day) = since.filter(|s| !s.is_empty()) {
-        let date = NaiveDate::parse_from_str(day, "%Y-%m-%d")
-            .map_err(|_| format!("since: {day:?} is not YYYY-MM-DD"))?;
-        return Ok(date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()));
-    }
-    match period.unwrap_or("all") {
-        "all" | "" => Ok(None),
-        "today" => Ok(now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc())),
-        "week" => Ok(Some(now - Duration::days(7))),
-        other => Err(format!("period: {other:?} is not today, week or all")),
-    }
-}
-
 /// Units and revenue per course and per day, orders created against paid (conversion),
 /// refunds. Administrators only.
 #[utoipa::path(
@@ -157,8 +138,7 @@ pub async fn sales(
     query: web::Query<SalesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     accounts::require_admin(&state.ctx, user.0).await?;
-    let since = report_start(query.period.as_deref(), query.since.as_deref(), Utc::now())
-        .map_err(|e| ApiError::field("period", e))?;
+    let since = ReportPeriod::parse(query.period.as_deref(), query.since.as_deref())?.start(Utc::now());
     let report = delivery::sales_report(&state.ctx, since).await?;
     Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: "ok".into(), result: report.into() }))
 }
