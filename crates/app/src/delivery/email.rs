@@ -1,7 +1,6 @@
 //! The emails of delivery: the confirmation with the private links, and course updates.
 use shop_db::entities::download_link;
 use shop_db::{delivery, orders, users};
-use shop_domain::Money;
 use shop_domain::order::OrderStatus;
 
 use super::links::{PURCHASE, issue_links, link_url};
@@ -62,18 +61,18 @@ pub(crate) async fn send_order_email(ctx: &AppContext, order_id: i64) -> Result<
         tracing::info!(order.out_trade_no = %order.out_trade_no, "buyer has no email address: no confirmation sent");
         return Ok(());
     };
-    let fen = |v: i64| Money::from_fen(v).unwrap_or(Money::ZERO);
+    let fen = crate::error::stored_money;
     let courses = orders::details(&ctx.db, order.id)
         .await?
         .into_iter()
-        .map(|d| (course_name(ctx, d.course_id), fen(d.real_price_fen)))
-        .collect();
+        .map(|d| Ok((course_name(ctx, d.course_id), fen(d.real_price_fen)?)))
+        .collect::<crate::AppResult<_>>()?;
     let links = delivery::links_of_order(&ctx.db, order.id, Some(PURCHASE)).await?;
     let data = OrderConfirmation {
         buyer_name: user.username.clone(),
         out_trade_no: order.out_trade_no.clone(),
         order_subject: order.subject.clone(),
-        total: fen(order.total_amount_fen),
+        total: fen(order.total_amount_fen)?,
         paid_at: order.pay_time.unwrap_or(order.updated_time),
         courses,
         links: link_lines(ctx, &links).await?,
