@@ -332,8 +332,7 @@ impl TestApp {
         (body["out_trade_no"].as_str().expect("out_trade_no").to_owned(), total)
     }
 
-    /// POSTs a raw notify body; status and text.
-    /// POSTs raw bytes to the notify endpoint, form-encoded as Alipay sends it.
+    /// POSTs raw bytes to the notify endpoint, form-encoded as Alipay sends it; status and text.
     pub async fn post_notify_bytes(&self, body: Vec<u8>) -> (StatusCode, String) {
         let res = self
             .client
@@ -347,17 +346,9 @@ impl TestApp {
         (status, res.text().await.expect("text"))
     }
 
+    /// POSTs a notify body; status and text.
     pub async fn post_notify(&self, body: String) -> (StatusCode, String) {
-        let res = self
-            .client
-            .post(self.url("/api/v1/order/success/"))
-            .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status();
-        (status, res.text().await.expect("text"))
+        self.post_notify_bytes(body.into_bytes()).await
     }
 
     /// The order row.
