@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs scripts/e2e/browser_check.mjs: a real browser (Debian's Chromium, headless) against
 # the server in its development defaults, on a fresh data directory.
-#   scripts/e2e/browser_check.sh [screenshot dir]     (installs chromium and playwright-core if missing)
+#   scripts/e2e/browser_check.sh [screenshot dir]     (installs chromium, a CJK font and playwright-core if missing)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shots=${1:-$(mktemp -d)}
 mkdir -p "$shots"
 command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# A CJK font, so that the screenshots show the Chinese text a person reads (without one,
+# Chromium draws empty boxes).
+fc-list :lang=zh 2>/dev/null | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 pw=${PLAYWRIGHT_DIR:-/var/cache/course-shop/playwright}
 [ -d "$pw/node_modules/playwright-core" ] || npm install --prefix "$pw" --silent playwright-core@1 >/dev/null
 bin=${COURSE_SHOP_BIN:-}
