@@ -13,6 +13,8 @@ pub mod mail;
 pub mod payments;
 pub mod sms;
 pub mod storage;
+#[cfg(test)]
+mod test_support;
 pub mod worker;
 
 pub use context::AppContext;

@@ -16,10 +16,13 @@ use crate::{WriteError, classify};
 /// course (see [`create`]).
 pub const HOLD: &str = "pk_order_holds";
 
+/// An idempotency key used again by the same buyer.
+pub const IDEMPOTENCY_KEY: &str = "uq_orders_user_idempotency_key";
+
 /// The unique constraints that creating an order may run into.
 pub const UNIQUE: &[(&str, &str)] = &[
     ("uq_orders_out_trade_no", "orders.out_trade_no"),
-    ("uq_orders_user_idempotency_key", "orders.user_id, orders.idempotency_key"),
+    (IDEMPOTENCY_KEY, "orders.user_id, orders.idempotency_key"),
     (HOLD, "order_holds.user_id, order_holds.course_id"),
 ];
 

@@ -280,11 +280,10 @@ async fn record_refund_total(
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use migration::{Migrator, MigratorTrait};
     use sea_orm::Database;
     use shop_alipay::TradeStatus;
     use shop_db::orders::{NewLine, NewOrder};
-    use shop_db::{orders, outbox as jobs, users};
+    use shop_db::{orders, outbox as jobs};
     use shop_domain::order::OrderStatus;
 
     use super::*;
@@ -294,22 +293,8 @@ mod tests {
     #[tokio::test]
     async fn a_lost_transition_is_decided_again_on_a_fresh_read() -> anyhow::Result<()> {
         let db = Database::connect("sqlite::memory:").await?;
-        Migrator::up(&db, None).await?;
         let json = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[{"id":1,"name":"C","teacher_id":1,"price":"9.90","period":30}]}"#;
-        crate::catalog::import_catalog_json(&db, json).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let user = users::insert(
-            &db,
-            users::NewUser {
-                username: "buyer".into(),
-                email: None,
-                mobile: None,
-                password_hash: "x".into(),
-                icon: String::new(),
-                role: "user".into(),
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let user = crate::test_support::seed(&db, json).await;
         let new = NewOrder {
             out_trade_no: "CSTEST1".into(),
             subject: "s".into(),

@@ -5,13 +5,11 @@
 //! database of its own, from the same inputs; the rows are compared column by column,
 //! except for the times each path takes from the clock as it runs.
 use chrono::{DateTime, Duration, Utc};
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder};
 use shop_alipay::TradeStatus;
 use shop_db::entities::{order, order_detail, order_hold, outbox, payment_notify, user_course};
 use shop_db::orders::{self, Created, NewLine, NewOrder};
 use shop_db::payments::{self, NotifyRecord, NotifySettled, PaymentNotify};
-use shop_db::users;
 
 use super::apply::{Applied, Observed, apply};
 use crate::config::LatePayment;
@@ -32,21 +30,7 @@ async fn database() -> DatabaseConnection {
     conn.close().await.expect("close");
     let (base, _) = admin.rsplit_once('/').expect("a database path");
     let db = Database::connect(format!("{base}/{name}")).await.expect("connect");
-    Migrator::up(&db, None).await.expect("migrate");
-    crate::catalog::import_catalog_json(&db, CATALOG).await.expect("catalog");
-    users::insert(
-        &db,
-        users::NewUser {
-            username: "buyer".into(),
-            email: None,
-            mobile: None,
-            password_hash: "x".into(),
-            icon: String::new(),
-            role: "user".into(),
-        },
-    )
-    .await
-    .expect("user");
+    crate::test_support::seed(&db, CATALOG).await;
     db
 }
 

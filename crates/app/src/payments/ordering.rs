@@ -251,7 +251,7 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
                 None => "you already own one of these courses".into(),
             }))
         }
-        Err(WriteError::Conflict(Conflict("uq_orders_user_idempotency_key"))) => {
+        Err(WriteError::Conflict(Conflict(orders::IDEMPOTENCY_KEY))) => {
             // A concurrent request with the same key won; answer with its order.
             let key = purchase.idempotency_key.as_deref().unwrap_or_default();
             let existing = orders::by_idempotency_key(&ctx.db, user_id, key).await?.ok_or_else(|| {
@@ -315,13 +315,13 @@ async fn replace_held(
         && orders::by_idempotency_key(&txn, user_id, key).await?.is_some()
     {
         // A retry of a request that made an order: answered like the key's conflict below.
-        return Ok(Err(WriteError::Conflict(Conflict("uq_orders_user_idempotency_key"))));
+        return Ok(Err(WriteError::Conflict(Conflict(orders::IDEMPOTENCY_KEY))));
     }
-    let holders = orders::holders(&txn, user_id, &ids).await?;
-    if let Some(same) = holders.into_iter().find(|o| payable_repeat(o, hash, now)) {
-        return Ok(Ok(Placed::Existing(Box::new(same))));
+    let mut holders = orders::holders(&txn, user_id, &ids).await?;
+    if let Some(at) = holders.iter().position(|o| payable_repeat(o, hash, now)) {
+        return Ok(Ok(Placed::Existing(Box::new(holders.swap_remove(at)))));
     }
-    for held in orders::holders(&txn, user_id, &ids).await? {
+    for held in holders {
         if held.order_status == OrderStatus::Unpaid.code()
             && orders::close_unpaid(&txn, held.id, OrderStatus::Cancelled).await?
         {
