@@ -119,15 +119,5 @@ where
     }
 }
 
-/// An amount read from the database. One out of range is a corrupt row: an error, never a
-/// free (zero) amount.
-///
-/// # Errors
-/// `Unexpected` for an amount out of range.
-pub fn stored_money(fen: i64) -> AppResult<shop_domain::Money> {
-    shop_domain::Money::from_fen(fen)
-        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("a stored amount of {fen} fen is out of range")))
-}
-
 /// Result of a use case.
 pub type AppResult<T> = Result<T, AppError>;

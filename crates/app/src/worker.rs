@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use shop_domain::Money;
+
 use crate::context::{AppContext, InFlight};
 use crate::delivery::DeliveryJobs;
 use crate::error::AppResult;
@@ -56,7 +58,7 @@ pub async fn carry_out_refund(ctx: &AppContext, out_request_no: &str) -> AppResu
     Ok(match refund {
         Some(r) if r.status == shop_db::payments::refund_status::SUCCEEDED => RefundProgress::Succeeded {
             out_request_no: r.out_request_no,
-            refunded_total_fen: r.refund_fee_fen.unwrap_or(0),
+            refunded_total_fen: r.refund_fee_fen.map_or(0, Money::fen),
         },
         Some(r) if r.status == shop_db::payments::refund_status::FAILED => {
             RefundProgress::Refused { reason: r.last_error.unwrap_or_default() }

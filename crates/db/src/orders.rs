@@ -7,6 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
+use shop_domain::Money;
 use shop_domain::order::OrderStatus;
 
 use crate::entities::{course, order, order_detail, order_hold};
@@ -33,8 +34,8 @@ pub struct NewOrder {
     pub out_trade_no: String,
     /// Subject shown at the cashier.
     pub subject: String,
-    /// Amount in fen.
-    pub total_amount_fen: i64,
+    /// Amount.
+    pub total_amount_fen: Money,
     /// `pay_type` code.
     pub pay_type: i16,
     /// Buyer.
@@ -54,8 +55,8 @@ pub struct NewOrder {
 pub struct NewLine {
     /// Course.
     pub course_id: i64,
-    /// Price at order time, in fen.
-    pub price_fen: i64,
+    /// Price at order time.
+    pub price_fen: Money,
 }
 
 /// Inserts an order and its lines (call inside a transaction).
@@ -73,12 +74,12 @@ pub async fn insert(
         total_amount_fen: Set(new.total_amount_fen),
         out_trade_no: Set(new.out_trade_no),
         trade_no: Set(None),
-        order_status: Set(OrderStatus::Unpaid.code()),
+        order_status: Set(OrderStatus::Unpaid),
         pay_type: Set(new.pay_type),
         pay_time: Set(None),
         user_id: Set(new.user_id),
         expires_at: Set(Some(new.expires_at)),
-        refunded_fen: Set(0),
+        refunded_fen: Set(Money::ZERO),
         pay_url: Set(Some(new.pay_url)),
         idempotency_key: Set(new.idempotency_key),
         request_hash: Set(Some(new.request_hash)),
@@ -335,7 +336,7 @@ pub async fn by_out_trade_no(
 pub async fn status_by_out_trade_no(
     conn: &impl ConnectionTrait,
     out_trade_no: &str,
-) -> Result<Option<(i64, i16)>, DbErr> {
+) -> Result<Option<(i64, OrderStatus)>, DbErr> {
     order::Entity::find()
         .select_only()
         .column(order::Column::Id)
@@ -374,7 +375,7 @@ pub async fn reusable(
     order::Entity::find()
         .filter(order::Column::UserId.eq(user_id))
         .filter(order::Column::RequestHash.eq(request_hash))
-        .filter(order::Column::OrderStatus.eq(OrderStatus::Unpaid.code()))
+        .filter(order::Column::OrderStatus.eq(OrderStatus::Unpaid))
         .filter(order::Column::ExpiresAt.gt(now))
         .order_by_desc(order::Column::Id)
         .one(conn)
@@ -461,14 +462,14 @@ async fn transition(
         return Err(DbErr::Custom(format!("an order cannot go from {} to {}", bad.label(), to.label())));
     }
     let mut update = order::Entity::update_many()
-        .col_expr(order::Column::OrderStatus, Expr::value(to.code()))
+        .col_expr(order::Column::OrderStatus, Expr::value(to))
         .col_expr(order::Column::UpdatedTime, Expr::value(Utc::now()));
     for (col, value) in set {
         update = update.col_expr(col, value);
     }
     let result = update
         .filter(order::Column::Id.eq(id))
-        .filter(order::Column::OrderStatus.is_in(from.iter().map(|s| s.code())))
+        .filter(order::Column::OrderStatus.is_in(from.iter().copied()))
         .exec(conn)
         .await?;
     Ok(result.rows_affected == 1)
@@ -522,7 +523,7 @@ pub async fn record_refund(
         transition(conn, id, &OrderStatus::sources(OrderStatus::Refunded), OrderStatus::Refunded, vec![])
             .await?;
     }
-    Ok(by_id(conn, id).await?.and_then(|o| OrderStatus::from_code(o.order_status)))
+    Ok(by_id(conn, id).await?.map(|o| o.order_status))
 }
 
 /// Claims the right to query Alipay about an order: at most once per `min_interval`
@@ -553,7 +554,7 @@ pub async fn due_for_expiry(
     limit: u64,
 ) -> Result<Vec<order::Model>, DbErr> {
     order::Entity::find()
-        .filter(order::Column::OrderStatus.eq(OrderStatus::Unpaid.code()))
+        .filter(order::Column::OrderStatus.eq(OrderStatus::Unpaid))
         .filter(order::Column::ExpiresAt.lte(now))
         .order_by_asc(order::Column::ExpiresAt)
         .limit(limit)
@@ -564,10 +565,7 @@ pub async fn due_for_expiry(
 /// Orders whose payment state may differ from Alipay's: unpaid, or paid after cancel.
 pub async fn in_doubt(conn: &impl ConnectionTrait, since: DateTime<Utc>) -> Result<Vec<order::Model>, DbErr> {
     order::Entity::find()
-        .filter(
-            order::Column::OrderStatus
-                .is_in([OrderStatus::Unpaid.code(), OrderStatus::PaidAfterCancel.code()]),
-        )
+        .filter(order::Column::OrderStatus.is_in([OrderStatus::Unpaid, OrderStatus::PaidAfterCancel]))
         .filter(order::Column::CreatedTime.gte(since))
         .order_by_asc(order::Column::Id)
         .all(conn)

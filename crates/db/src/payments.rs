@@ -7,6 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Set, Statement,
 };
+use shop_domain::Money;
 use shop_domain::order::OrderStatus;
 
 use crate::entities::{payment_notify, refund};
@@ -282,7 +283,7 @@ pub async fn insert_refund(
     conn: &impl ConnectionTrait,
     order_id: i64,
     out_request_no: &str,
-    amount_fen: i64,
+    amount_fen: Money,
     reason: &str,
 ) -> Result<refund::Model, DbErr> {
     if let Some(existing) = refund_by_request_no(conn, out_request_no).await? {

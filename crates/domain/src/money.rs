@@ -57,6 +57,65 @@ impl fmt::Display for Money {
     }
 }
 
+/// `Money` as a column of the entities of `shop-db`: stored as `BIGINT` fen. A stored value
+/// that is not an amount (negative, above [`MAX_FEN`]) is an error when the row is read, never
+/// a zero or clamped amount.
+#[cfg(feature = "sea-orm")]
+mod column {
+    use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
+    use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable, Value};
+
+    use super::Money;
+
+    /// The error of reading a stored amount that is out of range.
+    fn corrupt(fen: i64) -> DbErr {
+        DbErr::Type(format!("a stored amount of {fen} fen is not an amount of money"))
+    }
+
+    impl From<Money> for Value {
+        fn from(money: Money) -> Self {
+            Value::BigInt(Some(money.0))
+        }
+    }
+
+    impl TryGetable for Money {
+        fn try_get_by<I: ColIdx>(res: &QueryResult, idx: I) -> Result<Self, TryGetError> {
+            let fen = i64::try_get_by(res, idx)?;
+            Money::from_fen(fen).ok_or_else(|| TryGetError::DbErr(corrupt(fen)))
+        }
+    }
+
+    impl ValueType for Money {
+        fn try_from(v: Value) -> Result<Self, ValueTypeErr> {
+            <i64 as ValueType>::try_from(v).ok().and_then(Money::from_fen).ok_or(ValueTypeErr)
+        }
+
+        fn type_name() -> String {
+            "Money".to_owned()
+        }
+
+        fn array_type() -> ArrayType {
+            ArrayType::BigInt
+        }
+
+        fn column_type() -> ColumnType {
+            ColumnType::BigInteger
+        }
+    }
+
+    impl Nullable for Money {
+        fn null() -> Value {
+            Value::BigInt(None)
+        }
+    }
+
+    impl sea_orm::IntoActiveValue<Money> for Money {
+        fn into_active_value(self) -> sea_orm::ActiveValue<Money> {
+            sea_orm::ActiveValue::Set(self)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +165,20 @@ mod tests {
         assert_eq!(Money::from_fen(5).map(|m| m.to_string()).as_deref(), Some("0.05"));
         assert_eq!(Money::ZERO.to_string(), "0.00");
         assert_eq!(Money::from_fen(-1), None);
+    }
+
+    /// As a column: fen in, fen out; anything out of range is refused, never zero.
+    #[cfg(feature = "sea-orm")]
+    #[test]
+    fn as_a_column_out_of_range_is_an_error() {
+        use sea_orm::Value;
+        use sea_orm::sea_query::ValueType;
+        let money = Money::from_fen(9990).expect("money");
+        assert_eq!(Value::from(money), Value::BigInt(Some(9990)));
+        assert_eq!(<Money as ValueType>::try_from(Value::BigInt(Some(9990))).ok(), Some(money));
+        for bad in [Value::BigInt(Some(-1)), Value::BigInt(Some(MAX_FEN + 1)), Value::BigInt(None)] {
+            assert!(<Money as ValueType>::try_from(bad.clone()).is_err(), "{bad:?}");
+        }
     }
 
     proptest! {

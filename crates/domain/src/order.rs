@@ -32,21 +32,29 @@ impl Subject {
 
 /// `order_status`: the seed's 0 unpaid, 1 paid, 2 cancelled, 3 cancelled by timeout, and two
 /// states the seed lacked: 4 paid after it was cancelled (the money is being returned, or
-/// access was granted by policy) and 5 fully refunded.
+/// access was granted by policy) and 5 fully refunded. The discriminant is the stored code
+/// (a `SMALLINT`); with the `sea-orm` feature this is the column's type in the entities, and
+/// a code outside these is an error when the row is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
+    sea_orm(rs_type = "i16", db_type = "SmallInteger")
+)]
+#[repr(i16)]
 pub enum OrderStatus {
     /// Created, waiting for the buyer to pay.
-    Unpaid,
+    Unpaid = 0,
     /// Paid: the money is ours.
-    Paid,
+    Paid = 1,
     /// Cancelled (by the buyer or an operator).
-    Cancelled,
+    Cancelled = 2,
     /// Cancelled because it was not paid in time.
-    Expired,
+    Expired = 3,
     /// Money arrived for a cancelled or expired order; a refund is on its way.
-    PaidAfterCancel,
+    PaidAfterCancel = 4,
     /// Paid, then refunded in full.
-    Refunded,
+    Refunded = 5,
 }
 
 impl OrderStatus {
@@ -60,29 +68,14 @@ impl OrderStatus {
         OrderStatus::Refunded,
     ];
 
-    /// The stored number.
+    /// The stored number (the discriminant).
     pub fn code(self) -> i16 {
-        match self {
-            OrderStatus::Unpaid => 0,
-            OrderStatus::Paid => 1,
-            OrderStatus::Cancelled => 2,
-            OrderStatus::Expired => 3,
-            OrderStatus::PaidAfterCancel => 4,
-            OrderStatus::Refunded => 5,
-        }
+        self as i16
     }
 
     /// Parses a stored number.
     pub fn from_code(code: i16) -> Option<Self> {
-        match code {
-            0 => Some(OrderStatus::Unpaid),
-            1 => Some(OrderStatus::Paid),
-            2 => Some(OrderStatus::Cancelled),
-            3 => Some(OrderStatus::Expired),
-            4 => Some(OrderStatus::PaidAfterCancel),
-            5 => Some(OrderStatus::Refunded),
-            _ => None,
-        }
+        OrderStatus::ALL.into_iter().find(|s| s.code() == code)
     }
 
     /// Whether moving from `self` to `next` is allowed. Payment is monotonic: money that
@@ -184,6 +177,20 @@ mod tests {
         assert_eq!(OrderStatus::from_code(6), None);
         assert_eq!(PayType::from_code(1), Some(PayType::Alipay));
         assert_eq!(PayType::from_code(3), None);
+    }
+
+    /// The stored codes are the discriminants, as the active enum of the entities reads and
+    /// writes them; any other stored code is an error, not a status.
+    #[cfg(feature = "sea-orm")]
+    #[test]
+    fn the_active_enum_stores_the_codes() {
+        use sea_orm::ActiveEnum;
+        for s in ALL {
+            assert_eq!(s.to_value(), s.code());
+            assert_eq!(OrderStatus::try_from_value(&s.code()).ok(), Some(s));
+        }
+        assert!(OrderStatus::try_from_value(&6).is_err());
+        assert!(OrderStatus::try_from_value(&-1).is_err());
     }
 
     proptest! {

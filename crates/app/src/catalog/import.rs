@@ -293,7 +293,7 @@ pub async fn import_catalog_json(db: &DatabaseConnection, json: &str) -> AppResu
             brief: Set(c.brief.clone()),
             level: Set(c.level),
             status: Set(c.status),
-            price_fen: Set(price.fen()),
+            price_fen: Set(price),
             period: Set(c.period),
             attachment_path: Set(c.attachment_path.clone()),
             students: Set(c.students),

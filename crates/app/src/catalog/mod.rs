@@ -110,3 +110,37 @@ async fn load_snapshot(db: &DatabaseConnection) -> AppResult<Snapshot> {
     txn.commit().await?;
     Ok(Snapshot::build(revision, rows, chrono::Utc::now()))
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ConnectionTrait;
+    use shop_domain::Money;
+    use shop_domain::money::MAX_FEN;
+
+    use super::*;
+
+    const CATALOG: &str = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[{"id":1,"name":"C","teacher_id":1,"price":"9.90","period":30}]}"#;
+
+    /// A course price stored out of range fails the load (a running process keeps serving
+    /// its previous snapshot), instead of putting the course on sale for nothing.
+    #[tokio::test]
+    async fn a_corrupt_price_fails_the_load_instead_of_selling_for_free() {
+        for (db, _) in crate::test_support::seeded_on_both_backends(CATALOG).await {
+            let backend = db.get_database_backend();
+            let catalog = Catalog::load(&db).await.expect("a sound catalog loads");
+            let price = catalog.snapshot().course(1).map(|c| c.price);
+            assert_eq!(price, Money::from_fen(990), "{backend:?}");
+            db.execute_unprepared(&format!("UPDATE courses SET price_fen = {}", MAX_FEN + 1))
+                .await
+                .expect("raw write");
+            let loaded = Catalog::load(&db).await.map(|c| c.snapshot().course(1).map(|c| c.price));
+            assert!(loaded.is_err(), "{backend:?}: {loaded:?}");
+            assert!(catalog.reload(&db).await.is_err(), "{backend:?}");
+            assert_eq!(
+                catalog.snapshot().course(1).map(|c| c.price),
+                price,
+                "{backend:?}: the old snapshot stays"
+            );
+        }
+    }
+}

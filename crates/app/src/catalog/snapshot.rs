@@ -317,7 +317,7 @@ impl Snapshot {
                 brief: c.brief.clone(),
                 level: Level::try_from(c.level).unwrap_or(Level::Beginner),
                 status: CourseStatus::try_from(c.status).unwrap_or(CourseStatus::Online),
-                price: Money::from_fen(c.price_fen).unwrap_or(Money::ZERO),
+                price: c.price_fen,
                 period: c.period,
                 attachment_path: c.attachment_path.clone(),
                 students: c.students,

@@ -42,7 +42,7 @@ async fn order_paid(ctx: &AppContext, id: i64, order_id: i64) -> Result<(), Fail
     // (catalog.stats_refresh_seconds); bumping the revision per payment would reload the
     // whole catalog in every process under load.
     if let Some(order) = orders::by_id(&txn, order_id).await?
-        && order.order_status == OrderStatus::Paid.code()
+        && order.order_status == OrderStatus::Paid
     {
         let per_link = ctx.settings.delivery.downloads_per_link;
         super::links::issue_links_of_lines(&txn, &order, &lines, super::links::PURCHASE, None, per_link)

@@ -51,6 +51,9 @@ pub struct SalesReport {
     pub revenue: Money,
     /// Refunded.
     pub refunded: Money,
+    /// Revenue minus refunds, as [`sales_report`] computed it (refunds above revenue are a
+    /// corrupt row: an error there, not a zero here).
+    net: Money,
 }
 
 impl SalesReport {
@@ -61,7 +64,7 @@ impl SalesReport {
 
     /// Revenue minus refunds.
     pub fn net(&self) -> Money {
-        Money::from_fen(self.revenue.fen() - self.refunded.fen()).unwrap_or(Money::ZERO)
+        self.net
     }
 }
 
@@ -141,6 +144,7 @@ pub async fn sales_report(ctx: &AppContext, since: Option<DateTime<Utc>>) -> App
     }
     report.revenue = money(revenue, "revenue")?;
     report.refunded = money(refunded, "refunds")?;
+    report.net = money(revenue.saturating_sub(refunded), "revenue net of refunds")?;
     let snapshot = ctx.catalog.snapshot();
     report.courses = course_rows
         .into_iter()

@@ -6,6 +6,7 @@ use sea_orm::ConnectionTrait;
 use shop_alipay::TradeStatus;
 use shop_db::entities::order;
 use shop_db::{orders, payments};
+use shop_domain::Money;
 use shop_domain::order::OrderStatus;
 
 use crate::config::LatePayment;
@@ -70,12 +71,6 @@ pub(crate) fn overlap_refund_request_no(out_trade_no: &str) -> String {
     format!("{out_trade_no}D")
 }
 
-fn status_of(order: &order::Model) -> AppResult<OrderStatus> {
-    OrderStatus::from_code(order.order_status).ok_or_else(|| {
-        AppError::Unexpected(anyhow::anyhow!("order {} has status {}", order.id, order.order_status))
-    })
-}
-
 /// Applies `observed` to `order` inside the caller's transaction. The caller has verified
 /// the message and checked that `total_amount_fen` matches the order.
 ///
@@ -107,8 +102,8 @@ async fn apply_once(
     observed: &Observed,
     late_payment: LatePayment,
 ) -> AppResult<Applied> {
-    let status = status_of(order)?;
-    if observed.total_amount_fen != order.total_amount_fen {
+    let status = order.order_status;
+    if observed.total_amount_fen != order.total_amount_fen.fen() {
         // Callers check this first and say why; this guard keeps the rule in one place too.
         return Err(AppError::Unexpected(anyhow::anyhow!(
             "order {}: Alipay reports {} fen, the order is {} fen",
@@ -122,7 +117,7 @@ async fn apply_once(
         s if s.is_paid() => {
             if let Some(refunded) = observed.refund_fee_fen.filter(|fee| *fee > 0) {
                 // A partial-refund notify keeps TRADE_SUCCESS and carries the refunded total.
-                if status.money_received() && refunded > order.refunded_fen {
+                if status.money_received() && refunded > order.refunded_fen.fen() {
                     record_refund_total(txn, order, refunded).await?;
                     return Ok(Applied::Refunded);
                 }
@@ -176,8 +171,8 @@ async fn apply_once(
             }
             // TRADE_CLOSED after payment means a full refund.
             OrderStatus::Paid | OrderStatus::PaidAfterCancel => {
-                let refunded =
-                    observed.refund_fee_fen.unwrap_or(order.total_amount_fen).max(order.total_amount_fen);
+                let total = order.total_amount_fen.fen();
+                let refunded = observed.refund_fee_fen.unwrap_or(total).max(total);
                 record_refund_total(txn, order, refunded).await?;
                 Ok(Applied::Refunded)
             }
@@ -207,12 +202,14 @@ async fn become_paid(
     }
     // Nothing paid twice is kept: the lines of courses the buyer owns through another order
     // are refunded (all of it when every course was owned), with one idempotent request.
-    let amount_fen: i64 = orders::details(txn, order.id)
+    let amount_fen = orders::details(txn, order.id)
         .await?
         .iter()
         .filter(|l| owned_elsewhere.contains(&l.course_id))
-        .map(|l| l.real_price_fen)
-        .sum();
+        .try_fold(Money::ZERO, |sum, l| sum.checked_add(l.real_price_fen))
+        .ok_or_else(|| {
+            AppError::Unexpected(anyhow::anyhow!("order {}: its lines add up past the maximum", order.id))
+        })?;
     let refund = AutomaticRefund {
         out_request_no: overlap_refund_request_no(&order.out_trade_no),
         amount_fen,
@@ -220,7 +217,7 @@ async fn become_paid(
         reason: "课程已购买，重复付款原路退回 / course already owned: duplicate payment refunded",
     };
     refund.enqueue(txn, order).await?;
-    tracing::warn!(order.out_trade_no = %order.out_trade_no, refund.amount_fen = amount_fen, courses = ?owned_elsewhere, "order paid for courses its buyer already owns: refund enqueued");
+    tracing::warn!(order.out_trade_no = %order.out_trade_no, refund.amount_fen = amount_fen.fen(), courses = ?owned_elsewhere, "order paid for courses its buyer already owns: refund enqueued");
     Ok(Applied::PaidOverlapRefunded)
 }
 
@@ -228,7 +225,7 @@ async fn become_paid(
 /// enqueued in the caller's transaction, idempotent by `out_request_no`.
 struct AutomaticRefund {
     out_request_no: String,
-    amount_fen: i64,
+    amount_fen: Money,
     /// Why, for the refund's record.
     why: &'static str,
     /// The reason Alipay shows the buyer.
@@ -243,7 +240,7 @@ impl AutomaticRefund {
             &Job::AlipayRefund {
                 out_trade_no: order.out_trade_no.clone(),
                 out_request_no: self.out_request_no,
-                amount_fen: self.amount_fen,
+                amount_fen: self.amount_fen.fen(),
                 reason: self.reason.into(),
             },
         )
@@ -262,7 +259,7 @@ async fn record_refund_total(
     crate::delivery::settle_refund(txn, order.id, refunded_total).await?;
     let mut covered = 0;
     for r in payments::refunds_of(txn, order.id).await? {
-        covered += r.amount_fen;
+        covered += r.amount_fen.fen();
         if r.status == payments::refund_status::PENDING && covered <= refunded_total {
             payments::set_refund_status(
                 txn,
@@ -298,7 +295,7 @@ mod tests {
         let new = NewOrder {
             out_trade_no: "CSTEST1".into(),
             subject: "s".into(),
-            total_amount_fen: 990,
+            total_amount_fen: Money::from_fen(990).expect("money"),
             pay_type: 1,
             user_id: user.id,
             expires_at: Utc::now(),
@@ -306,9 +303,14 @@ mod tests {
             idempotency_key: None,
             request_hash: "h".into(),
         };
-        let order = orders::insert(&db, new, &[NewLine { course_id: 1, price_fen: 990 }], Utc::now())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let order = orders::insert(
+            &db,
+            new,
+            &[NewLine { course_id: 1, price_fen: Money::from_fen(990).expect("money") }],
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let stale = order.clone();
         assert!(
             orders::close_unpaid(&db, order.id, OrderStatus::Expired).await?,
@@ -325,7 +327,7 @@ mod tests {
         let applied = apply(&db, &stale, &observed, LatePayment::Refund).await?;
         assert_eq!(applied, Applied::PaidAfterCancel);
         let row = orders::by_id(&db, order.id).await?.ok_or_else(|| anyhow::anyhow!("order"))?;
-        assert_eq!(row.order_status, OrderStatus::PaidAfterCancel.code());
+        assert_eq!(row.order_status, OrderStatus::PaidAfterCancel);
         assert_eq!(jobs::list(&db, Some("alipay_refund")).await?.len(), 1);
 
         // The same payment applied again from the same stale read changes nothing more.

@@ -5,11 +5,12 @@
 //! database of its own, from the same inputs; the rows are compared column by column,
 //! except for the times each path takes from the clock as it runs.
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use shop_alipay::TradeStatus;
 use shop_db::entities::{order, order_detail, order_hold, outbox, payment_notify, user_course};
 use shop_db::orders::{self, Created, NewLine, NewOrder};
 use shop_db::payments::{self, NotifyRecord, NotifySettled, PaymentNotify};
+use shop_domain::Money;
 
 use super::apply::{Applied, Observed, apply};
 use crate::config::LatePayment;
@@ -19,17 +20,13 @@ const CATALOG: &str = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[
     {"id":1,"name":"A","teacher_id":1,"price":"9.90","period":30},
     {"id":2,"name":"B","teacher_id":1,"price":"19.90","period":0}]}"#;
 
+fn fen(fen: i64) -> Money {
+    Money::from_fen(fen).expect("an amount")
+}
+
 /// A fresh, migrated Postgres database with the catalog and one buyer.
 async fn database() -> DatabaseConnection {
-    let admin = std::env::var("TEST_DATABASE_URL").expect(
-        "TEST_DATABASE_URL is not set: this test compares the Postgres paths (scripts/test.sh sets it)",
-    );
-    let name = format!("cs_diff_{}", uuid::Uuid::new_v4().simple());
-    let conn = Database::connect(&admin).await.expect("admin");
-    conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create database");
-    conn.close().await.expect("close");
-    let (base, _) = admin.rsplit_once('/').expect("a database path");
-    let db = Database::connect(format!("{base}/{name}")).await.expect("connect");
+    let db = crate::test_support::postgres().await;
     crate::test_support::seed(&db, CATALOG).await;
     db
 }
@@ -38,7 +35,7 @@ fn new_order(now: DateTime<Utc>) -> (NewOrder, Vec<NewLine>) {
     let new = NewOrder {
         out_trade_no: "CSDIFF1".into(),
         subject: "两门课 & more".into(),
-        total_amount_fen: 2980,
+        total_amount_fen: fen(2980),
         pay_type: 1,
         user_id: 1,
         expires_at: now + Duration::minutes(30),
@@ -46,7 +43,7 @@ fn new_order(now: DateTime<Utc>) -> (NewOrder, Vec<NewLine>) {
         idempotency_key: Some("k1".into()),
         request_hash: "h".into(),
     };
-    (new, vec![NewLine { course_id: 2, price_fen: 1990 }, NewLine { course_id: 1, price_fen: 990 }])
+    (new, vec![NewLine { course_id: 2, price_fen: fen(1990) }, NewLine { course_id: 1, price_fen: fen(990) }])
 }
 
 async fn orders_of(
@@ -92,7 +89,7 @@ async fn payment_rows(db: &DatabaseConnection) -> Vec<String> {
     let mut rows = Vec::new();
     for o in order::Entity::find().order_by_asc(order::Column::Id).all(db).await.expect("orders") {
         rows.push(format!(
-            "order {} {} {:?} {:?} {}",
+            "order {} {:?} {:?} {:?} {}",
             o.id, o.order_status, o.trade_no, o.pay_time, o.refunded_fen
         ));
     }

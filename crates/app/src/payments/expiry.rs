@@ -37,7 +37,7 @@ pub(crate) async fn expire_one(
     let endpoints = ctx.payments.endpoints_now();
     let observed = match endpoints.client.trade_query(&order.out_trade_no).await {
         Ok(QueryOutcome::Found(info)) if info.trade_status.is_paid() => {
-            if info.total_amount_fen != order.total_amount_fen {
+            if info.total_amount_fen != order.total_amount_fen.fen() {
                 return Ok(ExpiryOutcome::Deferred("Alipay reports another amount".into()));
             }
             Some(Observed {

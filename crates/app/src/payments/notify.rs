@@ -9,7 +9,6 @@ use chrono::Utc;
 use shop_alipay::{VerifiedNotify, parse_urlencoded, verify_notify};
 use shop_db::orders;
 use shop_db::payments::{self, NotifyRecord, NotifySettled, PaymentNotify};
-use shop_domain::order::OrderStatus;
 
 use super::apply::{Applied, Observed, apply};
 use crate::context::AppContext;
@@ -138,7 +137,7 @@ pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppRes
     let Some(order) = orders::by_out_trade_no(&ctx.db, &notify.out_trade_no).await? else {
         return reject(ctx, raw, remote, &params, "out_trade_no is not one of our orders".into()).await;
     };
-    if notify.total_amount_fen != order.total_amount_fen {
+    if notify.total_amount_fen != order.total_amount_fen.fen() {
         return reject(
             ctx,
             raw,
@@ -146,7 +145,8 @@ pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppRes
             &params,
             format!(
                 "total_amount {} fen differs from the order's {} fen",
-                notify.total_amount_fen, order.total_amount_fen
+                notify.total_amount_fen,
+                order.total_amount_fen.fen()
             ),
         )
         .await;
@@ -164,10 +164,10 @@ pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppRes
     };
     // A repeat for an order whose money is already recorded changes nothing: only the audit
     // row is written (Alipay resends until it hears `success`).
-    let settled = OrderStatus::from_code(order.order_status).is_some_and(OrderStatus::money_received);
+    let settled = order.order_status.money_received();
     if settled
         && notify.trade_status.is_paid()
-        && notify.refund_fee_fen.is_none_or(|fee| fee <= order.refunded_fen)
+        && notify.refund_fee_fen.is_none_or(|fee| fee <= order.refunded_fen.fen())
     {
         payments::record_notify(&ctx.db, record("duplicate", Applied::NoChange)).await?;
         return Ok(NotifyReply::Success);

@@ -196,7 +196,7 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
         sum = sum
             .checked_add(course.price)
             .ok_or_else(|| AppError::invalid("courses", "the total is too large"))?;
-        lines.push(NewLine { course_id: *id, price_fen: course.price.fen() });
+        lines.push(NewLine { course_id: *id, price_fen: course.price });
     }
     if sum != purchase.total {
         return Err(AppError::invalid(
@@ -222,7 +222,7 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     let new = NewOrder {
         out_trade_no: out_trade_no.clone(),
         subject,
-        total_amount_fen: sum.fen(),
+        total_amount_fen: sum,
         pay_type: PayType::Alipay.code(),
         user_id,
         expires_at,
@@ -285,7 +285,7 @@ impl From<Created> for Placed {
 
 /// Whether `order` is an unpaid, still payable order for the purchase hashed as `hash`.
 fn payable_repeat(order: &order::Model, hash: &str, now: DateTime<Utc>) -> bool {
-    order.order_status == OrderStatus::Unpaid.code()
+    order.order_status == OrderStatus::Unpaid
         && order.expires_at.is_some_and(|at| at > now)
         && order.request_hash.as_deref() == Some(hash)
 }
@@ -322,7 +322,7 @@ async fn replace_held(
         return Ok(Ok(Placed::Existing(Box::new(holders.swap_remove(at)))));
     }
     for held in holders {
-        if held.order_status == OrderStatus::Unpaid.code()
+        if held.order_status == OrderStatus::Unpaid
             && orders::close_unpaid(&txn, held.id, OrderStatus::Cancelled).await?
         {
             jobs::enqueue(&txn, &Job::AlipayClose { out_trade_no: held.out_trade_no.clone() }).await?;
@@ -341,36 +341,32 @@ async fn replace_held(
     Ok(Ok(Placed::New))
 }
 
-fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) -> AppResult<OrderView> {
-    let status = OrderStatus::from_code(order.order_status)
-        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("order status {}", order.order_status)))?;
+fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) -> OrderView {
+    let status = order.order_status;
     let snapshot = ctx.catalog.snapshot();
-    let fen = crate::error::stored_money;
     let payable = status == OrderStatus::Unpaid && order.expires_at.is_some_and(|at| at > Utc::now());
-    Ok(OrderView {
+    OrderView {
         lines: lines
             .into_iter()
-            .map(|l| {
-                Ok(OrderLine {
-                    course_id: l.course_id,
-                    course_name: snapshot.course(l.course_id).map(|c| c.name.clone()).unwrap_or_default(),
-                    price: fen(l.price_fen)?,
-                    real_price: fen(l.real_price_fen)?,
-                })
+            .map(|l| OrderLine {
+                course_id: l.course_id,
+                course_name: snapshot.course(l.course_id).map(|c| c.name.clone()).unwrap_or_default(),
+                price: l.price_fen,
+                real_price: l.real_price_fen,
             })
-            .collect::<AppResult<_>>()?,
+            .collect(),
         out_trade_no: order.out_trade_no,
         subject: order.subject,
-        total_amount: fen(order.total_amount_fen)?,
+        total_amount: order.total_amount_fen,
         status,
         pay_type: order.pay_type,
         trade_no: order.trade_no,
         pay_time: order.pay_time,
         created_time: order.created_time,
         expires_at: order.expires_at,
-        refunded: fen(order.refunded_fen)?,
+        refunded: order.refunded_fen,
         pay_url: order.pay_url.filter(|_| payable),
-    })
+    }
 }
 
 /// The user's orders, newest first (at most 200).
@@ -378,7 +374,7 @@ fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) 
 /// # Errors
 /// Database errors.
 pub async fn orders_of(ctx: &AppContext, user_id: i64) -> AppResult<Vec<OrderView>> {
-    orders::for_user(&ctx.db, user_id, 200).await?.into_iter().map(|(o, l)| view(ctx, o, l)).collect()
+    Ok(orders::for_user(&ctx.db, user_id, 200).await?.into_iter().map(|(o, l)| view(ctx, o, l)).collect())
 }
 
 /// One of the user's orders; another user's order is `NotFound`, as is an unknown one.
@@ -391,7 +387,7 @@ pub async fn order_detail(ctx: &AppContext, user_id: i64, out_trade_no: &str) ->
         .filter(|o| o.user_id == user_id && !o.is_delete)
         .ok_or(AppError::NotFound("order"))?;
     let lines = orders::details(&ctx.db, order.id).await?;
-    view(ctx, order, lines)
+    Ok(view(ctx, order, lines))
 }
 
 #[cfg(test)]
@@ -411,5 +407,68 @@ mod tests {
         let no = new_out_trade_no(Utc::now());
         assert!(no.len() <= 64 && no.bytes().all(|b| b.is_ascii_alphanumeric()), "{no}");
         assert_ne!(no, new_out_trade_no(Utc::now()));
+    }
+}
+
+/// Amounts and statuses cross the database boundary typed: a value stored out of range (by
+/// hand, by another program, by a bug) makes reading its row an error on both backends,
+/// never a free order, line or refund.
+#[cfg(test)]
+mod stored_values {
+    use sea_orm::{ConnectionTrait, DbErr};
+    use shop_db::{orders, payments};
+    use shop_domain::money::MAX_FEN;
+
+    use super::*;
+
+    const CATALOG: &str = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[{"id":1,"name":"C","teacher_id":1,"price":"9.90","period":30}]}"#;
+
+    fn corrupt<T: std::fmt::Debug>(read: Result<T, DbErr>, what: &str) {
+        match read {
+            Err(DbErr::Type(why)) => assert!(why.contains("not an amount"), "{what}: {why}"),
+            other => panic!("{what}: a corrupt amount must be an error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_amount_is_an_error_not_zero() {
+        for (db, buyer) in crate::test_support::seeded_on_both_backends(CATALOG).await {
+            let backend = db.get_database_backend();
+            let price = Money::from_fen(990).expect("money");
+            let new = NewOrder {
+                out_trade_no: "CSCORRUPT1".into(),
+                subject: "s".into(),
+                total_amount_fen: price,
+                pay_type: PayType::Alipay.code(),
+                user_id: buyer.id,
+                expires_at: Utc::now(),
+                pay_url: "https://example.invalid".into(),
+                idempotency_key: None,
+                request_hash: "h".into(),
+            };
+            let lines = [NewLine { course_id: 1, price_fen: price }];
+            let order = orders::insert(&db, new, &lines, Utc::now()).await.expect("order");
+            payments::insert_refund(&db, order.id, "CSCORRUPT1R1", price, "test").await.expect("refund");
+            let sound = orders::by_id(&db, order.id).await.expect("read").expect("order");
+            assert_eq!(
+                (sound.total_amount_fen, sound.order_status),
+                (price, OrderStatus::Unpaid),
+                "{backend:?}"
+            );
+
+            // Negative amounts where no CHECK constraint stops them, and one past the maximum
+            // where `>= 0` does.
+            let write = |sql: String| {
+                let db = &db;
+                async move { db.execute_unprepared(&sql).await.expect("raw write") }
+            };
+            write("UPDATE order_details SET real_price_fen = -1".into()).await;
+            corrupt(orders::details(&db, order.id).await, &format!("{backend:?} line"));
+            write("UPDATE refunds SET refund_fee_fen = -5".into()).await;
+            corrupt(payments::refunds_of(&db, order.id).await, &format!("{backend:?} refund"));
+            write(format!("UPDATE orders SET total_amount_fen = {}", MAX_FEN + 1)).await;
+            corrupt(orders::by_id(&db, order.id).await, &format!("{backend:?} order"));
+            corrupt(orders::for_user(&db, buyer.id, 10).await, &format!("{backend:?} orders of a buyer"));
+        }
     }
 }

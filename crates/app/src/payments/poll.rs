@@ -40,8 +40,8 @@ pub(crate) async fn query_and_apply(
             return Ok(None);
         }
     };
-    if info.total_amount_fen != order.total_amount_fen {
-        tracing::error!(order.out_trade_no = %order.out_trade_no, alipay.total_fen = info.total_amount_fen, order.total_fen = order.total_amount_fen, "alipay.trade.query reports another amount; ignored");
+    if info.total_amount_fen != order.total_amount_fen.fen() {
+        tracing::error!(order.out_trade_no = %order.out_trade_no, alipay.total_fen = info.total_amount_fen, order.total_fen = order.total_amount_fen.fen(), "alipay.trade.query reports another amount; ignored");
         return Ok(None);
     }
     let observed = Observed {
@@ -78,14 +78,13 @@ pub async fn payment_status(ctx: &AppContext, out_trade_no: &str) -> AppResult<P
     if let Some(status) = cache.get(out_trade_no, Utc::now()) {
         return Ok(PaymentState { status });
     }
-    let (id, code) =
+    let (id, mut status) =
         orders::status_by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
-    let mut status = OrderStatus::from_code(code).unwrap_or(OrderStatus::Unpaid);
     if status == OrderStatus::Unpaid {
         let order = orders::by_id(&ctx.db, id).await?.ok_or(AppError::NotFound("order"))?;
         if query_and_apply(ctx, &order, false).await?.is_some() {
             let fresh = orders::status_by_out_trade_no(&ctx.db, out_trade_no).await?;
-            status = fresh.and_then(|(_, c)| OrderStatus::from_code(c)).unwrap_or(status);
+            status = fresh.map_or(status, |(_, s)| s);
         }
     }
     if status != OrderStatus::Unpaid {

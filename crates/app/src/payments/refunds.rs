@@ -34,7 +34,7 @@ pub async fn request_refund(
 ) -> AppResult<RefundRequested> {
     let txn = shop_db::begin_write(&ctx.db).await?;
     let order = orders::by_out_trade_no(&txn, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
-    let status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
+    let status = order.order_status;
     if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
         return Err(AppError::BadRequest(format!(
             "order {out_trade_no} is {}: nothing to refund",
@@ -45,17 +45,22 @@ pub async fn request_refund(
     let committed: i64 = existing
         .iter()
         .filter(|r| r.status != payments::refund_status::FAILED)
-        .map(|r| r.amount_fen)
+        .map(|r| r.amount_fen.fen())
         .sum::<i64>()
-        .max(order.refunded_fen);
-    let left = order.total_amount_fen - committed;
-    let amount = amount.map_or(left, Money::fen);
-    if amount <= 0 || amount > left {
-        return Err(AppError::BadRequest(format!(
-            "refund of {} fen is not possible: {} fen of {} are left to refund",
-            amount, left, order.total_amount_fen
-        )));
-    }
+        .max(order.refunded_fen.fen());
+    let left = order.total_amount_fen.fen() - committed;
+    let wanted = amount.map_or(left, Money::fen);
+    let amount = match Money::from_fen(wanted) {
+        Some(amount) if wanted > 0 && wanted <= left => amount,
+        _ => {
+            return Err(AppError::BadRequest(format!(
+                "refund of {} fen is not possible: {} fen of {} are left to refund",
+                wanted,
+                left,
+                order.total_amount_fen.fen()
+            )));
+        }
+    };
     let out_request_no = format!("{}R{}", order.out_trade_no, existing.len() + 1);
     payments::insert_refund(&txn, order.id, &out_request_no, amount, reason).await?;
     enqueue(
@@ -63,13 +68,13 @@ pub async fn request_refund(
         &Job::AlipayRefund {
             out_trade_no: order.out_trade_no.clone(),
             out_request_no: out_request_no.clone(),
-            amount_fen: amount,
+            amount_fen: amount.fen(),
             reason: reason.to_owned(),
         },
     )
     .await?;
     txn.commit().await?;
-    Ok(RefundRequested { out_request_no, amount: crate::error::stored_money(amount)? })
+    Ok(RefundRequested { out_request_no, amount })
 }
 
 /// One line of the reconciliation report.
@@ -94,7 +99,7 @@ pub struct ReconcileRow {
 pub async fn reconcile(ctx: &AppContext, since: DateTime<Utc>) -> AppResult<Vec<ReconcileRow>> {
     let mut rows = Vec::new();
     for order in orders::in_doubt(&ctx.db, since).await? {
-        let before = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
+        let before = order.order_status;
         let overdue = order.expires_at.is_some_and(|at| at <= Utc::now());
         let note = if before == OrderStatus::Unpaid && overdue {
             match expire_one(ctx, &order, false).await? {
@@ -109,10 +114,7 @@ pub async fn reconcile(ctx: &AppContext, since: DateTime<Utc>) -> AppResult<Vec<
                 None => "Alipay has no payment (or could not be asked)".to_owned(),
             }
         };
-        let after = orders::by_id(&ctx.db, order.id)
-            .await?
-            .and_then(|o| OrderStatus::from_code(o.order_status))
-            .unwrap_or(before);
+        let after = orders::by_id(&ctx.db, order.id).await?.map_or(before, |o| o.order_status);
         rows.push(ReconcileRow { out_trade_no: order.out_trade_no, before, after, note });
     }
     Ok(rows)

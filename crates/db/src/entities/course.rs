@@ -1,5 +1,6 @@
 //! `courses` table.
 use sea_orm::entity::prelude::*;
+use shop_domain::Money;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "courses")]
@@ -15,7 +16,7 @@ pub struct Model {
     pub brief: String,
     pub level: i16,
     pub status: i16,
-    pub price_fen: i64,
+    pub price_fen: Money,
     pub period: i32,
     pub attachment_path: String,
     pub students: i32,

@@ -1,5 +1,7 @@
 //! `orders` table.
 use sea_orm::entity::prelude::*;
+use shop_domain::Money;
+use shop_domain::order::OrderStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "orders")]
@@ -7,16 +9,16 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub subject: String,
-    pub total_amount_fen: i64,
+    pub total_amount_fen: Money,
     #[sea_orm(unique)]
     pub out_trade_no: String,
     pub trade_no: Option<String>,
-    pub order_status: i16,
+    pub order_status: OrderStatus,
     pub pay_type: i16,
     pub pay_time: Option<DateTimeUtc>,
     pub user_id: i64,
     pub expires_at: Option<DateTimeUtc>,
-    pub refunded_fen: i64,
+    pub refunded_fen: Money,
     #[sea_orm(column_type = "Text", nullable)]
     pub pay_url: Option<String>,
     pub idempotency_key: Option<String>,

@@ -1,5 +1,6 @@
 //! `order_details` table.
 use sea_orm::entity::prelude::*;
+use shop_domain::Money;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "order_details")]
@@ -8,8 +9,8 @@ pub struct Model {
     pub id: i64,
     pub order_id: i64,
     pub course_id: i64,
-    pub price_fen: i64,
-    pub real_price_fen: i64,
+    pub price_fen: Money,
+    pub real_price_fen: Money,
     pub orders: i32,
     pub is_show: bool,
     pub is_delete: bool,

@@ -1,5 +1,6 @@
 //! `refunds` table: one row per refund request sent (or to be sent) to Alipay.
 use sea_orm::entity::prelude::*;
+use shop_domain::Money;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "refunds")]
@@ -9,10 +10,10 @@ pub struct Model {
     pub order_id: i64,
     #[sea_orm(unique)]
     pub out_request_no: String,
-    pub amount_fen: i64,
+    pub amount_fen: Money,
     pub reason: String,
     pub status: String,
-    pub refund_fee_fen: Option<i64>,
+    pub refund_fee_fen: Option<Money>,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
     pub created_time: DateTimeUtc,
