@@ -17,9 +17,9 @@ pub use shop_yuan::YuanError as MoneyError;
 
 impl Money {
     /// A yuan amount as the published API spec states it (a JSON Schema pattern): digits,
-    /// at most two decimals, at most [`MAX_FEN`] (100,000,000 yuan). [`Money::parse_yuan`]
-    /// accepts every string it matches.
-    pub const YUAN_PATTERN: &str = r"^(100000000(\.00?)?|[0-9]{1,8}(\.[0-9]{1,2})?)$";
+    /// at most two decimals, at most [`MAX_FEN`] (100,000,000 yuan). The rule of `shop-yuan`
+    /// ([`shop_yuan::PATTERN`]): [`Money::parse_yuan`] accepts exactly the strings it matches.
+    pub const YUAN_PATTERN: &str = shop_yuan::PATTERN;
 
     /// Zero fen.
     pub const ZERO: Money = Money(0);
@@ -149,7 +149,18 @@ mod tests {
     #[test]
     fn the_published_pattern_is_money() {
         let pattern = regex::Regex::new(Money::YUAN_PATTERN).expect("pattern");
-        for good in ["0", "0.5", "0.05", "99", "99.9", "99.90", "12345678.99", "100000000", "100000000.00"] {
+        for good in [
+            "0",
+            "0.5",
+            "0.05",
+            "99",
+            "99.9",
+            "99.90",
+            "12345678.99",
+            "100000000",
+            "100000000.00",
+            "000000001",
+        ] {
             assert!(pattern.is_match(good), "{good:?}");
             assert!(Money::parse_yuan(good).is_ok(), "{good:?}");
         }

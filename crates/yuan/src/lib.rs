@@ -5,8 +5,10 @@
 //! The rule (docs/api.md): ASCII digits, optionally followed by `.` and one or two digits;
 //! nothing else: no sign, no spaces, no exponent, no `.` without digits on both sides, no
 //! third decimal (not even a zero), at most 100,000,000 yuan (Alipay's upper bound). So
-//! `"19.9"`, `"19.90"`, `"0.01"` and `"1499"` are amounts; `"19.900"`, `" 19.90"`, `".5"`,
-//! `"5."`, `"+1"`, `"1e2"` and `""` are not. Formatting always writes two decimals.
+//! `"19.9"`, `"19.90"`, `"0.01"`, `"1499"` and `"007.50"` are amounts; `"19.900"`, `" 19.90"`,
+//! `".5"`, `"5."`, `"+1"`, `"1e2"` and `""` are not. Formatting always writes two decimals.
+//! [`PATTERN`] states the same rule as a regular expression (for published API schemas);
+//! [`parse_fen`] accepts exactly the strings it matches (a property test checks both ways).
 //!
 //! A leaf of the workspace with no dependencies, so that the pure domain (`shop-domain`) and
 //! the protocol crate (`shop-alipay`) can both use it without depending on each other.
@@ -14,6 +16,11 @@ use std::fmt;
 
 /// The largest amount: Alipay's upper bound of 100,000,000 yuan, in fen.
 pub const MAX_FEN: i64 = 100_000_000 * 100;
+
+/// The rule of this module as a regular expression (JSON Schema / ECMA-262 and the `regex`
+/// crate read it alike): leading zeros, then either 100,000,000 with zero decimals or up to
+/// eight digits with up to two decimals. [`parse_fen`] accepts a text iff it matches.
+pub const PATTERN: &str = r"^0*(100000000(\.00?)?|[0-9]{1,8}(\.[0-9]{1,2})?)$";
 
 /// Why a text is not an amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +56,7 @@ impl fmt::Display for YuanError {
 impl std::error::Error for YuanError {}
 
 /// Parses a yuan amount (`"99"`, `"99.9"`, `"99.90"`) into fen (`9900`, `9990`, `9990`),
-/// exactly, without floating point.
+/// exactly, without floating point. Accepts exactly the texts [`PATTERN`] matches.
 ///
 /// # Errors
 /// [`YuanError`] for anything outside the rule of this module.
@@ -57,6 +64,7 @@ pub fn parse_fen(text: &str) -> Result<i64, YuanError> {
     if text.starts_with('-') {
         return Err(YuanError::Negative);
     }
+    // Digits, then optionally `.` and digits: the shape of every branch of the pattern.
     let (int_part, frac_part) = match text.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (text, None),
@@ -69,18 +77,19 @@ pub fn parse_fen(text: &str) -> Result<i64, YuanError> {
     if frac.len() > 2 {
         return Err(YuanError::TooPrecise);
     }
-    let int_trimmed = int_part.trim_start_matches('0');
-    if int_trimmed.len() > 9 {
-        return Err(YuanError::TooLarge);
-    }
     let number = |s: &str| s.bytes().fold(0i64, |n, b| n * 10 + i64::from(b - b'0'));
     let cents = match frac.len() {
         0 => 0,
         1 => number(frac) * 10,
         _ => number(frac),
     };
-    let fen = number(int_trimmed) * 100 + cents;
-    if fen > MAX_FEN { Err(YuanError::TooLarge) } else { Ok(fen) }
+    // `0*`, then `[0-9]{1,8}` with any decimals, or `100000000` with zero decimals.
+    let int = int_part.trim_start_matches('0');
+    match int.len() {
+        0..=8 => Ok(number(int) * 100 + cents),
+        9 if int == "100000000" && cents == 0 => Ok(MAX_FEN),
+        _ => Err(YuanError::TooLarge),
+    }
 }
 
 /// Formats fen as yuan with exactly two decimals: `9990` → `"99.90"`, `1` → `"0.01"`,
@@ -108,6 +117,9 @@ mod tests {
             ("0", 0),
             ("0.00", 0),
             ("007.50", 750),
+            ("000000001", 100),
+            ("0100000000.0", MAX_FEN),
+            ("00000000099999999.99", MAX_FEN - 1),
             ("100000000", MAX_FEN),
             ("100000000.00", MAX_FEN),
         ] {
@@ -140,6 +152,8 @@ mod tests {
             ("-1", YuanError::Negative),
             ("-0.01", YuanError::Negative),
             ("100000000.01", YuanError::TooLarge),
+            ("0100000000.5", YuanError::TooLarge),
+            ("100000001", YuanError::TooLarge),
             ("9999999999999999.00", YuanError::TooLarge),
             ("99999999999999999999999999", YuanError::TooLarge),
         ] {
@@ -169,6 +183,22 @@ mod tests {
             prop_assert_eq!(parse_fen(&format!("{text}{digit}")), Err(YuanError::TooPrecise));
             prop_assert_eq!(parse_fen(&format!(" {text}")), Err(YuanError::NotDecimal));
             prop_assert_eq!(parse_fen(&format!("{text} ")), Err(YuanError::NotDecimal));
+        }
+
+        /// The parser and the published pattern are one rule: a text parses iff it matches,
+        /// for texts near the rule (digits, dots, signs, spaces, long runs of zeros) and for
+        /// texts the pattern generates.
+        #[test]
+        fn a_text_parses_iff_it_matches_the_pattern(
+            text in prop_oneof![
+                "[0-9.+ -]{0,14}",
+                "0{0,12}[0-9]{0,10}(\\.[0-9]{0,3})?",
+                "0{0,12}10{8}(\\.[0-9]{0,3})?",
+                PATTERN.trim_start_matches('^').trim_end_matches('$'),
+            ]
+        ) {
+            let pattern = regex::Regex::new(PATTERN).expect("a valid pattern");
+            prop_assert_eq!(parse_fen(&text).is_ok(), pattern.is_match(&text), "{:?}", text);
         }
 
         #[test]
