@@ -78,6 +78,12 @@ impl WechatPayGateway {
         &self.public_key
     }
 
+    /// The merchant id this gateway serves.
+    #[must_use]
+    pub fn mch_id(&self) -> &str {
+        &self.mch_id
+    }
+
     /// The APIv3 key.
     #[must_use]
     pub fn api_v3_key(&self) -> &ApiV3Key {

@@ -14,7 +14,9 @@
 //! * [`notify`]: notification verification, decryption and parsing.
 //! * [`client`]: the HTTP client (the only module doing I/O).
 //! * `gateway` (cargo feature `gateway`): WeChat Pay's side, for the development simulator.
-//! * `fake` (cargo feature `fake`, tests only): a fake WeChat Pay HTTP server.
+//! * `simulator` (cargo feature `gateway`): WeChat Pay's merchant API in memory (orders,
+//!   refunds, signed answers, notifications), for the development simulator.
+//! * `fake` (cargo feature `fake`, tests only): a fake WeChat Pay HTTP server around it.
 //!
 //! Business checks (is `mchid`/`appid` ours, does the amount match the order) are the caller's.
 #![warn(missing_docs)]
@@ -29,6 +31,8 @@ pub mod keys;
 pub mod model;
 pub mod notify;
 pub mod sign;
+#[cfg(feature = "gateway")]
+pub mod simulator;
 pub mod verify;
 
 pub use aead::{DecryptError, EncryptedResource, decrypt_resource};
