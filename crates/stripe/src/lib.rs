@@ -11,7 +11,9 @@
 //! * [`client`]: the HTTP client (the only module doing I/O).
 //! * `gateway` (cargo feature `gateway`): Stripe's side of webhooks, for the development
 //!   simulator.
-//! * `fake` (cargo feature `fake`, tests only): a fake Stripe API HTTP server.
+//! * `simulator` (cargo feature `gateway`): Stripe's API in memory (sessions, refunds,
+//!   idempotency keys, signed webhooks), for the development simulator.
+//! * `fake` (cargo feature `fake`, tests only): a fake Stripe API HTTP server around it.
 //!
 //! Business checks (amount, currency and order number of a session match the order) are the
 //! caller's.
@@ -24,6 +26,8 @@ pub mod event;
 pub mod fake;
 #[cfg(feature = "gateway")]
 pub mod gateway;
+#[cfg(feature = "gateway")]
+pub mod simulator;
 pub mod webhook;
 
 pub use checkout::{CreateSession, InvalidRequest, MAX_EXPIRES_IN_SECS, MIN_EXPIRES_IN_SECS};
