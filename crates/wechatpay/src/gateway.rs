@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::aead::{DecryptError, encrypt_resource};
 use crate::keys::{ApiV3Key, KeyError, KeyRole, MerchantPrivateKey, WechatPayPublicKey};
 use crate::model::{RefundNotice, Transaction, format_time};
-use crate::notify::{EVENT_TRANSACTION_SUCCESS, NotificationEnvelope};
+use crate::notify::{EVENT_TRANSACTION_SUCCESS, NotificationEnvelope, RESOURCE_TYPE};
 use crate::sign::{Authorization, SCHEME, SignError, answer_message, new_nonce, request_message};
 use crate::verify::{SignatureHeaders, TIMESTAMP_TOLERANCE_SECS};
 
@@ -139,7 +139,7 @@ impl WechatPayGateway {
         let envelope = NotificationEnvelope {
             id: id.to_owned(),
             create_time: create_time.to_owned(),
-            resource_type: "encrypt-resource".to_owned(),
+            resource_type: RESOURCE_TYPE.to_owned(),
             event_type: event_type.to_owned(),
             summary: summary.to_owned(),
             resource,

@@ -24,8 +24,6 @@ pub enum KeyRole {
     MerchantPublicKey,
     /// The WeChat Pay public key (verifies answers and notifications).
     WechatPayPublicKey,
-    /// The WeChat Pay public key id (`PUB_KEY_ID_...`).
-    WechatPayPublicKeyId,
     /// A private key playing WeChat Pay (development simulator, fake gateway).
     WechatPayPrivateKey,
 }
@@ -36,7 +34,6 @@ impl KeyRole {
             KeyRole::MerchantPrivateKey => "wechatpay merchant private key",
             KeyRole::MerchantPublicKey => "wechatpay merchant public key",
             KeyRole::WechatPayPublicKey => "wechatpay platform public key",
-            KeyRole::WechatPayPublicKeyId => "wechatpay platform public key id",
             KeyRole::WechatPayPrivateKey => "wechatpay platform private key",
         }
     }
@@ -45,7 +42,6 @@ impl KeyRole {
         match self {
             KeyRole::MerchantPrivateKey | KeyRole::WechatPayPrivateKey => EXPECTED_PRIVATE,
             KeyRole::MerchantPublicKey | KeyRole::WechatPayPublicKey => EXPECTED_PUBLIC,
-            KeyRole::WechatPayPublicKeyId => "the id shown with the key, e.g. PUB_KEY_ID_0114232134912410000",
         }
     }
 }
@@ -58,19 +54,30 @@ impl fmt::Display for KeyRole {
 
 /// A key could not be parsed or generated. The message names the key, never its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{role}: {}", kind.describe(role.expected()))]
-pub struct KeyError {
-    /// Which key.
-    pub role: KeyRole,
-    /// What is wrong with it.
-    pub kind: KeyErrorKind,
+pub enum KeyError {
+    /// An RSA key.
+    #[error("{role}: {}", kind.describe(role.expected()))]
+    Rsa {
+        /// Which key.
+        role: KeyRole,
+        /// What is wrong with it.
+        kind: KeyErrorKind,
+    },
+    /// The WeChat Pay public key id is not `PUB_KEY_ID_` followed by letters and digits.
+    #[error(
+        "wechatpay platform public key id: expected PUB_KEY_ID_ followed by letters and digits, as shown with the key"
+    )]
+    PublicKeyId,
 }
 
 impl KeyError {
     pub(crate) fn new(role: KeyRole, kind: KeyErrorKind) -> Self {
-        KeyError { role, kind }
+        KeyError::Rsa { role, kind }
     }
 }
+
+/// The prefix of every WeChat Pay public key id.
+pub const PUBLIC_KEY_ID_PREFIX: &str = "PUB_KEY_ID_";
 
 /// The merchant's API private key: signs every request (`Authorization`).
 #[derive(Clone)]
@@ -146,7 +153,8 @@ impl WechatPayPublicKey {
     /// Parses `pub_key.pem` (SPKI PEM; PKCS#1 and bare base64 tolerated) with its id.
     ///
     /// # Errors
-    /// A [`KeyError`] saying why; the id must be non-empty printable ASCII without spaces.
+    /// A [`KeyError`] saying why; the id must be `PUB_KEY_ID_` followed by letters and digits
+    /// (surrounding whitespace is ignored).
     pub fn parse(id: &str, pem: &str) -> Result<Self, KeyError> {
         let key = RsaPublicKey::parse(pem).map_err(|k| KeyError::new(KeyRole::WechatPayPublicKey, k))?;
         Self::new(id, key)
@@ -155,11 +163,16 @@ impl WechatPayPublicKey {
     /// From an already parsed key.
     ///
     /// # Errors
-    /// [`KeyError`] for an empty or non-printable id.
+    /// [`KeyError::PublicKeyId`] for an id that is not `PUB_KEY_ID_` and letters and digits.
     pub fn new(id: &str, key: RsaPublicKey) -> Result<Self, KeyError> {
         let id = id.trim();
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(KeyError::new(KeyRole::WechatPayPublicKeyId, KeyErrorKind::Empty));
+        let ok = id.strip_prefix(PUBLIC_KEY_ID_PREFIX).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.len() <= 64
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if !ok {
+            return Err(KeyError::PublicKeyId);
         }
         Ok(WechatPayPublicKey { id: id.to_owned(), key })
     }
@@ -251,10 +264,12 @@ mod tests {
         let private = MerchantPrivateKey::generate().expect("generate");
         let pem = private.public_key().expect("public").to_spki_pem();
         assert_eq!(WechatPayPublicKey::parse(" PUB_KEY_ID_01 ", &pem).expect("parse").id(), "PUB_KEY_ID_01");
-        assert_eq!(WechatPayPublicKey::parse("", &pem).expect_err("id").role, KeyRole::WechatPayPublicKeyId);
+        for bad in ["", "PUB_KEY_ID_", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", "PUB_KEY_ID_01 02"] {
+            assert_eq!(WechatPayPublicKey::parse(bad, &pem).err(), Some(KeyError::PublicKeyId), "{bad}");
+        }
         let e = WechatPayPublicKey::parse("PUB_KEY_ID_01", "garbage!").expect_err("garbage");
         assert!(e.to_string().starts_with("wechatpay platform public key: "), "{e}");
         let e = MerchantPrivateKey::parse(&pem).expect_err("swapped");
-        assert_eq!(e.kind, KeyErrorKind::PublicKeyGiven);
+        assert_eq!(e, KeyError::new(KeyRole::MerchantPrivateKey, KeyErrorKind::PublicKeyGiven));
     }
 }

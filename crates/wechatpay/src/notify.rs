@@ -28,6 +28,9 @@ pub const EVENT_REFUND_ABNORMAL: &str = "REFUND.ABNORMAL";
 /// `event_type` of a closed refund.
 pub const EVENT_REFUND_CLOSED: &str = "REFUND.CLOSED";
 
+/// `resource_type` of every notification.
+pub const RESOURCE_TYPE: &str = "encrypt-resource";
+
 /// The notification envelope (the JSON body, verified).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationEnvelope {
@@ -99,6 +102,9 @@ pub fn verify_notification(
     verify_signed(headers, body, public_key, now)?;
     let envelope: NotificationEnvelope =
         serde_json::from_slice(body).map_err(|e| NotifyError::Malformed(format!("envelope: {e}")))?;
+    if envelope.resource_type != RESOURCE_TYPE {
+        return Err(NotifyError::Malformed(format!("resource_type is not {RESOURCE_TYPE}")));
+    }
     let plaintext = decrypt_resource(api_v3_key, &envelope.resource)?;
     let event = if envelope.event_type.starts_with("TRANSACTION.") {
         NotifyEvent::Transaction(

@@ -187,4 +187,23 @@ mod gateway {
             assert!(g.verify_request(method, path, None, body, now).is_err());
         }
     }
+
+    #[test]
+    fn signed_notifications_of_other_kinds() {
+        let g = gateway();
+        let c = case("notify_cases", "transaction_success");
+        let (key, v3) = (wechatpay_public(), api_v3_key());
+        // Not an encrypted resource: refused although signed.
+        let body = s(&c["body"]).replace("encrypt-resource", "plain-resource");
+        let h = g.sign(body.as_bytes(), ts(c)).expect("sign");
+        assert!(matches!(
+            verify_notification(&h, body.as_bytes(), &key, &v3, ts(c)),
+            Err(NotifyError::Malformed(_))
+        ));
+        // An event type the shop does not handle: verified, decrypted, `Other`.
+        let body = s(&c["body"]).replace("TRANSACTION.SUCCESS", "MCHTRANSFER.BILL.FINISHED");
+        let h = g.sign(body.as_bytes(), ts(c)).expect("sign");
+        let n = verify_notification(&h, body.as_bytes(), &key, &v3, ts(c)).expect("other");
+        assert_eq!(n.event, NotifyEvent::Other);
+    }
 }
