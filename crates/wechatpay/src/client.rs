@@ -5,9 +5,12 @@
 //! `Accept: application/json`, a `User-Agent` and `Wechatpay-Serial` (the WeChat Pay public key
 //! id). Every answer's signature is verified over the raw body before anything is parsed:
 //! * a 2xx answer that does not verify is [`ApiError::Unverified`];
-//! * a signed error answer is [`ApiError::Api`] with WeChat's `code` (or a typed outcome such as
-//!   [`QueryOutcome::NotFound`]);
-//! * an unsigned error answer (e.g. a proxy's 502) is [`ApiError::HttpStatus`], its body unread.
+//! * a signed error answer is [`ApiError::Api`] with WeChat's `code` and `signed: true` (or a
+//!   typed outcome such as [`QueryOutcome::NotFound`]);
+//! * an error answer without signature headers (WeChat cannot sign a `SIGN_ERROR`; the
+//!   official SDKs do not check error answers) is [`ApiError::Api`] with `signed: false`: its
+//!   code is for logs and diagnosis only and never becomes a typed outcome; without a JSON error
+//!   body (e.g. a proxy's 502) it is [`ApiError::HttpStatus`].
 
 use std::fmt;
 use std::time::Duration;
@@ -87,14 +90,14 @@ pub enum ApiError {
         /// Why.
         reason: VerifyError,
     },
-    /// An unsigned error answer (its body is not trusted, so not read).
+    /// An unsigned error answer without a JSON error body.
     #[error("HTTP {status} without signature")]
     HttpStatus {
         /// HTTP status.
         status: u16,
     },
-    /// A signed error answer from WeChat Pay.
-    #[error("wechatpay error (HTTP {status}) {code}: {message}")]
+    /// An error answer from WeChat Pay.
+    #[error("wechatpay error (HTTP {status}{}) {code}: {message}", if *signed { "" } else { ", unsigned" })]
     Api {
         /// HTTP status.
         status: u16,
@@ -102,6 +105,9 @@ pub enum ApiError {
         code: String,
         /// `message`.
         message: String,
+        /// Whether the answer carried a signature that verified (only then can the code be
+        /// trusted to decide anything).
+        signed: bool,
     },
     /// A verified answer that is not the expected JSON.
     #[error("malformed answer: {0}")]
@@ -158,8 +164,13 @@ impl Answer {
 
     fn error(&self) -> ApiError {
         match serde_json::from_slice::<ErrorBody>(&self.body) {
-            Ok(e) => ApiError::Api { status: self.status, code: e.code, message: e.message },
-            Err(_) => ApiError::Api { status: self.status, code: String::new(), message: String::new() },
+            Ok(e) => ApiError::Api { status: self.status, code: e.code, message: e.message, signed: true },
+            Err(_) => ApiError::Api {
+                status: self.status,
+                code: String::new(),
+                message: String::new(),
+                signed: true,
+            },
         }
     }
 
@@ -277,7 +288,12 @@ impl WechatPayClient {
             Err(reason) if (200..300).contains(&status) => {
                 return Err(ApiError::Unverified { status, reason });
             }
-            Err(_) => return Err(ApiError::HttpStatus { status }),
+            Err(_) => {
+                return Err(match serde_json::from_slice::<ErrorBody>(&body) {
+                    Ok(e) => ApiError::Api { status, code: e.code, message: e.message, signed: false },
+                    Err(_) => ApiError::HttpStatus { status },
+                });
+            }
         };
         verify_signed(&signature, &body, &self.config.wechatpay_public_key, Utc::now().timestamp())
             .map_err(|reason| ApiError::Unverified { status, reason })?;

@@ -54,6 +54,8 @@ pub enum Fault {
     Unsigned(u16),
     /// A signed error answer: status, code, message.
     Error(u16, String, String),
+    /// The same, unsigned.
+    UnsignedError(u16, String, String),
     /// Answers after this delay (client timeouts).
     Delay(Duration),
 }
@@ -145,7 +147,9 @@ impl Inner {
             tokio::time::sleep(*d).await;
         }
         let (status, body) = match &fault {
-            Some(Fault::Error(status, code, message)) => error(*status, code, message),
+            Some(Fault::Error(status, code, message) | Fault::UnsignedError(status, code, message)) => {
+                error(*status, code, message)
+            }
             _ => self.simulator.answer(
                 &seen.method,
                 &seen.path_and_query,
@@ -172,6 +176,7 @@ impl Inner {
                 *r.status_mut() = StatusCode::from_u16(*s).unwrap_or(StatusCode::BAD_GATEWAY);
                 return r;
             }
+            Some(Fault::UnsignedError(..)) => None,
             Some(Fault::BadSignature) => self.simulator.gateway().sign(&body, now).ok().and_then(|mut h| {
                 let message = answer_message(&h.timestamp, &h.nonce, &body);
                 h.signature = self.other_key.rsa().sign_base64(&message).ok()?;

@@ -154,7 +154,7 @@ type Expect = fn(&ApiError) -> bool;
 async fn every_bad_answer_is_refused_before_parsing() {
     let (fake, client) = setup().await;
     let no = "CS20261130faults00000001";
-    let cases: [(Fault, Expect); 8] = [
+    let cases: [(Fault, Expect); 9] = [
         (Fault::BadSignature, |e| {
             matches!(e, ApiError::Unverified { reason: VerifyError::BadSignature, .. })
         }),
@@ -172,8 +172,14 @@ async fn every_bad_answer_is_refused_before_parsing() {
         }),
         (Fault::Unsigned(502), |e| matches!(e, ApiError::HttpStatus { status: 502 }) && e.is_retryable()),
         (Fault::Error(500, "SYSTEM_ERROR".into(), "系统异常".into()), |e| {
-            matches!(e, ApiError::Api { status: 500, code, .. } if code == "SYSTEM_ERROR") && e.is_retryable()
+            matches!(e, ApiError::Api { status: 500, code, signed: true, .. } if code == "SYSTEM_ERROR")
+                && e.is_retryable()
         }),
+        // Unsigned: the code is reported (signed: false) but never becomes an outcome.
+        (
+            Fault::UnsignedError(404, "ORDER_NOT_EXIST".into(), "订单不存在".into()),
+            |e| matches!(e, ApiError::Api { status: 404, code, signed: false, .. } if code == "ORDER_NOT_EXIST"),
+        ),
         (Fault::Delay(Duration::from_secs(3)), |e| matches!(e, ApiError::Timeout)),
     ];
     let fast = WechatPayClient::new(fake.client_config(Duration::from_millis(500))).expect("client");
