@@ -15,7 +15,9 @@
 #                     the work tree instead.                              default HEAD
 #   CARGO_TARGET_DIR  where the release binary is built                   default /var/cache/course-shop/target-bench
 #   USERS             buyers created with `course-shop user add`          default 200
-#   NOTIFY_ORDERS     unpaid orders to pay through notifies               default 20000
+#   NOTIFY_ORDERS     unpaid orders to pay through notifies (fewer when the creation runs made
+#                     fewer: recorded)                                    default 20000
+#   CATALOG_COURSES   courses of the generated catalog (bench/gen_catalog.py) default 2000
 #   PAUSE             idle seconds of each CPU sample before a run        default 5
 #   QUIET_CPU         a sample is quiet when other processes use at most this % of the CPU
 #                                                                          default 20
@@ -23,8 +25,10 @@
 #
 # What it does:
 #   1. builds the release binary; starts a throwaway PostgreSQL (scripts/pg-throwaway.sh) with
-#      a database "bench"; starts `course-shop serve` on a free port: development profile (which
-#      seeds the demo catalog), alipay.mode = gateway with the TEST_ONLY keys of
+#      a database "bench"; imports a generated catalog of $CATALOG_COURSES courses (so that there
+#      are enough buyer-course pairs: a buyer has one open order per course, and every creation
+#      request asks for a pair nobody asked for before); starts `course-shop serve` on a free
+#      port: development profile (demo catalog seeding off), alipay.mode = gateway with the TEST_ONLY keys of
 #      crates/alipay/tests/fixtures/test-only-keys/ (app private key; "alipay" public key),
 #      app_id 2021000000000001, seller_id 2088000000000001, a gateway URL nobody listens on
 #      (http://127.0.0.1:9/gateway.do: the measured paths never call it), log filter warn,
@@ -32,11 +36,12 @@
 #      order timeout 1440 min (so the expiry sweep never touches the benchmark's orders);
 #   2. adds $USERS users with `course-shop user add` (password on stdin) and logs each in with
 #      POST /api/v1/user/user/mul_login/ (bench/payments_prep.py) to collect the tokens;
-#      reads the paid courses of GET /api/v1/course/list/?size=50; a pre-check creates one
-#      order per paid course and requires 200 / code 100;
+#      reads the paid courses with psql; a pre-check creates one order for each of 20 paid
+#      courses and requires 200 / code 100;
 #   3. signing limit: `openssl speed -seconds 5 rsa2048` and the same with `-multi 2`;
-#   4. order creation: wrk -s bench/payments_create.lua (random user, random paid course,
-#      a unique Idempotency-Key per request) at each connection count;
+#   4. order creation: wrk -s bench/payments_create.lua (each request a buyer-course pair not
+#      asked for before, from BENCH_OFFSET = the orders so far; a unique Idempotency-Key per
+#      request) at each connection count;
 #   5. notify: $NOTIFY_ORDERS random unpaid orders are read with psql, one TRADE_SUCCESS notify
 #      per order is signed beforehand with the TEST_ONLY "alipay" private key
 #      (bench/payments_prep.py sign), and wrk -s bench/payments_notify.lua posts them in order,
@@ -66,6 +71,7 @@ CONNECTIONS=${CONNECTIONS:-16 64}
 BENCH_REV=${BENCH_REV-HEAD}
 USERS=${USERS:-200}
 NOTIFY_ORDERS=${NOTIFY_ORDERS:-20000}
+CATALOG_COURSES=${CATALOG_COURSES:-2000}
 PAUSE=${PAUSE:-5}
 QUIET_CPU=${QUIET_CPU:-20}
 QUIET_WAIT=${QUIET_WAIT:-600}
@@ -134,6 +140,7 @@ export COURSE_SHOP__ALIPAY__ALIPAY_PUBLIC_KEY_FILE=$KEYS/TEST_ONLY_alipay_public
 export COURSE_SHOP__ALIPAY__GATEWAY_URL=http://127.0.0.1:9/gateway.do
 export COURSE_SHOP__ALIPAY__ORDER_TIMEOUT_MINUTES=1440
 export COURSE_SHOP__AUTH__LOGIN_ATTEMPTS_PER_MINUTE=100000
+export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
 mkdir -p "$WORK/media" "$WORK/run" "$WORK/data"
 export BENCH_DATA=$WORK/data BENCH_THREADS=$WRK_THREADS
 
@@ -152,7 +159,8 @@ BASE=http://127.0.0.1:$PORT
   echo "server built from: $SOURCE_DESC"
   echo "duration: $DURATION, wrk threads: $WRK_THREADS, connections: $CONNECTIONS"
   echo "users: $USERS, notify orders: $NOTIFY_ORDERS"
-  echo "server settings: development profile (demo catalog), alipay gateway mode, app_id $APP_ID, seller_id $SELLER_ID,"
+  echo "catalog: bench/gen_catalog.py --courses $CATALOG_COURSES"
+  echo "server settings: development profile (generated catalog), alipay gateway mode, app_id $APP_ID, seller_id $SELLER_ID,"
   echo "  gateway_url $COURSE_SHOP__ALIPAY__GATEWAY_URL, TEST_ONLY keys, log filter warn, workers on,"
   echo "  login limit 100000/min, order timeout 1440 min, other settings default (pool 10, workers 1 per core)"
   echo "memory:"
@@ -160,6 +168,9 @@ BASE=http://127.0.0.1:$PORT
 } >"$OUT/machine.txt"
 
 # The binary runs in $WORK/run, so it uses its built-in configuration, not ./config.
+python3 bench/gen_catalog.py "$WORK/catalog.json" --courses "$CATALOG_COURSES" >"$OUT/catalog.txt"
+log "importing the catalog ($CATALOG_COURSES courses)"
+(cd "$WORK/run" && "$BIN" import-catalog "$WORK/catalog.json") >>"$OUT/catalog.txt"
 log "starting the server on $BASE"
 (cd "$WORK/run" && exec "$BIN" serve) >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
@@ -185,8 +196,11 @@ for i in $(seq 1 "$USERS"); do
 done
 echo "users: $USERS added with course-shop user add in $(( $(date +%s) - t0 )) s" | tee "$OUT/setup.txt"
 python3 bench/payments_prep.py login "$BASE" bench "$USERS" "$PASSWORD" "$BENCH_DATA/tokens.txt" | tee -a "$OUT/setup.txt"
-python3 bench/payments_prep.py courses "$BASE" "$BENCH_DATA/courses.txt" | tee -a "$OUT/setup.txt"
-python3 bench/payments_prep.py precheck "$BASE" "$BENCH_DATA/tokens.txt" "$BENCH_DATA/courses.txt" | tee -a "$OUT/setup.txt"
+sql -F ' ' -c "SELECT id, (price_fen / 100)::text || '.' || lpad((price_fen % 100)::text, 2, '0')
+               FROM courses WHERE price_fen > 0 AND is_show ORDER BY id" >"$BENCH_DATA/courses.txt"
+echo "courses: $(wc -l <"$BENCH_DATA/courses.txt") paid" | tee -a "$OUT/setup.txt"
+head -20 "$BENCH_DATA/courses.txt" >"$BENCH_DATA/precheck-courses.txt"
+python3 bench/payments_prep.py precheck "$BASE" "$BENCH_DATA/tokens.txt" "$BENCH_DATA/precheck-courses.txt" | tee -a "$OUT/setup.txt"
 
 # --- measurements --------------------------------------------------------------------------
 # Sets CHILD_CPU: user + system CPU seconds of this shell's finished children so far (wrk,
@@ -307,14 +321,14 @@ done
 
 # 4. Order creation. A 1 s warm-up first (its orders count like the others).
 log "warm-up: 1 s of order creation"
-BENCH_RUN=warmup wrk -t"$WRK_THREADS" -c16 -d1s -s bench/payments_create.lua "$BASE" >"$OUT/warmup-create.txt"
+BENCH_OFFSET=$(sql -c 'SELECT count(*) FROM orders') BENCH_RUN=warmup wrk -t"$WRK_THREADS" -c16 -d1s -s bench/payments_create.lua "$BASE" >"$OUT/warmup-create.txt"
 for c in $CONNECTIONS; do
-  BENCH_RUN=c$c wrk_run create "$c" bench/payments_create.lua
+  BENCH_OFFSET=$(sql -c 'SELECT count(*) FROM orders') BENCH_RUN=c$c wrk_run create "$c" bench/payments_create.lua
 done
 created=$(sql -c 'SELECT count(*) FROM orders')
 unpaid=$(sql -c 'SELECT count(*) FROM orders WHERE order_status = 0')
 answered=$(cat "$OUT"/warmup-create.txt "$OUT"/wrk-create-c*.txt | awk '/^statuses:/ { for (i = 2; i <= NF; i++) if ($i ~ /^2[0-9][0-9]=/) { split($i, a, "="); s += a[2] } } END { print s + 0 }')
-precheck_orders=$(wc -l <"$BENCH_DATA/courses.txt")
+precheck_orders=$(wc -l <"$BENCH_DATA/precheck-courses.txt")
 { echo "orders after the creation runs: $created (unpaid: $unpaid)"
   echo "2xx answers of the warm-up and the measured creation runs: $answered, plus $precheck_orders pre-check orders = $((answered + precheck_orders))"
   echo "orders without an answer counted (requests still in flight when wrk stopped): $((created - answered - precheck_orders))"; } | tee "$OUT/orders.txt"
@@ -322,9 +336,15 @@ topup=0
 while [ "$unpaid" -lt "$NOTIFY_ORDERS" ]; do
   topup=$((topup + 1))
   log "only $unpaid unpaid orders: unmeasured top-up $topup (5 s of order creation)"
-  BENCH_RUN=topup$topup wrk -t"$WRK_THREADS" -c16 -d5s -s bench/payments_create.lua "$BASE" >"$OUT/topup-create-$topup.txt"
+  BENCH_OFFSET=$(sql -c 'SELECT count(*) FROM orders') BENCH_RUN=topup$topup \
+    wrk -t"$WRK_THREADS" -c16 -d5s -s bench/payments_create.lua "$BASE" >"$OUT/topup-create-$topup.txt"
+  before=$unpaid
   unpaid=$(sql -c 'SELECT count(*) FROM orders WHERE order_status = 0')
-  [ "$topup" -lt 100 ] || { log "cannot create enough orders"; exit 1; }
+  if [ "$unpaid" -le "$before" ] || [ "$topup" -ge 100 ]; then
+    log "the top-up made no more unpaid orders: notifying the $unpaid there are"
+    echo "NOTIFY_ORDERS lowered from $NOTIFY_ORDERS to $unpaid: no more buyer-course pairs" | tee -a "$OUT/orders.txt"
+    NOTIFY_ORDERS=$unpaid
+  fi
 done
 [ "$topup" = 0 ] || echo "top-up: $topup unmeasured 5 s creation runs; unpaid orders now $unpaid" | tee -a "$OUT/orders.txt"
 

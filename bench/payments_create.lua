@@ -1,6 +1,9 @@
--- POST /api/v1/order/alipay/ as a random user (tokens.txt) for a random paid course
--- (courses.txt: "id price"), each request with its own Idempotency-Key
--- ($BENCH_RUN-<thread>-<counter>), so that every request creates an order.
+-- POST /api/v1/order/alipay/ for a buyer (tokens.txt) and a paid course (courses.txt: "id
+-- price"), each request with its own Idempotency-Key ($BENCH_RUN-<thread>-<counter>). A buyer
+-- has one open order per course, so every request asks for a buyer-course pair no request
+-- asked for before: pair k = BENCH_OFFSET + counter * BENCH_THREADS + thread, buyer k mod
+-- buyers, course k div buyers (round and round when the pairs run out: then requests are
+-- repeats, answered with the open order).
 dofile("bench/payments_common.lua")
 
 body_want = 'a 2xx body with "code":100'
@@ -9,7 +12,6 @@ function body_ok(body) return string.find(body, '"code":100', 1, true) ~= nil en
 local auths, bodies, ntok, ncourses, run, counter
 
 function init(args)
-  math.randomseed(3000 + thread_no)
   auths, bodies = {}, {}
   for i, t in ipairs(read_lines("tokens.txt")) do auths[i] = "jwt " .. t end
   for i, line in ipairs(read_lines("courses.txt")) do
@@ -19,15 +21,18 @@ function init(args)
   end
   ntok, ncourses = #auths, #bodies
   run = os.getenv("BENCH_RUN") or "run"
+  offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
+  nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
   counter = 0
 end
 
 function request()
+  local k = (offset + counter * nthreads + thread_no - 1) % (ntok * ncourses)
   counter = counter + 1
   issued = counter
   return wrk.format("POST", "/api/v1/order/alipay/", {
     ["Content-Type"] = "application/json",
-    ["Authorization"] = auths[math.random(ntok)],
+    ["Authorization"] = auths[k % ntok + 1],
     ["Idempotency-Key"] = run .. "-" .. thread_no .. "-" .. counter,
-  }, bodies[math.random(ncourses)])
+  }, bodies[math.floor(k / ntok) % ncourses + 1])
 end

@@ -75,6 +75,8 @@ async fn an_order_returns_a_pay_url_alipay_accepts(app: TestApp, gw: FakeGateway
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["code"], 100);
     let no = body["out_trade_no"].as_str().expect("out_trade_no");
+    // What every provider takes (WeChat Pay: at most 32).
+    assert!(no.len() <= 32 && no.bytes().all(|b| b.is_ascii_alphanumeric()), "{no}");
     let pay_url = body["pay_url"].as_str().expect("pay_url");
     assert!(pay_url.starts_with(&gw.url), "{pay_url}");
 

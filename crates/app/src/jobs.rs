@@ -12,8 +12,7 @@ use chrono::{Duration, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde::{Deserialize, Serialize};
 use shop_db::entities::outbox as row;
-use shop_db::outbox;
-use shop_db::payments::{IdTemplate, JobTemplate};
+use shop_db::outbox::{self, NewJob};
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
@@ -25,7 +24,8 @@ pub enum Job {
     /// An order was paid: count its learners, issue its download links, queue its email.
     OrderPaid {
         /// The order.
-        order_id: i64,
+        #[serde(flatten)]
+        order: OrderRef,
     },
     /// Close an unpaid trade at Alipay.
     AlipayClose {
@@ -57,6 +57,24 @@ pub enum Job {
     },
 }
 
+/// An order named by a job: by our order number, as jobs are enqueued now (so that a
+/// statement can write the job before it learns the order's id), or by id, as earlier
+/// versions enqueued `order_paid` (such rows may still be queued).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OrderRef {
+    /// By our order number.
+    Number {
+        /// Our order number.
+        out_trade_no: String,
+    },
+    /// By id.
+    Id {
+        /// The order's id.
+        order_id: i64,
+    },
+}
+
 impl Job {
     /// The kind, as stored in the `kind` column and named by [`JobHandler::kinds`].
     pub fn kind(&self) -> &'static str {
@@ -70,34 +88,18 @@ impl Job {
     }
 
     /// The outbox row's kind, payload and dedupe key.
-    pub fn to_row(&self) -> AppResult<(&'static str, String, String)> {
+    pub fn to_row(&self) -> AppResult<NewJob> {
         let payload = serde_json::to_string(self).map_err(|e| AppError::Unexpected(e.into()))?;
-        Ok((self.kind(), payload, self.dedupe_key()))
-    }
-
-    /// The row of the job `make` builds for an order, with the order's id left open: for a
-    /// statement that learns the id itself (`payments::settle_payment_notify`). Built from
-    /// `make(placeholder)` by cutting the placeholder out, so the rows are exactly those
-    /// [`Job::to_row`] writes.
-    pub fn template(make: impl Fn(i64) -> Job) -> AppResult<JobTemplate> {
-        const PLACEHOLDER: i64 = 8_070_450_532_247_928_831;
-        let (kind, payload, dedupe_key) = make(PLACEHOLDER).to_row()?;
-        let cut = |text: &str| -> AppResult<IdTemplate> {
-            let needle = PLACEHOLDER.to_string();
-            match text.split_once(&needle) {
-                Some((prefix, suffix)) if !suffix.contains(&needle) => {
-                    Ok(IdTemplate { prefix: prefix.to_owned(), suffix: suffix.to_owned() })
-                }
-                _ => Err(AppError::Unexpected(anyhow::anyhow!("no single id in the job row {text}"))),
-            }
-        };
-        Ok(JobTemplate { kind, payload: cut(&payload)?, dedupe_key: cut(&dedupe_key)? })
+        Ok(NewJob { kind: self.kind(), payload, dedupe_key: self.dedupe_key() })
     }
 
     /// At most one job per key, ever: repeated notifies cannot enqueue twice.
     fn dedupe_key(&self) -> String {
         match self {
-            Job::OrderPaid { order_id } => format!("order_paid:{order_id}"),
+            Job::OrderPaid { order: OrderRef::Number { out_trade_no } } => {
+                format!("order_paid:{out_trade_no}")
+            }
+            Job::OrderPaid { order: OrderRef::Id { order_id } } => format!("order_paid:{order_id}"),
             Job::AlipayClose { out_trade_no } => format!("alipay_close:{out_trade_no}"),
             Job::AlipayRefund { out_request_no, .. } => format!("alipay_refund:{out_request_no}"),
             Job::OrderEmail { order_id } => format!("order_email:{order_id}"),
@@ -111,8 +113,7 @@ impl Job {
 /// # Errors
 /// Database errors.
 pub async fn enqueue(txn: &impl ConnectionTrait, job: &Job) -> AppResult<bool> {
-    let (kind, payload, dedupe_key) = job.to_row()?;
-    Ok(outbox::enqueue(txn, kind, &payload, &dedupe_key).await?)
+    Ok(outbox::enqueue(txn, &job.to_row()?).await?)
 }
 
 /// How a job attempt ended.
@@ -246,15 +247,17 @@ mod tests {
     }
 
     #[test]
-    fn a_job_template_renders_the_rows_the_job_writes() {
-        let template = Job::template(|order_id| Job::OrderPaid { order_id }).expect("template");
-        for id in [1, 42, 9_007_199_254_740_993, i64::MAX] {
-            let (kind, payload, dedupe_key) = Job::OrderPaid { order_id: id }.to_row().expect("row");
-            assert_eq!(template.kind, kind);
-            assert_eq!(template.payload.render(id), payload);
-            assert_eq!(template.dedupe_key.render(id), dedupe_key);
-        }
-        assert!(Job::template(|_| Job::AlipayClose { out_trade_no: "CS1".into() }).is_err(), "no id in it");
+    fn order_paid_names_the_order_by_number_and_still_reads_jobs_that_name_it_by_id() {
+        let job = Job::OrderPaid { order: OrderRef::Number { out_trade_no: "CS1".into() } };
+        let row = job.to_row().expect("row");
+        assert_eq!(row.payload, r#"{"kind":"order_paid","out_trade_no":"CS1"}"#);
+        assert_eq!(row.dedupe_key, "order_paid:CS1");
+        assert_eq!(serde_json::from_str::<Job>(&row.payload).expect("parse"), job);
+        // A row enqueued by an earlier version.
+        let old: Job = serde_json::from_str(r#"{"kind":"order_paid","order_id":42}"#).expect("parse old");
+        assert_eq!(old, Job::OrderPaid { order: OrderRef::Id { order_id: 42 } });
+        assert_eq!(old.dedupe_key(), "order_paid:42");
+        assert!(serde_json::from_str::<Job>(r#"{"kind":"order_paid"}"#).is_err(), "no order named");
     }
 
     #[test]

@@ -36,33 +36,69 @@ pub async fn grant(
     expires_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let row = user_course::ActiveModel {
-        user_id: Set(user_id),
-        course_id: Set(course_id),
-        order_id: Set(Some(order_id)),
-        granted_at: Set(now),
-        expires_at: Set(expires_at),
-        revoked_at: Set(None),
-        ..Default::default()
-    };
-    let replaceable = Condition::any()
-        .add(active_at(now).not())
-        .add(Expr::col((user_course::Entity, user_course::Column::OrderId)).eq(order_id));
-    let written = user_course::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([user_course::Column::UserId, user_course::Column::CourseId])
-                .update_columns([
-                    user_course::Column::OrderId,
-                    user_course::Column::GrantedAt,
-                    user_course::Column::ExpiresAt,
-                    user_course::Column::RevokedAt,
-                ])
-                .action_and_where(replaceable.into())
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(written > 0)
+    let row =
+        grant_row(Expr::val(user_id), Expr::val(course_id), Expr::val(order_id), Expr::val(expires_at), now);
+    let mut insert = Query::insert();
+    insert
+        .into_table(user_course::Entity)
+        .columns(row.iter().map(|(c, _)| *c))
+        .values_panic(row.into_iter().map(|(_, v)| v))
+        .on_conflict(grant_on_conflict(now));
+    Ok(conn.execute(&insert).await?.rows_affected() > 0)
+}
+
+/// The access row a grant writes: the buyer, the course and the order (values, or columns
+/// of a statement that inserts many), from `now` until `expires_at`, not revoked.
+pub(crate) fn grant_row(
+    user_id: Expr,
+    course_id: Expr,
+    order_id: Expr,
+    expires_at: Expr,
+    now: DateTime<Utc>,
+) -> Vec<(user_course::Column, Expr)> {
+    vec![
+        (user_course::Column::UserId, user_id),
+        (user_course::Column::CourseId, course_id),
+        (user_course::Column::OrderId, order_id),
+        (user_course::Column::GrantedAt, Expr::val(now)),
+        (user_course::Column::ExpiresAt, expires_at),
+        (user_course::Column::RevokedAt, Expr::val(Option::<DateTime<Utc>>::None)),
+    ]
+}
+
+/// What a grant does to an existing access row of the buyer and course: it replaces it only
+/// when that access is no longer active at `now`, or came from the same order (a repeat).
+pub(crate) fn grant_on_conflict(now: DateTime<Utc>) -> OnConflict {
+    let replaceable = Condition::any().add(active_at(now).not()).add(
+        Expr::col((user_course::Entity, user_course::Column::OrderId))
+            .equals((Alias::new("excluded"), user_course::Column::OrderId)),
+    );
+    OnConflict::columns([user_course::Column::UserId, user_course::Column::CourseId])
+        .update_columns([
+            user_course::Column::OrderId,
+            user_course::Column::GrantedAt,
+            user_course::Column::ExpiresAt,
+            user_course::Column::RevokedAt,
+        ])
+        .action_and_where(replaceable.into())
+        .to_owned()
+}
+
+/// When access bought at `paid_at` for a course of `period_days` ends: `period_days` days of
+/// 86,400 s later (as `chrono::Duration::days` counts them), or never for 0.
+/// [`access_until_sql`] is the same rule inside a statement.
+pub fn access_until(paid_at: DateTime<Utc>, period_days: i32) -> Option<DateTime<Utc>> {
+    (period_days > 0).then(|| paid_at + chrono::Duration::days(i64::from(period_days)))
+}
+
+/// [`access_until`] as a Postgres expression over a time and a period column (a test
+/// compares them: `payments::differential` in shop-app).
+pub(crate) fn access_until_sql(paid_at: Expr, period_days: Expr) -> Expr {
+    Expr::case(
+        period_days.clone().gt(0),
+        paid_at.add(Expr::cust_with_exprs("make_interval(secs => $1::float8 * 86400)", [period_days])),
+    )
+    .into()
 }
 
 /// Revokes the access an order granted (a refund).
@@ -87,15 +123,31 @@ pub async fn active_course_ids(
     course_ids: Option<&[i64]>,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, DbErr> {
-    let mut q = user_course::Entity::find()
-        .select_only()
-        .column(user_course::Column::CourseId)
-        .filter(user_course::Column::UserId.eq(user_id))
-        .filter(active_at(now));
+    conn.query_all(&active_courses(user_id, course_ids, now))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect()
+}
+
+/// The query of [`active_course_ids`] (also the ownership check inside
+/// `orders::create_in_one_statement`).
+pub(crate) fn active_courses(
+    user_id: i64,
+    course_ids: Option<&[i64]>,
+    now: DateTime<Utc>,
+) -> sea_orm::sea_query::SelectStatement {
+    let mut q = Query::select();
+    q.column((user_course::Entity, user_course::Column::CourseId))
+        .from(user_course::Entity)
+        .and_where(Expr::col((user_course::Entity, user_course::Column::UserId)).eq(user_id))
+        .and_where(active_at(now).into());
     if let Some(ids) = course_ids {
-        q = q.filter(user_course::Column::CourseId.is_in(ids.iter().copied()));
+        q.and_where(
+            Expr::col((user_course::Entity, user_course::Column::CourseId)).is_in(ids.iter().copied()),
+        );
     }
-    q.into_tuple().all(conn).await
+    q
 }
 
 /// Every access row of a user (active, expired or revoked), newest first, with the order

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+mod rows;
 pub mod sales;
 pub mod sms;
 pub mod users;

@@ -2,14 +2,18 @@
 //! order_status = <expected>`), so of several concurrent requests exactly one wins and only
 //! the winner enqueues side effects.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, UpdateStatement, WithClause,
+    WithQuery,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ActiveValue, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use shop_domain::order::OrderStatus;
 
 use crate::entities::{course, order, order_detail, order_hold};
+use crate::rows::{children_of, insert_select, set_values};
 use crate::{WriteError, classify};
 
 /// The hold of a buyer on a course while an order for it is open: at most one per buyer and
@@ -68,7 +72,18 @@ pub async fn insert(
     lines: &[NewLine],
     now: DateTime<Utc>,
 ) -> Result<order::Model, WriteError> {
-    let order = order::ActiveModel {
+    let order = order_row(new, now).insert(conn).await.map_err(|e| classify(e, UNIQUE))?;
+    let rows: Vec<order_detail::ActiveModel> =
+        lines.iter().map(|l| detail_row(Set(order.id), l, now)).collect();
+    if !rows.is_empty() {
+        order_detail::Entity::insert_many(rows).exec_without_returning(conn).await?;
+    }
+    Ok(order)
+}
+
+/// The row of a new order, with its defaults: unpaid, nothing refunded, shown.
+fn order_row(new: NewOrder, now: DateTime<Utc>) -> order::ActiveModel {
+    order::ActiveModel {
         subject: Set(new.subject),
         total_amount_fen: Set(new.total_amount_fen),
         out_trade_no: Set(new.out_trade_no),
@@ -91,28 +106,22 @@ pub async fn insert(
         updated_time: Set(now),
         ..Default::default()
     }
-    .insert(conn)
-    .await
-    .map_err(|e| classify(e, UNIQUE))?;
-    let rows: Vec<order_detail::ActiveModel> = lines
-        .iter()
-        .map(|l| order_detail::ActiveModel {
-            order_id: Set(order.id),
-            course_id: Set(l.course_id),
-            price_fen: Set(l.price_fen),
-            real_price_fen: Set(l.price_fen),
-            orders: Set(0),
-            is_show: Set(true),
-            is_delete: Set(false),
-            created_time: Set(now),
-            updated_time: Set(now),
-            ..Default::default()
-        })
-        .collect();
-    if !rows.is_empty() {
-        order_detail::Entity::insert_many(rows).exec_without_returning(conn).await?;
+}
+
+/// The row of one line of an order (`order_id` left unset when a statement supplies it).
+fn detail_row(order_id: ActiveValue<i64>, line: &NewLine, now: DateTime<Utc>) -> order_detail::ActiveModel {
+    order_detail::ActiveModel {
+        order_id,
+        course_id: Set(line.course_id),
+        price_fen: Set(line.price_fen),
+        real_price_fen: Set(line.price_fen),
+        orders: Set(0),
+        is_show: Set(true),
+        is_delete: Set(false),
+        created_time: Set(now),
+        updated_time: Set(now),
+        ..Default::default()
     }
-    Ok(order)
 }
 
 /// What [`create`] did.
@@ -172,7 +181,7 @@ pub async fn create_step_by_step(
     let user_id = new.user_id;
     let order = insert(&txn, new, lines, now).await?;
     let holds: Vec<order_hold::ActiveModel> =
-        lines.iter().map(|l| hold_row(user_id, l.course_id, order.id, now)).collect();
+        lines.iter().map(|l| hold_row(user_id, l.course_id, Set(order.id), now)).collect();
     order_hold::Entity::insert_many(holds)
         .exec_without_returning(&txn)
         .await
@@ -193,22 +202,25 @@ pub async fn create_in_one_statement(
     lines: &[NewLine],
     now: DateTime<Utc>,
 ) -> Result<Created, WriteError> {
-    let (sql, values) = create_statement(new, lines, now);
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-        .await
-        .map_err(|e| classify(e, UNIQUE))?;
+    let row = db.query_one(&create_statement(new, lines, now)).await.map_err(|e| classify(e, UNIQUE))?;
     match row {
         Some(row) => Ok(Created::Inserted(row.try_get_by_index::<i64>(0)?)),
         None => Ok(Created::AlreadyOwned),
     }
 }
 
-fn hold_row(user_id: i64, course_id: i64, order_id: i64, now: DateTime<Utc>) -> order_hold::ActiveModel {
+/// The buyer's hold on a course for an order (`order_id` left unset when a statement
+/// supplies it).
+fn hold_row(
+    user_id: i64,
+    course_id: i64,
+    order_id: ActiveValue<i64>,
+    now: DateTime<Utc>,
+) -> order_hold::ActiveModel {
     order_hold::ActiveModel {
         user_id: Set(user_id),
         course_id: Set(course_id),
-        order_id: Set(order_id),
+        order_id,
         created_time: Set(now),
     }
 }
@@ -223,7 +235,7 @@ pub async fn take_holds(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let rows: Vec<order_hold::ActiveModel> =
-        course_ids.iter().map(|id| hold_row(user_id, *id, order_id, now)).collect();
+        course_ids.iter().map(|id| hold_row(user_id, *id, Set(order_id), now)).collect();
     order_hold::Entity::insert_many(rows)
         .on_conflict(
             sea_orm::sea_query::OnConflict::columns([
@@ -266,60 +278,44 @@ pub async fn lock_buyer(conn: &impl ConnectionTrait, user_id: i64) -> Result<(),
     Ok(())
 }
 
-/// The Postgres statement of [`create`]: `lines` is a VALUES list (one pair of parameters
-/// per line, so the statement text depends only on the number of lines), `owned` the
-/// buyer's active access to any of them; the order is inserted only when `owned` is empty,
-/// and the lines only when the order was. Returns the order's id, or no row.
-fn create_statement(new: NewOrder, lines: &[NewLine], now: DateTime<Utc>) -> (String, Vec<sea_orm::Value>) {
-    let mut values: Vec<sea_orm::Value> = vec![
-        new.user_id.into(),
-        now.into(),
-        new.subject.into(),
-        new.total_amount_fen.into(),
-        new.out_trade_no.into(),
-        OrderStatus::Unpaid.code().into(),
-        new.pay_type.into(),
-        new.expires_at.into(),
-        new.pay_url.into(),
-        new.idempotency_key.into(),
-        new.request_hash.into(),
-    ];
-    let mut rows = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        let n = values.len();
-        rows.push(format!("(${}::bigint, ${}::bigint, {i})", n + 1, n + 2));
-        values.push(line.course_id.into());
-        values.push(line.price_fen.into());
-    }
-    let sql = format!(
-        r#"WITH lines (course_id, price_fen, pos) AS (VALUES {rows}),
-owned AS (
-    SELECT 1 FROM "user_courses" uc
-    WHERE uc."user_id" = $1 AND uc."revoked_at" IS NULL AND (uc."expires_at" IS NULL OR uc."expires_at" > $2)
-      AND uc."course_id" IN (SELECT course_id FROM lines)
-),
-o AS (
-    INSERT INTO "orders" ("subject", "total_amount_fen", "out_trade_no", "order_status", "pay_type", "user_id",
-        "expires_at", "refunded_fen", "pay_url", "idempotency_key", "request_hash", "orders", "is_show",
-        "is_delete", "created_time", "updated_time")
-    SELECT $3, $4, $5, $6, $7, $1, $8, 0, $9, $10, $11, 0, TRUE, FALSE, $2, $2
-    WHERE NOT EXISTS (SELECT 1 FROM owned)
-    RETURNING "id"
-),
-d AS (
-    INSERT INTO "order_details" ("order_id", "course_id", "price_fen", "real_price_fen", "orders", "is_show",
-        "is_delete", "created_time", "updated_time")
-    SELECT o."id", lines.course_id, lines.price_fen, lines.price_fen, 0, TRUE, FALSE, $2, $2
-    FROM o CROSS JOIN lines ORDER BY lines.pos
-),
-h AS (
-    INSERT INTO "order_holds" ("user_id", "course_id", "order_id", "created_time")
-    SELECT $1, lines.course_id, o."id", $2 FROM o CROSS JOIN lines
-)
-SELECT "id" FROM o"#,
-        rows = rows.join(", ")
-    );
-    (sql, values)
+/// The Postgres statement of [`create`], built from the rows the step-by-step path writes
+/// ([`order_row`], [`detail_row`], [`hold_row`]) and its ownership check
+/// (`delivery::active_courses`):
+///
+/// ```sql
+/// WITH lines (...) AS (VALUES ...), holds (...) AS (VALUES ...),
+///   o AS (INSERT INTO orders (...) SELECT ... WHERE NOT EXISTS (<active access>) RETURNING id),
+///   d AS (INSERT INTO order_details (order_id, ...) SELECT o.id, lines... FROM o CROSS JOIN lines),
+///   h AS (INSERT INTO order_holds (order_id, ...) SELECT o.id, holds... FROM o CROSS JOIN holds)
+/// SELECT id FROM o
+/// ```
+///
+/// The lines are written only when the order was; the statement's text depends only on the
+/// number of lines. Returns the order's id, or no row when the buyer owns a course.
+fn create_statement(new: NewOrder, lines: &[NewLine], now: DateTime<Utc>) -> WithQuery {
+    let user_id = new.user_id;
+    let ids: Vec<i64> = lines.iter().map(|l| l.course_id).collect();
+    let (columns, values): (Vec<_>, Vec<_>) = set_values(&order_row(new, now)).into_iter().unzip();
+    let mut row = Query::select();
+    row.exprs(values.into_iter().map(Expr::val))
+        .and_where(Expr::not_exists(crate::delivery::active_courses(user_id, Some(&ids), now)));
+    let mut order = insert_select(order::Entity, columns, row);
+    order.returning_col(order::Column::Id);
+    let details: Vec<_> = lines.iter().map(|l| detail_row(NotSet, l, now)).collect();
+    let (detail_list, detail_insert) = children_of("o", "lines", order_detail::Column::OrderId, &details);
+    let holds: Vec<_> = lines.iter().map(|l| hold_row(user_id, l.course_id, NotSet, now)).collect();
+    let (hold_list, hold_insert) = children_of("o", "holds", order_hold::Column::OrderId, &holds);
+    let cte = |name: &str, query: InsertStatement| {
+        CommonTableExpression::new().table_name(Alias::new(name)).query(query).to_owned()
+    };
+    let with = WithClause::new()
+        .cte(detail_list)
+        .cte(hold_list)
+        .cte(cte("o", order))
+        .cte(cte("d", detail_insert))
+        .cte(cte("h", hold_insert))
+        .to_owned();
+    Query::select().column((Alias::new("o"), Alias::new("id"))).from(Alias::new("o")).to_owned().with(with)
 }
 
 /// An order by our number.
@@ -448,8 +444,7 @@ pub async fn courses(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<cou
 }
 
 /// Moves the order from one of `from` to `to` in one conditional UPDATE; `true` when this
-/// call made the change. Every move must be one `OrderStatus::can_become` allows: `from` is
-/// checked against it (a move it does not allow is an error, and writes nothing).
+/// call made the change. See [`transition_update`].
 async fn transition(
     conn: &impl ConnectionTrait,
     id: i64,
@@ -457,21 +452,39 @@ async fn transition(
     to: OrderStatus,
     set: Vec<(order::Column, Expr)>,
 ) -> Result<bool, DbErr> {
+    let mut update = transition_update(from, to, set)?;
+    update.and_where(Expr::col((order::Entity, order::Column::Id)).eq(id));
+    Ok(conn.execute(&update).await?.rows_affected() == 1)
+}
+
+/// `UPDATE orders SET order_status = <to>, updated_time = now, <set> WHERE order_status IN
+/// (<from>)`, for the caller to say which order. Every move must be one
+/// `OrderStatus::can_become` allows: `from` is checked against it (a move it does not allow
+/// is an error, and nothing is built).
+pub(crate) fn transition_update(
+    from: &[OrderStatus],
+    to: OrderStatus,
+    set: Vec<(order::Column, Expr)>,
+) -> Result<UpdateStatement, DbErr> {
     if let Some(bad) = from.iter().find(|s| !s.can_become(to)) {
         return Err(DbErr::Custom(format!("an order cannot go from {} to {}", bad.label(), to.label())));
     }
-    let mut update = order::Entity::update_many()
-        .col_expr(order::Column::OrderStatus, Expr::value(to.code()))
-        .col_expr(order::Column::UpdatedTime, Expr::value(Utc::now()));
-    for (col, value) in set {
-        update = update.col_expr(col, value);
-    }
-    let result = update
-        .filter(order::Column::Id.eq(id))
-        .filter(order::Column::OrderStatus.is_in(from.iter().map(|s| s.code())))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+    let mut update = Query::update();
+    update
+        .table(order::Entity)
+        .value(order::Column::OrderStatus, to.code())
+        .value(order::Column::UpdatedTime, Utc::now())
+        .values(set)
+        .and_where(
+            Expr::col((order::Entity, order::Column::OrderStatus)).is_in(from.iter().map(|s| s.code())),
+        );
+    Ok(update)
+}
+
+/// What recording a payment writes besides the status: Alipay's trade number and when the
+/// buyer paid.
+pub(crate) fn payment_values(trade_no: &str, pay_time: DateTime<Utc>) -> Vec<(order::Column, Expr)> {
+    vec![(order::Column::TradeNo, Expr::val(trade_no)), (order::Column::PayTime, Expr::val(pay_time))]
 }
 
 /// Unpaid → paid (or cancelled/expired → `to` for late money). `true` when this call made
@@ -484,17 +497,7 @@ pub async fn record_payment(
     trade_no: &str,
     pay_time: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    transition(
-        conn,
-        id,
-        from,
-        to,
-        vec![
-            (order::Column::TradeNo, Expr::value(trade_no.to_owned())),
-            (order::Column::PayTime, Expr::value(pay_time)),
-        ],
-    )
-    .await
+    transition(conn, id, from, to, payment_values(trade_no, pay_time)).await
 }
 
 /// Unpaid → cancelled or expired. `true` when this call made the change.

@@ -2,13 +2,17 @@
 //! by workers with a lease so that each job runs on one worker at a time, retried with
 //! backoff, never deleted (done and failed rows stay for audit).
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query,
+    WithClause, WithQuery,
+};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::entities::outbox;
+use crate::rows::set_values;
 
 /// Status of a pending job.
 pub const PENDING: &str = "pending";
@@ -17,19 +21,33 @@ pub const DONE: &str = "done";
 /// Status of a job that gave up (see `last_error`).
 pub const FAILED: &str = "failed";
 
+/// A job to enqueue: its kind, payload and dedupe key (at most one job per key, ever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// The kind, which names its handler.
+    pub kind: &'static str,
+    /// What the handler needs, as JSON.
+    pub payload: String,
+    /// The key no second job may have.
+    pub dedupe_key: String,
+}
+
 /// Enqueues a job unless one with the same `dedupe_key` exists. Returns whether it was new.
-pub async fn enqueue(
-    conn: &impl ConnectionTrait,
-    kind: &str,
-    payload: &str,
-    dedupe_key: &str,
-) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let row = outbox::ActiveModel {
+pub async fn enqueue(conn: &impl ConnectionTrait, job: &NewJob) -> Result<bool, DbErr> {
+    let (columns, values): (Vec<_>, Vec<_>) = set_values(&job_row(job, Utc::now())).into_iter().unzip();
+    let mut insert = Query::insert();
+    insert.into_table(outbox::Entity).columns(columns).values_panic(values.into_iter().map(Expr::val));
+    insert.on_conflict(on_duplicate());
+    Ok(conn.execute(&insert).await?.rows_affected() == 1)
+}
+
+/// The row of a new job: pending, due now.
+pub(crate) fn job_row(job: &NewJob, now: DateTime<Utc>) -> outbox::ActiveModel {
+    outbox::ActiveModel {
         id: NotSet,
-        kind: Set(kind.to_owned()),
-        payload: Set(payload.to_owned()),
-        dedupe_key: Set(dedupe_key.to_owned()),
+        kind: Set(job.kind.to_owned()),
+        payload: Set(job.payload.clone()),
+        dedupe_key: Set(job.dedupe_key.clone()),
         status: Set(PENDING.to_owned()),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -37,21 +55,24 @@ pub async fn enqueue(
         last_error: Set(None),
         created_time: Set(now),
         updated_time: Set(now),
-    };
-    let inserted = outbox::Entity::insert(row)
-        .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
-        .exec_without_returning(conn)
-        .await?;
-    Ok(inserted == 1)
+    }
+}
+
+/// A job whose dedupe key exists already is not added.
+pub(crate) fn on_duplicate() -> OnConflict {
+    OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned()
 }
 
 /// Due jobs. The status is written as a literal, not a parameter, so that the planner can
 /// use the partial index `ix_outbox_pending` (`WHERE status = 'pending'`) even for a cached
 /// generic plan; with a parameter it would walk every finished job too.
 fn due(now: DateTime<Utc>) -> Condition {
-    let pending = Expr::col(outbox::Column::Status).eq(Expr::cust(format!("'{PENDING}'")));
-    Condition::all().add(pending).add(outbox::Column::NextAttemptAt.lte(now)).add(
-        Condition::any().add(outbox::Column::LockedUntil.is_null()).add(outbox::Column::LockedUntil.lt(now)),
+    let col = |c: outbox::Column| Expr::col((outbox::Entity, c));
+    let pending = col(outbox::Column::Status).eq(Expr::cust(format!("'{PENDING}'")));
+    Condition::all().add(pending).add(col(outbox::Column::NextAttemptAt).lte(now)).add(
+        Condition::any()
+            .add(col(outbox::Column::LockedUntil).is_null())
+            .add(col(outbox::Column::LockedUntil).lt(now)),
     )
 }
 
@@ -66,11 +87,7 @@ pub async fn claim_due(
     limit: u64,
 ) -> Result<Vec<outbox::Model>, DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
-        let claim = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            CLAIM_DUE,
-            [now.into(), (now + lease).into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
-        );
+        let claim = db.get_database_backend().build(&claim_statement(now, lease, limit));
         let mut claimed = outbox::Entity::find().from_raw_sql(claim).all(db).await?;
         claimed.sort_by_key(|job| job.id);
         return Ok(claimed);
@@ -80,14 +97,13 @@ pub async fn claim_due(
     let candidates = select.all(&txn).await?;
     let mut claimed = Vec::with_capacity(candidates.len());
     for job in candidates {
-        let result = outbox::Entity::update_many()
-            .col_expr(outbox::Column::LockedUntil, Expr::value(now + lease))
-            .col_expr(outbox::Column::Attempts, Expr::value(job.attempts + 1))
-            .filter(outbox::Column::Id.eq(job.id))
-            .filter(due(now))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 1 {
+        let mut lease_it = Query::update();
+        lease_it
+            .table(outbox::Entity)
+            .values(leased(now, lease))
+            .and_where(Expr::col((outbox::Entity, outbox::Column::Id)).eq(job.id))
+            .cond_where(due(now));
+        if txn.execute(&lease_it).await?.rows_affected() == 1 {
             claimed.push(outbox::Model {
                 attempts: job.attempts + 1,
                 locked_until: Some(now + lease),
@@ -99,22 +115,49 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-/// The Postgres claim of [`claim_due`]. The candidates are a MATERIALIZED CTE, so they are
-/// selected and locked exactly once; written as `UPDATE ... WHERE id IN (SELECT ... LIMIT n
-/// FOR UPDATE SKIP LOCKED)`, the planner may run the subquery again for every row of an outer
-/// scan (seen: one claim running for more than 30 s over 20,000 pending jobs). The status is
-/// a literal for the partial index `ix_outbox_pending`, as in [`due`].
-const CLAIM_DUE: &str = r#"WITH candidates AS MATERIALIZED (
-    SELECT "id" FROM "outbox"
-    WHERE "status" = 'pending' AND "next_attempt_at" <= $1 AND ("locked_until" IS NULL OR "locked_until" < $1)
-    ORDER BY "id"
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE "outbox" SET "locked_until" = $2, "attempts" = "outbox"."attempts" + 1
-FROM candidates
-WHERE "outbox"."id" = candidates."id"
-RETURNING "outbox".*"#;
+/// What claiming a job writes: a lease until `now + lease`, one more attempt.
+fn leased(now: DateTime<Utc>, lease: Duration) -> [(outbox::Column, Expr); 2] {
+    [
+        (outbox::Column::LockedUntil, Expr::val(now + lease)),
+        (outbox::Column::Attempts, Expr::col((outbox::Entity, outbox::Column::Attempts)).add(1)),
+    ]
+}
+
+/// The Postgres claim of [`claim_due`], from its pieces ([`due`], [`leased`]):
+///
+/// ```sql
+/// WITH candidates AS MATERIALIZED (
+///     SELECT id FROM outbox WHERE <due> ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED)
+/// UPDATE outbox SET <leased> FROM candidates WHERE outbox.id = candidates.id RETURNING outbox.*
+/// ```
+///
+/// The candidates are a MATERIALIZED CTE, so they are selected and locked exactly once;
+/// written as `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`, the
+/// planner may run the subquery again for every row of an outer scan (seen: one claim running
+/// for more than 30 s over 20,000 pending jobs). Concurrent workers take different rows, and
+/// a row locked meanwhile is re-checked.
+fn claim_statement(now: DateTime<Utc>, lease: Duration, limit: u64) -> WithQuery {
+    let candidates = Alias::new("candidates");
+    let mut select = Query::select();
+    select
+        .column(outbox::Column::Id)
+        .from(outbox::Entity)
+        .cond_where(due(now))
+        .order_by(outbox::Column::Id, Order::Asc)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    let mut update = Query::update();
+    update
+        .table(outbox::Entity)
+        .values(leased(now, lease))
+        .from(candidates.clone())
+        .and_where(
+            Expr::col((outbox::Entity, outbox::Column::Id)).equals((candidates.clone(), outbox::Column::Id)),
+        )
+        .returning(Query::returning().columns(outbox::Column::iter().map(|c| (outbox::Entity, c))));
+    let cte = CommonTableExpression::new().table_name(candidates).query(select).materialized(true).to_owned();
+    update.with(WithClause::new().cte(cte).to_owned())
+}
 
 /// Marks a job done.
 pub async fn complete(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
@@ -154,4 +197,25 @@ pub async fn list(conn: &impl ConnectionTrait, kind: Option<&str>) -> Result<Vec
         select = select.filter(outbox::Column::Kind.eq(kind));
     }
     select.all(conn).await
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::PostgresQueryBuilder;
+
+    use super::*;
+
+    #[test]
+    fn the_postgres_claim_locks_each_candidate_once_and_uses_the_pending_index() {
+        let sql = claim_statement(Utc::now(), Duration::seconds(60), 8).to_string(PostgresQueryBuilder);
+        let words = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words.starts_with(r#"WITH "candidates" AS MATERIALIZED (SELECT "id" FROM "outbox""#),
+            "{sql}"
+        );
+        assert!(sql.contains("FOR UPDATE SKIP LOCKED)"), "{sql}");
+        assert!(sql.contains(r#""outbox"."status" = ('pending')"#), "a literal for the partial index: {sql}");
+        assert!(sql.contains(r#"FROM "candidates" WHERE "outbox"."id" = "candidates"."id""#), "{sql}");
+        assert!(sql.contains(r#"RETURNING "outbox"."id""#), "only the outbox's columns: {sql}");
+    }
 }

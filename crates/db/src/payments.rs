@@ -1,16 +1,21 @@
 //! The audit log of Alipay notifies, and refunds.
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{
+    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, Query, SelectStatement, SubQueryStatement,
+    WithClause, WithQuery,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use shop_domain::order::OrderStatus;
 
-use crate::entities::{payment_notify, refund};
-use crate::outbox as outbox_status;
+use crate::entities::{
+    course, order, order_detail, outbox as outbox_row, payment_notify, refund, user_course,
+};
+use crate::outbox::{self, NewJob};
+use crate::rows::{insert_select, set_values};
+use crate::{delivery, orders};
 
 /// What to record about one notify.
 #[derive(Debug, Clone, Default)]
@@ -33,8 +38,14 @@ pub struct NotifyRecord {
 
 /// Stores a notify record.
 pub async fn record_notify(conn: &impl ConnectionTrait, r: NotifyRecord) -> Result<(), DbErr> {
-    let row = payment_notify::ActiveModel {
-        received_at: Set(Utc::now()),
+    // Not `insert()`: it would read the stored row (raw body included) back.
+    payment_notify::Entity::insert(notify_row(r, Utc::now())).exec_without_returning(conn).await.map(|_| ())
+}
+
+/// The audit row of a notify received at `now`.
+fn notify_row(r: NotifyRecord, now: DateTime<Utc>) -> payment_notify::ActiveModel {
+    payment_notify::ActiveModel {
+        received_at: Set(now),
         out_trade_no: Set(r.out_trade_no),
         notify_id: Set(r.notify_id),
         trade_status: Set(r.trade_status),
@@ -43,37 +54,7 @@ pub async fn record_notify(conn: &impl ConnectionTrait, r: NotifyRecord) -> Resu
         raw_body: Set(r.raw_body),
         remote_addr: Set(r.remote_addr),
         ..Default::default()
-    };
-    // Not `insert()`: it would read the stored row (raw body included) back.
-    payment_notify::Entity::insert(row).exec_without_returning(conn).await.map(|_| ())
-}
-
-/// A text made of a fixed prefix, an id and a fixed suffix: how an outbox job that names an
-/// order is written before the order's id is known (see [`settle_payment_notify`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdTemplate {
-    /// Text before the id.
-    pub prefix: String,
-    /// Text after the id.
-    pub suffix: String,
-}
-
-impl IdTemplate {
-    /// The text for `id`.
-    pub fn render(&self, id: i64) -> String {
-        format!("{}{id}{}", self.prefix, self.suffix)
     }
-}
-
-/// An outbox job whose payload and dedupe key name an order by id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobTemplate {
-    /// The job's kind.
-    pub kind: &'static str,
-    /// Its payload.
-    pub payload: IdTemplate,
-    /// Its dedupe key.
-    pub dedupe_key: IdTemplate,
 }
 
 /// A verified, ordinary payment notify (`TRADE_SUCCESS` or `TRADE_FINISHED`, no refund in
@@ -89,7 +70,7 @@ pub struct PaymentNotify {
     /// When the buyer paid.
     pub paid_at: DateTime<Utc>,
     /// The job a payment enqueues.
-    pub job: JobTemplate,
+    pub job: NewJob,
     /// The audit row; its verdict and reason are replaced by the statement's outcome.
     pub record: NotifyRecord,
     /// The audit reason when the order is paid now.
@@ -140,36 +121,8 @@ pub async fn settle_payment_notify(
         // The one-statement path is Postgres's; elsewhere the caller goes step by step.
         return Ok(NotifySettled::Undecided);
     }
-    let r = n.record;
-    let values: Vec<sea_orm::Value> = vec![
-        n.out_trade_no.into(),
-        OrderStatus::Unpaid.code().into(),
-        OrderStatus::Paid.code().into(),
-        Utc::now().into(),
-        n.trade_no.into(),
-        n.paid_at.into(),
-        n.total_amount_fen.into(),
-        n.job.kind.into(),
-        n.job.payload.prefix.into(),
-        n.job.payload.suffix.into(),
-        n.job.dedupe_key.prefix.into(),
-        n.job.dedupe_key.suffix.into(),
-        outbox_status::PENDING.into(),
-        r.notify_id.into(),
-        r.trade_status.into(),
-        n.paid_reason.into(),
-        n.duplicate_reason.into(),
-        r.raw_body.into(),
-        r.remote_addr.into(),
-    ];
-    let row = match conn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            SETTLE_PAYMENT_NOTIFY.as_str(),
-            values,
-        ))
-        .await
-    {
+    let statement = conn.get_database_backend().build(&settle_statement(n, Utc::now())?);
+    let row = match conn.query_one_raw(statement).await {
         Ok(row) => row,
         Err(e) if is_fast_path_abort(&e) => return Ok(NotifySettled::Undecided),
         Err(e) => return Err(e),
@@ -196,64 +149,137 @@ pub const ACCEPTED: &str = "accepted";
 /// Verdict of a repeat that changed nothing.
 pub const DUPLICATE: &str = "duplicate";
 
-/// The statement of [`settle_payment_notify`]. `o` is the order as read at the start of the
-/// statement; `paid` re-checks the state on the row itself (Postgres re-evaluates the WHERE
-/// on the newest version of a row a concurrent transaction changed), so only one notify can
-/// pay. An access period of `n` days is `n * 86,400` seconds, as `chrono::Duration::days`
-/// counts it (not calendar days in the session's time zone).
-static SETTLE_PAYMENT_NOTIFY: LazyLock<String> = LazyLock::new(|| {
-    let settled: Vec<String> =
-        OrderStatus::ALL.iter().filter(|s| s.money_received()).map(|s| s.code().to_string()).collect();
-    format!(
-        r#"WITH o AS (
-    SELECT "id", "order_status", "total_amount_fen" FROM "orders" WHERE "out_trade_no" = $1
-),
-paid AS (
-    UPDATE "orders" SET "order_status" = $3, "updated_time" = $4, "trade_no" = $5, "pay_time" = $6
-    FROM o
-    WHERE "orders"."id" = o."id" AND "orders"."order_status" = $2 AND "orders"."total_amount_fen" = $7
-    RETURNING "orders"."id", "orders"."user_id"
-),
-grants AS (
-    INSERT INTO "user_courses" ("user_id", "course_id", "order_id", "granted_at", "expires_at", "revoked_at")
-    SELECT paid."user_id", d."course_id", paid."id", $4,
-           CASE WHEN c."period" > 0 THEN $6 + make_interval(secs => c."period"::float8 * 86400) END, NULL
-    FROM paid
-    JOIN "order_details" d ON d."order_id" = paid."id"
-    JOIN "courses" c ON c."id" = d."course_id"
-    ON CONFLICT ("user_id", "course_id") DO UPDATE SET "order_id" = EXCLUDED."order_id",
-        "granted_at" = EXCLUDED."granted_at", "expires_at" = EXCLUDED."expires_at", "revoked_at" = NULL
-    WHERE "user_courses"."revoked_at" IS NOT NULL
-       OR ("user_courses"."expires_at" IS NOT NULL AND "user_courses"."expires_at" <= $4)
-       OR "user_courses"."order_id" = EXCLUDED."order_id"
-    RETURNING 1
-),
-lines AS (
-    SELECT count(*) AS n FROM paid JOIN "order_details" d ON d."order_id" = paid."id"
-),
-job AS (
-    INSERT INTO "outbox" ("kind", "payload", "dedupe_key", "status", "attempts", "next_attempt_at",
-        "created_time", "updated_time")
-    SELECT $8, $9 || paid."id" || $10, $11 || paid."id" || $12, $13, 0, $4, $4, $4 FROM paid
-    ON CONFLICT ("dedupe_key") DO NOTHING
-),
-audit AS (
-    INSERT INTO "payment_notifies" ("received_at", "out_trade_no", "notify_id", "trade_status", "verdict",
-        "reason", "raw_body", "remote_addr")
-    SELECT $4, $1, $14, $15,
-           CASE WHEN paid."id" IS NULL THEN '{DUPLICATE}' ELSE '{ACCEPTED}' END,
-           CASE WHEN paid."id" IS NULL THEN $17 ELSE $16 END, $18, $19
-    FROM o LEFT JOIN paid ON TRUE
-    WHERE paid."id" IS NOT NULL OR (o."order_status" IN ({settled}) AND o."total_amount_fen" = $7)
-    RETURNING "verdict"
-)
-SELECT "verdict",
-       CASE WHEN (SELECT count(*) FROM grants) < (SELECT n FROM lines)
-            THEN course_shop_abort('{OWNED_ELSEWHERE}') END
-FROM audit"#,
-        settled = settled.join(", ")
+/// The statement of [`settle_payment_notify`], built from the pieces of the step-by-step
+/// path (`orders::transition_update` and `orders::payment_values`, `delivery::grant_row` and
+/// `delivery::grant_on_conflict`, `outbox::job_row`, [`notify_row`]):
+///
+/// ```sql
+/// WITH o AS (SELECT id, order_status, total_amount_fen FROM orders WHERE out_trade_no = $no),
+///   paid AS (UPDATE orders SET <paid> FROM o
+///            WHERE orders.id = o.id AND orders.order_status IN (<unpaid>) AND <amount matches>
+///            RETURNING orders.id, orders.user_id),
+///   grants AS (INSERT INTO user_courses (...) SELECT <grant of each line for its period>
+///              FROM paid JOIN order_details JOIN courses ON CONFLICT ... DO UPDATE ... WHERE
+///              <not active, or the same order> RETURNING course_id),
+///   lines AS (SELECT count(*) AS n FROM paid JOIN order_details ...),
+///   job AS (INSERT INTO outbox (...) SELECT <job> FROM paid ON CONFLICT (dedupe_key) DO NOTHING),
+///   audit AS (INSERT INTO payment_notifies (...) SELECT <row, verdict accepted or duplicate>
+///             FROM o LEFT JOIN paid ON TRUE WHERE paid.id IS NOT NULL OR <money recorded already>
+///             RETURNING verdict)
+/// SELECT verdict, CASE WHEN <fewer grants than lines> THEN course_shop_abort(...) END FROM audit
+/// ```
+///
+/// `o` is the order as read at the start of the statement; `paid` re-checks the state on the
+/// row itself (Postgres re-evaluates the WHERE on the newest version of a row a concurrent
+/// transaction changed), so only one notify can pay.
+fn settle_statement(n: PaymentNotify, now: DateTime<Utc>) -> Result<WithQuery, DbErr> {
+    let (o, paid, grants, lines, audit) =
+        (Alias::new("o"), Alias::new("paid"), Alias::new("grants"), Alias::new("lines"), Alias::new("audit"));
+    let id = || Alias::new("id");
+    let amount_matches =
+        |table: Alias| Expr::col((table, order::Column::TotalAmountFen)).eq(n.total_amount_fen);
+
+    let mut read = Query::select();
+    read.columns([order::Column::Id, order::Column::OrderStatus, order::Column::TotalAmountFen])
+        .from(order::Entity)
+        .and_where(Expr::col((order::Entity, order::Column::OutTradeNo)).eq(n.out_trade_no.as_str()));
+
+    let mut pay = orders::transition_update(
+        &[OrderStatus::Unpaid],
+        OrderStatus::Paid,
+        orders::payment_values(&n.trade_no, n.paid_at),
+    )?;
+    pay.from(o.clone())
+        .and_where(Expr::col((order::Entity, order::Column::Id)).equals((o.clone(), id())))
+        .and_where(Expr::col((order::Entity, order::Column::TotalAmountFen)).eq(n.total_amount_fen))
+        .returning(
+            Query::returning()
+                .columns([(order::Entity, order::Column::Id), (order::Entity, order::Column::UserId)]),
+        );
+
+    let line_of_paid = || {
+        Expr::col((order_detail::Entity, order_detail::Column::OrderId))
+            .equals((paid.clone(), order::Column::Id))
+    };
+    let (columns, exprs): (Vec<_>, Vec<_>) = delivery::grant_row(
+        Expr::col((paid.clone(), order::Column::UserId)),
+        Expr::col((order_detail::Entity, order_detail::Column::CourseId)),
+        Expr::col((paid.clone(), order::Column::Id)),
+        delivery::access_until_sql(Expr::val(n.paid_at), Expr::col((course::Entity, course::Column::Period))),
+        now,
     )
-});
+    .into_iter()
+    .unzip();
+    let mut each_line = Query::select();
+    each_line.exprs(exprs).from(paid.clone()).inner_join(order_detail::Entity, line_of_paid()).inner_join(
+        course::Entity,
+        Expr::col((course::Entity, course::Column::Id))
+            .equals((order_detail::Entity, order_detail::Column::CourseId)),
+    );
+    let mut grant = insert_select(user_course::Entity, columns, each_line);
+    grant.on_conflict(delivery::grant_on_conflict(now)).returning_col(user_course::Column::CourseId);
+
+    let mut count_lines = Query::select();
+    count_lines
+        .expr_as(Expr::col((order_detail::Entity, order_detail::Column::Id)).count(), Alias::new("n"))
+        .from(paid.clone())
+        .inner_join(order_detail::Entity, line_of_paid());
+
+    let (columns, values): (Vec<_>, Vec<_>) = set_values(&outbox::job_row(&n.job, now)).into_iter().unzip();
+    let mut job_of_paid = Query::select();
+    job_of_paid.exprs(values.into_iter().map(Expr::val)).from(paid.clone());
+    let mut job = insert_select(outbox_row::Entity, columns, job_of_paid);
+    job.on_conflict(outbox::on_duplicate());
+
+    let paid_now = Expr::col((paid.clone(), id())).is_not_null();
+    let case = |if_paid: String, if_not: String| -> Expr {
+        Expr::case(paid_now.clone(), Expr::val(if_paid)).finally(Expr::val(if_not)).into()
+    };
+    let (columns, exprs): (Vec<_>, Vec<_>) = set_values(&notify_row(n.record, now))
+        .into_iter()
+        .map(|(c, v)| match c {
+            payment_notify::Column::Verdict => (c, case(ACCEPTED.into(), DUPLICATE.into())),
+            payment_notify::Column::Reason => (c, case(n.paid_reason.clone(), n.duplicate_reason.clone())),
+            _ => (c, Expr::val(v)),
+        })
+        .unzip();
+    let settled = OrderStatus::ALL.iter().filter(|s| s.money_received()).map(|s| s.code());
+    let mut record = Query::select();
+    record.exprs(exprs).from(o.clone()).left_join(paid.clone(), Expr::val(true)).cond_where(
+        Condition::any().add(paid_now.clone()).add(
+            Condition::all()
+                .add(Expr::col((o.clone(), order::Column::OrderStatus)).is_in(settled))
+                .add(amount_matches(o.clone())),
+        ),
+    );
+    let mut record = insert_select(payment_notify::Entity, columns, record);
+    record.returning_col(payment_notify::Column::Verdict);
+
+    let count_of = |select: SelectStatement| Expr::SubQuery(None, Box::new(select.into()));
+    let granted = count_of(Query::select().expr(Expr::col(Asterisk).count()).from(grants.clone()).to_owned());
+    let bought = count_of(Query::select().column(Alias::new("n")).from(lines.clone()).to_owned());
+    let mut answer = Query::select();
+    answer
+        .column(payment_notify::Column::Verdict)
+        .expr(Expr::case(
+            granted.lt(bought),
+            Func::cust(Alias::new("course_shop_abort")).arg(OWNED_ELSEWHERE),
+        ))
+        .from(audit.clone());
+
+    let cte = |name: Alias, query: SubQueryStatement| {
+        CommonTableExpression::new().table_name(name).query(query).to_owned()
+    };
+    let with = WithClause::new()
+        .cte(cte(o, read.into()))
+        .cte(cte(paid, pay.into()))
+        .cte(cte(grants, grant.into()))
+        .cte(cte(lines, count_lines.into()))
+        .cte(cte(Alias::new("job"), job.into()))
+        .cte(cte(audit, record.into()))
+        .to_owned();
+    Ok(answer.with(with))
+}
 
 /// Notify records, oldest first, optionally of one order.
 pub async fn notifies(

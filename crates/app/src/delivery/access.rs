@@ -3,7 +3,7 @@
 //! access and the download links of that order, in the transaction that records it.
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use shop_db::entities::order;
 use shop_db::{delivery, orders};
@@ -24,7 +24,7 @@ pub(crate) async fn grant_order(
     let now = Utc::now();
     let mut owned_elsewhere = Vec::new();
     for (course_id, period) in orders::course_periods(txn, order.id).await? {
-        let expires = (period > 0).then(|| paid_at + Duration::days(i64::from(period)));
+        let expires = delivery::access_until(paid_at, period);
         if !delivery::grant(txn, order.user_id, course_id, order.id, expires, now).await? {
             owned_elsewhere.push(course_id);
         }

@@ -4,7 +4,7 @@ use shop_db::orders;
 use shop_domain::order::OrderStatus;
 
 use crate::context::AppContext;
-use crate::jobs::{self, Failure, Job, JobHandler};
+use crate::jobs::{self, Failure, Job, JobHandler, OrderRef};
 
 /// The handler of `order_paid`, `order_email` and `campaign_email`.
 pub struct DeliveryJobs;
@@ -17,7 +17,7 @@ impl JobHandler for DeliveryJobs {
 
     async fn run(&self, ctx: &AppContext, id: i64, job: Job) -> Result<(), Failure> {
         match job {
-            Job::OrderPaid { order_id } => order_paid(ctx, id, order_id).await,
+            Job::OrderPaid { order } => order_paid(ctx, id, order).await,
             Job::OrderEmail { order_id } => {
                 super::email::send_order_email(ctx, order_id).await?;
                 jobs::complete(&ctx.db, id).await
@@ -33,21 +33,26 @@ impl JobHandler for DeliveryJobs {
 
 /// Counts the order's learners, issues the buyer's private links and queues the email,
 /// unless the order was refunded meanwhile; in one transaction with the job's completion.
-async fn order_paid(ctx: &AppContext, id: i64, order_id: i64) -> Result<(), Failure> {
+async fn order_paid(ctx: &AppContext, id: i64, order: OrderRef) -> Result<(), Failure> {
     let txn = shop_db::begin_write(&ctx.db).await?;
-    let lines = orders::details(&txn, order_id).await?;
+    let order = match order {
+        OrderRef::Number { out_trade_no } => orders::by_out_trade_no(&txn, &out_trade_no).await?,
+        OrderRef::Id { order_id } => orders::by_id(&txn, order_id).await?,
+    };
+    let Some(order) = order else {
+        return Err(Failure::Permanent("the paid order does not exist".into()));
+    };
+    let lines = orders::details(&txn, order.id).await?;
     let courses: Vec<i64> = lines.iter().map(|d| d.course_id).collect();
     orders::add_students(&txn, &courses, 1).await?;
     // Learner counts are display figures: the catalog's periodic reload picks them up
     // (catalog.stats_refresh_seconds); bumping the revision per payment would reload the
     // whole catalog in every process under load.
-    if let Some(order) = orders::by_id(&txn, order_id).await?
-        && order.order_status == OrderStatus::Paid.code()
-    {
+    if order.order_status == OrderStatus::Paid.code() {
         let per_link = ctx.settings.delivery.downloads_per_link;
         super::links::issue_links_of_lines(&txn, &order, &lines, super::links::PURCHASE, None, per_link)
             .await?;
-        jobs::enqueue(&txn, &Job::OrderEmail { order_id }).await?;
+        jobs::enqueue(&txn, &Job::OrderEmail { order_id: order.id }).await?;
     }
     jobs::complete(&txn, id).await?;
     txn.commit().await?;

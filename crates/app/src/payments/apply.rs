@@ -10,7 +10,7 @@ use shop_domain::order::OrderStatus;
 
 use crate::config::LatePayment;
 use crate::error::{AppError, AppResult};
-use crate::jobs::{self, Job};
+use crate::jobs::{self, Job, OrderRef};
 
 /// What Alipay reported, already verified.
 #[derive(Debug, Clone)]
@@ -187,6 +187,11 @@ async fn apply_once(
     }
 }
 
+/// The job a payment enqueues (also written by the one-statement notify of `shop-db`).
+pub(crate) fn paid_job(out_trade_no: &str) -> Job {
+    Job::OrderPaid { order: OrderRef::Number { out_trade_no: out_trade_no.to_owned() } }
+}
+
 /// Moves the order from one of `from` to paid; if this call won the transition, the buyer
 /// gets the courses now (same transaction) and the side effects (learners count, download
 /// links, the email) are enqueued.
@@ -201,7 +206,7 @@ async fn become_paid(
         return Ok(Applied::Lost);
     }
     let owned_elsewhere = crate::delivery::grant_order(txn, order, paid_at).await?;
-    jobs::enqueue(txn, &Job::OrderPaid { order_id: order.id }).await?;
+    jobs::enqueue(txn, &paid_job(&order.out_trade_no)).await?;
     if owned_elsewhere.is_empty() {
         return Ok(Applied::Paid);
     }

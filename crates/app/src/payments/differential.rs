@@ -13,7 +13,6 @@ use shop_db::payments::{self, NotifyRecord, NotifySettled, PaymentNotify};
 
 use super::apply::{Applied, Observed, apply};
 use crate::config::LatePayment;
-use crate::jobs::Job;
 
 const CATALOG: &str = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[
     {"id":1,"name":"A","teacher_id":1,"price":"9.90","period":30},
@@ -148,7 +147,7 @@ async fn a_payment_and_its_repeat_write_the_same_rows_on_both_paths() {
         total_amount_fen: 2980,
         trade_no: "2026T1".into(),
         paid_at,
-        job: Job::template(|order_id| Job::OrderPaid { order_id }).expect("template"),
+        job: super::apply::paid_job("CSDIFF1").to_row().expect("job row"),
         record: record("", String::new()),
         paid_reason: reason(Applied::Paid),
         duplicate_reason: reason(Applied::NoChange),

@@ -14,7 +14,6 @@ use shop_domain::order::OrderStatus;
 use super::apply::{Applied, Observed, apply};
 use crate::context::AppContext;
 use crate::error::AppResult;
-use crate::jobs::Job;
 
 /// The answer Alipay gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +118,7 @@ pub async fn handle_notify(ctx: &AppContext, raw: &[u8], remote: &str) -> AppRes
                 total_amount_fen: notify.total_amount_fen,
                 trade_no: notify.trade_no.clone(),
                 paid_at: notify.gmt_payment.unwrap_or_else(Utc::now),
-                job: Job::template(|order_id| Job::OrderPaid { order_id })?,
+                job: super::apply::paid_job(&notify.out_trade_no).to_row()?,
                 record: audit_record(&notify, raw, remote, "", String::new()),
                 paid_reason: reason(&notify, Applied::Paid),
                 duplicate_reason: reason(&notify, Applied::NoChange),
