@@ -40,7 +40,7 @@ pub async fn run(command: MediaCommand, settings: Settings) -> anyhow::Result<()
         bar.set_length(total);
         bar.set_position(sent);
     };
-    let uploaded = delivery::put_media(&ctx, course, &file, target, &progress).await?;
+    let uploaded = delivery::put_media(&ctx.delivery(), course, &file, target, &progress).await?;
     bar.finish_and_clear();
     println!("stored {} ({} bytes)", uploaded.key, uploaded.size);
     Ok(())

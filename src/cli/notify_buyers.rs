@@ -37,7 +37,7 @@ pub async fn run(args: NotifyBuyers, settings: Settings) -> anyhow::Result<()> {
         bar.set_position(done);
     };
     let request = delivery::CampaignRequest { course_id: course, subject, message, new_version, dry_run };
-    let report = delivery::notify_buyers(&ctx, request, &progress).await?;
+    let report = delivery::notify_buyers(&ctx.delivery(), request, &progress).await?;
     bar.finish_and_clear();
     if dry_run {
         println!(

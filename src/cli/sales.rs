@@ -28,7 +28,7 @@ pub async fn run(args: Sales, settings: Settings) -> anyhow::Result<()> {
         _ => ReportPeriod::All,
     };
     let ctx = super::operator_context(settings).await?;
-    let report = delivery::sales_report(&ctx, period.start(Utc::now())).await?;
+    let report = delivery::sales_report(&ctx.delivery(), period.start(Utc::now())).await?;
     print(&report);
     Ok(())
 }

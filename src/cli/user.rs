@@ -29,7 +29,9 @@ pub async fn run(command: UserCommand, settings: Settings) -> anyhow::Result<()>
         UserCommand::Add { username, email, mobile, admin } => {
             let password = read_password()?;
             let ctx = super::operator_context(settings).await?;
-            let user = accounts::add_user(&ctx, AddUser { username, email, mobile, password, admin }).await?;
+            let user =
+                accounts::add_user(&ctx.accounts(), AddUser { username, email, mobile, password, admin })
+                    .await?;
             println!("created user {} (id {}, role {})", user.username, user.id, user.role.as_str());
             Ok(())
         }

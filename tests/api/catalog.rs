@@ -294,7 +294,7 @@ async fn catalog_changes_reach_running_servers(app: TestApp) {
     // database); the server's refresher picks up the new revision.
     let json = r#"{"teachers":[{"id":900,"name":"Grace Hopper"}],
                    "courses":[{"id":900,"name":"COBOL for the curious","teacher_id":900,"price":"9.90"}]}"#;
-    shop_app::catalog::import_catalog_json(&app.ctx.db, json).await.expect("import");
+    shop_app::catalog::import_catalog_json(app.ctx.db(), json).await.expect("import");
     let mut found = Value::Null;
     for _ in 0..50 {
         let (_, body) = app.get_json("/api/v1/course/search/?search=cobol").await;

@@ -71,7 +71,7 @@ async fn page_and_size_bounds(app: TestApp) {
         assert!(status == StatusCode::BAD_REQUEST && field_error(&body, "page"), "{body}");
         let (status, body) = app.get_json(&at(format!("size={}", PageRequest::MAX_SIZE))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let cap = app.ctx.settings.api.max_page_size.min(body["count"].as_u64().unwrap_or(0));
+        let cap = app.ctx.settings().api.max_page_size.min(body["count"].as_u64().unwrap_or(0));
         assert_eq!(body["results"].as_array().map(|r| r.len() as u64), Some(cap), "lowered to the cap");
         let (status, body) = app.get_json(&at(format!("page_size={}", PageRequest::MAX_SIZE + 1))).await;
         assert!(status == StatusCode::BAD_REQUEST && field_error(&body, "size"), "{body}");

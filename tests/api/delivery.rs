@@ -304,20 +304,24 @@ async fn notify_buyers_mails_each_owner_once_with_fresh_links(app: TestApp, gw: 
         new_version: version.map(Into::into),
         dry_run,
     };
-    let dry =
-        shop_app::delivery::notify_buyers(&app.ctx, request(true, None), &|_, _| {}).await.expect("dry run");
+    let dry = shop_app::delivery::notify_buyers(&app.ctx.delivery(), request(true, None), &|_, _| {})
+        .await
+        .expect("dry run");
     assert_eq!((dry.owners, dry.with_email, dry.queued), (3, 3, 0));
     app.drain_outbox().await;
     assert_eq!(count(), 3, "a dry run sends nothing");
 
     // A version that was never uploaded is refused.
     assert!(
-        shop_app::delivery::notify_buyers(&app.ctx, request(false, Some("9")), &|_, _| {}).await.is_err()
+        shop_app::delivery::notify_buyers(&app.ctx.delivery(), request(false, Some("9")), &|_, _| {})
+            .await
+            .is_err()
     );
     app.upload(6, "guide.pdf", b"guide v2", material("guide", "2")).await;
-    let report = shop_app::delivery::notify_buyers(&app.ctx, request(false, Some("2")), &|_, _| {})
-        .await
-        .expect("campaign");
+    let report =
+        shop_app::delivery::notify_buyers(&app.ctx.delivery(), request(false, Some("2")), &|_, _| {})
+            .await
+            .expect("campaign");
     assert_eq!((report.owners, report.queued, report.rerun), (3, 3, false));
     app.drain_outbox().await;
     assert_eq!(count(), 6, "one update per buyer");
@@ -333,7 +337,7 @@ async fn notify_buyers_mails_each_owner_once_with_fresh_links(app: TestApp, gw: 
     };
     assert_eq!((naming("1"), naming("2")), (3, 3), "confirmations name v1, updates v2");
     // Rerun: nobody gets it twice.
-    let again = shop_app::delivery::notify_buyers(&app.ctx, request(false, Some("2")), &|_, _| {})
+    let again = shop_app::delivery::notify_buyers(&app.ctx.delivery(), request(false, Some("2")), &|_, _| {})
         .await
         .expect("rerun");
     assert_eq!((again.queued, again.rerun), (0, true));
@@ -368,7 +372,7 @@ async fn sales_reports_units_revenue_conversion_and_refunds(app: TestApp, gw: Fa
     shop_app::payments::request_refund(&app.ctx, &a, None, "test").await.expect("refund");
     app.drain_outbox().await;
 
-    let r = shop_app::delivery::sales_report(&app.ctx, None).await.expect("report");
+    let r = shop_app::delivery::sales_report(&app.ctx.delivery(), None).await.expect("report");
     assert_eq!((r.created, r.paid), (3, 2));
     assert_eq!(r.revenue.fen(), fa + fb);
     assert_eq!(r.refunded.fen(), fa);
@@ -382,7 +386,7 @@ async fn sales_reports_units_revenue_conversion_and_refunds(app: TestApp, gw: Fa
     let (status, body) = app.get_json_auth("/api/v1/admin/sales/", &format!("jwt {token}")).await;
     assert_eq!((status, body["code"].as_i64()), (StatusCode::FORBIDDEN, Some(1012)));
     let admin = shop_app::accounts::add_user(
-        &app.ctx,
+        &app.ctx.accounts(),
         shop_app::accounts::AddUser {
             username: "boss".into(),
             email: None,
@@ -437,13 +441,13 @@ async fn sales_are_summed_per_beijing_day_and_per_course(app: TestApp, gw: FakeG
         order::Entity::update_many()
             .col_expr(order::Column::CreatedTime, Expr::value(at))
             .filter(order::Column::OutTradeNo.eq(no.as_str()))
-            .exec(&app.ctx.db)
+            .exec(app.ctx.db())
             .await
             .expect("move the order in time");
     }
     let day = |d| Some(NaiveDate::from_ymd_opt(2026, 11, d).expect("day"));
 
-    let r = shop_app::delivery::sales_report(&app.ctx, None).await.expect("report");
+    let r = shop_app::delivery::sales_report(&app.ctx.delivery(), None).await.expect("report");
     assert_eq!((r.created, r.paid), (5, 4));
     assert_eq!((r.revenue.fen(), r.refunded.fen()), (fa + fb + fc + fe, fa));
     let days: Vec<_> =
@@ -462,7 +466,8 @@ async fn sales_are_summed_per_beijing_day_and_per_course(app: TestApp, gw: FakeG
 
     // Since a day (UTC): order b, created at 16:00 UTC the day before, is left out.
     let since = shop_app::delivery::ReportPeriod::parse(None, Some("2026-11-21")).expect("period");
-    let r = shop_app::delivery::sales_report(&app.ctx, since.start(Utc::now())).await.expect("report");
+    let r =
+        shop_app::delivery::sales_report(&app.ctx.delivery(), since.start(Utc::now())).await.expect("report");
     assert_eq!((r.created, r.paid, r.revenue.fen(), r.refunded.fen()), (3, 2, fc + fe, 0));
     let days: Vec<_> = r.days.iter().map(|x| (x.day, x.created, x.paid)).collect();
     assert_eq!(days, [(day(21), 1, 1), (day(22), 2, 1)]);
@@ -502,7 +507,7 @@ async fn emails_survive_an_smtp_outage_and_are_sent_once() {
         for no in &orders {
             assert_eq!(app.order_row(no).await.order_status.code(), 1, "paid although SMTP is down");
         }
-        let pending = shop_db::outbox::list(&app.ctx.db, Some("order_email")).await.expect("jobs");
+        let pending = shop_db::outbox::list(app.ctx.db(), Some("order_email")).await.expect("jobs");
         assert_eq!(pending.len(), 3);
         assert!(pending.iter().all(|j| j.status == "pending" && j.last_error.is_some()), "{pending:?}");
         assert!(sink.messages().is_empty());
@@ -527,7 +532,7 @@ async fn emails_survive_an_smtp_outage_and_are_sent_once() {
 #[tokio::test]
 async fn the_development_mailer_writes_eml_files() {
     let (app, gw) = spawn_with_gateway(Backend::Sqlite).await;
-    assert_eq!(app.ctx.settings.email.transport, EmailTransport::File);
+    assert_eq!(app.ctx.settings().email.transport, EmailTransport::File);
     let token = app.buyer_with_email("devbuyer").await;
     let (no, fen) = app.order(&token, &[2]).await;
     app.pay(&gw, &no, fen).await;

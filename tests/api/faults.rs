@@ -170,7 +170,7 @@ async fn a_held_lock_answers_503_after_the_timeout() {
             send(app.client.get(app.url(&format!("/api/v1/order/success/?out_trade_no={no}")))).await;
         assert_eq!(status, StatusCode::OK, "{backend:?}: {body}");
         assert_eq!(
-            order::Entity::find().count(&app.ctx.db).await.expect("count"),
+            order::Entity::find().count(app.ctx.db()).await.expect("count"),
             1,
             "{backend:?}: nothing half-written"
         );
@@ -185,7 +185,7 @@ async fn nul_bytes_are_refused_at_the_edge() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let app = TestApp::spawn(backend).await;
         let token = app.buyer("nul").await;
-        let users_before = user::Entity::find().count(&app.ctx.db).await.expect("count");
+        let users_before = user::Entity::find().count(app.ctx.db()).await.expect("count");
         let (status, body) = app
             .post_json(
                 "/api/v1/user/user/mul_login/",
@@ -218,7 +218,7 @@ async fn nul_bytes_are_refused_at_the_edge() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{backend:?} {body}");
         let (status, text) = app.post_notify_bytes(b"\x00\x01\x02&&&===".to_vec()).await;
         assert_eq!((status, text.as_str()), (StatusCode::OK, "fail"), "{backend:?}");
-        assert_eq!(user::Entity::find().count(&app.ctx.db).await.expect("count"), users_before);
-        assert_eq!(order::Entity::find().count(&app.ctx.db).await.expect("count"), 0);
+        assert_eq!(user::Entity::find().count(app.ctx.db()).await.expect("count"), users_before);
+        assert_eq!(order::Entity::find().count(app.ctx.db()).await.expect("count"), 0);
     }
 }

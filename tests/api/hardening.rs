@@ -222,7 +222,7 @@ async fn order_amounts_follow_the_documented_rule(app: TestApp) {
         assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{bad:?}: {body}");
         assert!(body["errors"]["total_amount"][0].is_string(), "{bad:?}: {body}");
     }
-    assert_eq!(order::Entity::find().count(&app.ctx.db).await.expect("count"), 0, "no order written");
+    assert_eq!(order::Entity::find().count(app.ctx.db()).await.expect("count"), 0, "no order written");
     // One decimal is within the rule.
     let one_decimal = &price[..price.len() - 1];
     let (status, body) = app

@@ -223,7 +223,7 @@ impl TestApp {
         email: Option<&str>,
     ) -> i64 {
         accounts::add_user(
-            &self.ctx,
+            &self.ctx.accounts(),
             AddUser {
                 username: username.into(),
                 email: email.map(Into::into),
@@ -353,7 +353,7 @@ impl TestApp {
 
     /// The order row.
     pub async fn order_row(&self, out_trade_no: &str) -> shop_db::entities::order::Model {
-        shop_db::orders::by_out_trade_no(&self.ctx.db, out_trade_no)
+        shop_db::orders::by_out_trade_no(self.ctx.db(), out_trade_no)
             .await
             .expect("query")
             .expect("order exists")
@@ -397,7 +397,7 @@ impl TestApp {
         std::fs::write(&path, bytes).expect("write upload");
         let renamed = path.with_file_name(name);
         std::fs::rename(&path, &renamed).expect("rename");
-        let up = shop_app::delivery::put_media(&self.ctx, course, &renamed, target, &|_, _| {})
+        let up = shop_app::delivery::put_media(&self.ctx.delivery(), course, &renamed, target, &|_, _| {})
             .await
             .expect("upload");
         std::fs::remove_file(&renamed).ok();

@@ -50,7 +50,7 @@ async fn ten_concurrent_identical_purchases_make_one_order(app: TestApp, _gw: Fa
         numbers.insert(v["out_trade_no"].as_str().expect("no").to_owned());
     }
     assert_eq!(numbers.len(), 1, "one order for ten identical purchases: {numbers:?}");
-    assert_eq!(order::Entity::find().count(&app.ctx.db).await.expect("count"), 1);
+    assert_eq!(order::Entity::find().count(app.ctx.db()).await.expect("count"), 1);
 }
 
 async fn a_new_order_for_a_held_course_replaces_the_unpaid_one(app: TestApp, gw: FakeGateway) {
@@ -60,7 +60,7 @@ async fn a_new_order_for_a_held_course_replaces_the_unpaid_one(app: TestApp, gw:
     assert_ne!(first, second);
     assert_eq!(status(&app.order_row(&first).await), OrderStatus::Cancelled, "replaced");
     assert_eq!(status(&app.order_row(&second).await), OrderStatus::Unpaid);
-    let closes = shop_db::outbox::list(&app.ctx.db, Some("alipay_close")).await.expect("jobs");
+    let closes = shop_db::outbox::list(app.ctx.db(), Some("alipay_close")).await.expect("jobs");
     assert_eq!(closes.len(), 1);
     assert!(closes[0].payload.contains(&first), "the replaced trade is closed at Alipay");
     // The newest order is the open one: asking again for it answers it.
@@ -79,11 +79,11 @@ async fn a_new_order_for_a_held_course_replaces_the_unpaid_one(app: TestApp, gw:
 }
 
 async fn access_rows(app: &TestApp, username: &str) -> Vec<i64> {
-    let user_id = shop_db::users::by_username(&app.ctx.db, username).await.expect("q").expect("user").id;
+    let user_id = shop_db::users::by_username(app.ctx.db(), username).await.expect("q").expect("user").id;
     let mut ids: Vec<i64> = user_course::Entity::find()
         .filter(user_course::Column::UserId.eq(user_id))
         .filter(user_course::Column::RevokedAt.is_null())
-        .all(&app.ctx.db)
+        .all(app.ctx.db())
         .await
         .expect("access")
         .into_iter()
@@ -147,7 +147,7 @@ async fn overlapping_orders_both_paid_keep_nothing_twice() {
             assert_eq!(gw.calls("alipay.trade.refund").len() - refunds_before, 1, "{backend:?} {buyer}");
         }
         // The sales report counts the refunded money.
-        let report = shop_app::delivery::sales_report(&app.ctx, None).await.expect("report");
+        let report = shop_app::delivery::sales_report(&app.ctx.delivery(), None).await.expect("report");
         assert_eq!(report.refunded.fen(), 2 * course_2, "{backend:?}");
     }
 }

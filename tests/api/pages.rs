@@ -98,7 +98,7 @@ on_both_backends!(refusals_answer_a_browser_with_a_page_and_anyone_else_with_jso
 async fn refusals_answer_a_browser_with_a_page_and_anyone_else_with_json(app: TestApp) {
     let expired = app
         .ctx
-        .storage
+        .storage()
         .signed_url(
             "c/1/v.mp4",
             Duration::from_secs(60),

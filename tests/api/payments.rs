@@ -20,21 +20,21 @@ use crate::helpers::{Backend, TestApp, gateway_settings};
 use crate::{on_both_backends, with_gateway_on_both_backends};
 
 async fn count_orders(app: &TestApp) -> u64 {
-    order::Entity::find().count(&app.ctx.db).await.expect("count")
+    order::Entity::find().count(app.ctx.db()).await.expect("count")
 }
 
 async fn count_details(app: &TestApp) -> u64 {
-    order_detail::Entity::find().count(&app.ctx.db).await.expect("count")
+    order_detail::Entity::find().count(app.ctx.db()).await.expect("count")
 }
 
 async fn jobs(app: &TestApp, kind: &str) -> Vec<outbox::Model> {
-    shop_db::outbox::list(&app.ctx.db, Some(kind)).await.expect("jobs")
+    shop_db::outbox::list(app.ctx.db(), Some(kind)).await.expect("jobs")
 }
 
 async fn audit(app: &TestApp, no: &str) -> Vec<payment_notify::Model> {
     payment_notify::Entity::find()
         .filter(payment_notify::Column::OutTradeNo.eq(no))
-        .all(&app.ctx.db)
+        .all(app.ctx.db())
         .await
         .expect("audit")
 }
@@ -272,7 +272,7 @@ async fn a_valid_notify_pays_exactly_once(app: TestApp, gw: FakeGateway) {
     // The learners count goes up once the outbox runs.
     let before = app.get_json("/api/v1/course/list/2/").await.1["students"].as_i64().expect("students");
     shop_app::worker::run_once(&app.ctx).await.expect("outbox");
-    app.ctx.catalog.reload(&app.ctx.db).await.expect("reload");
+    app.ctx.catalog().reload(app.ctx.db()).await.expect("reload");
     let after = app.get_json("/api/v1/course/list/2/").await.1["students"].as_i64().expect("students");
     assert_eq!(after, before + 1);
     // Owned now: buying it again is refused.
@@ -345,7 +345,7 @@ async fn unverifiable_or_foreign_notifies_change_nothing(app: TestApp, gw: FakeG
     let row = app.order_row(&no).await;
     assert_eq!((status_of(&row), row.trade_no.clone()), (OrderStatus::Unpaid, None));
     assert!(jobs(&app, "order_paid").await.is_empty());
-    let all = shop_db::payments::notifies(&app.ctx.db, None).await.expect("audit");
+    let all = shop_db::payments::notifies(app.ctx.db(), None).await.expect("audit");
     assert!(
         all.len() >= 30 && all.iter().all(|r| r.verdict == "rejected"),
         "every notify stored, all rejected"
@@ -414,7 +414,7 @@ async fn make_overdue(app: &TestApp, no: &str) {
         .col_expr(order::Column::ExpiresAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)))
         .col_expr(order::Column::LastQueryAt, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
         .filter(order::Column::OutTradeNo.eq(no))
-        .exec(&app.ctx.db)
+        .exec(app.ctx.db())
         .await
         .expect("update");
 }
@@ -448,7 +448,7 @@ async fn make_queryable(app: &TestApp, no: &str) {
     order::Entity::update_many()
         .col_expr(order::Column::LastQueryAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)))
         .filter(order::Column::OutTradeNo.eq(no))
-        .exec(&app.ctx.db)
+        .exec(app.ctx.db())
         .await
         .expect("update");
 }
@@ -561,7 +561,7 @@ async fn refunds_partial_full_and_failing(app: TestApp, gw: FakeGateway) {
         matches!(&progress, RefundProgress::Refused { reason } if reason.contains("TRADE_")),
         "{progress:?}"
     );
-    let refund = shop_db::payments::refund_by_request_no(&app.ctx.db, &format!("{other}R1"))
+    let refund = shop_db::payments::refund_by_request_no(app.ctx.db(), &format!("{other}R1"))
         .await
         .expect("q")
         .expect("row");
@@ -580,7 +580,7 @@ async fn make_jobs_due(app: &TestApp) {
             Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
         )
         .filter(outbox::Column::Status.eq("pending"))
-        .exec(&app.ctx.db)
+        .exec(app.ctx.db())
         .await
         .expect("update");
 }
@@ -820,12 +820,12 @@ async fn requests_in_progress_are_counted_while_they_run() {
     gw.set_trade(&no, fen, TradeStatus::TradeSuccess);
     gw.set_behaviour(Behaviour::Hang);
     make_queryable(&app, &no).await;
-    assert_eq!(app.ctx.requests.count(), 0);
+    assert_eq!(app.ctx.requests().count(), 0);
     let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/order/success/?out_trade_no={no}")));
     let poll = tokio::spawn(async move { client.get(url).send().await.expect("poll").status() });
     let mut seen = 0;
     for _ in 0..100 {
-        seen = app.ctx.requests.count();
+        seen = app.ctx.requests().count();
         if seen > 0 {
             break;
         }
@@ -833,5 +833,5 @@ async fn requests_in_progress_are_counted_while_they_run() {
     }
     assert_eq!(seen, 1, "the waiting poll is counted");
     assert_eq!(poll.await.expect("join"), StatusCode::OK);
-    assert_eq!(app.ctx.requests.count(), 0, "and no longer once answered");
+    assert_eq!(app.ctx.requests().count(), 0, "and no longer once answered");
 }

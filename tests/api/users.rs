@@ -83,7 +83,7 @@ fn claims(sub: &str, exp: Value) -> Value {
 
 async fn bad_tokens_are_401(app: TestApp) {
     let id = app.create_user("mallory", "correct horse", None, None).await;
-    let secret = app.ctx.settings.auth.jwt_secret.expose_secret().as_bytes().to_vec();
+    let secret = app.ctx.settings().auth.jwt_secret.expose_secret().as_bytes().to_vec();
     let key = EncodingKey::from_secret(&secret);
     let now = chrono::Utc::now().timestamp();
     let sign = |alg: Algorithm, claims: &Value, key: &EncodingKey| {
@@ -247,7 +247,7 @@ async fn sms_codes_are_validated_and_rate_limited(app: TestApp) {
     use sea_orm::{EntityTrait, QueryOrder};
     let stored = shop_db::entities::sms_code::Entity::find()
         .order_by_asc(shop_db::entities::sms_code::Column::Id)
-        .all(&app.ctx.db)
+        .all(app.ctx.db())
         .await
         .expect("rows");
     assert!(stored.iter().all(|row| row.code_hash.len() == 64 && !row.code_hash.contains(&code)));

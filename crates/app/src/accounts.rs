@@ -2,16 +2,32 @@
 //! mobile; the current user; operator-created users.
 use chrono::{Duration, Utc};
 use hmac::{Hmac, Mac};
+use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use sha2::Sha256;
 use shop_db::entities::user;
 use shop_db::{Conflict, WriteError, sms, users};
 use shop_domain::user::{Email, LoginIdentifier, Mobile, Password, Role, SmsCode, Username};
 
-use crate::auth::{hash_password, verify_password};
-use crate::context::AppContext;
+use crate::auth::{TokenService, hash_password, verify_password};
+use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::limits::Limit;
+use crate::sms::SmsGateway;
+
+/// What the account use cases may use (see `AppContext::accounts`).
+pub struct Accounts<'a> {
+    /// The pool.
+    pub db: &'a DatabaseConnection,
+    /// The settings (`auth`, `sms`, `media`).
+    pub settings: &'a Settings,
+    /// Access tokens.
+    pub tokens: &'a TokenService,
+    /// Delivers SMS codes.
+    pub sms: &'a dyn SmsGateway,
+    /// Key of the SMS code hashes.
+    pub sms_key: [u8; 32],
+}
 
 /// What a successful login returns to the front end.
 #[derive(Debug, Clone)]
@@ -57,7 +73,7 @@ impl From<user::Model> for UserView {
     }
 }
 
-fn login_outcome(ctx: &AppContext, user: &user::Model) -> AppResult<LoginOutcome> {
+fn login_outcome(ctx: &Accounts<'_>, user: &user::Model) -> AppResult<LoginOutcome> {
     Ok(LoginOutcome {
         token: ctx.tokens.issue(user.id, &user.username)?,
         username: user.username.clone(),
@@ -65,7 +81,7 @@ fn login_outcome(ctx: &AppContext, user: &user::Model) -> AppResult<LoginOutcome
     })
 }
 
-fn icon_or_default(ctx: &AppContext, icon: &str) -> String {
+fn icon_or_default(ctx: &Accounts<'_>, icon: &str) -> String {
     if icon.is_empty() { ctx.settings.media.default_icon.clone() } else { icon.to_owned() }
 }
 
@@ -75,12 +91,12 @@ fn icon_or_default(ctx: &AppContext, icon: &str) -> String {
 /// `RateLimited` past the per-address limit; `InvalidCredentials` for an unknown account or
 /// a wrong password (same answer, same time); `AccountDisabled`.
 pub async fn login(
-    ctx: &AppContext,
+    ctx: &Accounts<'_>,
     client: &str,
     identifier: &str,
     password: &str,
 ) -> AppResult<LoginOutcome> {
-    crate::limits::check(ctx, Limit::Login, client).await?;
+    crate::limits::check(ctx.db, ctx.settings, Limit::Login, client).await?;
     if LoginIdentifier::is_blank(identifier) {
         return Err(AppError::invalid("username", "is required"));
     }
@@ -91,9 +107,9 @@ pub async fn login(
         return Err(AppError::InvalidCredentials);
     }
     let found = match LoginIdentifier::classify(identifier) {
-        LoginIdentifier::Mobile(m) => users::by_mobile(&ctx.db, m.as_str()).await?,
-        LoginIdentifier::Email(e) => users::by_email(&ctx.db, e.as_str()).await?,
-        LoginIdentifier::Username(u) => users::by_username(&ctx.db, &u).await?,
+        LoginIdentifier::Mobile(m) => users::by_mobile(ctx.db, m.as_str()).await?,
+        LoginIdentifier::Email(e) => users::by_email(ctx.db, e.as_str()).await?,
+        LoginIdentifier::Username(u) => users::by_username(ctx.db, &u).await?,
     };
     let stored = found.as_ref().map(|u| u.password_hash.clone());
     if !verify_password(SecretString::from(password.to_owned()), stored).await? {
@@ -110,12 +126,12 @@ pub async fn login(
 ///
 /// # Errors
 /// `InvalidMobile` for a malformed number.
-pub async fn mobile_registered(ctx: &AppContext, mobile: &str) -> AppResult<bool> {
+pub async fn mobile_registered(ctx: &Accounts<'_>, mobile: &str) -> AppResult<bool> {
     let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
-    Ok(users::by_mobile(&ctx.db, mobile.as_str()).await?.is_some())
+    Ok(users::by_mobile(ctx.db, mobile.as_str()).await?.is_some())
 }
 
-fn code_hash(ctx: &AppContext, mobile: &Mobile, code: &str) -> String {
+fn code_hash(ctx: &Accounts<'_>, mobile: &Mobile, code: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&ctx.sms_key).expect("HMAC takes any key length");
     mac.update(mobile.as_str().as_bytes());
     mac.update(b":");
@@ -130,33 +146,33 @@ fn code_hash(ctx: &AppContext, mobile: &Mobile, code: &str) -> String {
 ///
 /// # Errors
 /// `InvalidMobile`; `RateLimited`; `SmsNotSent` when no sender is configured.
-pub async fn send_sms_code(ctx: &AppContext, client: &str, mobile: &str) -> AppResult<()> {
+pub async fn send_sms_code(ctx: &Accounts<'_>, client: &str, mobile: &str) -> AppResult<()> {
     let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
     let cfg = &ctx.settings.sms;
     let now = Utc::now();
     let recent =
-        sms::sent_since(&ctx.db, mobile.as_str(), now - Duration::seconds(cfg.resend_interval_seconds))
+        sms::sent_since(ctx.db, mobile.as_str(), now - Duration::seconds(cfg.resend_interval_seconds))
             .await?;
     if recent > 0 {
         return Err(AppError::RateLimited { retry_after_secs: cfg.resend_interval_seconds.max(1) as u64 });
     }
-    let hourly = sms::sent_since(&ctx.db, mobile.as_str(), now - Duration::hours(1)).await?;
+    let hourly = sms::sent_since(ctx.db, mobile.as_str(), now - Duration::hours(1)).await?;
     if hourly >= cfg.max_per_hour {
         return Err(AppError::RateLimited { retry_after_secs: 3600 });
     }
-    crate::limits::check(ctx, Limit::SmsPerAddress, client).await?;
-    crate::limits::check(ctx, Limit::SmsOverall, client).await?;
+    crate::limits::check(ctx.db, ctx.settings, Limit::SmsPerAddress, client).await?;
+    crate::limits::check(ctx.db, ctx.settings, Limit::SmsOverall, client).await?;
     let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
     let expires = now + Duration::seconds(cfg.code_ttl_seconds);
-    sms::insert(&ctx.db, mobile.as_str(), code_hash(ctx, &mobile, &code), expires).await?;
+    sms::insert(ctx.db, mobile.as_str(), code_hash(ctx, &mobile, &code), expires).await?;
     ctx.sms.send_code(&mobile, &code).await.map_err(AppError::SmsNotSent)
 }
 
 /// Checks and consumes a code: right code, unexpired, unused, attempts left.
-async fn redeem_code(ctx: &AppContext, mobile: &Mobile, code: &str) -> AppResult<()> {
+async fn redeem_code(ctx: &Accounts<'_>, mobile: &Mobile, code: &str) -> AppResult<()> {
     let cfg = &ctx.settings.sms;
     let now = Utc::now();
-    let Some(stored) = sms::latest_usable(&ctx.db, mobile.as_str(), now, cfg.max_attempts).await? else {
+    let Some(stored) = sms::latest_usable(ctx.db, mobile.as_str(), now, cfg.max_attempts).await? else {
         return Err(AppError::InvalidSmsCode);
     };
     let well_formed = SmsCode::is_well_formed(code);
@@ -166,10 +182,10 @@ async fn redeem_code(ctx: &AppContext, mobile: &Mobile, code: &str) -> AppResult
         && expected.len() == stored.code_hash.len()
         && expected.bytes().zip(stored.code_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if !matches {
-        sms::add_attempt(&ctx.db, stored.id).await?;
+        sms::add_attempt(ctx.db, stored.id).await?;
         return Err(AppError::InvalidSmsCode);
     }
-    if !sms::consume(&ctx.db, stored.id, now).await? {
+    if !sms::consume(ctx.db, stored.id, now).await? {
         return Err(AppError::InvalidSmsCode);
     }
     Ok(())
@@ -180,11 +196,16 @@ async fn redeem_code(ctx: &AppContext, mobile: &Mobile, code: &str) -> AppResult
 /// # Errors
 /// `RateLimited`, `InvalidMobile`, `InvalidSmsCode`, `NotFound` when no account has the
 /// number, `AccountDisabled`.
-pub async fn sms_login(ctx: &AppContext, client: &str, mobile: &str, code: &str) -> AppResult<LoginOutcome> {
-    crate::limits::check(ctx, Limit::Login, client).await?;
+pub async fn sms_login(
+    ctx: &Accounts<'_>,
+    client: &str,
+    mobile: &str,
+    code: &str,
+) -> AppResult<LoginOutcome> {
+    crate::limits::check(ctx.db, ctx.settings, Limit::Login, client).await?;
     let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
     redeem_code(ctx, &mobile, code).await?;
-    let user = users::by_mobile(&ctx.db, mobile.as_str()).await?.ok_or(AppError::NotFound("account"))?;
+    let user = users::by_mobile(ctx.db, mobile.as_str()).await?.ok_or(AppError::NotFound("account"))?;
     if !user.is_active {
         return Err(AppError::AccountDisabled);
     }
@@ -198,16 +219,16 @@ pub async fn sms_login(ctx: &AppContext, client: &str, mobile: &str, code: &str)
 /// `RateLimited`, `InvalidMobile`, `Validation` for the password, `InvalidSmsCode`,
 /// `Conflict` when the number is taken.
 pub async fn register_by_mobile(
-    ctx: &AppContext,
+    ctx: &Accounts<'_>,
     client: &str,
     mobile: &str,
     code: &str,
     password: &str,
 ) -> AppResult<UserView> {
-    crate::limits::check(ctx, Limit::Register, client).await?;
+    crate::limits::check(ctx.db, ctx.settings, Limit::Register, client).await?;
     let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
     let password = Password::parse(password).map_err(|e| AppError::invalid("password", e))?;
-    if users::by_mobile(&ctx.db, mobile.as_str()).await?.is_some() {
+    if users::by_mobile(ctx.db, mobile.as_str()).await?.is_some() {
         return Err(AppError::Conflict("this mobile number is already registered".into()));
     }
     redeem_code(ctx, &mobile, code).await?;
@@ -223,8 +244,8 @@ pub async fn register_by_mobile(
     insert_user(ctx, new).await
 }
 
-async fn insert_user(ctx: &AppContext, new: users::NewUser) -> AppResult<UserView> {
-    match users::insert(&ctx.db, new).await {
+async fn insert_user(ctx: &Accounts<'_>, new: users::NewUser) -> AppResult<UserView> {
+    match users::insert(ctx.db, new).await {
         Ok(user) => Ok(user.into()),
         Err(WriteError::Conflict(Conflict(name))) => Err(AppError::Conflict(
             match name {
@@ -242,9 +263,9 @@ async fn insert_user(ctx: &AppContext, new: users::NewUser) -> AppResult<UserVie
 ///
 /// # Errors
 /// `Unauthorized` when the account behind a valid token is gone or disabled.
-pub async fn me(ctx: &AppContext, user_id: i64) -> AppResult<UserView> {
+pub async fn me(ctx: &Accounts<'_>, user_id: i64) -> AppResult<UserView> {
     let user =
-        users::by_id(&ctx.db, user_id).await?.ok_or(AppError::Unauthorized("account no longer exists"))?;
+        users::by_id(ctx.db, user_id).await?.ok_or(AppError::Unauthorized("account no longer exists"))?;
     if !user.is_active {
         return Err(AppError::Unauthorized("account is disabled"));
     }
@@ -272,7 +293,7 @@ pub struct AddUser {
 ///
 /// # Errors
 /// `Validation` for a malformed value, `Conflict` for a taken one.
-pub async fn add_user(ctx: &AppContext, input: AddUser) -> AppResult<UserView> {
+pub async fn add_user(ctx: &Accounts<'_>, input: AddUser) -> AppResult<UserView> {
     use secrecy::ExposeSecret;
     let username = Username::parse(&input.username).map_err(|e| AppError::invalid("username", e))?;
     let email =
@@ -297,7 +318,7 @@ pub async fn add_user(ctx: &AppContext, input: AddUser) -> AppResult<UserView> {
 ///
 /// # Errors
 /// `Unauthorized` for a missing or disabled account, `Forbidden` for a non-admin.
-pub async fn require_admin(ctx: &AppContext, user_id: i64) -> AppResult<UserView> {
+pub async fn require_admin(ctx: &Accounts<'_>, user_id: i64) -> AppResult<UserView> {
     let user = me(ctx, user_id).await?;
     if user.role != Role::Admin {
         return Err(AppError::Forbidden);

@@ -8,42 +8,102 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
+use crate::accounts::Accounts;
 use crate::auth::{KeyPurpose, TokenService, derive_key};
 use crate::catalog::{self, Catalog};
 use crate::config::Settings;
+use crate::delivery::Delivery;
 use crate::mail::Mailer;
 use crate::payments::gateway::Payments;
 use crate::sms::SmsGateway;
 use crate::storage::Storage;
 use arc_swap::ArcSwap;
 
-/// Shared state of a server process (or of one CLI command). Cheap to clone: every part is
-/// shared, and [`AppContext::with_db`] gives a copy that talks to the database through
-/// another pool.
+/// Shared state of a server process (or of one CLI command): the composition root. Cheap to
+/// clone: every part is shared, and [`AppContext::with_db`] gives a copy that talks to the
+/// database through another pool.
+///
+/// A use case does not take the whole context: it takes its feature's view of what it may use
+/// ([`AppContext::accounts`], [`AppContext::delivery`]; the payment side's state through
+/// [`AppContext::payments`]), and the edges (HTTP, CLI) read the few parts they serve
+/// directly through accessors.
 #[derive(Clone)]
 pub struct AppContext {
-    /// The pool.
-    pub db: DatabaseConnection,
-    /// The settings.
-    pub settings: Arc<Settings>,
-    /// Access tokens.
-    pub tokens: TokenService,
-    /// The in-memory catalog.
-    pub catalog: Arc<Catalog>,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) settings: Arc<Settings>,
+    tokens: TokenService,
+    pub(crate) catalog: Arc<Catalog>,
     /// Key of the SMS code hashes, derived from the JWT secret.
-    pub sms_key: [u8; 32],
-    /// Delivers SMS codes.
-    pub sms: Arc<dyn SmsGateway>,
-    /// Alipay payments.
-    pub payments: Arc<Payments>,
-    /// Private media.
-    pub storage: Storage,
-    /// Outgoing email.
-    pub mailer: Arc<dyn Mailer>,
+    sms_key: [u8; 32],
+    sms: Arc<dyn SmsGateway>,
+    pub(crate) payments: Arc<Payments>,
+    storage: Storage,
+    mailer: Arc<dyn Mailer>,
     /// The absolute base URL of links (set again once the server has bound its port).
     public_url: Arc<ArcSwap<String>>,
     /// HTTP requests in progress in this process.
-    pub requests: Arc<InFlight>,
+    requests: Arc<InFlight>,
+}
+
+impl AppContext {
+    /// What the account use cases may use.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts {
+            db: &self.db,
+            settings: &self.settings,
+            tokens: &self.tokens,
+            sms: self.sms.as_ref(),
+            sms_key: self.sms_key,
+        }
+    }
+
+    /// What delivery's use cases may use.
+    pub fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            db: &self.db,
+            settings: &self.settings,
+            catalog: &self.catalog,
+            storage: &self.storage,
+            mailer: self.mailer.as_ref(),
+            public_url: self.public_url.load_full(),
+        }
+    }
+
+    /// The pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+
+    /// The in-memory catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Access tokens (the HTTP layer verifies them).
+    pub fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    /// Private media (the HTTP layer serves local files).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The payment side's shared state (the development simulator's pages).
+    pub fn payments(&self) -> &Payments {
+        &self.payments
+    }
+
+    /// HTTP requests in progress in this process (the HTTP layer counts them; background
+    /// work gives way to them).
+    pub fn requests(&self) -> &Arc<InFlight> {
+        &self.requests
+    }
 }
 
 /// A count of the HTTP requests in progress (the HTTP layer enters one per request), which

@@ -3,8 +3,9 @@
 //! (`shop_db::limits`), so N replicas behind a load balancer allow each limit once, not N
 //! times. A fixed window: the count starts again at each window's start.
 use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
 
-use crate::context::AppContext;
+use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 
 /// What is limited.
@@ -31,8 +32,7 @@ impl Limit {
     }
 
     /// The most attempts per window, and the window's length in seconds.
-    fn quota(self, ctx: &AppContext) -> (u32, i64) {
-        let s = &ctx.settings;
+    fn quota(self, s: &Settings) -> (u32, i64) {
         match self {
             Limit::Login => (s.auth.login_attempts_per_minute, 60),
             Limit::Register => (s.auth.register_attempts_per_minute, 60),
@@ -53,15 +53,15 @@ fn window_start(now: DateTime<Utc>, length: i64) -> DateTime<Utc> {
 ///
 /// # Errors
 /// `RateLimited` with the seconds until the window ends, past the limit; database errors.
-pub async fn check(ctx: &AppContext, limit: Limit, key: &str) -> AppResult<()> {
-    let (max, length) = limit.quota(ctx);
+pub async fn check(db: &DatabaseConnection, settings: &Settings, limit: Limit, key: &str) -> AppResult<()> {
+    let (max, length) = limit.quota(settings);
     let now = Utc::now();
     let start = window_start(now, length);
     let bucket = match limit {
         Limit::SmsOverall => limit.name().to_owned(),
         _ => format!("{}:{}", limit.name(), key.chars().take(100).collect::<String>()),
     };
-    let hits = shop_db::limits::hit(&ctx.db, &bucket, start).await?;
+    let hits = shop_db::limits::hit(db, &bucket, start).await?;
     if i64::from(hits) > i64::from(max) {
         let left = (start.timestamp() + length - now.timestamp()).max(1);
         return Err(AppError::RateLimited { retry_after_secs: u64::try_from(left).unwrap_or(1) });
@@ -73,8 +73,8 @@ pub async fn check(ctx: &AppContext, limit: Limit, key: &str) -> AppResult<()> {
 ///
 /// # Errors
 /// Database errors.
-pub async fn purge(ctx: &AppContext) -> AppResult<u64> {
-    Ok(shop_db::limits::purge_before(&ctx.db, Utc::now() - chrono::Duration::days(1)).await?)
+pub async fn purge(db: &DatabaseConnection) -> AppResult<u64> {
+    Ok(shop_db::limits::purge_before(db, Utc::now() - chrono::Duration::days(1)).await?)
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ pub fn spawn_workers(ctx: Arc<AppContext>) {
                 // process; then they go first, and the worker takes a batch per interval.
                 Ok(pass)
                     if pass.done + pass.retried + pass.failed >= 20
-                        && !busy(&outbox_ctx.requests, outbox_ctx.settings.outbox.yield_at_requests) =>
+                        && !busy(outbox_ctx.requests(), outbox_ctx.settings.outbox.yield_at_requests) =>
                 {
                     continue;
                 }
@@ -102,7 +102,7 @@ pub fn spawn_workers(ctx: Arc<AppContext>) {
             if let Err(e) = crate::payments::expire_due_orders(&ctx).await {
                 tracing::warn!(error = ?e, "expiry sweep failed");
             }
-            if let Err(e) = crate::limits::purge(&ctx).await {
+            if let Err(e) = crate::limits::purge(&ctx.db).await {
                 tracing::warn!(error = ?e, "purging old rate-limit counters failed");
             }
         }

@@ -38,7 +38,7 @@ impl FromRequest for AuthUser {
                 AppError::Unexpected(anyhow::anyhow!("application state is not registered"))
             })?;
             let token = bearer_token(req)?;
-            state.ctx.tokens.verify(token).map(AuthUser)
+            state.ctx.tokens().verify(token).map(AuthUser)
         })();
         ready(result.map_err(ApiError::from))
     }
@@ -54,7 +54,8 @@ impl FromRequest for ClientAddr {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let hops = req.app_data::<web::Data<State>>().map_or(0, |s| s.ctx.settings.server.trusted_proxy_hops);
+        let hops =
+            req.app_data::<web::Data<State>>().map_or(0, |s| s.ctx.settings().server.trusted_proxy_hops);
         let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
         let forwarded = (hops > 0)
             .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
@@ -79,7 +80,7 @@ impl FromRequest for MaybeUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let user = req.app_data::<web::Data<State>>().and_then(|state| {
             let token = bearer_token(req).ok()?;
-            state.ctx.tokens.verify(token).ok()
+            state.ctx.tokens().verify(token).ok()
         });
         ready(Ok(MaybeUser(user)))
     }

@@ -66,8 +66,9 @@ pub async fn refuse_nul<B: MessageBody>(
         return Ok(refuse(req, ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, nul_text)));
     }
     if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) && is_json(&req) {
-        let limit =
-            req.app_data::<web::Data<State>>().map_or(64 * 1024, |s| s.ctx.settings.server.json_limit_bytes);
+        let limit = req
+            .app_data::<web::Data<State>>()
+            .map_or(64 * 1024, |s| s.ctx.settings().server.json_limit_bytes);
         let mut payload = req.take_payload();
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {

@@ -43,7 +43,7 @@ impl Application {
     /// # Errors
     /// When the address cannot be bound.
     pub fn build_with_context(ctx: Arc<AppContext>) -> anyhow::Result<Self> {
-        let settings = Arc::clone(&ctx.settings);
+        let settings = Arc::clone(ctx.settings());
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("cannot bind {address}"))?;
         let port = listener.local_addr()?.port();
@@ -56,8 +56,8 @@ impl Application {
             format!("cannot create the media directory {}", settings.media.root.display())
         })?;
         shop_app::auth::warm_up();
-        Arc::clone(&ctx.catalog).spawn_refresher(
-            ctx.db.clone(),
+        Arc::clone(ctx.catalog()).spawn_refresher(
+            ctx.db().clone(),
             std::time::Duration::from_secs(settings.catalog.refresh_seconds.max(1)),
             std::time::Duration::from_secs(settings.catalog.stats_refresh_seconds.max(1)),
         );
@@ -70,7 +70,7 @@ impl Application {
         // connections live on that worker's runtime (see shop_app::context::request_pool);
         // background work keeps the shared one.
         let server = HttpServer::new(move || {
-            let ctx = match shop_app::context::request_pool(&ctx.settings, workers) {
+            let ctx = match shop_app::context::request_pool(ctx.settings(), workers) {
                 Ok(Some(db)) => Arc::new(ctx.with_db(db)),
                 Ok(None) => Arc::clone(&ctx),
                 Err(e) => {
@@ -192,7 +192,7 @@ async fn request_id_header(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req.extensions().get::<RequestId>().copied();
     // Counted while the handler runs: the outbox worker gives way when requests queue.
-    let _in_flight = req.app_data::<web::Data<State>>().map(|state| state.ctx.requests.enter());
+    let _in_flight = req.app_data::<web::Data<State>>().map(|state| state.ctx.requests().enter());
     let started = std::time::Instant::now();
     let (method, path) = (req.method().clone(), req.path().to_owned());
     let mut res = next.call(req).await?;
@@ -242,7 +242,7 @@ fn build_app(
         InitError = (),
     >,
 > {
-    let settings = Arc::clone(&state.ctx.settings);
+    let settings = Arc::clone(state.ctx.settings());
     let json =
         web::JsonConfig::default().limit(settings.server.json_limit_bytes).error_handler(error::json_error);
     let mut app = App::new()
@@ -265,7 +265,7 @@ fn build_app(
                 .guard(guard::Any(guard::Get()).or(guard::Head())),
         )
         .service(other_methods("/media/{_:.*}", "GET, HEAD"));
-    if state.ctx.payments.simulator.is_some() {
+    if state.ctx.payments().simulator.is_some() {
         app = app
             .service(browser_route(
                 web::resource(shop_app::payments::simulator::GATEWAY_PATH)

@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use shop_db::entities::order;
 use shop_db::{delivery, orders};
 use shop_domain::order::OrderStatus;
 
-use crate::context::AppContext;
+use super::Delivery;
 use crate::error::AppResult;
 
 /// Grants the courses of a just-paid order to its buyer, except those the buyer has active
@@ -53,11 +53,11 @@ pub(crate) async fn settle_refund(
 /// # Errors
 /// Database errors.
 pub async fn owned_course_ids(
-    ctx: &AppContext,
+    db: &DatabaseConnection,
     user_id: i64,
     course_ids: Option<&[i64]>,
 ) -> AppResult<HashSet<i64>> {
-    Ok(delivery::active_course_ids(&ctx.db, user_id, course_ids, Utc::now()).await?.into_iter().collect())
+    Ok(delivery::active_course_ids(db, user_id, course_ids, Utc::now()).await?.into_iter().collect())
 }
 
 /// One of the user's courses.
@@ -81,10 +81,10 @@ pub struct MyCourse {
 ///
 /// # Errors
 /// Database errors.
-pub async fn my_courses(ctx: &AppContext, user_id: i64) -> AppResult<Vec<MyCourse>> {
+pub async fn my_courses(ctx: &Delivery<'_>, user_id: i64) -> AppResult<Vec<MyCourse>> {
     let now = Utc::now();
     let snapshot = ctx.catalog.snapshot();
-    Ok(delivery::access_with_order_numbers(&ctx.db, user_id)
+    Ok(delivery::access_with_order_numbers(ctx.db, user_id)
         .await?
         .into_iter()
         .filter(|(row, _)| row.revoked_at.is_none())

@@ -9,7 +9,7 @@ use shop_db::delivery;
 use shop_db::entities::campaign;
 use shop_db::orders;
 
-use crate::context::AppContext;
+use super::Delivery;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{Job, enqueue};
 
@@ -49,12 +49,12 @@ pub struct CampaignReport {
 /// `NotFound` for an unknown course; `BadRequest` for an empty subject or message, or a
 /// version no material of the course has.
 pub async fn notify_buyers(
-    ctx: &AppContext,
+    ctx: &Delivery<'_>,
     req: CampaignRequest,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> AppResult<CampaignReport> {
     let course =
-        orders::courses(&ctx.db, &[req.course_id]).await?.pop().ok_or(AppError::NotFound("course"))?;
+        orders::courses(ctx.db, &[req.course_id]).await?.pop().ok_or(AppError::NotFound("course"))?;
     if req.subject.trim().is_empty() || req.subject.chars().count() > 200 {
         return Err(AppError::BadRequest("the subject must be 1 to 200 characters".into()));
     }
@@ -63,8 +63,8 @@ pub async fn notify_buyers(
     }
     if let Some(v) = &req.new_version {
         let mut found = false;
-        for name in delivery::material_names(&ctx.db, course.id).await? {
-            found |= delivery::material_version(&ctx.db, course.id, &name, v).await?.is_some();
+        for name in delivery::material_names(ctx.db, course.id).await? {
+            found |= delivery::material_version(ctx.db, course.id, &name, v).await?.is_some();
         }
         if !found {
             return Err(AppError::BadRequest(format!(
@@ -73,13 +73,10 @@ pub async fn notify_buyers(
             )));
         }
     }
-    let owners = delivery::owners_of(&ctx.db, course.id, Utc::now()).await?;
+    let owners = delivery::owners_of(ctx.db, course.id, Utc::now()).await?;
     let mut with_email = 0;
     for (user_id, _) in &owners {
-        if shop_db::users::by_id(&ctx.db, *user_id)
-            .await?
-            .and_then(|u| u.email)
-            .is_some_and(|e| !e.is_empty())
+        if shop_db::users::by_id(ctx.db, *user_id).await?.and_then(|u| u.email).is_some_and(|e| !e.is_empty())
         {
             with_email += 1;
         }
@@ -99,7 +96,7 @@ pub async fn notify_buyers(
         )
         .as_bytes(),
     ));
-    let txn = shop_db::begin_write(&ctx.db).await?;
+    let txn = shop_db::begin_write(ctx.db).await?;
     let row = campaign::ActiveModel {
         course_id: Set(course.id),
         subject: Set(req.subject.trim().to_owned()),

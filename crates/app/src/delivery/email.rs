@@ -3,8 +3,8 @@ use shop_db::entities::download_link;
 use shop_db::{delivery, orders, users};
 use shop_domain::order::OrderStatus;
 
+use super::Delivery;
 use super::links::{PURCHASE, issue_links, link_url};
-use crate::context::AppContext;
 use crate::jobs::Failure;
 use crate::mail::templates::{self, CourseUpdate, DownloadLinkLine, OrderConfirmation};
 use crate::mail::{Email, MailError};
@@ -18,7 +18,7 @@ impl From<MailError> for Failure {
     }
 }
 
-fn course_name(ctx: &AppContext, course_id: i64) -> String {
+fn course_name(ctx: &Delivery<'_>, course_id: i64) -> String {
     ctx.catalog
         .snapshot()
         .course(course_id)
@@ -27,12 +27,12 @@ fn course_name(ctx: &AppContext, course_id: i64) -> String {
 }
 
 async fn link_lines(
-    ctx: &AppContext,
+    ctx: &Delivery<'_>,
     links: &[download_link::Model],
 ) -> Result<Vec<DownloadLinkLine>, Failure> {
     let live: Vec<&download_link::Model> = links.iter().filter(|l| l.revoked_at.is_none()).collect();
     let wanted: Vec<(i64, &str)> = live.iter().map(|l| (l.course_id, l.material_name.as_str())).collect();
-    let latest = delivery::latest_materials(&ctx.db, &wanted).await?;
+    let latest = delivery::latest_materials(ctx.db, &wanted).await?;
     Ok(live
         .into_iter()
         .map(|l| {
@@ -51,22 +51,22 @@ async fn link_lines(
 
 /// Sends the confirmation of a paid order (skipped when the order is no longer paid or the
 /// buyer has no email address).
-pub(crate) async fn send_order_email(ctx: &AppContext, order_id: i64) -> Result<(), Failure> {
-    let Some(order) = orders::by_id(&ctx.db, order_id).await? else { return Ok(()) };
+pub(crate) async fn send_order_email(ctx: &Delivery<'_>, order_id: i64) -> Result<(), Failure> {
+    let Some(order) = orders::by_id(ctx.db, order_id).await? else { return Ok(()) };
     if order.order_status != OrderStatus::Paid {
         return Ok(());
     }
-    let Some(user) = users::by_id(&ctx.db, order.user_id).await? else { return Ok(()) };
+    let Some(user) = users::by_id(ctx.db, order.user_id).await? else { return Ok(()) };
     let Some(to) = user.email.clone().filter(|e| !e.is_empty()) else {
         tracing::info!(order.out_trade_no = %order.out_trade_no, "buyer has no email address: no confirmation sent");
         return Ok(());
     };
-    let courses = orders::details(&ctx.db, order.id)
+    let courses = orders::details(ctx.db, order.id)
         .await?
         .into_iter()
         .map(|d| (course_name(ctx, d.course_id), d.real_price_fen))
         .collect();
-    let links = delivery::links_of_order(&ctx.db, order.id, Some(PURCHASE)).await?;
+    let links = delivery::links_of_order(ctx.db, order.id, Some(PURCHASE)).await?;
     let data = OrderConfirmation {
         buyer_name: user.username.clone(),
         out_trade_no: order.out_trade_no.clone(),
@@ -75,7 +75,7 @@ pub(crate) async fn send_order_email(ctx: &AppContext, order_id: i64) -> Result<
         paid_at: order.pay_time.unwrap_or(order.updated_time),
         courses,
         links: link_lines(ctx, &links).await?,
-        my_courses_url: format!("{}/api/v1/course/mine/", ctx.public_url()),
+        my_courses_url: format!("{}/api/v1/course/mine/", ctx.public_url),
     };
     let (subject, text, html) = templates::order_confirmation(ctx.settings.email.language, &data);
     ctx.mailer.send(&Email { to, subject, text, html }).await?;
@@ -85,21 +85,21 @@ pub(crate) async fn send_order_email(ctx: &AppContext, order_id: i64) -> Result<
 
 /// Sends one buyer one campaign, with fresh links when the campaign announces a new version.
 pub(crate) async fn send_campaign_email(
-    ctx: &AppContext,
+    ctx: &Delivery<'_>,
     campaign_id: i64,
     user_id: i64,
 ) -> Result<(), Failure> {
-    let Some(campaign) = delivery::campaign(&ctx.db, campaign_id).await? else { return Ok(()) };
-    let Some(user) = users::by_id(&ctx.db, user_id).await? else { return Ok(()) };
+    let Some(campaign) = delivery::campaign(ctx.db, campaign_id).await? else { return Ok(()) };
+    let Some(user) = users::by_id(ctx.db, user_id).await? else { return Ok(()) };
     let Some(to) = user.email.clone().filter(|e| !e.is_empty()) else { return Ok(()) };
-    let owners = delivery::owners_of(&ctx.db, campaign.course_id, chrono::Utc::now()).await?;
+    let owners = delivery::owners_of(ctx.db, campaign.course_id, chrono::Utc::now()).await?;
     let order_id = owners.iter().find(|(u, _)| *u == user_id).and_then(|(_, o)| *o);
     let mut links = Vec::new();
     if let (Some(_), Some(order_id)) = (&campaign.new_version, order_id)
-        && let Some(order) = orders::by_id(&ctx.db, order_id).await?
+        && let Some(order) = orders::by_id(ctx.db, order_id).await?
     {
         let key = format!("campaign:{campaign_id}");
-        let txn = shop_db::begin_write(&ctx.db).await?;
+        let txn = shop_db::begin_write(ctx.db).await?;
         links = issue_links(
             &txn,
             &order,

@@ -16,15 +16,16 @@ impl JobHandler for DeliveryJobs {
     }
 
     async fn run(&self, ctx: &AppContext, id: i64, job: Job) -> Result<(), Failure> {
+        let ctx = &ctx.delivery();
         match job {
             Job::OrderPaid { order } => order_paid(ctx, id, order).await,
             Job::OrderEmail { order_id } => {
                 super::email::send_order_email(ctx, order_id).await?;
-                jobs::complete(&ctx.db, id).await
+                jobs::complete(ctx.db, id).await
             }
             Job::CampaignEmail { campaign_id, user_id } => {
                 super::email::send_campaign_email(ctx, campaign_id, user_id).await?;
-                jobs::complete(&ctx.db, id).await
+                jobs::complete(ctx.db, id).await
             }
             other => Err(Failure::Permanent(format!("not a delivery job: {}", other.kind()))),
         }
@@ -33,8 +34,8 @@ impl JobHandler for DeliveryJobs {
 
 /// Counts the order's learners, issues the buyer's private links and queues the email,
 /// unless the order was refunded meanwhile; in one transaction with the job's completion.
-async fn order_paid(ctx: &AppContext, id: i64, order: OrderRef) -> Result<(), Failure> {
-    let txn = shop_db::begin_write(&ctx.db).await?;
+async fn order_paid(ctx: &super::Delivery<'_>, id: i64, order: OrderRef) -> Result<(), Failure> {
+    let txn = shop_db::begin_write(ctx.db).await?;
     let order = match order {
         OrderRef::Number { out_trade_no } => orders::by_out_trade_no(&txn, &out_trade_no).await?,
         OrderRef::Id { order_id } => orders::by_id(&txn, order_id).await?,

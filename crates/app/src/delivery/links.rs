@@ -8,7 +8,7 @@ use shop_db::delivery::{self, NewLink};
 use shop_db::entities::{download_link, material, order, order_detail};
 use shop_db::orders;
 
-use crate::context::AppContext;
+use super::Delivery;
 use crate::error::{AppError, AppResult};
 
 /// The issue key of the links made at purchase.
@@ -67,8 +67,8 @@ pub(crate) async fn issue_links_of_lines(
 }
 
 /// The public URL of a link.
-pub fn link_url(ctx: &AppContext, token: &str) -> String {
-    format!("{}/d/{token}", ctx.public_url())
+pub fn link_url(ctx: &Delivery<'_>, token: &str) -> String {
+    format!("{}/d/{token}", ctx.public_url)
 }
 
 /// Why a download is refused.
@@ -98,23 +98,21 @@ pub struct Download {
 ///
 /// # Errors
 /// `Ok(Err(refusal))` for the refusals above; database errors.
-pub async fn take_download(ctx: &AppContext, token: &str) -> AppResult<Result<Download, DownloadRefusal>> {
+pub async fn take_download(ctx: &Delivery<'_>, token: &str) -> AppResult<Result<Download, DownloadRefusal>> {
     if token.len() > 64 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Ok(Err(DownloadRefusal::Unknown));
     }
-    let Some(link) = delivery::link_by_token(&ctx.db, token).await? else {
+    let Some(link) = delivery::link_by_token(ctx.db, token).await? else {
         return Ok(Err(DownloadRefusal::Unknown));
     };
     if link.revoked_at.is_some() {
         return Ok(Err(DownloadRefusal::Revoked));
     }
-    let Some(material) = delivery::latest_material(&ctx.db, link.course_id, &link.material_name).await?
-    else {
+    let Some(material) = delivery::latest_material(ctx.db, link.course_id, &link.material_name).await? else {
         return Ok(Err(DownloadRefusal::NoFile));
     };
-    if !delivery::take_download(&ctx.db, token, Utc::now()).await? {
-        let now =
-            delivery::link_by_token(&ctx.db, token).await?.ok_or(AppError::NotFound("download link"))?;
+    if !delivery::take_download(ctx.db, token, Utc::now()).await? {
+        let now = delivery::link_by_token(ctx.db, token).await?.ok_or(AppError::NotFound("download link"))?;
         return Ok(Err(if now.revoked_at.is_some() {
             DownloadRefusal::Revoked
         } else {
@@ -143,8 +141,8 @@ pub struct LinkView {
 ///
 /// # Errors
 /// Database errors.
-pub async fn my_links(ctx: &AppContext, user_id: i64) -> AppResult<Vec<LinkView>> {
-    Ok(delivery::links_of_user(&ctx.db, user_id)
+pub async fn my_links(ctx: &Delivery<'_>, user_id: i64) -> AppResult<Vec<LinkView>> {
+    Ok(delivery::links_of_user(ctx.db, user_id)
         .await?
         .into_iter()
         .filter(|l| l.revoked_at.is_none())

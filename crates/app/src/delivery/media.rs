@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use shop_db::delivery;
 use shop_db::entities::{chapter, material, section};
 
-use crate::context::AppContext;
+use super::Delivery;
 use crate::error::{AppError, AppResult};
 use crate::storage::Storage;
 
@@ -73,22 +73,22 @@ fn segment(text: &str, what: &str) -> AppResult<String> {
 /// `NotFound` for an unknown course or section (or a section of another course);
 /// `BadRequest` for bad names or a version that exists; storage and database errors.
 pub async fn put(
-    ctx: &AppContext,
+    ctx: &Delivery<'_>,
     course_id: i64,
     file: &Path,
     target: MediaTarget,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> AppResult<Uploaded> {
-    if shop_db::orders::courses(&ctx.db, &[course_id]).await?.is_empty() {
+    if shop_db::orders::courses(ctx.db, &[course_id]).await?.is_empty() {
         return Err(AppError::NotFound("course"));
     }
     let name = file_name(file)?;
     let (key, record): (String, Box<dyn FnOnce(u64) -> RecordStep + Send>) = match &target {
         MediaTarget::Section(id) => {
             let sec =
-                section::Entity::find_by_id(*id).one(&ctx.db).await?.ok_or(AppError::NotFound("section"))?;
+                section::Entity::find_by_id(*id).one(ctx.db).await?.ok_or(AppError::NotFound("section"))?;
             let ch = chapter::Entity::find_by_id(sec.chapter_id)
-                .one(&ctx.db)
+                .one(ctx.db)
                 .await?
                 .ok_or(AppError::NotFound("section"))?;
             if ch.course_id != course_id {
@@ -104,7 +104,7 @@ pub async fn put(
         MediaTarget::Material { name: mname, version } => {
             let mname = segment(mname, "the material name")?;
             let version = segment(version, "the version")?;
-            if delivery::material_version(&ctx.db, course_id, &mname, &version).await?.is_some() {
+            if delivery::material_version(ctx.db, course_id, &mname, &version).await?.is_some() {
                 return Err(AppError::BadRequest(format!(
                     "material {mname} version {version} exists already; use a new version"
                 )));
@@ -127,7 +127,7 @@ pub async fn put(
     };
     Storage::validate_key(&key).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let size = ctx.storage.put_file(&key, file, progress).await.map_err(AppError::Unexpected)?;
-    let txn = shop_db::begin_write(&ctx.db).await?;
+    let txn = shop_db::begin_write(ctx.db).await?;
     match record(size) {
         RecordStep::Section { id, key } => {
             section::Entity::update_many()
@@ -179,18 +179,18 @@ pub struct PlayUrl {
 ///
 /// # Errors
 /// `NotFound` for an unknown section or one without media; `Forbidden` for a non-owner.
-pub async fn play_url(ctx: &AppContext, user_id: i64, section_id: i64) -> AppResult<PlayUrl> {
+pub async fn play_url(ctx: &Delivery<'_>, user_id: i64, section_id: i64) -> AppResult<PlayUrl> {
     let sec = section::Entity::find_by_id(section_id)
-        .one(&ctx.db)
+        .one(ctx.db)
         .await?
         .filter(|s| s.is_show && !s.is_delete)
         .ok_or(AppError::NotFound("section"))?;
     let ch = chapter::Entity::find_by_id(sec.chapter_id)
-        .one(&ctx.db)
+        .one(ctx.db)
         .await?
         .ok_or(AppError::NotFound("section"))?;
     if !sec.free_trail {
-        let owned = super::access::owned_course_ids(ctx, user_id, Some(&[ch.course_id])).await?;
+        let owned = super::access::owned_course_ids(ctx.db, user_id, Some(&[ch.course_id])).await?;
         if !owned.contains(&ch.course_id) {
             return Err(AppError::Forbidden);
         }
@@ -205,7 +205,7 @@ pub async fn play_url(ctx: &AppContext, user_id: i64, section_id: i64) -> AppRes
     let now = Utc::now();
     let url = ctx
         .storage
-        .signed_url(&sec.section_link, ttl, &ctx.public_url(), now)
+        .signed_url(&sec.section_link, ttl, &ctx.public_url, now)
         .await
         .map_err(AppError::Unexpected)?;
     Ok(PlayUrl {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use shop_domain::Money;
 
-use crate::context::AppContext;
+use super::Delivery;
 use crate::error::{AppError, AppResult};
 
 /// Sales of one course.
@@ -123,9 +123,9 @@ fn money(fen: i64, what: &str) -> AppResult<Money> {
 ///
 /// # Errors
 /// Database errors; a sum out of the range of [`Money`] (a corrupt amount).
-pub async fn sales_report(ctx: &AppContext, since: Option<DateTime<Utc>>) -> AppResult<SalesReport> {
-    let day_rows = shop_db::sales::days(&ctx.db, since, shop_domain::time::BEIJING).await?;
-    let course_rows = shop_db::sales::courses(&ctx.db, since).await?;
+pub async fn sales_report(ctx: &Delivery<'_>, since: Option<DateTime<Utc>>) -> AppResult<SalesReport> {
+    let day_rows = shop_db::sales::days(ctx.db, since, shop_domain::time::BEIJING).await?;
+    let course_rows = shop_db::sales::courses(ctx.db, since).await?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let mut report = SalesReport { since, ..Default::default() };
     let (mut revenue, mut refunded) = (0i64, 0i64);

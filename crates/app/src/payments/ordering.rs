@@ -253,7 +253,8 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
         }
         Ok(Placed::Existing(existing)) => outcome(&existing),
         Ok(Placed::AlreadyOwned) => {
-            let owned = crate::delivery::owned_course_ids(ctx, user_id, Some(&purchase.course_ids)).await?;
+            let owned =
+                crate::delivery::owned_course_ids(&ctx.db, user_id, Some(&purchase.course_ids)).await?;
             Err(AppError::Conflict(match purchase.course_ids.iter().find(|id| owned.contains(id)) {
                 Some(id) => format!("you already own course {id}"),
                 None => "you already own one of these courses".into(),

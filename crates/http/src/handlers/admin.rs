@@ -137,8 +137,8 @@ pub async fn sales(
     user: AuthUser,
     query: web::Query<SalesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::require_admin(&state.ctx, user.0).await?;
+    accounts::require_admin(&state.ctx.accounts(), user.0).await?;
     let since = ReportPeriod::parse(query.period.as_deref(), query.since.as_deref())?.start(Utc::now());
-    let report = delivery::sales_report(&state.ctx, since).await?;
+    let report = delivery::sales_report(&state.ctx.delivery(), since).await?;
     Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: "ok".into(), result: report.into() }))
 }

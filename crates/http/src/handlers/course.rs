@@ -116,7 +116,7 @@ impl IntoParams for ChapterQuery {
 }
 
 fn page_request(state: &State, page: Option<&str>, size: Option<&str>) -> Result<PageRequest, ApiError> {
-    let api = &state.ctx.settings.api;
+    let api = &state.ctx.settings().api;
     PageRequest::parse(page, size, api.default_page_size, api.max_page_size).map_err(|e| match e {
         shop_domain::paging::PageError::BadPage => ApiError::field("page", e.to_string()),
         shop_domain::paging::PageError::BadSize => ApiError::field("size", e.to_string()),
@@ -135,7 +135,7 @@ fn parse_price(field: &str, text: Option<&str>) -> Result<Option<Money>, ApiErro
 async fn owned_of(state: &State, user: MaybeUser, ids: &[i64]) -> Result<HashSet<i64>, ApiError> {
     match user.0 {
         Some(id) if !ids.is_empty() => {
-            Ok(shop_app::delivery::owned_course_ids(&state.ctx, id, Some(ids)).await?)
+            Ok(shop_app::delivery::owned_course_ids(state.ctx.db(), id, Some(ids)).await?)
         }
         _ => Ok(HashSet::new()),
     }
@@ -162,7 +162,7 @@ async fn page_response(
 /// Public course categories.
 #[utoipa::path(get, path = "/api/v1/course/category/", tag = "course", responses((status = 200, body = CategoryList)))]
 pub async fn categories(state: web::Data<State>) -> HttpResponse {
-    let snapshot = state.ctx.catalog.snapshot();
+    let snapshot = state.ctx.catalog().snapshot();
     let result = snapshot.categories().iter().map(CategoryDto::from).collect();
     HttpResponse::Ok().json(CategoryList { code: codes::OK, msg: "ok".into(), result })
 }
@@ -192,7 +192,7 @@ pub async fn list(
     let category = query.course_category.as_deref().map(|c| parse_id("course_category", c)).transpose()?;
     let request =
         page_request(&state, query.page.as_deref(), query.size.as_deref().or(query.page_size.as_deref()))?;
-    let page = state.ctx.catalog.snapshot().list(category, ordering, request)?;
+    let page = state.ctx.catalog().snapshot().list(category, ordering, request)?;
     page_response(&state, &req, user, &page).await
 }
 
@@ -209,7 +209,7 @@ pub async fn detail(
     user: MaybeUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = state.ctx.catalog.snapshot();
+    let snapshot = state.ctx.catalog().snapshot();
     let course = snapshot.course(id.into_inner()).ok_or(AppError::NotFound("course"))?;
     let owned = owned_of(&state, user, &[course.id]).await?;
     Ok(HttpResponse::Ok().json(CourseDto::from_view(course, &state.links, owned.contains(&course.id))))
@@ -233,7 +233,7 @@ pub async fn chapters(
 ) -> Result<HttpResponse, ApiError> {
     let course = query.course.as_deref().ok_or_else(|| ApiError::field("course", "is required"))?;
     let course = parse_id("course", course)?;
-    let chapters = state.ctx.catalog.snapshot().chapters(course).ok_or(AppError::NotFound("course"))?;
+    let chapters = state.ctx.catalog().snapshot().chapters(course).ok_or(AppError::NotFound("course"))?;
     let body: Vec<ChapterDto> = chapters.iter().map(ChapterDto::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -270,6 +270,6 @@ pub async fn search(
     }
     let request =
         page_request(&state, query.page.as_deref(), query.page_size.as_deref().or(query.size.as_deref()))?;
-    let page = state.ctx.catalog.snapshot().search(term.as_ref(), min, max, request)?;
+    let page = state.ctx.catalog().snapshot().search(term.as_ref(), min, max, request)?;
     page_response(&state, &req, user, &page).await
 }

@@ -65,8 +65,10 @@ pub struct MyCourses {
     responses((status = 200, body = MyCourses), (status = 401, body = ErrorBody))
 )]
 pub async fn mine(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let courses = retry_if_connection_lost(|| delivery::my_courses(&state.ctx, user.0)).await?;
-    let links = retry_if_connection_lost(|| delivery::my_links(&state.ctx, user.0)).await?;
+    let delivery_view = state.ctx.delivery();
+    let courses = retry_if_connection_lost(|| delivery::my_courses(&delivery_view, user.0)).await?;
+    let delivery_view = state.ctx.delivery();
+    let links = retry_if_connection_lost(|| delivery::my_links(&delivery_view, user.0)).await?;
     let result = courses
         .into_iter()
         .map(|c| MyCourseDto {
@@ -124,7 +126,8 @@ pub async fn play(
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let play = retry_if_connection_lost(|| delivery::play_url(&state.ctx, user.0, *id)).await?;
+    let delivery_view = state.ctx.delivery();
+    let play = retry_if_connection_lost(|| delivery::play_url(&delivery_view, user.0, *id)).await?;
     Ok(HttpResponse::Ok().json(PlayResponse {
         code: codes::OK,
         msg: "ok".into(),
@@ -152,8 +155,8 @@ pub async fn download(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let d = delivery::take_download(&state.ctx, &token).await??;
-    let storage = &state.ctx.storage;
+    let d = delivery::take_download(&state.ctx.delivery(), &token).await??;
+    let storage = &state.ctx.storage();
     let key = &d.material.object_key;
     if let Some(path) = storage.local_path(key) {
         let file = NamedFile::open_async(&path).await.map_err(|e| {
@@ -201,8 +204,8 @@ pub async fn private_media(
     let (Some(expires), Some(signature)) = (query.expires, query.signature.as_deref()) else {
         return Err(ApiError::unsigned_media());
     };
-    state.ctx.storage.verify_local_url(&key, expires, signature, Utc::now())?;
-    let path = state.ctx.storage.local_path(&key).ok_or(shop_app::AppError::NotFound("media"))?;
+    state.ctx.storage().verify_local_url(&key, expires, signature, Utc::now())?;
+    let path = state.ctx.storage().local_path(&key).ok_or(shop_app::AppError::NotFound("media"))?;
     let file = NamedFile::open_async(&path).await.map_err(|_| shop_app::AppError::NotFound("media"))?;
     Ok(file.into_response(&req))
 }

@@ -13,9 +13,9 @@ use crate::state::State;
     responses((status = 200, description = "The banners", body = BannerList), (status = 405, body = ErrorBody))
 )]
 pub async fn banner(state: web::Data<State>) -> HttpResponse {
-    let snapshot = state.ctx.catalog.snapshot();
+    let snapshot = state.ctx.catalog().snapshot();
     let result = snapshot
-        .banners(state.ctx.settings.api.banner_count)
+        .banners(state.ctx.settings().api.banner_count)
         .iter()
         .map(|b| BannerDto::from_view(b, &state.links))
         .collect();

@@ -48,7 +48,7 @@ pub async fn pay_result(
 
 /// The simulated gateway: GET opens the cashier for a signed page-pay URL.
 pub async fn simulator_cashier(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let sim = state.ctx.payments.simulator.as_ref().ok_or_else(simulator_only)?;
+    let sim = state.ctx.payments().simulator.as_ref().ok_or_else(simulator_only)?;
     html::page(&CashierPage { c: &sim.cashier(req.query_string())? })
 }
 
@@ -58,7 +58,7 @@ pub async fn simulator_api(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let sim = state.ctx.payments.simulator.as_ref().ok_or_else(simulator_only)?;
+    let sim = state.ctx.payments().simulator.as_ref().ok_or_else(simulator_only)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json;charset=utf-8")
         .body(sim.gateway(req.query_string(), &body)))
@@ -76,7 +76,7 @@ pub async fn simulator_pay(
     state: web::Data<State>,
     form: web::Form<PayForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let sim = state.ctx.payments.simulator.as_ref().ok_or_else(simulator_only)?;
+    let sim = state.ctx.payments().simulator.as_ref().ok_or_else(simulator_only)?;
     let back = sim.pay(&form.q).await?;
     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, back)).finish())
 }

@@ -60,9 +60,11 @@ pub async fn mul_login(
     client: ClientAddr,
     body: web::Json<PasswordLogin>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome =
-        retry_if_connection_lost(|| accounts::login(&state.ctx, &client.0, &body.username, &body.password))
-            .await?;
+    let accounts_view = state.ctx.accounts();
+    let outcome = retry_if_connection_lost(|| {
+        accounts::login(&accounts_view, &client.0, &body.username, &body.password)
+    })
+    .await?;
     Ok(login_response(&state, outcome))
 }
 
@@ -82,7 +84,8 @@ pub async fn mobile(
     query: web::Query<MobileQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mobile = mobile_param(&query)?;
-    let registered = retry_if_connection_lost(|| accounts::mobile_registered(&state.ctx, mobile)).await?;
+    let accounts_view = state.ctx.accounts();
+    let registered = retry_if_connection_lost(|| accounts::mobile_registered(&accounts_view, mobile)).await?;
     Ok(HttpResponse::Ok().json(if registered {
         Message::new(codes::OK, "this mobile number is registered")
     } else {
@@ -109,7 +112,7 @@ pub async fn send_sms(
     client: ClientAddr,
     query: web::Query<MobileQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::send_sms_code(&state.ctx, &client.0, mobile_param(&query)?).await?;
+    accounts::send_sms_code(&state.ctx.accounts(), &client.0, mobile_param(&query)?).await?;
     Ok(HttpResponse::Ok().json(Message::new(codes::OK, "verification code sent")))
 }
 
@@ -131,7 +134,7 @@ pub async fn mobile_login(
     client: ClientAddr,
     body: web::Json<SmsLogin>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = accounts::sms_login(&state.ctx, &client.0, &body.mobile, &body.code).await?;
+    let outcome = accounts::sms_login(&state.ctx.accounts(), &client.0, &body.mobile, &body.code).await?;
     Ok(login_response(&state, outcome))
 }
 
@@ -154,7 +157,8 @@ pub async fn mobile_register(
     client: ClientAddr,
     body: web::Json<MobileRegister>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::register_by_mobile(&state.ctx, &client.0, &body.mobile, &body.code, &body.password).await?;
+    accounts::register_by_mobile(&state.ctx.accounts(), &client.0, &body.mobile, &body.code, &body.password)
+        .await?;
     Ok(HttpResponse::Ok().json(Message::new(codes::OK, "registered")))
 }
 
@@ -167,7 +171,8 @@ pub async fn mobile_register(
     responses((status = 200, body = MeResponse), (status = 401, description = "Missing, expired or invalid token", body = ErrorBody))
 )]
 pub async fn me(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let view = retry_if_connection_lost(|| accounts::me(&state.ctx, user.0)).await?;
+    let accounts_view = state.ctx.accounts();
+    let view = retry_if_connection_lost(|| accounts::me(&accounts_view, user.0)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         code: codes::OK,
         msg: "ok".into(),
