@@ -2,32 +2,16 @@
 //! mobile; the current user; operator-created users.
 use chrono::{Duration, Utc};
 use hmac::{Hmac, Mac};
-use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 use sha2::Sha256;
 use shop_db::entities::user;
 use shop_db::{Conflict, WriteError, sms, users};
 use shop_domain::user::{Email, LoginIdentifier, Mobile, Password, Role, SmsCode, Username};
 
-use crate::auth::{TokenService, hash_password, verify_password};
-use crate::config::Settings;
+use crate::auth::{hash_password, verify_password};
+use crate::context::Accounts;
 use crate::error::{AppError, AppResult};
 use crate::limits::Limit;
-use crate::sms::SmsGateway;
-
-/// What the account use cases may use (see `AppContext::accounts`).
-pub struct Accounts<'a> {
-    /// The pool.
-    pub db: &'a DatabaseConnection,
-    /// The settings (`auth`, `sms`, `media`).
-    pub settings: &'a Settings,
-    /// Access tokens.
-    pub tokens: &'a TokenService,
-    /// Delivers SMS codes.
-    pub sms: &'a dyn SmsGateway,
-    /// Key of the SMS code hashes.
-    pub sms_key: [u8; 32],
-}
 
 /// What a successful login returns to the front end.
 #[derive(Debug, Clone)]

@@ -8,11 +8,9 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
-use crate::accounts::Accounts;
 use crate::auth::{KeyPurpose, TokenService, derive_key};
 use crate::catalog::{self, Catalog};
 use crate::config::Settings;
-use crate::delivery::Delivery;
 use crate::mail::Mailer;
 use crate::payments::gateway::Payments;
 use crate::sms::SmsGateway;
@@ -104,6 +102,36 @@ impl AppContext {
     pub fn requests(&self) -> &Arc<InFlight> {
         &self.requests
     }
+}
+
+/// What the account use cases may use (see [`AppContext::accounts`]).
+pub struct Accounts<'a> {
+    /// The pool.
+    pub db: &'a DatabaseConnection,
+    /// The settings (`auth`, `sms`, `media`).
+    pub settings: &'a Settings,
+    /// Access tokens.
+    pub tokens: &'a TokenService,
+    /// Delivers SMS codes.
+    pub sms: &'a dyn SmsGateway,
+    /// Key of the SMS code hashes.
+    pub sms_key: [u8; 32],
+}
+
+/// What delivery's use cases may use (see [`AppContext::delivery`]).
+pub struct Delivery<'a> {
+    /// The pool.
+    pub db: &'a DatabaseConnection,
+    /// The settings (`delivery`, `email`, `storage`).
+    pub settings: &'a Settings,
+    /// The in-memory catalog (course names).
+    pub catalog: &'a Catalog,
+    /// Private media.
+    pub storage: &'a Storage,
+    /// Outgoing email.
+    pub mailer: &'a dyn Mailer,
+    /// The absolute base URL of links.
+    pub public_url: std::sync::Arc<String>,
 }
 
 /// A count of the HTTP requests in progress (the HTTP layer enters one per request), which

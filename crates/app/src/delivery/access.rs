@@ -9,7 +9,7 @@ use shop_db::entities::order;
 use shop_db::{delivery, orders};
 use shop_domain::order::OrderStatus;
 
-use super::Delivery;
+use crate::context::Delivery;
 use crate::error::AppResult;
 
 /// Grants the courses of a just-paid order to its buyer, except those the buyer has active

@@ -9,7 +9,7 @@ use shop_db::delivery;
 use shop_db::entities::campaign;
 use shop_db::orders;
 
-use super::Delivery;
+use crate::context::Delivery;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{Job, enqueue};
 

@@ -3,8 +3,8 @@ use shop_db::entities::download_link;
 use shop_db::{delivery, orders, users};
 use shop_domain::order::OrderStatus;
 
-use super::Delivery;
 use super::links::{PURCHASE, issue_links, link_url};
+use crate::context::Delivery;
 use crate::jobs::Failure;
 use crate::mail::templates::{self, CourseUpdate, DownloadLinkLine, OrderConfirmation};
 use crate::mail::{Email, MailError};

@@ -8,7 +8,7 @@ use shop_db::delivery::{self, NewLink};
 use shop_db::entities::{download_link, material, order, order_detail};
 use shop_db::orders;
 
-use super::Delivery;
+use crate::context::Delivery;
 use crate::error::{AppError, AppResult};
 
 /// The issue key of the links made at purchase.

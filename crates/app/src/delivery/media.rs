@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use shop_db::delivery;
 use shop_db::entities::{chapter, material, section};
 
-use super::Delivery;
+use crate::context::Delivery;
 use crate::error::{AppError, AppResult};
 use crate::storage::Storage;
 

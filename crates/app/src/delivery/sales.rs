@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use shop_domain::Money;
 
-use super::Delivery;
+use crate::context::Delivery;
 use crate::error::{AppError, AppResult};
 
 /// Sales of one course.
