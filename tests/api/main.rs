@@ -11,6 +11,7 @@ mod delivery;
 mod errors;
 mod faults;
 mod hardening;
+mod i18n;
 mod limits;
 mod money_once;
 mod openapi;

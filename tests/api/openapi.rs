@@ -64,7 +64,10 @@ async fn every_documented_operation_is_routed() {
             let status = res.status();
             let body: Value = res.json().await.unwrap_or(Value::Null);
             assert!(status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path} -> {status}");
-            assert!(body["msg"] != shop_http::startup::NO_ROUTE, "{method} {path} is not routed");
+            assert!(
+                body["msg"] != shop_app::i18n::msg::NO_ROUTE.get(shop_app::i18n::Lang::Zh),
+                "{method} {path} is not routed"
+            );
         }
     }
 }

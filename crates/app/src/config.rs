@@ -387,6 +387,10 @@ pub struct CorsSettings {
 pub struct ApiSettings {
     /// Answer 4xx business errors with HTTP 200 (tutorial front-end compatibility).
     pub business_errors_as_200: bool,
+    /// The language of `msg` and of the pages when `Accept-Language` names neither `zh`
+    /// nor `en` (or is absent).
+    #[serde(default)]
+    pub default_language: crate::i18n::Lang,
     /// Banners on the home page.
     pub banner_count: usize,
     /// Page size when none is asked for.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod error;
+pub mod i18n;
 pub mod jobs;
 pub mod limits;
 pub mod mail;

@@ -15,7 +15,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use crate::error::{self, ApiError, codes};
+use crate::error::{self, ApiError};
 use crate::handlers::{admin, course, delivery, health, home, order, pages, user};
 use crate::links::Links;
 use crate::openapi::ApiDoc;
@@ -223,11 +223,9 @@ async fn business_errors_as_200(
     Ok(res)
 }
 
-/// The message of a path that no route matches (a handler's 404 names what is missing).
-pub const NO_ROUTE: &str = "no route matches this path";
-
+/// A path that no route matches (a handler's 404 names what is missing).
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, NO_ROUTE))
+    Err(ApiError::no_route())
 }
 
 /// The actix application.
@@ -254,6 +252,7 @@ fn build_app(
         .service(web::scope("/api/v1").configure(api_routes))
         .service(res("/healthz").route(web::get().to(health::healthz)))
         .service(res("/readyz").route(web::get().to(health::readyz)))
+        .service(web::resource("/favicon.ico").route(web::get().to(pages::favicon)))
         .service(browser_route(res("/pay/result/").route(web::get().to(pages::pay_result))))
         .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
         .service(browser_route(
@@ -291,6 +290,7 @@ fn build_app(
     app.default_service(web::to(not_found))
         .wrap(from_fn(crate::nul::refuse_nul))
         .wrap(ErrorHandlers::new().default_handler(error::jsonify))
+        .wrap(from_fn(error::localize))
         .wrap(Condition::new(settings.api.business_errors_as_200, from_fn(business_errors_as_200)))
         .wrap(from_fn(request_id_header))
         .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())

@@ -2,6 +2,7 @@
 //! with fresh download links when a new version of the course's materials exists. Safe to
 //! rerun: a campaign is identified by its course, subject, message and version, and each
 //! buyer's email is an outbox job keyed by campaign and buyer, so nobody gets it twice.
+use crate::i18n::msg;
 use chrono::Utc;
 use sea_orm::Set;
 use sha2::{Digest, Sha256};
@@ -56,10 +57,10 @@ pub async fn notify_buyers(
     let course =
         orders::courses(&ctx.db, &[req.course_id]).await?.pop().ok_or(AppError::NotFound("course"))?;
     if req.subject.trim().is_empty() || req.subject.chars().count() > 200 {
-        return Err(AppError::BadRequest("the subject must be 1 to 200 characters".into()));
+        return Err(AppError::BadRequest(msg::CAMPAIGN_SUBJECT));
     }
     if req.message.trim().is_empty() {
-        return Err(AppError::BadRequest("the message is empty".into()));
+        return Err(AppError::BadRequest(msg::CAMPAIGN_EMPTY));
     }
     if let Some(v) = &req.new_version {
         let mut found = false;
@@ -67,10 +68,7 @@ pub async fn notify_buyers(
             found |= delivery::material_version(&ctx.db, course.id, &name, v).await?.is_some();
         }
         if !found {
-            return Err(AppError::BadRequest(format!(
-                "no material of course {} has version {v}: upload it first (course-shop media put {} FILE --material NAME --version {v})",
-                course.id, course.id
-            )));
+            return Err(AppError::BadRequest(msg::campaign_no_version(course.id, v)));
         }
     }
     let owners = delivery::owners_of(&ctx.db, course.id, Utc::now()).await?;

@@ -1,4 +1,5 @@
 //! Operator refunds and reconciliation.
+use crate::i18n::msg;
 use chrono::{DateTime, Utc};
 use shop_db::{orders, payments};
 use shop_domain::Money;
@@ -36,10 +37,7 @@ pub async fn request_refund(
     let order = orders::by_out_trade_no(&txn, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
     let status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
     if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
-        return Err(AppError::BadRequest(format!(
-            "order {out_trade_no} is {}: nothing to refund",
-            status.label()
-        )));
+        return Err(AppError::BadRequest(msg::nothing_to_refund(out_trade_no, status.label())));
     }
     let existing = payments::refunds_of(&txn, order.id).await?;
     let committed: i64 = existing
@@ -51,10 +49,7 @@ pub async fn request_refund(
     let left = order.total_amount_fen - committed;
     let amount = amount.map_or(left, Money::fen);
     if amount <= 0 || amount > left {
-        return Err(AppError::BadRequest(format!(
-            "refund of {} fen is not possible: {} fen of {} are left to refund",
-            amount, left, order.total_amount_fen
-        )));
+        return Err(AppError::BadRequest(msg::refund_too_large(amount, left, order.total_amount_fen)));
     }
     let out_request_no = format!("{}R{}", order.out_trade_no, existing.len() + 1);
     payments::insert_refund(&txn, order.id, &out_request_no, amount, reason).await?;

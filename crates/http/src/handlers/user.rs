@@ -4,12 +4,13 @@ use serde::Deserialize;
 use shop_app::AppError;
 use shop_app::accounts::{self, LoginOutcome};
 use shop_app::error::retry_if_connection_lost;
+use shop_app::i18n::msg;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{LoginResponse, MeResponse, Message, MobileRegister, PasswordLogin, SmsLogin, UserDto};
 use crate::error::{ApiError, ErrorBody, codes};
-use crate::extract::{AuthUser, ClientAddr};
+use crate::extract::{AuthUser, ClientAddr, Language};
 use crate::schemas;
 use crate::state::State;
 
@@ -26,10 +27,10 @@ impl IntoParams for MobileQuery {
     }
 }
 
-fn login_response(state: &State, outcome: LoginOutcome) -> HttpResponse {
+fn login_response(state: &State, lang: Language, outcome: LoginOutcome) -> HttpResponse {
     HttpResponse::Ok().json(LoginResponse {
         code: codes::OK,
-        msg: "login succeeded".into(),
+        msg: msg::LOGGED_IN.get(lang.0).into(),
         token: outcome.token,
         username: outcome.username,
         icon: state.links.media(&outcome.icon),
@@ -58,12 +59,13 @@ fn mobile_param(query: &MobileQuery) -> Result<&str, ApiError> {
 pub async fn mul_login(
     state: web::Data<State>,
     client: ClientAddr,
+    lang: Language,
     body: web::Json<PasswordLogin>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome =
         retry_if_connection_lost(|| accounts::login(&state.ctx, &client.0, &body.username, &body.password))
             .await?;
-    Ok(login_response(&state, outcome))
+    Ok(login_response(&state, lang, outcome))
 }
 
 /// Whether a mobile number is registered: code 100 when it is, 101 when it is not.
@@ -79,14 +81,15 @@ pub async fn mul_login(
 )]
 pub async fn mobile(
     state: web::Data<State>,
+    lang: Language,
     query: web::Query<MobileQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mobile = mobile_param(&query)?;
     let registered = retry_if_connection_lost(|| accounts::mobile_registered(&state.ctx, mobile)).await?;
     Ok(HttpResponse::Ok().json(if registered {
-        Message::new(codes::OK, "this mobile number is registered")
+        Message::new(codes::OK, msg::MOBILE_REGISTERED.get(lang.0))
     } else {
-        Message::new(codes::NOT_YET, "this mobile number is not registered")
+        Message::new(codes::NOT_YET, msg::MOBILE_NOT_REGISTERED.get(lang.0))
     }))
 }
 
@@ -107,10 +110,11 @@ pub async fn mobile(
 pub async fn send_sms(
     state: web::Data<State>,
     client: ClientAddr,
+    lang: Language,
     query: web::Query<MobileQuery>,
 ) -> Result<HttpResponse, ApiError> {
     accounts::send_sms_code(&state.ctx, &client.0, mobile_param(&query)?).await?;
-    Ok(HttpResponse::Ok().json(Message::new(codes::OK, "verification code sent")))
+    Ok(HttpResponse::Ok().json(Message::new(codes::OK, msg::SMS_SENT.get(lang.0))))
 }
 
 /// Login with a mobile number and an SMS code.
@@ -129,10 +133,11 @@ pub async fn send_sms(
 pub async fn mobile_login(
     state: web::Data<State>,
     client: ClientAddr,
+    lang: Language,
     body: web::Json<SmsLogin>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = accounts::sms_login(&state.ctx, &client.0, &body.mobile, &body.code).await?;
-    Ok(login_response(&state, outcome))
+    Ok(login_response(&state, lang, outcome))
 }
 
 /// Registration with a mobile number, an SMS code and a password; the username is the
@@ -152,10 +157,11 @@ pub async fn mobile_login(
 pub async fn mobile_register(
     state: web::Data<State>,
     client: ClientAddr,
+    lang: Language,
     body: web::Json<MobileRegister>,
 ) -> Result<HttpResponse, ApiError> {
     accounts::register_by_mobile(&state.ctx, &client.0, &body.mobile, &body.code, &body.password).await?;
-    Ok(HttpResponse::Ok().json(Message::new(codes::OK, "registered")))
+    Ok(HttpResponse::Ok().json(Message::new(codes::OK, msg::REGISTERED.get(lang.0))))
 }
 
 /// The logged-in user.
@@ -166,11 +172,11 @@ pub async fn mobile_register(
     security(("jwt" = [])),
     responses((status = 200, body = MeResponse), (status = 401, description = "Missing, expired or invalid token", body = ErrorBody))
 )]
-pub async fn me(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+pub async fn me(state: web::Data<State>, user: AuthUser, lang: Language) -> Result<HttpResponse, ApiError> {
     let view = retry_if_connection_lost(|| accounts::me(&state.ctx, user.0)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         code: codes::OK,
-        msg: "ok".into(),
+        msg: msg::OK.get(lang.0).into(),
         result: UserDto::from_view(view, &state.links),
     }))
 }
