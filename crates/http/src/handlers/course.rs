@@ -80,7 +80,7 @@ impl IntoParams for SearchQuery {
             query(
                 "search",
                 false,
-                "Words to find in course names and teacher names (case-insensitive). Empty or absent: every course.",
+                "Words to find in course names and teacher names (case-insensitive), or a price (`99`, `99.9`, `99.00`, `¥99`, `99元`) that also finds the courses with that price. Empty or absent: every course.",
                 schemas::search_query(),
             ),
             query("wd", false, "Same as `search` (the Luffy header's parameter).", schemas::search_query()),
@@ -237,9 +237,10 @@ pub async fn chapters(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// Searches course names and teacher names across every course type. Ranked: exact match,
-/// then prefix, then substring (a course-name match before a teacher-name match), then
-/// display priority.
+/// Searches course names and teacher names across every course type, and prices when the term
+/// is one (`99`, `¥99`, `99元`). Ranked: exact match, then prefix, then substring (a
+/// course-name match before a teacher-name match before a price match), then display
+/// priority.
 #[utoipa::path(
     get,
     path = "/api/v1/course/search/",
