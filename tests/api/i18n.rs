@@ -201,6 +201,17 @@ async fn every_error_code_answers_in_chinese_and_english(app: TestApp) {
         "wrong or has expired",
     )
     .await;
+    // 1014: no email code pending.
+    let verify = url("/api/v1/user/user/email/verify/");
+    expect(
+        "1014",
+        || c.post(&verify).header("Authorization", format!("jwt {token}")).json(&json!({"code": "123456"})),
+        StatusCode::BAD_REQUEST,
+        1014,
+        "邮箱验证码错误",
+        "email code is wrong",
+    )
+    .await;
     // 1020
     let again = json!({"mobile": "13800000001", "code": "000000", "password": "correct horse"});
     expect(

@@ -4,6 +4,7 @@ mod fake_alipay;
 mod helpers;
 mod smtp_sink;
 
+mod buyers;
 mod catalog;
 mod cli;
 mod contract;

@@ -58,6 +58,7 @@ async fn every_documented_operation_is_routed() {
             let request = match method.as_str() {
                 "get" => app.client.get(app.url(&concrete)),
                 "post" => app.client.post(app.url(&concrete)).json(&serde_json::json!({})),
+                "patch" => app.client.patch(app.url(&concrete)).json(&serde_json::json!({})),
                 other => panic!("unexpected method {other} on {path}"),
             };
             let res = request.send().await.expect("request");

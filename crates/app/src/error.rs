@@ -48,6 +48,9 @@ pub enum AppError {
     /// The SMS code is wrong, used or expired.
     #[error("the verification code is wrong or has expired")]
     InvalidSmsCode,
+    /// The email confirmation code is wrong, used or expired.
+    #[error("the email code is wrong or has expired")]
+    BadEmailCode,
     /// The SMS code could not be sent (contract code 101).
     #[error("the verification code could not be sent: {0}")]
     SmsNotSent(String),
@@ -98,6 +101,7 @@ impl AppError {
             AppError::RateLimited { retry_after_secs } => msg::rate_limited(*retry_after_secs),
             AppError::InvalidMobile => msg::BAD_MOBILE,
             AppError::InvalidSmsCode => msg::BAD_SMS_CODE,
+            AppError::BadEmailCode => msg::BAD_EMAIL_CODE,
             AppError::SmsNotSent(_) => msg::SMS_NOT_SENT,
             AppError::Unavailable(_) => msg::UNAVAILABLE,
             AppError::DatabaseUnavailable(..) => msg::DATABASE_UNAVAILABLE,

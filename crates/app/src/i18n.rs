@@ -394,6 +394,48 @@ pub mod msg {
         Text::new(format!("搜索词不能超过 {max} 个字符"), e.to_string())
     }
 
+    // ---- accounts and profiles ----
+    /// 1014.
+    pub const BAD_EMAIL_CODE: Text =
+        Text::fixed("邮箱验证码错误或已过期", "the email code is wrong or has expired");
+    /// `PATCH user/user/me/` with a new email: a code went to it.
+    pub const EMAIL_CODE_SENT: Text = Text::fixed(
+        "验证码已发送到新邮箱，请在确认后使用",
+        "a confirmation code was sent to the new email address",
+    );
+    /// `PATCH user/user/me/` without a new email.
+    pub const PROFILE_UPDATED: Text = Text::fixed("修改成功", "profile updated");
+    /// `POST user/user/email/verify/`.
+    pub const EMAIL_CONFIRMED: Text = Text::fixed("邮箱验证成功", "email address confirmed");
+    /// A profile field that only other routes change.
+    pub const FIELD_PROTECTED: Text = Text::fixed("不能在此修改", "cannot be changed here");
+    /// A body that is not a JSON object.
+    pub const MUST_BE_OBJECT: Text = Text::fixed("必须是 JSON 对象", "must be a JSON object");
+    /// Not a string.
+    pub const MUST_BE_TEXT: Text = Text::fixed("必须是字符串", "must be a string");
+    /// A `PATCH` without a field to change.
+    pub const NOTHING_TO_CHANGE: Text =
+        Text::fixed("请提供要修改的字段（email、username）", "name a field to change (email, username)");
+    /// A field that does not exist.
+    pub fn unknown_field(name: &str) -> Text {
+        let name: String = name.chars().take(40).collect();
+        Text::new(format!("未知字段 {name:?}"), format!("unknown field {name:?}"))
+    }
+    /// The subject of the email with a confirmation code.
+    pub const EMAIL_CODE_SUBJECT: Text = Text::fixed("邮箱验证码", "Your email confirmation code");
+    /// Its first line.
+    pub const EMAIL_CODE_INTRO: Text =
+        Text::fixed("您正在为账号绑定此邮箱，验证码：", "Use this code to confirm your email address:");
+    /// Its validity (minutes).
+    pub fn email_code_validity(minutes: i64) -> Text {
+        Text::new(
+            format!("验证码 {minutes} 分钟内有效，仅可使用一次。如非本人操作，请忽略本邮件。"),
+            format!(
+                "It is valid for {minutes} minutes and works once. If you did not ask for it, ignore this email."
+            ),
+        )
+    }
+
     // ---- accounts ----
     /// Registration with a number that has an account.
     pub const MOBILE_TAKEN: Text = Text::fixed("手机号已被注册", "this mobile number is already registered");

@@ -2,6 +2,7 @@
 //! per use case; no HTTP and no OpenAPI here (that is `shop-http`).
 pub mod accounts;
 pub mod auth;
+pub mod buyers;
 pub mod catalog;
 pub mod config;
 pub mod context;

@@ -51,6 +51,8 @@ pub mod codes {
     pub const FORBIDDEN: i32 = 1012;
     /// Wrong, used or expired SMS code.
     pub const BAD_SMS_CODE: i32 = 1013;
+    /// Wrong, used or expired email confirmation code.
+    pub const BAD_EMAIL_CODE: i32 = 1014;
     /// A unique value is taken.
     pub const CONFLICT: i32 = 1020;
     /// A download link has no downloads left.
@@ -174,6 +176,7 @@ impl From<AppError> for ApiError {
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_REQUEST),
             AppError::InvalidMobile => (StatusCode::BAD_REQUEST, codes::BAD_MOBILE),
             AppError::InvalidSmsCode => (StatusCode::BAD_REQUEST, codes::BAD_SMS_CODE),
+            AppError::BadEmailCode => (StatusCode::BAD_REQUEST, codes::BAD_EMAIL_CODE),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED),
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, codes::BAD_CREDENTIALS),
@@ -409,6 +412,7 @@ mod tests {
             (AppError::BadRequest(msg::CAMPAIGN_EMPTY).into(), codes::BAD_REQUEST),
             (AppError::InvalidMobile.into(), codes::BAD_MOBILE),
             (AppError::InvalidSmsCode.into(), codes::BAD_SMS_CODE),
+            (AppError::BadEmailCode.into(), codes::BAD_EMAIL_CODE),
             (AppError::NotFound("order").into(), codes::NOT_FOUND),
             (AppError::Unauthorized(msg::TOKEN_EXPIRED).into(), codes::UNAUTHORIZED),
             (AppError::InvalidCredentials.into(), codes::BAD_CREDENTIALS),

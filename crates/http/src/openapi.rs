@@ -98,6 +98,8 @@ impl Modify for SharedResponses {
         user::mobile_login,
         user::mobile_register,
         user::me,
+        user::update_me,
+        user::verify_email,
         order::pay,
         order::alipay,
         order::notify,

@@ -150,7 +150,8 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(res("/user/user/send_sms/").route(web::get().to(user::send_sms)))
         .service(res("/user/user/mobile_login/").route(web::post().to(user::mobile_login)))
         .service(res("/user/user/mobile_register/").route(web::post().to(user::mobile_register)))
-        .service(res("/user/user/me/").route(web::get().to(user::me)))
+        .service(res("/user/user/me/").route(web::get().to(user::me)).route(web::patch().to(user::update_me)))
+        .service(res("/user/user/email/verify/").route(web::post().to(user::verify_email)))
         .service(res("/order/pay/").route(web::post().to(order::pay)))
         .service(res("/order/alipay/").route(web::post().to(order::alipay)))
         .service(
@@ -170,7 +171,7 @@ fn cors(settings: &Settings) -> Cors {
     } else {
         origins.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
     };
-    base.allowed_methods(["GET", "POST", "OPTIONS"])
+    base.allowed_methods(["GET", "POST", "PATCH", "OPTIONS"])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

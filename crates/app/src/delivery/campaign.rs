@@ -38,8 +38,10 @@ pub struct CampaignReport {
     pub rerun: bool,
     /// Current owners of the course.
     pub owners: usize,
-    /// Owners with an email address.
+    /// Owners with a delivery address (a confirmed email, or one given with their order).
     pub with_email: usize,
+    /// Owners the campaign cannot reach (no delivery address): their user ids.
+    pub unreachable: Vec<i64>,
     /// Emails newly queued by this run.
     pub queued: usize,
 }
@@ -73,17 +75,27 @@ pub async fn notify_buyers(
     }
     let owners = delivery::owners_of(&ctx.db, course.id, Utc::now()).await?;
     let mut with_email = 0;
-    for (user_id, _) in &owners {
-        if shop_db::users::by_id(&ctx.db, *user_id)
-            .await?
-            .and_then(|u| u.email)
-            .is_some_and(|e| !e.is_empty())
-        {
+    let mut unreachable = Vec::new();
+    for (user_id, order_id) in &owners {
+        let Some(user) = shop_db::users::by_id(&ctx.db, *user_id).await? else { continue };
+        let order = match order_id {
+            Some(id) => orders::by_id(&ctx.db, *id).await?,
+            None => None,
+        };
+        if crate::buyers::delivery_address(&user, order.as_ref()).is_some() {
             with_email += 1;
+        } else {
+            unreachable.push(*user_id);
         }
     }
-    let mut report =
-        CampaignReport { campaign_id: None, rerun: false, owners: owners.len(), with_email, queued: 0 };
+    let mut report = CampaignReport {
+        campaign_id: None,
+        rerun: false,
+        owners: owners.len(),
+        with_email,
+        unreachable,
+        queued: 0,
+    };
     if req.dry_run {
         return Ok(report);
     }

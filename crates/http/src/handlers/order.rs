@@ -47,7 +47,8 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
 }
 
 /// Creates an order and returns the Alipay page-pay URL to open. The total must equal the
-/// server's sum of the course prices. Send an `Idempotency-Key` header to make retries
+/// server's sum of the course prices. An optional `email` is kept on the order: the purchase
+/// email goes there when the account has no confirmed email. Send an `Idempotency-Key` header to make retries
 /// safe: the same key returns the same order and URL (with a different body: 409).
 #[utoipa::path(
     post,
@@ -70,9 +71,13 @@ pub async fn pay(
     body: web::Json<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = Language(Language::of(&req));
-    let purchase = purchase(body.into_inner(), &req)?;
-    let outcome =
-        retry_if_connection_lost(|| payments::create_order(&state.ctx, user.0, purchase.clone())).await?;
+    let mut body = body.into_inner();
+    let email = body.email.take().filter(|e| !e.trim().is_empty());
+    let purchase = purchase(body, &req)?;
+    let outcome = retry_if_connection_lost(|| {
+        shop_app::buyers::create_order_with_email(&state.ctx, user.0, purchase.clone(), email.as_deref())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(PayResponse {
         code: codes::OK,
         msg: if outcome.created { msg::ORDER_CREATED } else { msg::ORDER_EXISTING }.get(lang.0).into(),

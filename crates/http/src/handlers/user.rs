@@ -3,12 +3,16 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shop_app::AppError;
 use shop_app::accounts::{self, LoginOutcome};
+use shop_app::buyers;
 use shop_app::error::retry_if_connection_lost;
 use shop_app::i18n::msg;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 
-use crate::dto::{LoginResponse, MeResponse, Message, MobileRegister, PasswordLogin, SmsLogin, UserDto};
+use crate::dto::{
+    EmailVerify, LoginResponse, MeResponse, Message, MobileRegister, PasswordLogin, ProfilePatch,
+    ProfileResponse, SmsLogin, UserDto,
+};
 use crate::error::{ApiError, ErrorBody, codes};
 use crate::extract::{AuthUser, ClientAddr, Language};
 use crate::schemas;
@@ -177,6 +181,73 @@ pub async fn me(state: web::Data<State>, user: AuthUser, lang: Language) -> Resu
     Ok(HttpResponse::Ok().json(MeResponse {
         code: codes::OK,
         msg: msg::OK.get(lang.0).into(),
+        result: UserDto::from_view(view, &state.links),
+    }))
+}
+
+/// Changes the logged-in user's profile: `email` (confirmed with a code sent to it, see
+/// `POST user/user/email/verify/`) and `username`. Any other field is refused (400, code
+/// 1000, `errors` names it). Codes are limited like SMS codes (one a minute and five an hour
+/// per account, five an hour per client address).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/user/user/me/",
+    tag = "user",
+    security(("jwt" = [])),
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, description = "Changed; `email_pending` names where a code was sent", body = ProfileResponse),
+        (status = 400, description = "A refused field or an invalid value (code 1000)", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "The username or email belongs to another account", body = ErrorBody),
+        (status = 429, description = "Codes asked too often; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The code email could not be sent", body = ErrorBody)
+    )
+)]
+pub async fn update_me(
+    state: web::Data<State>,
+    user: AuthUser,
+    client: ClientAddr,
+    lang: Language,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.as_object().ok_or_else(|| ApiError::field("body", msg::MUST_BE_OBJECT))?;
+    let change = buyers::ProfileChange::from_json(fields)?;
+    let outcome = buyers::update_profile(&state.ctx, &client.0, user.0, change, lang.0).await?;
+    let text = if outcome.email_pending.is_some() { msg::EMAIL_CODE_SENT } else { msg::PROFILE_UPDATED };
+    Ok(HttpResponse::Ok().json(ProfileResponse {
+        code: codes::OK,
+        msg: text.get(lang.0).into(),
+        result: UserDto::from_view(outcome.user, &state.links),
+        email_pending: outcome.email_pending,
+    }))
+}
+
+/// Confirms the new email address with the code sent to it (single use, valid 5 minutes, five
+/// guesses); the address becomes the account's email, where purchase emails go.
+#[utoipa::path(
+    post,
+    path = "/api/v1/user/user/email/verify/",
+    tag = "user",
+    security(("jwt" = [])),
+    request_body = EmailVerify,
+    responses(
+        (status = 200, description = "Confirmed (code 100)", body = MeResponse),
+        (status = 400, description = "Wrong, used or expired code (code 1014)", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "Another account confirmed this address meanwhile", body = ErrorBody)
+    )
+)]
+pub async fn verify_email(
+    state: web::Data<State>,
+    user: AuthUser,
+    lang: Language,
+    body: web::Json<EmailVerify>,
+) -> Result<HttpResponse, ApiError> {
+    let view = buyers::confirm_email(&state.ctx, user.0, &body.code).await?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        code: codes::OK,
+        msg: msg::EMAIL_CONFIRMED.get(lang.0).into(),
         result: UserDto::from_view(view, &state.links),
     }))
 }
