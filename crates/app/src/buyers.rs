@@ -40,7 +40,8 @@ pub struct ProfileChange {
 }
 
 impl ProfileChange {
-    /// Reads a JSON object: the editable fields as strings; any other field refused.
+    /// Reads a JSON object: the editable fields as strings; any other field refused. An empty
+    /// object changes nothing.
     ///
     /// # Errors
     /// `Validation` naming the first refused field (protected, unknown, or not a string).
@@ -64,9 +65,6 @@ impl ProfileChange {
             let field = if name == "email" { "email" } else { "username" };
             *slot =
                 Some(value.as_str().ok_or_else(|| AppError::invalid(field, msg::MUST_BE_TEXT))?.to_owned());
-        }
-        if change == ProfileChange::default() {
-            return Err(AppError::invalid("body", msg::NOTHING_TO_CHANGE));
         }
         Ok(change)
     }
@@ -261,7 +259,7 @@ mod tests {
             (serde_json::json!({"is_active": false}), "is_active"),
             (serde_json::json!({"nickname": "x"}), "body"),
             (serde_json::json!({"email": 5}), "email"),
-            (serde_json::json!({}), "body"),
+            (serde_json::json!({"email": null}), "email"),
         ] {
             let err = ProfileChange::from_json(&object(body.clone())).expect_err("refused");
             assert!(matches!(err, AppError::Validation { field: f, .. } if f == field), "{body}: {err:?}");

@@ -413,9 +413,6 @@ pub mod msg {
     pub const MUST_BE_OBJECT: Text = Text::fixed("必须是 JSON 对象", "must be a JSON object");
     /// Not a string.
     pub const MUST_BE_TEXT: Text = Text::fixed("必须是字符串", "must be a string");
-    /// A `PATCH` without a field to change.
-    pub const NOTHING_TO_CHANGE: Text =
-        Text::fixed("请提供要修改的字段（email、username）", "name a field to change (email, username)");
     /// A field that does not exist.
     pub fn unknown_field(name: &str) -> Text {
         let name: String = name.chars().take(40).collect();

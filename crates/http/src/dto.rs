@@ -225,13 +225,14 @@ pub struct MeResponse {
 /// `PATCH user/user/me/`: the fields a buyer may change. Any other field (`mobile`,
 /// `password`, `role`, `icon`, unknown names) is refused with 400 (code 1000).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     /// A new email address: a six-digit code is sent to it, and it becomes the account's
     /// email once confirmed with `POST user/user/email/verify/`.
-    #[schema(example = "buyer@example.com")]
+    #[schema(schema_with = schemas::email_body, required = false)]
     pub email: Option<String>,
     /// A new username (3 to 32 letters, digits, `_`, `-`, `.`).
-    #[schema(example = "li_lei")]
+    #[schema(schema_with = schemas::username_body, required = false)]
     pub username: Option<String>,
 }
 
@@ -498,7 +499,7 @@ pub struct PayRequest {
     /// Where this order's purchase email goes when the account has no confirmed email (kept
     /// on the order; the account's confirmed email wins).
     #[serde(default)]
-    #[schema(example = "buyer@example.com", required = false)]
+    #[schema(schema_with = schemas::email_body, required = false)]
     pub email: Option<String>,
 }
 
