@@ -39,6 +39,14 @@ pub async fn run(args: NotifyBuyers, settings: Settings) -> anyhow::Result<()> {
     let request = delivery::CampaignRequest { course_id: course, subject, message, new_version, dry_run };
     let report = delivery::notify_buyers(&ctx.delivery(), request, &progress).await?;
     bar.finish_and_clear();
+    if !report.unreachable.is_empty() {
+        let ids: Vec<String> = report.unreachable.iter().map(i64::to_string).collect();
+        println!(
+            "{} owner(s) cannot be reached by email (no confirmed email and none given with their order): user id(s) {}",
+            report.unreachable.len(),
+            ids.join(", ")
+        );
+    }
     if dry_run {
         println!(
             "dry run: {} current owner(s), {} with an email address; nothing sent",

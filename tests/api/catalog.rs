@@ -29,6 +29,7 @@ on_both_backends!(
     chapters_come_with_sections,
     search_ranks_exact_prefix_substring,
     search_covers_teachers_types_and_prices,
+    a_price_typed_in_the_search_box_finds_courses_with_that_price,
     search_rejects_bad_input,
     catalog_changes_reach_running_servers,
 );
@@ -269,6 +270,29 @@ async fn search_covers_teachers_types_and_prices(app: TestApp) {
         let fen = shop_domain::Money::parse_yuan(c["price"].as_str().expect("price")).expect("price").fen();
         assert!((10_000..=30_050).contains(&fen), "{}", c["price"]);
     }
+}
+
+/// The Luffy search box sends whatever is typed as `search`: a price finds the courses with it.
+async fn a_price_typed_in_the_search_box_finds_courses_with_that_price(app: TestApp) {
+    for term in ["99", "99.00", "99.0", "%C2%A599", "99%E5%85%83", "%EF%BF%A599.00"] {
+        let (status, body) =
+            app.get_json(&format!("/api/v1/course/search/?search={term}&page_size=50")).await;
+        assert_eq!(status, StatusCode::OK, "{term}: {body}");
+        let results = body["results"].as_array().expect("results");
+        assert!(!results.is_empty(), "{term} finds something");
+        assert!(results.iter().all(|c| c["price"] == "99.00"), "{term}: {body}");
+        assert!(ids(&body).contains(&41), "{term}: {body}");
+    }
+    let (_, one_decimal) = app.get_json("/api/v1/course/search/?search=39.9&page_size=50").await;
+    assert!(ids(&one_decimal).contains(&6), "39.9 is 39.90: {one_decimal}");
+    assert!(one_decimal["results"].as_array().expect("results").iter().all(|c| c["price"] == "39.90"));
+    let (_, other) = app.get_json("/api/v1/course/search/?search=99.9&page_size=50").await;
+    assert_eq!(other["count"], 0, "99.9 is not 99.00: {other}");
+    let (_, free) = app.get_json("/api/v1/course/search/?search=0%E5%85%83&page_size=50").await;
+    assert!(free["count"].as_i64().is_some_and(|n| n > 0), "0元 lists the free courses: {free}");
+    assert!(free["results"].as_array().expect("results").iter().all(|c| c["price"] == "0.00"));
+    let (_, malformed) = app.get_json("/api/v1/course/search/?search=99.999").await;
+    assert_eq!(malformed["count"], 0, "not an amount: names only");
 }
 
 async fn search_rejects_bad_input(app: TestApp) {

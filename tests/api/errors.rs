@@ -13,7 +13,7 @@ async fn framework_rejections_use_the_envelope() {
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.headers()["allow"], "GET");
     let (_, body) = json_of(res).await;
-    assert_eq!(body, json!({"code": 1003, "msg": "method not allowed"}));
+    assert_eq!(body, json!({"code": 1003, "msg": "不支持该请求方法"}), "Chinese by default");
 
     let res = app.client.get(app.url("/api/v1/user/user/mul_login/")).send().await.expect("request");
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);

@@ -4,6 +4,7 @@ mod fake_alipay;
 mod helpers;
 mod smtp_sink;
 
+mod buyers;
 mod catalog;
 mod cli;
 mod contract;
@@ -11,6 +12,7 @@ mod delivery;
 mod errors;
 mod faults;
 mod hardening;
+mod i18n;
 mod limits;
 mod money_once;
 mod openapi;

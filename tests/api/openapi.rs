@@ -58,13 +58,17 @@ async fn every_documented_operation_is_routed() {
             let request = match method.as_str() {
                 "get" => app.client.get(app.url(&concrete)),
                 "post" => app.client.post(app.url(&concrete)).json(&serde_json::json!({})),
+                "patch" => app.client.patch(app.url(&concrete)).json(&serde_json::json!({})),
                 other => panic!("unexpected method {other} on {path}"),
             };
             let res = request.send().await.expect("request");
             let status = res.status();
             let body: Value = res.json().await.unwrap_or(Value::Null);
             assert!(status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path} -> {status}");
-            assert!(body["msg"] != shop_http::startup::NO_ROUTE, "{method} {path} is not routed");
+            assert!(
+                body["msg"] != shop_app::i18n::msg::NO_ROUTE.get(shop_app::i18n::Lang::Zh),
+                "{method} {path} is not routed"
+            );
         }
     }
 }

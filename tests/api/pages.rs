@@ -112,11 +112,11 @@ async fn refusals_answer_a_browser_with_a_page_and_anyone_else_with_json(app: Te
             app.url("/d/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
             StatusCode::NOT_FOUND,
             1004,
-            "no such download link",
+            "没有这个下载链接",
         ),
-        (app.url("/media/private/c/1/v.mp4"), StatusCode::FORBIDDEN, 1043, "this media URL is not signed"),
-        (expired, StatusCode::FORBIDDEN, 1042, "this media URL has expired"),
-        (app.url("/pay/result/?out_trade_no=CS0"), StatusCode::NOT_FOUND, 1004, "not found"),
+        (app.url("/media/private/c/1/v.mp4"), StatusCode::FORBIDDEN, 1043, "该媒体链接未签名"),
+        (expired, StatusCode::FORBIDDEN, 1042, "该媒体链接已过期"),
+        (app.url("/pay/result/?out_trade_no=CS0"), StatusCode::NOT_FOUND, 1004, "订单不存在"),
     ];
     for (url, status, code, msg) in cases {
         let (got, kind, body) = get(&app, &url, None).await;
@@ -127,7 +127,8 @@ async fn refusals_answer_a_browser_with_a_page_and_anyone_else_with_json(app: Te
 
         let (got, kind, page) = get(&app, &url, Some(BROWSER)).await;
         assert_eq!((got, kind.as_str()), (status, "text/html; charset=utf-8"), "{url}: {page}");
-        let reason = status.canonical_reason().expect("reason");
+        let reason =
+            shop_app::i18n::msg::status_heading(status.as_u16(), "").get(shop_app::i18n::Lang::Zh).to_owned();
         assert!(
             page.starts_with("<!doctype html>") && page.contains(&format!("<h1>{reason}</h1>")),
             "{page}"
@@ -169,6 +170,6 @@ async fn the_compatibility_switch_answers_refused_downloads_with_200() {
         // A browser gets the page, with the same status as the envelope.
         let (status, kind, page) = get(&app, &url, Some(BROWSER)).await;
         assert_eq!((status, kind.as_str()), (StatusCode::OK, "text/html; charset=utf-8"), "{page}");
-        assert!(page.contains("no downloads are left"), "{page}");
+        assert!(page.contains("下载次数已用完"), "{page}");
     }
 }

@@ -490,6 +490,7 @@ mod sink_tests {
             smtp_password: SecretString::from(""),
             smtp_tls: SmtpTls::None,
             timeout_seconds: 5,
+            allow_file_transport_in_production: false,
         }
     }
 

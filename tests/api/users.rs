@@ -62,7 +62,7 @@ async fn wrong_passwords_and_unknown_users_look_the_same(app: TestApp) {
     let (status, body) =
         app.post_json("/api/v1/user/user/mul_login/", &json!({"username": "", "password": "x"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["errors"]["username"][0], "is required");
+    assert_eq!(body["errors"]["username"][0], "不能为空", "Chinese by default");
 }
 
 async fn tokens_in_every_accepted_scheme(app: TestApp) {

@@ -1,5 +1,6 @@
 //! Accounts: password login by username, mobile or email; SMS codes; registration by
 //! mobile; the current user; operator-created users.
+use crate::i18n::msg;
 use chrono::{Duration, Utc};
 use hmac::{Hmac, Mac};
 use secrecy::SecretString;
@@ -82,10 +83,10 @@ pub async fn login(
 ) -> AppResult<LoginOutcome> {
     crate::limits::check(ctx.db, ctx.settings, Limit::Login, client).await?;
     if LoginIdentifier::is_blank(identifier) {
-        return Err(AppError::invalid("username", "is required"));
+        return Err(AppError::invalid("username", msg::REQUIRED));
     }
     if password.is_empty() {
-        return Err(AppError::invalid("password", "is required"));
+        return Err(AppError::invalid("password", msg::REQUIRED));
     }
     if Password::too_long(password) {
         return Err(AppError::InvalidCredentials);
@@ -211,9 +212,10 @@ pub async fn register_by_mobile(
 ) -> AppResult<UserView> {
     crate::limits::check(ctx.db, ctx.settings, Limit::Register, client).await?;
     let mobile = Mobile::parse(mobile).map_err(|_| AppError::InvalidMobile)?;
-    let password = Password::parse(password).map_err(|e| AppError::invalid("password", e))?;
+    let password =
+        Password::parse(password).map_err(|e| AppError::invalid("password", msg::user_value(&e)))?;
     if users::by_mobile(ctx.db, mobile.as_str()).await?.is_some() {
-        return Err(AppError::Conflict("this mobile number is already registered".into()));
+        return Err(AppError::Conflict(msg::MOBILE_TAKEN));
     }
     redeem_code(ctx, &mobile, code).await?;
     let hash = hash_password(SecretString::from(password.expose().to_owned())).await?;
@@ -231,14 +233,11 @@ pub async fn register_by_mobile(
 async fn insert_user(ctx: &Accounts<'_>, new: users::NewUser) -> AppResult<UserView> {
     match users::insert(ctx.db, new).await {
         Ok(user) => Ok(user.into()),
-        Err(WriteError::Conflict(Conflict(name))) => Err(AppError::Conflict(
-            match name {
-                "uq_users_username" => "this username is already taken",
-                "uq_users_email" => "this email is already registered",
-                _ => "this mobile number is already registered",
-            }
-            .into(),
-        )),
+        Err(WriteError::Conflict(Conflict(name))) => Err(AppError::Conflict(match name {
+            "uq_users_username" => msg::USERNAME_TAKEN,
+            "uq_users_email" => msg::EMAIL_TAKEN,
+            _ => msg::MOBILE_TAKEN,
+        })),
         Err(WriteError::Db(e)) => Err(e.into()),
     }
 }
@@ -248,10 +247,9 @@ async fn insert_user(ctx: &Accounts<'_>, new: users::NewUser) -> AppResult<UserV
 /// # Errors
 /// `Unauthorized` when the account behind a valid token is gone or disabled.
 pub async fn me(ctx: &Accounts<'_>, user_id: i64) -> AppResult<UserView> {
-    let user =
-        users::by_id(ctx.db, user_id).await?.ok_or(AppError::Unauthorized("account no longer exists"))?;
+    let user = users::by_id(ctx.db, user_id).await?.ok_or(AppError::Unauthorized(msg::ACCOUNT_GONE))?;
     if !user.is_active {
-        return Err(AppError::Unauthorized("account is disabled"));
+        return Err(AppError::Unauthorized(msg::TOKEN_ACCOUNT_DISABLED));
     }
     let mut view = UserView::from(user);
     view.icon = icon_or_default(ctx, &view.icon);
@@ -279,13 +277,22 @@ pub struct AddUser {
 /// `Validation` for a malformed value, `Conflict` for a taken one.
 pub async fn add_user(ctx: &Accounts<'_>, input: AddUser) -> AppResult<UserView> {
     use secrecy::ExposeSecret;
-    let username = Username::parse(&input.username).map_err(|e| AppError::invalid("username", e))?;
-    let email =
-        input.email.as_deref().map(Email::parse).transpose().map_err(|e| AppError::invalid("email", e))?;
-    let mobile =
-        input.mobile.as_deref().map(Mobile::parse).transpose().map_err(|e| AppError::invalid("mobile", e))?;
-    let password =
-        Password::parse(input.password.expose_secret()).map_err(|e| AppError::invalid("password", e))?;
+    let username =
+        Username::parse(&input.username).map_err(|e| AppError::invalid("username", msg::user_value(&e)))?;
+    let email = input
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| AppError::invalid("email", msg::user_value(&e)))?;
+    let mobile = input
+        .mobile
+        .as_deref()
+        .map(Mobile::parse)
+        .transpose()
+        .map_err(|e| AppError::invalid("mobile", msg::user_value(&e)))?;
+    let password = Password::parse(input.password.expose_secret())
+        .map_err(|e| AppError::invalid("password", msg::user_value(&e)))?;
     let hash = hash_password(SecretString::from(password.expose().to_owned())).await?;
     let new = users::NewUser {
         username: username.as_str().to_owned(),

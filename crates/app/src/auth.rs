@@ -1,4 +1,5 @@
 //! JWT access tokens (HS256, algorithm pinned, `exp` required) and argon2id passwords.
+use crate::i18n::msg;
 use std::sync::LazyLock;
 
 use argon2::Argon2;
@@ -121,18 +122,18 @@ impl TokenService {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             AppError::Unauthorized(match e.kind() {
-                ErrorKind::ExpiredSignature => "token expired",
-                ErrorKind::ImmatureSignature => "token is not valid yet",
-                ErrorKind::InvalidSignature => "token signature is invalid",
-                ErrorKind::InvalidAlgorithm => "token algorithm is not accepted",
-                _ => "token is malformed or invalid",
+                ErrorKind::ExpiredSignature => msg::TOKEN_EXPIRED,
+                ErrorKind::ImmatureSignature => msg::TOKEN_NOT_YET_VALID,
+                ErrorKind::InvalidSignature => msg::TOKEN_BAD_SIGNATURE,
+                ErrorKind::InvalidAlgorithm => msg::TOKEN_BAD_ALGORITHM,
+                _ => msg::TOKEN_INVALID,
             })
         })?;
         let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
         if data.claims.iat > Utc::now().timestamp().saturating_add(leeway) {
-            return Err(AppError::Unauthorized("token is not valid yet"));
+            return Err(AppError::Unauthorized(msg::TOKEN_NOT_YET_VALID));
         }
-        data.claims.sub.parse().map_err(|_| AppError::Unauthorized("token is malformed or invalid"))
+        data.claims.sub.parse().map_err(|_| AppError::Unauthorized(msg::TOKEN_INVALID))
     }
 }
 
@@ -261,7 +262,7 @@ mod tests {
             ("both", hand_made(3000, Some(3000))),
         ] {
             assert!(
-                matches!(tokens.verify(&token), Err(AppError::Unauthorized("token is not valid yet"))),
+                matches!(tokens.verify(&token), Err(AppError::Unauthorized(t)) if t == msg::TOKEN_NOT_YET_VALID),
                 "{name}"
             );
         }

@@ -131,6 +131,10 @@ pub struct EmailSettings {
     pub smtp_tls: SmtpTls,
     /// Timeout of one SMTP exchange.
     pub timeout_seconds: u64,
+    /// Lets the production profile keep `transport = "file"` (which sends nothing); off by
+    /// default, so that a production server never writes purchase emails to disk by mistake.
+    #[serde(default)]
+    pub allow_file_transport_in_production: bool,
 }
 
 /// How emails leave.
@@ -387,6 +391,10 @@ pub struct CorsSettings {
 pub struct ApiSettings {
     /// Answer 4xx business errors with HTTP 200 (tutorial front-end compatibility).
     pub business_errors_as_200: bool,
+    /// The language of `msg` and of the pages when `Accept-Language` names neither `zh`
+    /// nor `en` (or is absent).
+    #[serde(default)]
+    pub default_language: crate::i18n::Lang,
     /// Banners on the home page.
     pub banner_count: usize,
     /// Page size when none is asked for.
@@ -598,6 +606,12 @@ impl Settings {
                         .into(),
                 );
             }
+            if self.email.transport == EmailTransport::File && !self.email.allow_file_transport_in_production
+            {
+                return invalid(
+                    "email.transport = \"file\" writes purchase emails to disk and sends nothing: set email.transport = \"smtp\" (COURSE_SHOP__EMAIL__TRANSPORT) with email.smtp_host, or email.allow_file_transport_in_production = true to keep files on purpose".into(),
+                );
+            }
         }
         Ok(())
     }
@@ -708,6 +722,12 @@ mod tests {
         assert!(matches!(&err, Err(m) if m.contains("database.url is required")), "{err:?}");
 
         s.database.url = SecretString::from("postgres://shop@db/shop");
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("email.transport = \"file\"")), "{err:?}");
+        s.email.allow_file_transport_in_production = true;
+        assert!(s.validate().is_ok(), "files kept on purpose");
+        s.email.allow_file_transport_in_production = false;
+        s.email.transport = EmailTransport::Smtp;
         assert!(s.validate().is_ok());
         s.sms.sender = SmsSender::Log;
         assert!(s.validate().is_err());

@@ -52,6 +52,7 @@ impl AppContext {
             tokens: &self.tokens,
             sms: self.sms.as_ref(),
             sms_key: self.sms_key,
+            mailer: self.mailer.as_ref(),
         }
     }
 
@@ -114,8 +115,10 @@ pub struct Accounts<'a> {
     pub tokens: &'a TokenService,
     /// Delivers SMS codes.
     pub sms: &'a dyn SmsGateway,
-    /// Key of the SMS code hashes.
+    /// Key of the SMS and email code hashes.
     pub sms_key: [u8; 32],
+    /// Outgoing email (email confirmation codes).
+    pub mailer: &'a dyn Mailer,
 }
 
 /// What delivery's use cases may use (see [`AppContext::delivery`]).

@@ -2,6 +2,8 @@
 //! code exactly once; this type says what went wrong, not how to render it.
 use std::fmt;
 
+use crate::i18n::{Text, msg};
+
 /// What went wrong in a use case.
 #[derive(thiserror::Error)]
 pub enum AppError {
@@ -11,17 +13,17 @@ pub enum AppError {
         /// The field's wire name.
         field: &'static str,
         /// What is wrong with it.
-        message: String,
+        message: Text,
     },
     /// The request as a whole cannot be processed.
     #[error("{0}")]
-    BadRequest(String),
+    BadRequest(Text),
     /// The thing asked for does not exist (or is not the caller's).
     #[error("{0} not found")]
     NotFound(&'static str),
     /// No valid token.
-    #[error("authentication required: {0}")]
-    Unauthorized(&'static str),
+    #[error("{0}")]
+    Unauthorized(Text),
     /// Wrong username or password; says nothing about which.
     #[error("wrong username or password")]
     InvalidCredentials,
@@ -33,7 +35,7 @@ pub enum AppError {
     Forbidden,
     /// A unique value is already taken.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Text),
     /// Too many attempts; retry after the given number of seconds.
     #[error("too many requests, retry in {retry_after_secs} s")]
     RateLimited {
@@ -46,6 +48,9 @@ pub enum AppError {
     /// The SMS code is wrong, used or expired.
     #[error("the verification code is wrong or has expired")]
     InvalidSmsCode,
+    /// The email confirmation code is wrong, used or expired.
+    #[error("the email code is wrong or has expired")]
+    BadEmailCode,
     /// The SMS code could not be sent (contract code 101).
     #[error("the verification code could not be sent: {0}")]
     SmsNotSent(String),
@@ -77,8 +82,31 @@ impl fmt::Debug for AppError {
 
 impl AppError {
     /// A validation error on one field.
-    pub fn invalid(field: &'static str, message: impl fmt::Display) -> Self {
-        AppError::Validation { field, message: message.to_string() }
+    pub fn invalid(field: &'static str, message: Text) -> Self {
+        AppError::Validation { field, message }
+    }
+
+    /// What the buyer or seller reads, in both languages. Details of 5xx errors (the
+    /// dependency that failed, the cause) stay in `Display` and the log.
+    pub fn message(&self) -> Text {
+        match self {
+            AppError::Validation { field, message } => message.prefixed(field),
+            AppError::BadRequest(text) | AppError::Unauthorized(text) | AppError::Conflict(text) => {
+                text.clone()
+            }
+            AppError::NotFound(what) => msg::not_found(what),
+            AppError::InvalidCredentials => msg::BAD_CREDENTIALS,
+            AppError::AccountDisabled => msg::ACCOUNT_DISABLED,
+            AppError::Forbidden => msg::FORBIDDEN,
+            AppError::RateLimited { retry_after_secs } => msg::rate_limited(*retry_after_secs),
+            AppError::InvalidMobile => msg::BAD_MOBILE,
+            AppError::InvalidSmsCode => msg::BAD_SMS_CODE,
+            AppError::BadEmailCode => msg::BAD_EMAIL_CODE,
+            AppError::SmsNotSent(_) => msg::SMS_NOT_SENT,
+            AppError::Unavailable(_) => msg::UNAVAILABLE,
+            AppError::DatabaseUnavailable(..) => msg::DATABASE_UNAVAILABLE,
+            AppError::Unexpected(_) => msg::INTERNAL,
+        }
     }
 }
 

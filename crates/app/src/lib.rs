@@ -2,11 +2,13 @@
 //! per use case; no HTTP and no OpenAPI here (that is `shop-http`).
 pub mod accounts;
 pub mod auth;
+pub mod buyers;
 pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod error;
+pub mod i18n;
 pub mod jobs;
 pub mod limits;
 pub mod mail;

@@ -19,6 +19,9 @@ pub enum Limit {
     SmsPerAddress,
     /// SMS codes sent by the whole shop per hour.
     SmsOverall,
+    /// Email confirmation codes sent on behalf of one client address, per hour (the SMS
+    /// codes' per-address limit, `sms.max_per_address_per_hour`).
+    EmailPerAddress,
 }
 
 impl Limit {
@@ -28,6 +31,7 @@ impl Limit {
             Limit::Register => "register",
             Limit::SmsPerAddress => "sms-address",
             Limit::SmsOverall => "sms-all",
+            Limit::EmailPerAddress => "email-address",
         }
     }
 
@@ -38,6 +42,7 @@ impl Limit {
             Limit::Register => (s.auth.register_attempts_per_minute, 60),
             Limit::SmsPerAddress => (s.sms.max_per_address_per_hour, 3600),
             Limit::SmsOverall => (s.sms.max_overall_per_hour, 3600),
+            Limit::EmailPerAddress => (s.sms.max_per_address_per_hour, 3600),
         }
     }
 }

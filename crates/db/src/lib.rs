@@ -4,6 +4,7 @@
 //! transaction or on the pool. Unique-constraint violations come back as a typed
 //! [`Conflict`] naming the constraint, so callers turn them into client errors without a
 //! racy pre-check.
+pub mod buyers;
 pub mod catalog;
 pub mod delivery;
 pub mod entities;

@@ -4,6 +4,13 @@
 //! case-insensitively. Results are ranked by how the term matched (exact, then prefix,
 //! then substring), a course-name match before a teacher-name match of the same kind, then
 //! by the course's display priority `orders`, then by id.
+//!
+//! A term that is a price (`99`, `99.9`, `99.00`, `¥99`, `99元`: the amount rule of
+//! `shop-yuan`, after an optional `¥`/`￥` and before an optional `元`) also matches the courses
+//! with exactly that price, as the tutorial's search box promises ("输入课程名字, 价格"): an
+//! exact match, after name matches of the same class ([`rank_course`]).
+
+use crate::Money;
 
 /// How a term matched a name. Ordered: better matches compare smaller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -18,7 +25,7 @@ pub enum MatchClass {
 
 /// A validated, normalised search term.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchTerm(String);
+pub struct SearchTerm(String, Option<Money>);
 
 /// Why a search term was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +53,13 @@ impl SearchTerm {
             return Err(SearchTermError::TooLong { max: max_chars });
         }
         let folded = fold(raw);
-        Ok((!folded.is_empty()).then_some(SearchTerm(folded)))
+        let price = price_of(&folded);
+        Ok((!folded.is_empty()).then_some(SearchTerm(folded, price)))
+    }
+
+    /// The price the term names, when it is one.
+    pub fn price(&self) -> Option<Money> {
+        self.1
     }
 
     /// The normalised text.
@@ -66,6 +79,14 @@ impl SearchTerm {
             None
         }
     }
+}
+
+/// The amount a folded term names: `shop-yuan`'s rule, with an optional currency sign before
+/// and `元` after.
+fn price_of(folded: &str) -> Option<Money> {
+    let text = folded.strip_prefix('¥').or_else(|| folded.strip_prefix('￥')).unwrap_or(folded).trim_start();
+    let text = text.strip_suffix('元').unwrap_or(text).trim_end();
+    Money::parse_yuan(text).ok()
 }
 
 /// The comparison form of a name: trimmed, whitespace runs folded to one space,
@@ -97,6 +118,24 @@ pub fn rank(
         (a, b) => a.or(b),
     }?;
     Some((best.0, best.1, orders, id))
+}
+
+/// The sort key of a course for a term: [`rank`] over its names, or, when the term is the
+/// course's price, an exact match placed after name matches of that class.
+pub fn rank_course(
+    term: &SearchTerm,
+    folded_course_name: &str,
+    folded_teacher_name: &str,
+    price: Money,
+    orders: i32,
+    id: i64,
+) -> Option<(MatchClass, u8, i32, i64)> {
+    let by_name = rank(term, folded_course_name, folded_teacher_name, orders, id);
+    let by_price = (term.price() == Some(price)).then_some((MatchClass::Exact, 2u8, orders, id));
+    match (by_name, by_price) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +172,32 @@ mod tests {
         hits.sort();
         let ids: Vec<i64> = hits.iter().map(|h| h.3).collect();
         assert_eq!(ids, vec![3, 6, 2, 4, 1]);
+    }
+
+    #[test]
+    fn a_price_term_matches_that_price_and_names() {
+        let money = |t: &str| Money::parse_yuan(t).expect("amount");
+        for text in ["99", "99.0", "99.00", "¥99", "￥99.00", "99元", "¥ 99 元", " 99元 "] {
+            assert_eq!(term(text).price(), Some(money("99")), "{text}");
+        }
+        assert_eq!(term("99.9").price(), Some(money("99.90")));
+        for text in ["99.999", "-99", "python", "99 元 python", "1e2", "99块"] {
+            assert_eq!(term(text).price(), None, "{text}");
+        }
+        let t = term("99元");
+        assert_eq!(rank_course(&t, "go", "alex", money("99"), 5, 1), Some((MatchClass::Exact, 2, 5, 1)));
+        assert_eq!(rank_course(&t, "go", "alex", money("99.90"), 5, 1), None);
+        let t = term("99");
+        let mut hits: Vec<_> =
+            [("python 99 练习", "alex", "10", 1, 1), ("go", "alex", "99", 9, 2), ("99", "bob", "1", 50, 3)]
+                .into_iter()
+                .filter_map(|(name, teacher, price, orders, id)| {
+                    rank_course(&t, name, teacher, money(price), orders, id)
+                })
+                .collect();
+        hits.sort();
+        let ids: Vec<i64> = hits.iter().map(|h| h.3).collect();
+        assert_eq!(ids, vec![3, 2, 1], "an exact name, then the price, then a substring");
     }
 
     #[test]

@@ -222,6 +222,42 @@ pub struct MeResponse {
     pub result: UserDto,
 }
 
+/// `PATCH user/user/me/`: the fields a buyer may change. Any other field (`mobile`,
+/// `password`, `role`, `icon`, unknown names) is refused with 400 (code 1000).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// A new email address: a six-digit code is sent to it, and it becomes the account's
+    /// email once confirmed with `POST user/user/email/verify/`.
+    #[schema(schema_with = schemas::email_body, required = false)]
+    pub email: Option<String>,
+    /// A new username (3 to 32 letters, digits, `_`, `-`, `.`).
+    #[schema(schema_with = schemas::username_body, required = false)]
+    pub username: Option<String>,
+}
+
+/// `{code:100, msg, result: User, email_pending}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// The user (its `email` unchanged until the new one is confirmed).
+    pub result: UserDto,
+    /// The new address a confirmation code was sent to, if any.
+    pub email_pending: Option<String>,
+}
+
+/// `POST user/user/email/verify/`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailVerify {
+    /// The six-digit code from the email.
+    #[serde(deserialize_with = "string_or_number")]
+    #[schema(schema_with = schemas::sms_code_body)]
+    pub code: String,
+}
+
 /// `{code, msg, token, username, icon}`: what the front end keeps in cookies.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
@@ -460,6 +496,11 @@ pub struct PayRequest {
     #[serde(default, deserialize_with = "optional_string_or_number")]
     #[schema(schema_with = schemas::pay_type_body, required = false)]
     pub pay_type: Option<String>,
+    /// Where this order's purchase email goes when the account has no confirmed email (kept
+    /// on the order; the account's confirmed email wins).
+    #[serde(default)]
+    #[schema(schema_with = schemas::email_body, required = false)]
+    pub email: Option<String>,
 }
 
 /// `{code:100, msg, pay_url, out_trade_no}`: open `pay_url` to pay.

@@ -9,14 +9,16 @@ use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{ErrorHandlerResponse, Next};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, error};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, ResponseError, error};
 use askama::Template as _;
 use serde::Serialize;
 use shop_app::AppError;
 use shop_app::delivery::DownloadRefusal;
+use shop_app::i18n::{Lang, Text, msg};
 use shop_app::storage::UrlError;
 use utoipa::ToSchema;
 
+use crate::extract::Language;
 use crate::html::ErrorPage;
 
 /// Stable machine-readable codes of the envelope. `100` is success; the others are listed in
@@ -49,6 +51,8 @@ pub mod codes {
     pub const FORBIDDEN: i32 = 1012;
     /// Wrong, used or expired SMS code.
     pub const BAD_SMS_CODE: i32 = 1013;
+    /// Wrong, used or expired email confirmation code.
+    pub const BAD_EMAIL_CODE: i32 = 1014;
     /// A unique value is taken.
     pub const CONFLICT: i32 = 1020;
     /// A download link has no downloads left.
@@ -73,8 +77,9 @@ pub struct ErrorBody {
     /// Stable error code (see `docs/api.md`).
     #[schema(example = 1000)]
     pub code: i32,
-    /// Human-readable message.
-    #[schema(example = "password: password must be 8 to 128 characters")]
+    /// Human-readable message, in the language of `Accept-Language` (`zh` or `en`; the
+    /// configured `api.default_language` otherwise).
+    #[schema(example = "password: 密码长度须为 8 到 128 个字符")]
     pub msg: String,
     /// Messages per request field, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,34 +94,67 @@ pub struct ApiError(Box<Inner>);
 #[derive(Debug)]
 struct Inner {
     status: StatusCode,
-    body: ErrorBody,
+    code: i32,
+    msg: Text,
+    /// The field of a validation error and what is wrong with it.
+    field: Option<(String, Text)>,
     retry_after: Option<u64>,
     source: Option<AppError>,
+    /// Answered by the router (no route matches), not by one of our handlers.
+    routing: bool,
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.0.body.msg, self.0.body.code)
+        write!(f, "{} ({})", self.0.msg, self.0.code)
     }
 }
 
 impl ApiError {
     /// An error with a status, a code and a message.
-    pub fn new(status: StatusCode, code: i32, msg: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: i32, msg: Text) -> Self {
         ApiError(Box::new(Inner {
             status,
-            body: ErrorBody { code, msg: msg.into(), errors: None },
+            code,
+            msg,
+            field: None,
             retry_after: None,
             source: None,
+            routing: false,
         }))
     }
 
     /// A 400 for a field.
-    pub fn field(field: &str, msg: impl Into<String>) -> Self {
-        let msg = msg.into();
-        let mut err = ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, format!("{field}: {msg}"));
-        err.0.body.errors = Some(BTreeMap::from([(field.to_owned(), vec![msg])]));
+    pub fn field(field: &str, message: Text) -> Self {
+        let mut err = ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, message.prefixed(field));
+        err.0.field = Some((field.to_owned(), message));
         err
+    }
+
+    /// The 404 of a path no route matches. Not a business error: the compatibility switch
+    /// leaves its status alone (a browser asking for `/favicon.ico` must see a 404).
+    pub fn no_route() -> Self {
+        let mut err = ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, msg::NO_ROUTE);
+        err.0.routing = true;
+        err
+    }
+
+    /// The envelope in `lang`.
+    pub fn body(&self, lang: Lang) -> ErrorBody {
+        ErrorBody {
+            code: self.0.code,
+            msg: self.0.msg.get(lang).to_owned(),
+            errors: self
+                .0
+                .field
+                .as_ref()
+                .map(|(field, text)| BTreeMap::from([(field.clone(), vec![text.get(lang).to_owned()])])),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> i32 {
+        self.0.code
     }
 
     /// The HTTP status.
@@ -127,7 +165,7 @@ impl ApiError {
     /// Whether this is a client's (business) error, which the compatibility switch answers
     /// with HTTP 200.
     pub fn is_business(&self) -> bool {
-        self.0.status.is_client_error()
+        self.0.status.is_client_error() && !self.0.routing
     }
 }
 
@@ -138,6 +176,7 @@ impl From<AppError> for ApiError {
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_REQUEST),
             AppError::InvalidMobile => (StatusCode::BAD_REQUEST, codes::BAD_MOBILE),
             AppError::InvalidSmsCode => (StatusCode::BAD_REQUEST, codes::BAD_SMS_CODE),
+            AppError::BadEmailCode => (StatusCode::BAD_REQUEST, codes::BAD_EMAIL_CODE),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, codes::NOT_FOUND),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED),
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, codes::BAD_CREDENTIALS),
@@ -150,9 +189,9 @@ impl From<AppError> for ApiError {
             }
             AppError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL),
         };
-        let mut api = ApiError::new(status, code, err.to_string());
+        let mut api = ApiError::new(status, code, err.message());
         if let AppError::Validation { field, message } = &err {
-            api.0.body.errors = Some(BTreeMap::from([((*field).to_owned(), vec![message.clone()])]));
+            api.0.field = Some(((*field).to_owned(), message.clone()));
         }
         match &err {
             AppError::RateLimited { retry_after_secs } => api.0.retry_after = Some(*retry_after_secs),
@@ -168,22 +207,10 @@ impl From<AppError> for ApiError {
 impl From<DownloadRefusal> for ApiError {
     fn from(refusal: DownloadRefusal) -> Self {
         let (status, code, msg) = match refusal {
-            DownloadRefusal::Unknown => {
-                (StatusCode::NOT_FOUND, codes::NOT_FOUND, "没有这个下载链接 / no such download link")
-            }
-            DownloadRefusal::NoFile => {
-                (StatusCode::NOT_FOUND, codes::NOT_FOUND, "文件尚未上传 / the file is not available yet")
-            }
-            DownloadRefusal::Exhausted => (
-                StatusCode::GONE,
-                codes::DOWNLOADS_USED,
-                "下载次数已用完 / no downloads are left on this link",
-            ),
-            DownloadRefusal::Revoked => (
-                StatusCode::GONE,
-                codes::LINK_REVOKED,
-                "该订单已退款，链接已失效 / this purchase was refunded; the link no longer works",
-            ),
+            DownloadRefusal::Unknown => (StatusCode::NOT_FOUND, codes::NOT_FOUND, msg::NO_SUCH_LINK),
+            DownloadRefusal::NoFile => (StatusCode::NOT_FOUND, codes::NOT_FOUND, msg::FILE_NOT_READY),
+            DownloadRefusal::Exhausted => (StatusCode::GONE, codes::DOWNLOADS_USED, msg::DOWNLOADS_USED),
+            DownloadRefusal::Revoked => (StatusCode::GONE, codes::LINK_REVOKED, msg::LINK_REVOKED),
         };
         ApiError::new(status, code, msg)
     }
@@ -193,13 +220,11 @@ impl From<UrlError> for ApiError {
     fn from(err: UrlError) -> Self {
         match err {
             UrlError::Expired => {
-                ApiError::new(StatusCode::FORBIDDEN, codes::MEDIA_EXPIRED, "this media URL has expired")
+                ApiError::new(StatusCode::FORBIDDEN, codes::MEDIA_EXPIRED, msg::MEDIA_EXPIRED)
             }
-            UrlError::BadSignature => ApiError::new(
-                StatusCode::FORBIDDEN,
-                codes::BAD_MEDIA_SIGNATURE,
-                "this media URL is not valid",
-            ),
+            UrlError::BadSignature => {
+                ApiError::new(StatusCode::FORBIDDEN, codes::BAD_MEDIA_SIGNATURE, msg::MEDIA_BAD_SIGNATURE)
+            }
             UrlError::NotLocal => AppError::NotFound("media").into(),
         }
     }
@@ -208,7 +233,7 @@ impl From<UrlError> for ApiError {
 impl ApiError {
     /// A media URL without its `expires` or `signature`: refused like an altered one.
     pub fn unsigned_media() -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, codes::BAD_MEDIA_SIGNATURE, "this media URL is not signed")
+        ApiError::new(StatusCode::FORBIDDEN, codes::BAD_MEDIA_SIGNATURE, msg::MEDIA_UNSIGNED)
     }
 }
 
@@ -220,7 +245,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse<BoxBody> {
         if self.0.status.is_server_error() {
             // Log the cause once, here; the client gets the generic message only.
-            tracing::error!(error.code = self.0.body.code, error.cause = ?self.0.source, "request failed");
+            tracing::error!(error.code = self.0.code, error.cause = ?self.0.source, "request failed");
         }
         let mut res = HttpResponse::build(self.0.status);
         if let Some(secs) = self.0.retry_after {
@@ -229,8 +254,31 @@ impl ResponseError for ApiError {
         if self.0.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(&self.0.body)
+        // The default language; [`localize`] writes it again in the request's language.
+        res.json(self.body(Lang::default()))
     }
+}
+
+/// Chooses the language of every answer: puts the [`Lang`] negotiated from
+/// `Accept-Language` (default `api.default_language`) into the request's extensions, for
+/// handlers ([`Language`]), pages and [`jsonify`], and writes the envelope of an
+/// [`ApiError`] in it (an error is rendered without the request, so in the default
+/// language, first).
+pub async fn localize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, String>>, actix_web::Error> {
+    let lang = Language::of(req.request());
+    req.extensions_mut().insert(lang);
+    let res = next.call(req).await?;
+    let body = match res.response().error().and_then(|e| e.as_error::<ApiError>()) {
+        Some(err) if res.response().extensions().get::<Verbatim>().is_none() => {
+            serde_json::to_string(&err.body(lang)).ok()
+        }
+        _ => None,
+    };
+    let Some(body) = body else { return Ok(res.map_into_left_body()) };
+    Ok(res.map_body(|_, _| EitherBody::right(body)))
 }
 
 /// Whether the request asks for a page: a browser's `Accept` names `text/html`.
@@ -249,9 +297,10 @@ pub async fn html_for_browsers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, String>>, actix_web::Error> {
     let html = wants_html(&req);
+    let lang = Language::of(req.request());
     let res = next.call(req).await?;
     let page = match res.response().error().and_then(|e| e.as_error::<ApiError>()) {
-        Some(err) if html => ErrorPage { status: err.status(), msg: &err.0.body.msg }.render().ok(),
+        Some(err) if html => ErrorPage::new(lang, err.status(), err.0.msg.get(lang)).render().ok(),
         _ => None,
     };
     let Some(page) = page else { return Ok(res.map_into_left_body()) };
@@ -267,55 +316,45 @@ pub fn json_error(err: error::JsonPayloadError, _req: &HttpRequest) -> error::Er
     use error::JsonPayloadError as E;
     let api = match &err {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, "request body is too large")
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, msg::TOO_LARGE)
         }
         E::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             codes::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be JSON (Content-Type: application/json)",
+            msg::BODY_MUST_BE_JSON,
         ),
         E::Deserialize(e) if e.is_data() => {
-            ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, format!("invalid field: {e}"))
+            ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, msg::invalid_field(e))
         }
         E::Deserialize(e) => {
-            ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, format!("malformed JSON: {e}"))
+            ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, msg::malformed_json(e))
         }
-        other => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            codes::BAD_REQUEST,
-            format!("cannot read the body: {other}"),
-        ),
+        other => ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, msg::unreadable_body(other)),
     };
     api.into()
 }
 
 /// Rejections of `web::Query`.
 pub fn query_error(err: error::QueryPayloadError, _req: &HttpRequest) -> error::Error {
-    ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, format!("invalid query string: {err}")).into()
+    ApiError::new(StatusCode::BAD_REQUEST, codes::VALIDATION, msg::invalid_query(err)).into()
 }
 
 /// Rejections of `web::Path`: a path that does not parse names nothing that exists.
 pub fn path_error(_err: error::PathError, _req: &HttpRequest) -> error::Error {
-    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found").into()
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, msg::NOT_FOUND).into()
 }
 
 /// Rejections of `web::Form`.
 pub fn form_error(err: error::UrlencodedError, _req: &HttpRequest) -> error::Error {
     use error::UrlencodedError as E;
     match err {
-        E::Overflow { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, "request body is too large")
-        }
+        E::Overflow { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, msg::TOO_LARGE),
         E::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             codes::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be form-encoded",
+            msg::BODY_MUST_BE_FORM,
         ),
-        other => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            codes::BAD_REQUEST,
-            format!("cannot read the form: {other}"),
-        ),
+        other => ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, msg::unreadable_form(other)),
     }
     .into()
 }
@@ -339,19 +378,77 @@ pub fn jsonify<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
-    let (code, msg) = match status {
-        StatusCode::NOT_FOUND => (codes::NOT_FOUND, "not found".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => (codes::METHOD_NOT_ALLOWED, "method not allowed".to_owned()),
-        StatusCode::PAYLOAD_TOO_LARGE => (codes::TOO_LARGE, "request body is too large".to_owned()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            (codes::UNSUPPORTED_MEDIA_TYPE, "unsupported content type".to_owned())
-        }
-        s if s.is_server_error() => (codes::INTERNAL, "internal error".to_owned()),
-        s => (codes::BAD_REQUEST, s.canonical_reason().unwrap_or("bad request").to_lowercase()),
+    let (code, text) = match status {
+        StatusCode::NOT_FOUND => (codes::NOT_FOUND, msg::NOT_FOUND),
+        StatusCode::METHOD_NOT_ALLOWED => (codes::METHOD_NOT_ALLOWED, msg::METHOD_NOT_ALLOWED),
+        StatusCode::PAYLOAD_TOO_LARGE => (codes::TOO_LARGE, msg::TOO_LARGE),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (codes::UNSUPPORTED_MEDIA_TYPE, msg::UNSUPPORTED_MEDIA_TYPE),
+        s if s.is_server_error() => (codes::INTERNAL, msg::INTERNAL),
+        s => (codes::BAD_REQUEST, msg::status_reason(s.canonical_reason().unwrap_or("bad request"))),
     };
+    let lang = Language::of(res.request());
+    let msg = text.get(lang).to_owned();
     let body = serde_json::to_string(&ErrorBody { code, msg, errors: None }).unwrap_or_default();
     let (req, mut response) = res.into_parts();
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
     let response = response.set_body(body).map_into_boxed_body().map_into_right_body();
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_chinese(text: &str) -> bool {
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    /// Every error the mapping knows, with the code it must get: each has a message in both
+    /// languages (the API tests check most of them through the server too).
+    #[test]
+    fn every_code_has_a_chinese_and_an_english_message() {
+        let errors: Vec<(ApiError, i32)> = vec![
+            (AppError::invalid("password", msg::REQUIRED).into(), codes::VALIDATION),
+            (AppError::BadRequest(msg::CAMPAIGN_EMPTY).into(), codes::BAD_REQUEST),
+            (AppError::InvalidMobile.into(), codes::BAD_MOBILE),
+            (AppError::InvalidSmsCode.into(), codes::BAD_SMS_CODE),
+            (AppError::BadEmailCode.into(), codes::BAD_EMAIL_CODE),
+            (AppError::NotFound("order").into(), codes::NOT_FOUND),
+            (AppError::Unauthorized(msg::TOKEN_EXPIRED).into(), codes::UNAUTHORIZED),
+            (AppError::InvalidCredentials.into(), codes::BAD_CREDENTIALS),
+            (AppError::AccountDisabled.into(), codes::FORBIDDEN),
+            (AppError::Forbidden.into(), codes::FORBIDDEN),
+            (AppError::Conflict(msg::already_own(Some(2))).into(), codes::CONFLICT),
+            (AppError::RateLimited { retry_after_secs: 30 }.into(), codes::RATE_LIMITED),
+            (AppError::SmsNotSent("gateway said no".into()).into(), codes::NOT_YET),
+            (AppError::Unavailable("the database does not answer".into()).into(), codes::UNAVAILABLE),
+            (AppError::Unexpected(anyhow::anyhow!("secret cause")).into(), codes::INTERNAL),
+            (DownloadRefusal::Unknown.into(), codes::NOT_FOUND),
+            (DownloadRefusal::NoFile.into(), codes::NOT_FOUND),
+            (DownloadRefusal::Exhausted.into(), codes::DOWNLOADS_USED),
+            (DownloadRefusal::Revoked.into(), codes::LINK_REVOKED),
+            (UrlError::Expired.into(), codes::MEDIA_EXPIRED),
+            (UrlError::BadSignature.into(), codes::BAD_MEDIA_SIGNATURE),
+            (ApiError::unsigned_media(), codes::BAD_MEDIA_SIGNATURE),
+            (ApiError::no_route(), codes::NOT_FOUND),
+            (ApiError::field("page", msg::POSITIVE_INTEGER), codes::VALIDATION),
+        ];
+        for (err, code) in errors {
+            let (zh, en) = (err.body(Lang::Zh), err.body(Lang::En));
+            assert_eq!((zh.code, en.code), (code, code), "{err}");
+            assert!(is_chinese(&zh.msg), "{err}: {}", zh.msg);
+            assert!(!is_chinese(&en.msg) && !en.msg.is_empty(), "{err}: {}", en.msg);
+            if let (Some(z), Some(e)) = (&zh.errors, &en.errors) {
+                assert_ne!(z, e, "{err}: field messages in both languages");
+            }
+            assert!(!en.msg.contains("secret cause") && !en.msg.contains("gateway said no"), "{}", en.msg);
+        }
+    }
+
+    #[test]
+    fn only_routing_404s_escape_the_compatibility_switch() {
+        assert!(!ApiError::no_route().is_business());
+        assert!(ApiError::from(AppError::NotFound("course")).is_business());
+        assert!(!ApiError::from(AppError::Unavailable("x".into())).is_business());
+    }
 }

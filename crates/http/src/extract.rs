@@ -1,10 +1,12 @@
 //! Request extractors: the authenticated user and the client's address.
 use std::future::{Ready, ready};
 
+use actix_web::HttpMessage as _;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use shop_app::AppError;
+use shop_app::i18n::{Lang, msg};
 
 use crate::error::ApiError;
 use crate::state::State;
@@ -17,13 +19,12 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, AppError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or(AppError::Unauthorized("missing Authorization header"))?
+        .ok_or(AppError::Unauthorized(msg::AUTH_MISSING))?
         .to_str()
-        .map_err(|_| AppError::Unauthorized("malformed Authorization header"))?;
-    let (scheme, token) =
-        value.trim().split_once(' ').ok_or(AppError::Unauthorized("malformed Authorization header"))?;
+        .map_err(|_| AppError::Unauthorized(msg::AUTH_MALFORMED))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AppError::Unauthorized(msg::AUTH_MALFORMED))?;
     if !(scheme.eq_ignore_ascii_case("jwt") || scheme.eq_ignore_ascii_case("bearer")) {
-        return Err(AppError::Unauthorized("use Authorization: jwt <token> or Bearer <token>"));
+        return Err(AppError::Unauthorized(msg::AUTH_SCHEME));
     }
     Ok(token.trim())
 }
@@ -83,5 +84,32 @@ impl FromRequest for MaybeUser {
             state.ctx.tokens().verify(token).ok()
         });
         ready(Ok(MaybeUser(user)))
+    }
+}
+
+/// The language of the answer (see [`crate::error::localize`]): what handlers write `msg` and
+/// pages in.
+#[derive(Debug, Clone, Copy)]
+pub struct Language(pub Lang);
+
+impl Language {
+    /// The language of `req`: the one [`crate::error::localize`] negotiated, else negotiated
+    /// here with the configured default.
+    pub fn of(req: &HttpRequest) -> Lang {
+        if let Some(lang) = req.extensions().get::<Lang>() {
+            return *lang;
+        }
+        let default =
+            req.app_data::<web::Data<State>>().map_or(Lang::Zh, |s| s.ctx.settings().api.default_language);
+        Lang::negotiate(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()), default)
+    }
+}
+
+impl FromRequest for Language {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Language(Language::of(req))))
     }
 }

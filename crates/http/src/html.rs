@@ -12,6 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use askama::Template;
 use shop_app::AppError;
+use shop_app::i18n::{Lang, msg};
 use shop_app::payments::simulator::Cashier;
 
 use crate::error::ApiError;
@@ -20,6 +21,8 @@ use crate::error::ApiError;
 #[derive(Template)]
 #[template(path = "pay_result.html")]
 pub struct PayResult<'a> {
+    /// The page's language.
+    pub lang: Lang,
     /// The heading (and the page title).
     pub title: &'a str,
     /// What the status means.
@@ -28,22 +31,71 @@ pub struct PayResult<'a> {
     pub out_trade_no: Option<&'a str>,
 }
 
+impl PayResult<'_> {
+    /// "Order number" in the page's language.
+    pub fn order_label(&self) -> String {
+        msg::PAGE_ORDER_NO.get(self.lang).to_owned()
+    }
+}
+
 /// The simulated Alipay cashier with its Pay button.
 #[derive(Template)]
 #[template(path = "cashier.html")]
 pub struct CashierPage<'a> {
+    /// The page's language.
+    pub lang: Lang,
     /// What the cashier shows.
     pub c: &'a Cashier,
+}
+
+impl CashierPage<'_> {
+    /// The page's title.
+    pub fn title(&self) -> String {
+        msg::CASHIER_TITLE.get(self.lang).to_owned()
+    }
+    /// The line above the subject.
+    pub fn banner(&self) -> String {
+        msg::CASHIER_BANNER.get(self.lang).to_owned()
+    }
+    /// "Order number".
+    pub fn order_label(&self) -> String {
+        msg::PAGE_ORDER_NO.get(self.lang).to_owned()
+    }
+    /// Before the deadline.
+    pub fn pay_before(&self) -> String {
+        msg::CASHIER_PAY_BEFORE.get(self.lang).to_owned()
+    }
+    /// After the deadline.
+    pub fn expired_text(&self) -> String {
+        msg::CASHIER_EXPIRED.get(self.lang).to_owned()
+    }
+    /// The button.
+    pub fn pay(&self) -> String {
+        msg::CASHIER_PAY.get(self.lang).to_owned()
+    }
 }
 
 /// An error of a page route, for a browser.
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
-    /// The status (its reason is the heading).
-    pub status: StatusCode,
+    /// The page's language.
+    pub lang: Lang,
+    /// The status's code.
+    pub code: u16,
+    /// The heading: the status's name in the page's language.
+    pub heading: String,
     /// The message of the error envelope.
     pub msg: &'a str,
+}
+
+impl<'a> ErrorPage<'a> {
+    /// The page of an error with `status` and `msg` (already in `lang`).
+    pub fn new(lang: Lang, status: StatusCode, msg: &'a str) -> Self {
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let heading = msg::status_heading(status.as_u16(), reason).get(lang).to_owned();
+        ErrorPage { lang, code: status.as_u16(), heading, msg }
+    }
 }
 
 /// A `200 OK` page.
@@ -65,13 +117,22 @@ mod tests {
 
     #[test]
     fn the_result_page_escapes_what_it_shows() {
-        let html = PayResult { title: EVIL, text: EVIL, out_trade_no: Some(EVIL) }.render().expect("page");
+        let html = PayResult { lang: Lang::Zh, title: EVIL, text: EVIL, out_trade_no: Some(EVIL) }
+            .render()
+            .expect("page");
         assert!(html.starts_with("<!doctype html>") && html.contains("<title>"), "{html}");
         assert_eq!(html.matches(ESCAPED).count(), 4, "title, heading, text, order:\n{html}");
         assert!(!html.contains("<script>"), "{html}");
         let html =
-            PayResult { title: "支付结果", text: "缺少订单号", out_trade_no: None }.render().expect("page");
-        assert!(!html.contains("订单号 / order"), "{html}");
+            PayResult { lang: Lang::Zh, title: "支付结果", text: "缺少订单号", out_trade_no: None }
+                .render()
+                .expect("page");
+        assert!(!html.contains("订单号:"), "{html}");
+        assert!(html.contains("<html lang=\"zh-CN\">"), "{html}");
+        let html = PayResult { lang: Lang::En, title: "t", text: "x", out_trade_no: Some("CS1") }
+            .render()
+            .expect("page");
+        assert!(html.contains("<html lang=\"en\">") && html.contains("Order: CS1"), "{html}");
     }
 
     #[test]
@@ -84,18 +145,22 @@ mod tests {
             expired: false,
             signed_query: format!("a=1&b={EVIL}"),
         };
-        let html = CashierPage { c: &c }.render().expect("page");
+        let html = CashierPage { lang: Lang::Zh, c: &c }.render().expect("page");
         assert_eq!(html.matches(ESCAPED).count(), 4, "subject, order, deadline, form value:\n{html}");
         assert!(html.contains(&format!("name=\"q\" value=\"a=1&#38;b={ESCAPED}\"")), "{html}");
         assert!(html.contains("确认付款") && !html.contains("<script>"), "{html}");
-        let html = CashierPage { c: &Cashier { expired: true, ..c } }.render().expect("page");
+        let en = CashierPage { lang: Lang::En, c: &c }.render().expect("page");
+        assert!(en.contains(">Pay</button>") && !en.contains("确认付款"), "{en}");
+        let html = CashierPage { lang: Lang::Zh, c: &Cashier { expired: true, ..c } }.render().expect("page");
         assert!(html.contains("支付时间已过") && !html.contains("<form"), "{html}");
     }
 
     #[test]
     fn the_error_page_escapes_its_message() {
-        let html = ErrorPage { status: StatusCode::GONE, msg: EVIL }.render().expect("page");
+        let html = ErrorPage::new(Lang::En, StatusCode::GONE, EVIL).render().expect("page");
         assert!(html.contains("<title>410 Gone</title>") && html.contains("<h1>Gone</h1>"), "{html}");
+        let zh = ErrorPage::new(Lang::Zh, StatusCode::GONE, "x").render().expect("page");
+        assert!(zh.contains("<title>410 已失效</title>") && zh.contains("<h1>已失效</h1>"), "{zh}");
         assert!(html.contains(&format!("<p>{ESCAPED}</p>")), "{html}");
         assert!(!html.contains("<script>"), "{html}");
     }

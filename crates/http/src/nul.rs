@@ -11,6 +11,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, HttpResponse, web};
 use futures_util::StreamExt as _;
+use shop_app::i18n::msg;
 
 use crate::error::{ApiError, codes};
 use crate::state::State;
@@ -47,7 +48,10 @@ fn is_json(req: &ServiceRequest) -> bool {
 }
 
 fn refuse<B>(req: ServiceRequest, err: ApiError) -> ServiceResponse<EitherBody<B>> {
-    req.into_response(HttpResponse::from_error(err)).map_into_right_body()
+    // `ServiceResponse::new` keeps the error attached to the response (`into_response` would
+    // drop it), so the answer is localised and counted like any other.
+    let (req, _) = req.into_parts();
+    ServiceResponse::new(req, HttpResponse::from_error(err)).map_into_right_body()
 }
 
 /// The middleware (see the module's documentation).
@@ -59,11 +63,11 @@ pub async fn refuse_nul<B: MessageBody>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if encodes_nul(req.path()) {
-        return Ok(refuse(req, ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found")));
+        return Ok(refuse(req, ApiError::no_route()));
     }
-    let nul_text = "the request contains a NUL character";
+    let nul_text = msg::NUL_IN_REQUEST;
     if encodes_nul(req.query_string()) {
-        return Ok(refuse(req, ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, nul_text)));
+        return Ok(refuse(req, ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, nul_text.clone())));
     }
     if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) && is_json(&req) {
         let limit = req
@@ -74,17 +78,17 @@ pub async fn refuse_nul<B: MessageBody>(
         while let Some(chunk) = payload.next().await {
             let chunk = chunk?;
             if body.len() + chunk.len() > limit {
-                let too_large = ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    codes::TOO_LARGE,
-                    "request body is too large",
-                );
+                let too_large =
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE, msg::TOO_LARGE);
                 return Ok(refuse(req, too_large));
             }
             body.extend_from_slice(&chunk);
         }
         if json_has_nul(&body) {
-            return Ok(refuse(req, ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, nul_text)));
+            return Ok(refuse(
+                req,
+                ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, nul_text.clone()),
+            ));
         }
         req.set_payload(actix_web::dev::Payload::from(body.freeze()));
     }

@@ -54,7 +54,7 @@ fn add_response(op: &mut Operation, status: &str, description: &str) {
 impl Modify for SharedResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
-            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for op in [&mut item.get, &mut item.post, &mut item.patch].into_iter().flatten() {
                 let json_body = matches!(&op.request_body,
                     Some(RefOr::T(body)) if body.content.contains_key("application/json"));
                 if json_body {
@@ -98,6 +98,8 @@ impl Modify for SharedResponses {
         user::mobile_login,
         user::mobile_register,
         user::me,
+        user::update_me,
+        user::verify_email,
         order::pay,
         order::alipay,
         order::notify,

@@ -204,3 +204,26 @@ impl utoipa::PartialSchema for NotifyForm {
 }
 
 impl utoipa::ToSchema for NotifyForm {}
+
+/// An email address in a request body: what the schema promises is accepted (a subset of
+/// what `shop_domain::user::Email` accepts).
+pub fn email_body() -> Schema {
+    string()
+        .pattern(Some(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"))
+        .max_length(Some(254))
+        .description(Some("An email address."))
+        .examples(["buyer@example.com"])
+        .into()
+}
+
+/// A username in a request body (a subset of what `shop_domain::user::Username` accepts:
+/// it also takes letters of any script).
+pub fn username_body() -> Schema {
+    string()
+        .pattern(Some(r"^[A-Za-z0-9_.-]{3,32}$"))
+        .min_length(Some(3))
+        .max_length(Some(32))
+        .description(Some("3 to 32 letters, digits, `_`, `-` or `.`."))
+        .examples(["li_lei"])
+        .into()
+}

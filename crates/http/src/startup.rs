@@ -15,7 +15,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use crate::error::{self, ApiError, codes};
+use crate::error::{self, ApiError};
 use crate::handlers::{admin, course, delivery, health, home, order, pages, user};
 use crate::links::Links;
 use crate::openapi::ApiDoc;
@@ -150,7 +150,8 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(res("/user/user/send_sms/").route(web::get().to(user::send_sms)))
         .service(res("/user/user/mobile_login/").route(web::post().to(user::mobile_login)))
         .service(res("/user/user/mobile_register/").route(web::post().to(user::mobile_register)))
-        .service(res("/user/user/me/").route(web::get().to(user::me)))
+        .service(res("/user/user/me/").route(web::get().to(user::me)).route(web::patch().to(user::update_me)))
+        .service(res("/user/user/email/verify/").route(web::post().to(user::verify_email)))
         .service(res("/order/pay/").route(web::post().to(order::pay)))
         .service(res("/order/alipay/").route(web::post().to(order::alipay)))
         .service(
@@ -170,7 +171,7 @@ fn cors(settings: &Settings) -> Cors {
     } else {
         origins.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
     };
-    base.allowed_methods(["GET", "POST", "OPTIONS"])
+    base.allowed_methods(["GET", "POST", "PATCH", "OPTIONS"])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -223,11 +224,9 @@ async fn business_errors_as_200(
     Ok(res)
 }
 
-/// The message of a path that no route matches (a handler's 404 names what is missing).
-pub const NO_ROUTE: &str = "no route matches this path";
-
+/// A path that no route matches (a handler's 404 names what is missing).
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, NO_ROUTE))
+    Err(ApiError::no_route())
 }
 
 /// The actix application.
@@ -254,6 +253,7 @@ fn build_app(
         .service(web::scope("/api/v1").configure(api_routes))
         .service(res("/healthz").route(web::get().to(health::healthz)))
         .service(res("/readyz").route(web::get().to(health::readyz)))
+        .service(web::resource("/favicon.ico").route(web::get().to(pages::favicon)))
         .service(browser_route(res("/pay/result/").route(web::get().to(pages::pay_result))))
         .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
         .service(browser_route(
@@ -291,6 +291,7 @@ fn build_app(
     app.default_service(web::to(not_found))
         .wrap(from_fn(crate::nul::refuse_nul))
         .wrap(ErrorHandlers::new().default_handler(error::jsonify))
+        .wrap(from_fn(error::localize))
         .wrap(Condition::new(settings.api.business_errors_as_200, from_fn(business_errors_as_200)))
         .wrap(from_fn(request_id_header))
         .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())

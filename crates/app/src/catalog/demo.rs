@@ -57,7 +57,9 @@ fn portrait(seed: usize, name: &str) -> askama::Result<String> {
     Portrait { a, b, initial: &initial }.render()
 }
 
-/// A 1200x400 banner.
+/// A 1920x400 banner: the Luffy front end lays banners out 1920 px wide, centred
+/// (`margin-left: calc(50% - 960px)`), so the title sits in the middle, visible on narrower
+/// screens too.
 #[derive(Template)]
 #[template(path = "demo/banner.svg")]
 struct Banner<'a> {
@@ -151,6 +153,13 @@ mod tests {
         assert!(svg.contains("C++ &#38; &#60;Rust&#62;"), "{svg}");
         assert!(svg.contains("&#34;quoted&#34;"), "{svg}");
         assert!(!svg.contains("<Rust>"));
+    }
+
+    #[test]
+    fn banners_have_the_front_ends_proportions_with_the_title_in_the_middle() {
+        let svg = banner(0, "路飞学城").expect("svg");
+        assert!(svg.contains(r#"width="1920" height="400" viewBox="0 0 1920 400""#), "{svg}");
+        assert!(svg.contains(r#"x="960""#) && svg.contains(r#"text-anchor="middle""#), "{svg}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `import-catalog`: the documented JSON format (`docs/catalog-format.md`), upserted by id
 //! in one transaction.
+use crate::i18n::msg;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -174,7 +175,7 @@ pub struct ImportSummary {
 }
 
 fn bad(message: String) -> AppError {
-    AppError::BadRequest(message)
+    AppError::BadRequest(msg::bad_import(message))
 }
 
 fn unique_ids<'a>(kind: &str, ids: impl Iterator<Item = &'a i64>) -> AppResult<HashSet<i64>> {

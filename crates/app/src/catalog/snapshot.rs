@@ -388,7 +388,8 @@ impl Snapshot {
         page_cloned(&hits, request)
     }
 
-    /// Searches course and teacher names (see [`shop_domain::search`] for the ranking),
+    /// Searches course and teacher names, and prices when the term is one (see
+    /// [`shop_domain::search`] for the ranking),
     /// across every course type, optionally within a price range (inclusive).
     ///
     /// # Errors
@@ -410,7 +411,7 @@ impl Snapshot {
             .filter(|(c, _)| in_range(c))
             .filter_map(|(c, (name, teacher))| match term {
                 None => Some(((search::MatchClass::Exact, 0u8, c.orders, c.id), c)),
-                Some(t) => search::rank(t, name, teacher, c.orders, c.id).map(|key| (key, c)),
+                Some(t) => search::rank_course(t, name, teacher, c.price, c.orders, c.id).map(|key| (key, c)),
             })
             .collect();
         hits.sort_unstable_by_key(|(key, _)| *key);

@@ -2,6 +2,7 @@
 //! with fresh download links when a new version of the course's materials exists. Safe to
 //! rerun: a campaign is identified by its course, subject, message and version, and each
 //! buyer's email is an outbox job keyed by campaign and buyer, so nobody gets it twice.
+use crate::i18n::msg;
 use chrono::Utc;
 use sea_orm::Set;
 use sha2::{Digest, Sha256};
@@ -37,8 +38,10 @@ pub struct CampaignReport {
     pub rerun: bool,
     /// Current owners of the course.
     pub owners: usize,
-    /// Owners with an email address.
+    /// Owners with a delivery address (a confirmed email, or one given with their order).
     pub with_email: usize,
+    /// Owners the campaign cannot reach (no delivery address): their user ids.
+    pub unreachable: Vec<i64>,
     /// Emails newly queued by this run.
     pub queued: usize,
 }
@@ -56,10 +59,10 @@ pub async fn notify_buyers(
     let course =
         orders::courses(ctx.db, &[req.course_id]).await?.pop().ok_or(AppError::NotFound("course"))?;
     if req.subject.trim().is_empty() || req.subject.chars().count() > 200 {
-        return Err(AppError::BadRequest("the subject must be 1 to 200 characters".into()));
+        return Err(AppError::BadRequest(msg::CAMPAIGN_SUBJECT));
     }
     if req.message.trim().is_empty() {
-        return Err(AppError::BadRequest("the message is empty".into()));
+        return Err(AppError::BadRequest(msg::CAMPAIGN_EMPTY));
     }
     if let Some(v) = &req.new_version {
         let mut found = false;
@@ -67,22 +70,32 @@ pub async fn notify_buyers(
             found |= delivery::material_version(ctx.db, course.id, &name, v).await?.is_some();
         }
         if !found {
-            return Err(AppError::BadRequest(format!(
-                "no material of course {} has version {v}: upload it first (course-shop media put {} FILE --material NAME --version {v})",
-                course.id, course.id
-            )));
+            return Err(AppError::BadRequest(msg::campaign_no_version(course.id, v)));
         }
     }
     let owners = delivery::owners_of(ctx.db, course.id, Utc::now()).await?;
     let mut with_email = 0;
-    for (user_id, _) in &owners {
-        if shop_db::users::by_id(ctx.db, *user_id).await?.and_then(|u| u.email).is_some_and(|e| !e.is_empty())
-        {
+    let mut unreachable = Vec::new();
+    for (user_id, order_id) in &owners {
+        let Some(user) = shop_db::users::by_id(ctx.db, *user_id).await? else { continue };
+        let order = match order_id {
+            Some(id) => orders::by_id(ctx.db, *id).await?,
+            None => None,
+        };
+        if crate::buyers::delivery_address(&user, order.as_ref()).is_some() {
             with_email += 1;
+        } else {
+            unreachable.push(*user_id);
         }
     }
-    let mut report =
-        CampaignReport { campaign_id: None, rerun: false, owners: owners.len(), with_email, queued: 0 };
+    let mut report = CampaignReport {
+        campaign_id: None,
+        rerun: false,
+        owners: owners.len(),
+        with_email,
+        unreachable,
+        queued: 0,
+    };
     if req.dry_run {
         return Ok(report);
     }

@@ -49,15 +49,16 @@ async fn link_lines(
         .collect())
 }
 
-/// Sends the confirmation of a paid order (skipped when the order is no longer paid or the
-/// buyer has no email address).
+/// Sends the confirmation of a paid order to the buyer's delivery address
+/// ([`crate::buyers::delivery_address`]; skipped when the order is no longer paid or there
+/// is no address).
 pub(crate) async fn send_order_email(ctx: &Delivery<'_>, order_id: i64) -> Result<(), Failure> {
     let Some(order) = orders::by_id(ctx.db, order_id).await? else { return Ok(()) };
     if order.order_status != OrderStatus::Paid {
         return Ok(());
     }
     let Some(user) = users::by_id(ctx.db, order.user_id).await? else { return Ok(()) };
-    let Some(to) = user.email.clone().filter(|e| !e.is_empty()) else {
+    let Some(to) = crate::buyers::delivery_address(&user, Some(&order)) else {
         tracing::info!(order.out_trade_no = %order.out_trade_no, "buyer has no email address: no confirmation sent");
         return Ok(());
     };
@@ -91,9 +92,13 @@ pub(crate) async fn send_campaign_email(
 ) -> Result<(), Failure> {
     let Some(campaign) = delivery::campaign(ctx.db, campaign_id).await? else { return Ok(()) };
     let Some(user) = users::by_id(ctx.db, user_id).await? else { return Ok(()) };
-    let Some(to) = user.email.clone().filter(|e| !e.is_empty()) else { return Ok(()) };
     let owners = delivery::owners_of(ctx.db, campaign.course_id, chrono::Utc::now()).await?;
     let order_id = owners.iter().find(|(u, _)| *u == user_id).and_then(|(_, o)| *o);
+    let owner_order = match order_id {
+        Some(id) => orders::by_id(ctx.db, id).await?,
+        None => None,
+    };
+    let Some(to) = crate::buyers::delivery_address(&user, owner_order.as_ref()) else { return Ok(()) };
     let mut links = Vec::new();
     if let (Some(_), Some(order_id)) = (&campaign.new_version, order_id)
         && let Some(order) = orders::by_id(ctx.db, order_id).await?

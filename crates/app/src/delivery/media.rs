@@ -1,5 +1,6 @@
 //! Course media: uploading videos and materials (`media put`), and short-lived signed URLs
 //! for playing a section.
+use crate::i18n::msg;
 use std::path::Path;
 use std::time::Duration;
 
@@ -38,21 +39,14 @@ pub struct Uploaded {
 }
 
 fn file_name(path: &Path) -> AppResult<String> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| AppError::BadRequest("the file has no name".into()))?;
+    let name =
+        path.file_name().and_then(|n| n.to_str()).ok_or_else(|| AppError::BadRequest(msg::FILE_NO_NAME))?;
     let clean: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
         .collect();
-    Ok(clean.trim_start_matches('.').to_owned()).and_then(|n| {
-        if n.is_empty() {
-            Err(AppError::BadRequest("the file name has no usable characters".into()))
-        } else {
-            Ok(n)
-        }
-    })
+    Ok(clean.trim_start_matches('.').to_owned())
+        .and_then(|n| if n.is_empty() { Err(AppError::BadRequest(msg::FILE_NAME_UNUSABLE)) } else { Ok(n) })
 }
 
 fn segment(text: &str, what: &str) -> AppResult<String> {
@@ -62,7 +56,7 @@ fn segment(text: &str, what: &str) -> AppResult<String> {
     if ok && text != "." && text != ".." {
         Ok(text.to_owned())
     } else {
-        Err(AppError::BadRequest(format!("{what} must be 1 to 32 letters, digits, '.', '-' or '_'")))
+        Err(AppError::BadRequest(msg::bad_segment(what)))
     }
 }
 
@@ -92,10 +86,7 @@ pub async fn put(
                 .await?
                 .ok_or(AppError::NotFound("section"))?;
             if ch.course_id != course_id {
-                return Err(AppError::BadRequest(format!(
-                    "section {id} belongs to course {}, not {course_id}",
-                    ch.course_id
-                )));
+                return Err(AppError::BadRequest(msg::section_of_other_course(*id, ch.course_id, course_id)));
             }
             let key = format!("courses/{course_id}/sections/{id}/{name}");
             let id = *id;
@@ -105,9 +96,7 @@ pub async fn put(
             let mname = segment(mname, "the material name")?;
             let version = segment(version, "the version")?;
             if delivery::material_version(ctx.db, course_id, &mname, &version).await?.is_some() {
-                return Err(AppError::BadRequest(format!(
-                    "material {mname} version {version} exists already; use a new version"
-                )));
+                return Err(AppError::BadRequest(msg::version_exists(&mname, &version)));
             }
             let key = format!("courses/{course_id}/materials/{mname}/{version}/{name}");
             let content_type = Storage::content_type(&key);
@@ -125,7 +114,7 @@ pub async fn put(
             )
         }
     };
-    Storage::validate_key(&key).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Storage::validate_key(&key).map_err(|e| AppError::BadRequest(msg::bad_key(e)))?;
     let size = ctx.storage.put_file(&key, file, progress).await.map_err(AppError::Unexpected)?;
     let txn = shop_db::begin_write(ctx.db).await?;
     match record(size) {

@@ -1,5 +1,6 @@
 //! Sales reports for the seller (`course-shop sales` and `GET admin/sales/`): units and
 //! revenue per course and per day, orders created against orders paid (conversion), refunds.
+use crate::i18n::msg;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use shop_domain::Money;
 
@@ -91,13 +92,13 @@ impl ReportPeriod {
         if let Some(day) = since.filter(|s| !s.is_empty()) {
             return NaiveDate::parse_from_str(day, "%Y-%m-%d")
                 .map(ReportPeriod::Since)
-                .map_err(|_| AppError::invalid("since", format!("{day:?} is not YYYY-MM-DD")));
+                .map_err(|_| AppError::invalid("since", msg::bad_date(day)));
         }
         match period.unwrap_or("all") {
             "all" | "" => Ok(ReportPeriod::All),
             "today" => Ok(ReportPeriod::Today),
             "week" => Ok(ReportPeriod::Week),
-            other => Err(AppError::invalid("period", format!("{other:?} is not today, week or all"))),
+            other => Err(AppError::invalid("period", msg::bad_period(other))),
         }
     }
 

@@ -138,6 +138,7 @@ mod tests {
             smtp_password: SecretString::from("hunter2-secret"),
             smtp_tls: SmtpTls::None,
             timeout_seconds: 2,
+            allow_file_transport_in_production: false,
         }
     }
 

@@ -384,3 +384,36 @@ pub fn course_update(lang: EmailLanguage, data: &CourseUpdate) -> (String, Strin
     });
     (subject, text, html)
 }
+
+#[derive(Template)]
+#[template(path = "email/email_code.html")]
+struct EmailCodeHtml<'a> {
+    html_lang: &'a str,
+    subject: &'a str,
+    intro: &'a str,
+    code: &'a str,
+    validity: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/email_code.txt")]
+struct EmailCodeText<'a> {
+    intro: &'a str,
+    code: &'a str,
+    validity: &'a str,
+}
+
+/// The email with a code confirming a new address, in the language of the request that
+/// asked for it (the words are in [`crate::i18n::msg`]).
+pub fn email_code(lang: crate::i18n::Lang, code: &str, minutes: i64) -> (String, String, String) {
+    use crate::i18n::msg;
+    let subject = msg::EMAIL_CODE_SUBJECT.get(lang).to_owned();
+    let intro = msg::EMAIL_CODE_INTRO;
+    let intro = intro.get(lang);
+    let validity = msg::email_code_validity(minutes);
+    let validity = validity.get(lang);
+    let text = render(&EmailCodeText { intro, code, validity });
+    let html =
+        render(&EmailCodeHtml { html_lang: lang.html_tag(), subject: &subject, intro, code, validity });
+    (subject, text, html)
+}

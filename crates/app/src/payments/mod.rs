@@ -25,8 +25,8 @@ pub use gateway::{Endpoints, Payments};
 pub use jobs::PaymentJobs;
 pub use notify::{NotifyReply, handle_notify};
 pub use ordering::{
-    MAX_COURSES, MIN_COURSES, OrderLine, OrderView, Purchase, PurchaseOutcome, create_order, order_detail,
-    orders_of,
+    MAX_COURSES, MIN_COURSES, OrderLine, OrderView, Purchase, PurchaseOutcome, create_order,
+    create_order_with_email, order_detail, orders_of,
 };
 pub use poll::{PaymentState, payment_status};
 pub use refunds::{ReconcileRow, RefundRequested, reconcile, request_refund};

@@ -13,6 +13,7 @@ use shop_domain::order::{OrderStatus, PayType, Subject};
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
+use crate::i18n::msg;
 use crate::jobs::{self, Job};
 
 /// Fewest courses in one order (the published API spec's `minItems` of `courses`).
@@ -116,33 +117,30 @@ fn new_out_trade_no(now: DateTime<Utc>) -> String {
 
 fn validate(p: &Purchase) -> AppResult<()> {
     if p.course_ids.len() < MIN_COURSES {
-        return Err(AppError::invalid("courses", "must name at least one course"));
+        return Err(AppError::invalid("courses", msg::NO_COURSES));
     }
     if p.course_ids.len() > MAX_COURSES {
-        return Err(AppError::invalid("courses", format!("at most {MAX_COURSES} courses per order")));
+        return Err(AppError::invalid("courses", msg::too_many_courses(MAX_COURSES)));
     }
     let mut seen = HashSet::new();
     for id in &p.course_ids {
         if *id <= 0 {
-            return Err(AppError::invalid("courses", format!("{id} is not a course id")));
+            return Err(AppError::invalid("courses", msg::not_a_course_id(id)));
         }
         if !seen.insert(*id) {
-            return Err(AppError::invalid("courses", format!("course {id} is listed twice")));
+            return Err(AppError::invalid("courses", msg::course_twice(*id)));
         }
     }
     if Subject::parse(&p.subject).is_none() {
-        return Err(AppError::invalid(
-            "subject",
-            format!("must be 1 to {} characters without control characters", Subject::MAX_CHARS),
-        ));
+        return Err(AppError::invalid("subject", msg::bad_subject(Subject::MAX_CHARS)));
     }
     if PayType::from_code(p.pay_type) != Some(PayType::Alipay) {
-        return Err(AppError::invalid("pay_type", "only 1 (Alipay) is supported"));
+        return Err(AppError::invalid("pay_type", msg::ONLY_ALIPAY));
     }
     if let Some(key) = &p.idempotency_key
         && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
     {
-        return Err(AppError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+        return Err(AppError::invalid("Idempotency-Key", msg::IDEMPOTENCY_KEY_FORMAT));
     }
     Ok(())
 }
@@ -159,7 +157,7 @@ fn replay(existing: &order::Model, hash: &str) -> AppResult<PurchaseOutcome> {
     if existing.request_hash.as_deref() == Some(hash) {
         outcome(existing)
     } else {
-        Err(AppError::Conflict("this Idempotency-Key was used with a different request".into()))
+        Err(AppError::Conflict(msg::IDEMPOTENCY_KEY_REUSED))
     }
 }
 
@@ -195,25 +193,22 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     let mut lines = Vec::with_capacity(purchase.course_ids.len());
     let mut sum = Money::ZERO;
     for id in &purchase.course_ids {
-        let course = snapshot.course(*id).ok_or_else(|| {
-            AppError::invalid("courses", format!("course {id} does not exist or is not for sale"))
-        })?;
+        let course = snapshot
+            .course(*id)
+            .ok_or_else(|| AppError::invalid("courses", msg::course_not_for_sale(*id)))?;
         if course.status == CourseStatus::Offline {
-            return Err(AppError::invalid("courses", format!("course {id} is offline")));
+            return Err(AppError::invalid("courses", msg::course_offline(*id)));
         }
         sum = sum
             .checked_add(course.price)
-            .ok_or_else(|| AppError::invalid("courses", "the total is too large"))?;
+            .ok_or_else(|| AppError::invalid("courses", msg::TOTAL_TOO_LARGE))?;
         lines.push(NewLine { course_id: *id, price_fen: course.price });
     }
     if sum != purchase.total {
-        return Err(AppError::invalid(
-            "total_amount",
-            format!("is {} but the courses cost {} (prices may have changed)", purchase.total, sum),
-        ));
+        return Err(AppError::invalid("total_amount", msg::total_mismatch(purchase.total, sum)));
     }
     if sum == Money::ZERO {
-        return Err(AppError::invalid("courses", "free courses need no payment"));
+        return Err(AppError::invalid("courses", msg::FREE_COURSES));
     }
     let out_trade_no = new_out_trade_no(now);
     let expires_at = now + Duration::minutes(ctx.settings.alipay.order_timeout_minutes);
@@ -255,17 +250,16 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
         Ok(Placed::AlreadyOwned) => {
             let owned =
                 crate::delivery::owned_course_ids(&ctx.db, user_id, Some(&purchase.course_ids)).await?;
-            Err(AppError::Conflict(match purchase.course_ids.iter().find(|id| owned.contains(id)) {
-                Some(id) => format!("you already own course {id}"),
-                None => "you already own one of these courses".into(),
-            }))
+            Err(AppError::Conflict(msg::already_own(
+                purchase.course_ids.iter().find(|id| owned.contains(id)).copied(),
+            )))
         }
         Err(WriteError::Conflict(Conflict(orders::IDEMPOTENCY_KEY))) => {
             // A concurrent request with the same key won; answer with its order.
             let key = purchase.idempotency_key.as_deref().unwrap_or_default();
-            let existing = orders::by_idempotency_key(&ctx.db, user_id, key).await?.ok_or_else(|| {
-                AppError::Conflict("a request with this Idempotency-Key is in progress".into())
-            })?;
+            let existing = orders::by_idempotency_key(&ctx.db, user_id, key)
+                .await?
+                .ok_or_else(|| AppError::Conflict(msg::IDEMPOTENCY_KEY_IN_PROGRESS))?;
             replay(&existing, &hash)
         }
         Err(WriteError::Conflict(c)) => Err(AppError::Unexpected(c.into())),
@@ -397,6 +391,29 @@ pub async fn order_detail(ctx: &AppContext, user_id: i64, out_trade_no: &str) ->
         .ok_or(AppError::NotFound("order"))?;
     let lines = orders::details(&ctx.db, order.id).await?;
     Ok(view(ctx, order, lines))
+}
+
+/// Creates an order ([`create_order`]); `email`, when given, is kept on the order as its
+/// delivery address (used when the buyer has no confirmed email, see `buyers::delivery_address`).
+///
+/// # Errors
+/// Those of [`create_order`]; `Validation` of `email`.
+pub async fn create_order_with_email(
+    ctx: &AppContext,
+    user_id: i64,
+    purchase: Purchase,
+    email: Option<&str>,
+) -> AppResult<PurchaseOutcome> {
+    let email = email
+        .map(|e| {
+            shop_domain::user::Email::parse(e).map_err(|e| AppError::invalid("email", msg::user_value(&e)))
+        })
+        .transpose()?;
+    let outcome = create_order(ctx, user_id, purchase).await?;
+    if let Some(email) = email {
+        shop_db::buyers::set_delivery_email(&ctx.db, user_id, &outcome.out_trade_no, email.as_str()).await?;
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 //! Operator refunds and reconciliation.
+use crate::i18n::msg;
 use chrono::{DateTime, Utc};
 use shop_db::{orders, payments};
 use shop_domain::Money;
@@ -36,10 +37,7 @@ pub async fn request_refund(
     let order = orders::by_out_trade_no(&txn, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
     let status = order.order_status;
     if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
-        return Err(AppError::BadRequest(format!(
-            "order {out_trade_no} is {}: nothing to refund",
-            status.label()
-        )));
+        return Err(AppError::BadRequest(msg::nothing_to_refund(out_trade_no, status.label())));
     }
     let existing = payments::refunds_of(&txn, order.id).await?;
     let committed: i64 = existing
@@ -53,11 +51,10 @@ pub async fn request_refund(
     let amount = match Money::from_fen(wanted) {
         Some(amount) if wanted > 0 && wanted <= left => amount,
         _ => {
-            return Err(AppError::BadRequest(format!(
-                "refund of {} fen is not possible: {} fen of {} are left to refund",
+            return Err(AppError::BadRequest(msg::refund_too_large(
                 wanted,
                 left,
-                order.total_amount_fen.fen()
+                order.total_amount_fen.fen(),
             )));
         }
     };

@@ -79,7 +79,7 @@ struct PagePayRequest {
 }
 
 fn bad(msg: impl Into<String>) -> AppError {
-    AppError::BadRequest(msg.into())
+    AppError::BadRequest(crate::i18n::msg::simulator_refused(msg.into()))
 }
 
 impl Simulator {

@@ -6,6 +6,7 @@ pub mod chapter;
 pub mod course;
 pub mod course_category;
 pub mod download_link;
+pub mod email_code;
 pub mod material;
 pub mod order;
 pub mod order_detail;

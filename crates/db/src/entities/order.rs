@@ -30,6 +30,8 @@ pub struct Model {
     pub is_delete: bool,
     pub created_time: DateTimeUtc,
     pub updated_time: DateTimeUtc,
+    /// Where the delivery goes for a buyer without a confirmed email (given at checkout).
+    pub delivery_email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,9 +1,11 @@
 //! Admin endpoints; every one checks the administrator role on the server.
+use crate::extract::Language;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use shop_app::accounts;
 use shop_app::delivery::{self, ReportPeriod, SalesReport};
+use shop_app::i18n::msg;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody, codes};
@@ -135,10 +137,15 @@ impl From<SalesReport> for SalesDto {
 pub async fn sales(
     state: web::Data<State>,
     user: AuthUser,
+    lang: Language,
     query: web::Query<SalesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     accounts::require_admin(&state.ctx.accounts(), user.0).await?;
     let since = ReportPeriod::parse(query.period.as_deref(), query.since.as_deref())?.start(Utc::now());
     let report = delivery::sales_report(&state.ctx.delivery(), since).await?;
-    Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: "ok".into(), result: report.into() }))
+    Ok(HttpResponse::Ok().json(SalesResponse {
+        code: codes::OK,
+        msg: msg::OK.get(lang.0).into(),
+        result: report.into(),
+    }))
 }

@@ -1,4 +1,5 @@
 //! `course/`: categories, the course list, course detail, chapters and search.
+use shop_app::i18n::msg;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{CategoryDto, CategoryList, ChapterDto, CourseDto, CoursePage};
 use crate::error::{ApiError, ErrorBody, codes};
-use crate::extract::MaybeUser;
+use crate::extract::{Language, MaybeUser};
 use crate::schemas::{self, query};
 use crate::state::State;
 
@@ -79,7 +80,7 @@ impl IntoParams for SearchQuery {
             query(
                 "search",
                 false,
-                "Words to find in course names and teacher names (case-insensitive). Empty or absent: every course.",
+                "Words to find in course names and teacher names (case-insensitive), or a price (`99`, `99.9`, `99.00`, `¥99`, `99元`) that also finds the courses with that price. Empty or absent: every course.",
                 schemas::search_query(),
             ),
             query("wd", false, "Same as `search` (the Luffy header's parameter).", schemas::search_query()),
@@ -118,17 +119,17 @@ impl IntoParams for ChapterQuery {
 fn page_request(state: &State, page: Option<&str>, size: Option<&str>) -> Result<PageRequest, ApiError> {
     let api = &state.ctx.settings().api;
     PageRequest::parse(page, size, api.default_page_size, api.max_page_size).map_err(|e| match e {
-        shop_domain::paging::PageError::BadPage => ApiError::field("page", e.to_string()),
-        shop_domain::paging::PageError::BadSize => ApiError::field("size", e.to_string()),
+        shop_domain::paging::PageError::BadPage => ApiError::field("page", msg::page(&e)),
+        shop_domain::paging::PageError::BadSize => ApiError::field("size", msg::page(&e)),
     })
 }
 
 fn parse_id(field: &str, text: &str) -> Result<i64, ApiError> {
-    shop_domain::catalog::parse_id(text).ok_or_else(|| ApiError::field(field, "must be a positive integer"))
+    shop_domain::catalog::parse_id(text).ok_or_else(|| ApiError::field(field, msg::POSITIVE_INTEGER))
 }
 
 fn parse_price(field: &str, text: Option<&str>) -> Result<Option<Money>, ApiError> {
-    text.map(|t| Money::parse_yuan(t).map_err(|e| ApiError::field(field, e.to_string()))).transpose()
+    text.map(|t| Money::parse_yuan(t).map_err(|e| ApiError::field(field, msg::yuan(e)))).transpose()
 }
 
 /// Which of `ids` the (possibly anonymous) user owns.
@@ -161,10 +162,10 @@ async fn page_response(
 
 /// Public course categories.
 #[utoipa::path(get, path = "/api/v1/course/category/", tag = "course", responses((status = 200, body = CategoryList)))]
-pub async fn categories(state: web::Data<State>) -> HttpResponse {
+pub async fn categories(state: web::Data<State>, lang: Language) -> HttpResponse {
     let snapshot = state.ctx.catalog().snapshot();
     let result = snapshot.categories().iter().map(CategoryDto::from).collect();
-    HttpResponse::Ok().json(CategoryList { code: codes::OK, msg: "ok".into(), result })
+    HttpResponse::Ok().json(CategoryList { code: codes::OK, msg: msg::OK.get(lang.0).into(), result })
 }
 
 /// A page of public courses.
@@ -186,9 +187,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ordering = query.ordering.as_deref().unwrap_or("");
-    let ordering = Ordering::parse(ordering).ok_or_else(|| {
-        ApiError::field("ordering", "must be one of orders, students, -students, price, -price")
-    })?;
+    let ordering = Ordering::parse(ordering).ok_or_else(|| ApiError::field("ordering", msg::BAD_ORDERING))?;
     let category = query.course_category.as_deref().map(|c| parse_id("course_category", c)).transpose()?;
     let request =
         page_request(&state, query.page.as_deref(), query.size.as_deref().or(query.page_size.as_deref()))?;
@@ -231,16 +230,17 @@ pub async fn chapters(
     state: web::Data<State>,
     query: web::Query<ChapterQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let course = query.course.as_deref().ok_or_else(|| ApiError::field("course", "is required"))?;
+    let course = query.course.as_deref().ok_or_else(|| ApiError::field("course", msg::REQUIRED))?;
     let course = parse_id("course", course)?;
     let chapters = state.ctx.catalog().snapshot().chapters(course).ok_or(AppError::NotFound("course"))?;
     let body: Vec<ChapterDto> = chapters.iter().map(ChapterDto::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// Searches course names and teacher names across every course type. Ranked: exact match,
-/// then prefix, then substring (a course-name match before a teacher-name match), then
-/// display priority.
+/// Searches course names and teacher names across every course type, and prices when the term
+/// is one (`99`, `¥99`, `99元`). Ranked: exact match, then prefix, then substring (a
+/// course-name match before a teacher-name match before a price match), then display
+/// priority.
 #[utoipa::path(
     get,
     path = "/api/v1/course/search/",
@@ -260,13 +260,13 @@ pub async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let raw = query.search.as_deref().or(query.wd.as_deref()).unwrap_or("");
     let term = SearchTerm::parse(raw, SearchTerm::MAX_CHARS)
-        .map_err(|e| ApiError::field("search", e.to_string()))?;
+        .map_err(|e| ApiError::field("search", msg::search_term(&e)))?;
     let min = parse_price("min_price", query.min_price.as_deref())?;
     let max = parse_price("max_price", query.max_price.as_deref())?;
     if let (Some(lo), Some(hi)) = (min, max)
         && lo > hi
     {
-        return Err(ApiError::field("min_price", "must not be above max_price"));
+        return Err(ApiError::field("min_price", msg::MIN_ABOVE_MAX));
     }
     let request =
         page_request(&state, query.page.as_deref(), query.page_size.as_deref().or(query.size.as_deref()))?;

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shop_app::delivery;
 use shop_app::error::retry_if_connection_lost;
+use shop_app::i18n::msg;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody, codes};
-use crate::extract::AuthUser;
+use crate::extract::{AuthUser, Language};
 use crate::state::State;
 
 /// A private download link of the user.
@@ -64,7 +65,7 @@ pub struct MyCourses {
     security(("jwt" = [])),
     responses((status = 200, body = MyCourses), (status = 401, body = ErrorBody))
 )]
-pub async fn mine(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+pub async fn mine(state: web::Data<State>, user: AuthUser, lang: Language) -> Result<HttpResponse, ApiError> {
     let delivery_view = state.ctx.delivery();
     let courses = retry_if_connection_lost(|| delivery::my_courses(&delivery_view, user.0)).await?;
     let delivery_view = state.ctx.delivery();
@@ -90,7 +91,7 @@ pub async fn mine(state: web::Data<State>, user: AuthUser) -> Result<HttpRespons
             out_trade_no: c.out_trade_no,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(MyCourses { code: codes::OK, msg: "ok".into(), result }))
+    Ok(HttpResponse::Ok().json(MyCourses { code: codes::OK, msg: msg::OK.get(lang.0).into(), result }))
 }
 
 /// A signed media URL.
@@ -124,13 +125,14 @@ pub struct PlayResponse {
 pub async fn play(
     state: web::Data<State>,
     user: AuthUser,
+    lang: Language,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let delivery_view = state.ctx.delivery();
     let play = retry_if_connection_lost(|| delivery::play_url(&delivery_view, user.0, *id)).await?;
     Ok(HttpResponse::Ok().json(PlayResponse {
         code: codes::OK,
-        msg: "ok".into(),
+        msg: msg::OK.get(lang.0).into(),
         url: play.url,
         expires_at: play.expires_at,
     }))

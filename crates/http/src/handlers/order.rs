@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shop_app::AppError;
 use shop_app::error::retry_if_connection_lost;
+use shop_app::i18n::msg;
 use shop_app::payments::{self, NotifyReply, Purchase};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
@@ -13,7 +14,7 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{OrderDto, OrderList, OrderResponse, PayRequest, PayResponse, PaymentStatusResponse};
 use crate::error::{ApiError, ErrorBody, Verbatim, codes};
-use crate::extract::{AuthUser, ClientAddr};
+use crate::extract::{AuthUser, ClientAddr, Language};
 use crate::schemas;
 use crate::state::State;
 
@@ -23,28 +24,31 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
         .iter()
         .map(|id| {
             shop_domain::catalog::parse_id(id)
-                .ok_or_else(|| ApiError::field("courses", format!("{id:?} is not a course id")))
+                .ok_or_else(|| ApiError::field("courses", msg::not_a_course_id(id)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     // Exactly as sent: the rule of amounts admits no surrounding spaces.
     let total = Money::parse_yuan(&body.total_amount)
-        .map_err(|e| ApiError::field("total_amount", format!("{:?}: {e}", body.total_amount)))?;
+        .map_err(|e| ApiError::field("total_amount", msg::bad_amount(&body.total_amount, e)))?;
     // 1 (Alipay) as a number or a string, or absent; the spec's enum says the same.
     let pay_type = match body.pay_type.as_deref() {
         None | Some("1") => 1,
-        Some(_) => return Err(ApiError::field("pay_type", "must be 1 (Alipay)")),
+        Some(_) => return Err(ApiError::field("pay_type", msg::ONLY_ALIPAY)),
     };
     let idempotency_key = match req.headers().get("idempotency-key") {
         None => None,
         Some(v) => Some(
-            v.to_str().map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?.to_owned(),
+            v.to_str()
+                .map_err(|_| ApiError::field("Idempotency-Key", msg::IDEMPOTENCY_KEY_FORMAT))?
+                .to_owned(),
         ),
     };
     Ok(Purchase { course_ids, total, subject: body.subject, pay_type, idempotency_key })
 }
 
 /// Creates an order and returns the Alipay page-pay URL to open. The total must equal the
-/// server's sum of the course prices. Send an `Idempotency-Key` header to make retries
+/// server's sum of the course prices. An optional `email` is kept on the order: the purchase
+/// email goes there when the account has no confirmed email. Send an `Idempotency-Key` header to make retries
 /// safe: the same key returns the same order and URL (with a different body: 409).
 #[utoipa::path(
     post,
@@ -66,12 +70,17 @@ pub async fn pay(
     req: HttpRequest,
     body: web::Json<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let purchase = purchase(body.into_inner(), &req)?;
-    let outcome =
-        retry_if_connection_lost(|| payments::create_order(&state.ctx, user.0, purchase.clone())).await?;
+    let lang = Language(Language::of(&req));
+    let mut body = body.into_inner();
+    let email = body.email.take().filter(|e| !e.trim().is_empty());
+    let purchase = purchase(body, &req)?;
+    let outcome = retry_if_connection_lost(|| {
+        shop_app::payments::create_order_with_email(&state.ctx, user.0, purchase.clone(), email.as_deref())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(PayResponse {
         code: codes::OK,
-        msg: if outcome.created { "order created" } else { "existing order" }.into(),
+        msg: if outcome.created { msg::ORDER_CREATED } else { msg::ORDER_EXISTING }.get(lang.0).into(),
         pay_url: outcome.pay_url,
         out_trade_no: outcome.out_trade_no,
     }))
@@ -157,26 +166,25 @@ impl IntoParams for StatusQuery {
 )]
 pub async fn status(
     state: web::Data<State>,
+    lang: Language,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let no = query
         .out_trade_no
         .as_deref()
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::field("out_trade_no", "is required"))?;
+        .ok_or_else(|| ApiError::field("out_trade_no", msg::REQUIRED))?;
     let result = retry_if_connection_lost(|| payments::payment_status(&state.ctx, no)).await?;
-    let (code, msg) = match result.status {
-        OrderStatus::Paid => (codes::OK, "payment received"),
-        OrderStatus::Unpaid => (codes::NOT_YET, "payment not received yet"),
-        OrderStatus::Cancelled | OrderStatus::Expired => (codes::NOT_YET, "the order was cancelled"),
-        OrderStatus::PaidAfterCancel => {
-            (codes::NOT_YET, "the order was cancelled; the payment is being refunded")
-        }
-        OrderStatus::Refunded => (codes::NOT_YET, "the payment was refunded"),
+    let (code, text) = match result.status {
+        OrderStatus::Paid => (codes::OK, msg::PAYMENT_RECEIVED),
+        OrderStatus::Unpaid => (codes::NOT_YET, msg::PAYMENT_NOT_YET),
+        OrderStatus::Cancelled | OrderStatus::Expired => (codes::NOT_YET, msg::ORDER_CANCELLED),
+        OrderStatus::PaidAfterCancel => (codes::NOT_YET, msg::ORDER_CANCELLED_REFUNDING),
+        OrderStatus::Refunded => (codes::NOT_YET, msg::PAYMENT_REFUNDED),
     };
     Ok(HttpResponse::Ok().json(PaymentStatusResponse {
         code,
-        msg: msg.into(),
+        msg: text.get(lang.0).into(),
         order_status: result.status.code(),
     }))
 }
@@ -189,11 +197,11 @@ pub async fn status(
     security(("jwt" = [])),
     responses((status = 200, body = OrderList), (status = 401, body = ErrorBody))
 )]
-pub async fn list(state: web::Data<State>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<State>, user: AuthUser, lang: Language) -> Result<HttpResponse, ApiError> {
     let orders = retry_if_connection_lost(|| payments::orders_of(&state.ctx, user.0)).await?;
     Ok(HttpResponse::Ok().json(OrderList {
         code: codes::OK,
-        msg: "ok".into(),
+        msg: msg::OK.get(lang.0).into(),
         result: orders.into_iter().map(OrderDto::from).collect(),
     }))
 }
@@ -210,17 +218,18 @@ pub async fn list(state: web::Data<State>, user: AuthUser) -> Result<HttpRespons
 pub async fn detail(
     state: web::Data<State>,
     user: AuthUser,
+    lang: Language,
     no: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let order = retry_if_connection_lost(|| payments::order_detail(&state.ctx, user.0, &no)).await?;
     Ok(HttpResponse::Ok().json(OrderResponse {
         code: codes::OK,
-        msg: "ok".into(),
+        msg: msg::OK.get(lang.0).into(),
         result: OrderDto::from(order),
     }))
 }
 
 /// The error for a route that only exists in simulator mode.
 pub fn simulator_only() -> ApiError {
-    AppError::NotFound("simulator (alipay.mode is not \"simulator\")").into()
+    AppError::NotFound("simulator").into()
 }

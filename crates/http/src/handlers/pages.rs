@@ -4,11 +4,13 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use shop_app::i18n::msg;
 use shop_app::payments;
 use shop_domain::order::OrderStatus;
 
 use super::order::{StatusQuery, simulator_only};
 use crate::error::ApiError;
+use crate::extract::Language;
 use crate::html::{self, CashierPage, PayResult};
 use crate::state::State;
 
@@ -16,40 +18,33 @@ use crate::state::State;
 /// notify has not arrived yet). The return parameters themselves prove nothing.
 pub async fn pay_result(
     state: web::Data<State>,
+    Language(lang): Language,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(no) = query.out_trade_no.as_deref().filter(|n| !n.is_empty()) else {
         return html::page(&PayResult {
-            title: "支付结果",
-            text: "缺少订单号 / missing order number.",
+            lang,
+            title: msg::PAGE_RESULT.get(lang),
+            text: msg::PAGE_NO_ORDER.get(lang),
             out_trade_no: None,
         });
     };
     let status =
         shop_app::error::retry_if_connection_lost(|| payments::payment_status(&state.ctx, no)).await?.status;
     let (title, text) = match status {
-        OrderStatus::Paid => {
-            ("支付成功", "支付成功，课程已开通。/ Payment received: your courses are ready.")
-        }
-        OrderStatus::Unpaid => {
-            ("等待支付结果", "尚未收到付款，请稍候刷新。/ Payment not received yet: refresh in a moment.")
-        }
-        OrderStatus::PaidAfterCancel => (
-            "订单已取消",
-            "订单已取消，款项将原路退回。/ The order was cancelled; your payment is being refunded.",
-        ),
-        OrderStatus::Refunded => ("已退款", "款项已退回。/ The payment was refunded."),
-        OrderStatus::Cancelled | OrderStatus::Expired => {
-            ("订单已取消", "订单已取消。/ The order was cancelled.")
-        }
+        OrderStatus::Paid => (msg::PAGE_PAID, msg::PAGE_PAID_TEXT),
+        OrderStatus::Unpaid => (msg::PAGE_WAITING, msg::PAGE_WAITING_TEXT),
+        OrderStatus::PaidAfterCancel => (msg::PAGE_CANCELLED, msg::PAGE_CANCELLED_REFUNDING_TEXT),
+        OrderStatus::Refunded => (msg::PAGE_REFUNDED, msg::PAGE_REFUNDED_TEXT),
+        OrderStatus::Cancelled | OrderStatus::Expired => (msg::PAGE_CANCELLED, msg::PAGE_CANCELLED_TEXT),
     };
-    html::page(&PayResult { title, text, out_trade_no: Some(no) })
+    html::page(&PayResult { lang, title: title.get(lang), text: text.get(lang), out_trade_no: Some(no) })
 }
 
 /// The simulated gateway: GET opens the cashier for a signed page-pay URL.
 pub async fn simulator_cashier(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let sim = state.ctx.payments().simulator.as_ref().ok_or_else(simulator_only)?;
-    html::page(&CashierPage { c: &sim.cashier(req.query_string())? })
+    html::page(&CashierPage { lang: Language::of(&req), c: &sim.cashier(req.query_string())? })
 }
 
 /// The simulated gateway: POST answers `alipay.trade.query` / `close` / `refund`.
@@ -79,4 +74,12 @@ pub async fn simulator_pay(
     let sim = state.ctx.payments().simulator.as_ref().ok_or_else(simulator_only)?;
     let back = sim.pay(&form.q).await?;
     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, back)).finish())
+}
+
+/// The shop's icon (browsers ask for it on every page, the cashier's included).
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/x-icon")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(&include_bytes!("../../static/favicon.ico")[..])
 }
