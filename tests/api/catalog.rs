@@ -95,7 +95,8 @@ async fn course_list_pages_like_drf(app: TestApp) {
 
     let (status, body) = app.get_json("/api/v1/course/list/?page=21").await;
     assert_eq!((status, body["code"].as_i64()), (StatusCode::NOT_FOUND, Some(1004)));
-    for bad in ["page=0", "page=x", "size=-3"] {
+    // Both spellings of the page size are checked, also when the other is given.
+    for bad in ["page=0", "page=x", "size=-3", "size=5&page_size=x", "page_size=5&size=0"] {
         let (status, body) = app.get_json(&format!("/api/v1/course/list/?{bad}")).await;
         assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{bad}");
     }

@@ -116,12 +116,26 @@ impl IntoParams for ChapterQuery {
     }
 }
 
-fn page_request(state: &State, page: Option<&str>, size: Option<&str>) -> Result<PageRequest, ApiError> {
+/// The page asked for; `size` is the page size's spelling the endpoint documents first and
+/// `alias` the other. Both are checked when both are given (a bad one is refused, not
+/// ignored); the first spelling wins.
+fn page_request(
+    state: &State,
+    page: Option<&str>,
+    size: Option<&str>,
+    alias: Option<&str>,
+) -> Result<PageRequest, ApiError> {
     let api = &state.ctx.settings().api;
-    PageRequest::parse(page, size, api.default_page_size, api.max_page_size).map_err(|e| match e {
-        shop_domain::paging::PageError::BadPage => ApiError::field("page", msg::page(&e)),
-        shop_domain::paging::PageError::BadSize => ApiError::field("size", msg::page(&e)),
-    })
+    let parse = |size: Option<&str>| {
+        PageRequest::parse(page, size, api.default_page_size, api.max_page_size).map_err(|e| match e {
+            shop_domain::paging::PageError::BadPage => ApiError::field("page", msg::page(&e)),
+            shop_domain::paging::PageError::BadSize => ApiError::field("size", msg::page(&e)),
+        })
+    };
+    if size.is_some() && alias.is_some() {
+        parse(alias)?;
+    }
+    parse(size.or(alias))
 }
 
 fn parse_id(field: &str, text: &str) -> Result<i64, ApiError> {
@@ -190,7 +204,7 @@ pub async fn list(
     let ordering = Ordering::parse(ordering).ok_or_else(|| ApiError::field("ordering", msg::BAD_ORDERING))?;
     let category = query.course_category.as_deref().map(|c| parse_id("course_category", c)).transpose()?;
     let request =
-        page_request(&state, query.page.as_deref(), query.size.as_deref().or(query.page_size.as_deref()))?;
+        page_request(&state, query.page.as_deref(), query.size.as_deref(), query.page_size.as_deref())?;
     let page = state.ctx.catalog().snapshot().list(category, ordering, request)?;
     page_response(&state, &req, user, &page).await
 }
@@ -269,7 +283,7 @@ pub async fn search(
         return Err(ApiError::field("min_price", msg::MIN_ABOVE_MAX));
     }
     let request =
-        page_request(&state, query.page.as_deref(), query.page_size.as_deref().or(query.size.as_deref()))?;
+        page_request(&state, query.page.as_deref(), query.page_size.as_deref(), query.size.as_deref())?;
     let page = state.ctx.catalog().snapshot().search(term.as_ref(), min, max, request)?;
     page_response(&state, &req, user, &page).await
 }
