@@ -12,6 +12,7 @@ mod m20261121_000002_payments;
 mod m20261121_000003_delivery;
 mod m20261121_000004_outbox_pending;
 mod m20261130_000005_holds_and_limits;
+mod m20261130_000007_console_sessions;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_delivery::Migration),
             Box::new(m20261121_000004_outbox_pending::Migration),
             Box::new(m20261130_000005_holds_and_limits::Migration),
+            Box::new(m20261130_000007_console_sessions::Migration),
         ]
     }
 }

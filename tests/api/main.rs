@@ -6,6 +6,7 @@ mod smtp_sink;
 
 mod catalog;
 mod cli;
+mod console;
 mod contract;
 mod delivery;
 mod errors;

@@ -219,6 +219,7 @@ mod tests {
             issuer: "course-shop".into(),
             login_attempts_per_minute: 3,
             register_attempts_per_minute: 3,
+            console_session_hours: 1,
         }
     }
 

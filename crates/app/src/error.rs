@@ -31,6 +31,10 @@ pub enum AppError {
     /// Authenticated but not allowed.
     #[error("not allowed")]
     Forbidden,
+    /// A state-changing request of a console session without its CSRF token (or with
+    /// another one).
+    #[error("the CSRF token is missing or wrong: reload the page and try again")]
+    CsrfRefused,
     /// A unique value is already taken.
     #[error("{0}")]
     Conflict(String),

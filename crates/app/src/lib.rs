@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod delivery;
 pub mod error;

@@ -5,6 +5,7 @@
 //! [`Conflict`] naming the constraint, so callers turn them into client errors without a
 //! racy pre-check.
 pub mod catalog;
+pub mod console;
 pub mod delivery;
 pub mod entities;
 pub mod fault;

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{self, ApiError, codes};
-use crate::handlers::{admin, course, delivery, health, home, order, pages, user};
+use crate::handlers::{admin, console, course, delivery, health, home, order, pages, user};
 use crate::links::Links;
 use crate::openapi::ApiDoc;
 use crate::state::State;
@@ -144,6 +144,10 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(res("/course/search/").route(web::get().to(course::search)))
         .service(res("/course/mine/").route(web::get().to(delivery::mine)))
         .service(res("/course/section/{id}/play/").route(web::get().to(delivery::play)))
+        .service(
+            res("/admin/session/").route(web::post().to(admin::login)).route(web::get().to(admin::session)),
+        )
+        .service(res("/admin/session/logout/").route(web::post().to(admin::logout)))
         .service(res("/admin/sales/").route(web::get().to(admin::sales)))
         .service(res("/user/user/mul_login/").route(web::post().to(user::mul_login)))
         .service(res("/user/user/mobile/").route(web::get().to(user::mobile)))
@@ -255,6 +259,9 @@ fn build_app(
         .service(res("/healthz").route(web::get().to(health::healthz)))
         .service(res("/readyz").route(web::get().to(health::readyz)))
         .service(browser_route(res("/pay/result/").route(web::get().to(pages::pay_result))))
+        .service(browser_route(res("/admin/").route(web::get().to(console::home))))
+        .service(browser_route(res("/admin/login/").route(web::get().to(console::login_page))))
+        .service(web::resource("/admin/static/{file}").route(web::get().to(console::asset)))
         .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
         .service(browser_route(
             web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)),

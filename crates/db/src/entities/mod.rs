@@ -3,6 +3,7 @@ pub mod banner;
 pub mod campaign;
 pub mod catalog_revision;
 pub mod chapter;
+pub mod console_session;
 pub mod course;
 pub mod course_category;
 pub mod download_link;

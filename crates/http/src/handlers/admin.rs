@@ -1,14 +1,137 @@
-//! Admin endpoints; every one checks the administrator role on the server.
-use actix_web::{HttpResponse, web};
+//! Admin endpoints (`/api/v1/admin/`); every one checks the administrator role on the
+//! server ([`Admin`]): a script sends a bearer token, the console (`/admin/`) its session
+//! cookie and, on every change, the session's CSRF token.
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use shop_app::accounts;
+use shop_app::console;
 use shop_app::delivery::{self, ReportPeriod, SalesReport};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::dto::{Message, PasswordLogin};
 use crate::error::{ApiError, ErrorBody, codes};
-use crate::extract::AuthUser;
+use crate::extract::{Admin, ClientAddr, SESSION_COOKIE};
 use crate::state::State;
+
+/// The console session as the console sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDto {
+    /// The administrator's username.
+    pub username: String,
+    /// The token to send as `X-CSRF-Token` on every POST of this session (null for a
+    /// bearer token, which needs none).
+    pub csrf_token: Option<String>,
+    /// When the session ends (null for a bearer token).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `{code, msg, result: Session}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// The session.
+    pub result: SessionDto,
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, for the whole site (the console's pages
+/// and its API), Secure when the shop is served over https.
+fn session_cookie(state: &State, value: String, max_age: time::Duration) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.links.base().starts_with("https://"))
+        .max_age(max_age)
+        .finish()
+}
+
+/// Logs an administrator in to the console: sets the session cookie and answers the
+/// session's CSRF token. Rate-limited per client address like every password login; an
+/// account that is not an administrator gets 403 and no session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/session/",
+    tag = "admin",
+    request_body = PasswordLogin,
+    responses(
+        (status = 200, description = "Logged in; `Set-Cookie: console_session=…; HttpOnly; SameSite=Strict`", body = SessionResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Wrong username or password (code 1011)", body = ErrorBody),
+        (status = 403, description = "Not an administrator, or disabled", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody)
+    )
+)]
+pub async fn login(
+    state: web::Data<State>,
+    client: ClientAddr,
+    body: web::Json<PasswordLogin>,
+) -> Result<HttpResponse, ApiError> {
+    let new = console::login(&state.ctx, &client.0, &body.username, &body.password).await?;
+    let seconds = (new.session.expires_at - Utc::now()).num_seconds().max(0);
+    let cookie = session_cookie(&state, new.token, time::Duration::seconds(seconds));
+    Ok(HttpResponse::Ok().cookie(cookie).json(SessionResponse {
+        code: codes::OK,
+        msg: "logged in".into(),
+        result: SessionDto {
+            username: new.session.user.username,
+            csrf_token: Some(new.session.csrf_token),
+            expires_at: Some(new.session.expires_at),
+        },
+    }))
+}
+
+/// The administrator of this request, and the CSRF token of its console session.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/session/",
+    tag = "admin",
+    security(("jwt" = []), ("console" = [])),
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody)
+    )
+)]
+pub async fn session(admin: Admin) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(SessionResponse {
+        code: codes::OK,
+        msg: "ok".into(),
+        result: SessionDto {
+            username: admin.user.username,
+            csrf_token: admin.session.as_ref().map(|s| s.csrf_token.clone()),
+            expires_at: admin.session.map(|s| s.expires_at),
+        },
+    }))
+}
+
+/// Ends the console session (CSRF token required) and clears its cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/session/logout/",
+    tag = "admin",
+    security(("console" = [])),
+    responses(
+        (status = 200, body = Message),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator, or the CSRF token is missing or wrong (code 1014)", body = ErrorBody)
+    )
+)]
+pub async fn logout(
+    state: web::Data<State>,
+    req: HttpRequest,
+    _admin: Admin,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        console::logout(&state.ctx, cookie.value()).await?;
+    }
+    let mut gone = session_cookie(&state, String::new(), time::Duration::ZERO);
+    gone.make_removal();
+    Ok(HttpResponse::Ok().cookie(gone).json(Message::new(codes::OK, "logged out")))
+}
 
 /// Which orders the report covers.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -123,7 +246,7 @@ impl From<SalesReport> for SalesDto {
     get,
     path = "/api/v1/admin/sales/",
     tag = "admin",
-    security(("jwt" = [])),
+    security(("jwt" = []), ("console" = [])),
     params(SalesQuery),
     responses(
         (status = 200, body = SalesResponse),
@@ -134,10 +257,9 @@ impl From<SalesReport> for SalesDto {
 )]
 pub async fn sales(
     state: web::Data<State>,
-    user: AuthUser,
+    _admin: Admin,
     query: web::Query<SalesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::require_admin(&state.ctx, user.0).await?;
     let since = ReportPeriod::parse(query.period.as_deref(), query.since.as_deref())?.start(Utc::now());
     let report = delivery::sales_report(&state.ctx, since).await?;
     Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: "ok".into(), result: report.into() }))

@@ -1,0 +1,288 @@
+//! The seller's console (`/admin/`) and its API (`/api/v1/admin/`): administrators only,
+//! a session cookie (HttpOnly, SameSite=Strict, Secure over https), CSRF tokens on every
+//! change of a session, logout, login rate limits; on SQLite and Postgres.
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, json_of};
+use crate::on_both_backends;
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+/// A console session: its cookie header value and CSRF token.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl TestApp {
+    /// Makes an administrator through the operator use case (`course-shop user add --admin`).
+    pub async fn admin_user(&self, username: &str) -> i64 {
+        shop_app::accounts::add_user(
+            &self.ctx,
+            shop_app::accounts::AddUser {
+                username: username.into(),
+                email: None,
+                mobile: None,
+                password: secrecy::SecretString::from(ADMIN_PASSWORD.to_owned()),
+                admin: true,
+            },
+        )
+        .await
+        .expect("admin")
+        .id
+    }
+
+    /// Logs in to the console: the raw answer.
+    pub async fn console_login_raw(&self, username: &str, password: &str) -> (StatusCode, HeaderMap, Value) {
+        let res = self
+            .client
+            .post(self.url("/api/v1/admin/session/"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("request");
+        let headers = res.headers().clone();
+        let (status, body) = json_of(res).await;
+        (status, headers, body)
+    }
+
+    /// A new administrator and its console session.
+    pub async fn console_session(&self, username: &str) -> Session {
+        self.admin_user(username).await;
+        let (status, headers, body) = self.console_login_raw(username, ADMIN_PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let set = headers.get(SET_COOKIE).and_then(|v| v.to_str().ok()).expect("Set-Cookie");
+        let cookie = set.split(';').next().expect("name=value").to_owned();
+        Session { cookie, csrf: body["result"]["csrf_token"].as_str().expect("csrf").to_owned() }
+    }
+
+    /// A request of a console session; `csrf` decides the `X-CSRF-Token` header.
+    pub async fn console_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: &Session,
+        csrf: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path)).header("Cookie", &session.cookie);
+        if let Some(token) = csrf {
+            req = req.header("X-CSRF-Token", token);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        json_of(req.send().await.expect("request")).await
+    }
+
+    /// A POST of a console session with its CSRF token.
+    pub async fn console_post(&self, path: &str, session: &Session, body: &Value) -> (StatusCode, Value) {
+        self.console_send(reqwest::Method::POST, path, session, Some(&session.csrf.clone()), Some(body)).await
+    }
+
+    /// A GET of a console session.
+    pub async fn console_get(&self, path: &str, session: &Session) -> (StatusCode, Value) {
+        self.console_send(reqwest::Method::GET, path, session, None, None).await
+    }
+
+    /// Every way an admin endpoint must refuse: anonymous 401, a normal user's token 403,
+    /// and, for a POST, a console session without (or with another) CSRF token 403 (1014).
+    pub async fn assert_admin_only(&self, method: reqwest::Method, path: &str, body: &Value) {
+        let send = |auth: Option<String>| {
+            let mut req = self.client.request(method.clone(), self.url(path)).json(body);
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            req.send()
+        };
+        let (status, answer) = json_of(send(None).await.expect("request")).await;
+        assert_eq!(
+            (status, answer["code"].as_i64()),
+            (StatusCode::UNAUTHORIZED, Some(1010)),
+            "{path}: {answer}"
+        );
+        let name = format!("u{}", rand_suffix());
+        self.create_user(&name, "a normal password", None, None).await;
+        let token = self.login(&name, "a normal password").await;
+        let (status, answer) = json_of(send(Some(format!("jwt {token}"))).await.expect("request")).await;
+        assert_eq!(
+            (status, answer["code"].as_i64()),
+            (StatusCode::FORBIDDEN, Some(1012)),
+            "{path}: {answer}"
+        );
+        if method == reqwest::Method::POST {
+            let admin = self.console_session(&format!("a{}", rand_suffix())).await;
+            for csrf in [None, Some("0".repeat(64))] {
+                let (status, answer) =
+                    self.console_send(method.clone(), path, &admin, csrf.as_deref(), Some(body)).await;
+                assert_eq!(
+                    (status, answer["code"].as_i64()),
+                    (StatusCode::FORBIDDEN, Some(1014)),
+                    "{path} {csrf:?}: {answer}"
+                );
+            }
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+async fn admin_session_cookie_csrf_and_logout(app: TestApp) {
+    app.assert_admin_only(reqwest::Method::GET, "/api/v1/admin/session/", &json!({})).await;
+    app.assert_admin_only(reqwest::Method::POST, "/api/v1/admin/session/logout/", &json!({})).await;
+    app.assert_admin_only(reqwest::Method::GET, "/api/v1/admin/sales/", &json!({})).await;
+
+    // A normal user cannot open a console session at all.
+    app.create_user("buyer", "a normal password", None, None).await;
+    let (status, headers, body) = app.console_login_raw("buyer", "a normal password").await;
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::FORBIDDEN, Some(1012)), "{body}");
+    assert!(headers.get(SET_COOKIE).is_none(), "no session for a non-admin");
+    // Validation and wrong passwords.
+    let (status, _, body) = app.console_login_raw("", "x").await;
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{body}");
+    assert_eq!(body["errors"]["username"][0], "is required", "{body}");
+    app.admin_user("boss").await;
+    let (status, headers, body) = app.console_login_raw("boss", "wrong password").await;
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::UNAUTHORIZED, Some(1011)), "{body}");
+    assert!(headers.get(SET_COOKIE).is_none());
+
+    let (status, headers, body) = app.console_login_raw("boss", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let set = headers.get(SET_COOKIE).and_then(|v| v.to_str().ok()).expect("Set-Cookie").to_owned();
+    assert!(set.starts_with("console_session="), "{set}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let token =
+        set.split(';').next().and_then(|p| p.split_once('=')).map(|(_, v)| v.to_owned()).expect("value");
+    assert_eq!(token.len(), 64);
+    // Only the token's hash is stored.
+    let stored: Vec<shop_db::entities::console_session::Model> =
+        <shop_db::entities::console_session::Entity as sea_orm::EntityTrait>::find()
+            .all(&app.ctx.db)
+            .await
+            .expect("rows");
+    assert!(!stored.is_empty() && stored.iter().all(|row| row.id != token && !row.id.contains(&token)));
+    let session = Session {
+        cookie: format!("console_session={token}"),
+        csrf: body["result"]["csrf_token"].as_str().expect("csrf").to_owned(),
+    };
+    let (status, me) = app.console_get("/api/v1/admin/session/", &session).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["result"]["username"], "boss");
+    assert_eq!(me["result"]["csrf_token"], session.csrf.as_str());
+    // The session reads the admin API too.
+    let (status, sales) = app.console_get("/api/v1/admin/sales/", &session).await;
+    assert_eq!(status, StatusCode::OK, "{sales}");
+
+    // A change without the session's CSRF token is refused and changes nothing.
+    let (status, body) =
+        app.console_send(reqwest::Method::POST, "/api/v1/admin/session/logout/", &session, None, None).await;
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::FORBIDDEN, Some(1014)), "{body}");
+    assert_eq!(app.console_get("/api/v1/admin/session/", &session).await.0, StatusCode::OK);
+
+    // Logout ends the session on the server and clears the cookie.
+    let res = app
+        .client
+        .post(app.url("/api/v1/admin/session/logout/"))
+        .header("Cookie", &session.cookie)
+        .header("X-CSRF-Token", &session.csrf)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    let cleared = res.headers().get(SET_COOKIE).and_then(|v| v.to_str().ok()).expect("cleared").to_owned();
+    assert!(cleared.starts_with("console_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    let (status, body) = app.console_get("/api/v1/admin/session/", &session).await;
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::UNAUTHORIZED, Some(1010)), "{body}");
+    let (status, _) = app.console_post("/api/v1/admin/session/logout/", &session, &json!({})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an ended session stays ended");
+
+    // A session whose account stops being an administrator is refused on the next request.
+    let again = app.console_session("deputy").await;
+    assert_eq!(app.console_get("/api/v1/admin/session/", &again).await.0, StatusCode::OK);
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &app.ctx.db,
+        "UPDATE users SET role = 'user' WHERE username = 'deputy'",
+    )
+    .await
+    .expect("demoted");
+    let (status, body) = app.console_get("/api/v1/admin/session/", &again).await;
+    assert_eq!((status, body["code"].as_i64()), (StatusCode::FORBIDDEN, Some(1012)), "{body}");
+}
+
+async fn console_pages_need_a_session(app: TestApp) {
+    let res = app.client.get(app.url("/admin/")).send().await.expect("request");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/admin/login/");
+    let res = app.client.get(app.url("/admin/login/?lang=en")).send().await.expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-security-policy"].to_str().expect("csp").contains("script-src 'self'"));
+    assert!(
+        res.headers()
+            .get(SET_COOKIE)
+            .is_some_and(|c| c.to_str().is_ok_and(|c| c.starts_with("console_lang=en")))
+    );
+    let html = res.text().await.expect("body");
+    assert!(html.contains("Log in") && html.contains("/admin/static/console.js"), "{html}");
+    assert!(!html.contains("<script>"), "no inline script: {html}");
+    let zh =
+        app.client.get(app.url("/admin/login/")).send().await.expect("request").text().await.expect("body");
+    assert!(zh.contains("登录"), "{zh}");
+
+    let session = app.console_session("boss").await;
+    let page = |path: &'static str| {
+        app.client.get(app.url(path)).header("Cookie", &session.cookie).header("Accept", "text/html").send()
+    };
+    let res = page("/admin/").await.expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("body");
+    assert!(html.contains(&format!("<meta name=\"csrf-token\" content=\"{}\">", session.csrf)), "{html}");
+    assert!(html.contains("boss"), "{html}");
+    // Logged in, the login page goes home.
+    assert_eq!(page("/admin/login/").await.expect("request").status(), StatusCode::SEE_OTHER);
+
+    let res = app.client.get(app.url("/admin/static/console.js")).send().await.expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().expect("type").starts_with("text/javascript"));
+    assert!(res.text().await.expect("body").contains("X-CSRF-Token"));
+    assert_eq!(app.client.get(app.url("/admin/static/nope.js")).send().await.expect("request").status(), 404);
+}
+
+on_both_backends!(admin_session_cookie_csrf_and_logout, console_pages_need_a_session);
+
+/// Console logins count against the login limit per client address.
+#[tokio::test]
+async fn console_logins_are_rate_limited() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = TestApp::spawn_with(backend, |s| s.auth.login_attempts_per_minute = 2).await;
+        app.admin_user("boss").await;
+        let now = chrono::Utc::now().timestamp();
+        if 60 - now.rem_euclid(60) < 10 {
+            tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+        }
+        for _ in 0..2 {
+            assert_eq!(app.console_login_raw("boss", "wrong password").await.0, StatusCode::UNAUTHORIZED);
+        }
+        let (status, headers, body) = app.console_login_raw("boss", ADMIN_PASSWORD).await;
+        assert_eq!((status, body["code"].as_i64()), (StatusCode::TOO_MANY_REQUESTS, Some(1029)), "{body}");
+        assert!(headers.get("retry-after").is_some() && headers.get(SET_COOKIE).is_none());
+    }
+}
+
+/// Served over https, the session cookie is Secure.
+#[tokio::test]
+async fn the_session_cookie_is_secure_over_https() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |s| s.server.public_url = "https://shop.example".into()).await;
+    app.admin_user("boss").await;
+    let (status, headers, _) = app.console_login_raw("boss", ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let set = headers.get(SET_COOKIE).and_then(|v| v.to_str().ok()).expect("Set-Cookie");
+    assert!(set.contains("; Secure"), "{set}");
+}
