@@ -286,3 +286,126 @@ async fn the_session_cookie_is_secure_over_https() {
     let set = headers.get(SET_COOKIE).and_then(|v| v.to_str().ok()).expect("Set-Cookie");
     assert!(set.contains("; Secure"), "{set}");
 }
+
+/// The order search, an order's page and refunds (with their confirmation step), through
+/// the admin API and the console's pages.
+async fn orders_are_searched_audited_and_refunded(app: TestApp, gw: crate::fake_alipay::FakeGateway) {
+    app.create_user("shopper", "correct horse", Some("13800138000"), Some("shopper@example.com")).await;
+    let token = app.login("shopper", "correct horse").await;
+    let other = app.buyer("someone").await;
+    let (paid, fen) = app.order(&token, &[7]).await;
+    let (_unpaid, _) = app.order(&token, &[8]).await;
+    let (_theirs, _) = app.order(&other, &[8]).await;
+    app.pay(&gw, &paid, fen).await;
+    gw.set_trade(&paid, fen, shop_alipay::TradeStatus::TradeSuccess);
+
+    let detail_path = format!("/api/v1/admin/orders/{paid}/");
+    let refund_path = format!("/api/v1/admin/orders/{paid}/refund/");
+    app.assert_admin_only(reqwest::Method::GET, "/api/v1/admin/orders/", &json!({})).await;
+    app.assert_admin_only(reqwest::Method::GET, &detail_path, &json!({})).await;
+    app.assert_admin_only(reqwest::Method::POST, &refund_path, &json!({"confirm": true})).await;
+    let boss = app.console_session("boss").await;
+
+    // Search: by buyer's mobile, email or username; status; provider; day; number.
+    for q in ["buyer=13800138000", "buyer=SHOPPER@example.com", "buyer=shopper"] {
+        let (status, body) = app.console_get(&format!("/api/v1/admin/orders/?{q}"), &boss).await;
+        assert_eq!((status, body["result"]["count"].as_u64()), (StatusCode::OK, Some(2)), "{q}: {body}");
+    }
+    let today = shop_domain::time::beijing_day(chrono::Utc::now());
+    let (_, body) = app
+        .console_get(
+            &format!(
+                "/api/v1/admin/orders/?buyer=shopper&status=paid&provider=alipay&from={today}&to={today}"
+            ),
+            &boss,
+        )
+        .await;
+    assert_eq!(body["result"]["count"], 1, "{body}");
+    assert_eq!(body["result"]["results"][0]["out_trade_no"], paid.as_str());
+    assert_eq!(body["result"]["results"][0]["buyer"], "shopper");
+    let (_, body) = app.console_get(&format!("/api/v1/admin/orders/?out_trade_no={paid}"), &boss).await;
+    assert_eq!(body["result"]["count"], 1);
+    let (_, body) = app.console_get("/api/v1/admin/orders/?buyer=nobody", &boss).await;
+    assert_eq!(body["result"]["count"], 0);
+    let tomorrow = today.succ_opt().expect("day");
+    let (_, body) = app.console_get(&format!("/api/v1/admin/orders/?from={tomorrow}"), &boss).await;
+    assert_eq!(body["result"]["count"], 0);
+    let (_, body) = app.console_get("/api/v1/admin/orders/", &boss).await;
+    assert_eq!(body["result"]["count"], 3);
+    for (q, field) in [("status=lost", "status"), ("from=yesterday", "from"), ("provider=cash", "provider")] {
+        let (status, body) = app.console_get(&format!("/api/v1/admin/orders/?{q}"), &boss).await;
+        assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{body}");
+        assert!(body["errors"][field].is_array(), "{body}");
+    }
+
+    // The order's page: lines, the notify received, the jobs, no refund yet.
+    let (status, body) = app.console_get(&detail_path, &boss).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = &body["result"];
+    assert_eq!(r["order"]["status"], "paid");
+    assert_eq!(r["lines"][0]["course_id"], 7);
+    assert_eq!(r["notifies"][0]["verdict"], "accepted", "{body}");
+    assert!(r["jobs"].as_array().expect("jobs").iter().any(|j| j["kind"] == "order_paid"), "{body}");
+    assert_eq!(r["refunds"], json!([]));
+    assert_eq!(r["refundable"], shop_domain::Money::from_fen(fen).expect("m").to_string());
+    assert_eq!(app.console_get("/api/v1/admin/orders/CS-nope/", &boss).await.0, StatusCode::NOT_FOUND);
+
+    // Refunds: validation, the confirmation step (nothing done), partial, the rest, nothing left.
+    for (body, field) in
+        [(json!({"amount": "abc"}), "amount"), (json!({"reason": "x".repeat(201)}), "reason")]
+    {
+        let (status, answer) = app.console_post(&refund_path, &boss, &body).await;
+        assert_eq!((status, answer["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{answer}");
+        assert!(answer["errors"][field].is_array(), "{answer}");
+    }
+    let too_much = shop_domain::Money::from_fen(fen + 1).expect("m").to_string();
+    let (status, _) =
+        app.console_post(&refund_path, &boss, &json!({"amount": too_much, "confirm": true})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, answer) = app.console_post(&refund_path, &boss, &json!({"amount": "1.00"})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["result"]["needs_confirmation"], true);
+    assert!(answer["result"]["confirmation"].as_str().expect("question").contains("1.00"), "{answer}");
+    assert!(
+        shop_db::payments::refunds_of(&app.ctx.db, app.order_row(&paid).await.id)
+            .await
+            .expect("rows")
+            .is_empty()
+    );
+    let (status, answer) =
+        app.console_post(&refund_path, &boss, &json!({"amount": "1.00", "confirm": true})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["result"]["status"], "succeeded", "{answer}");
+    assert_eq!(gw.refunded_fen(&paid), 100);
+    let (_, answer) =
+        app.console_post(&refund_path, &boss, &json!({"confirm": true, "reason": "sorry"})).await;
+    assert_eq!(answer["result"]["status"], "succeeded", "{answer}");
+    assert_eq!(gw.refunded_fen(&paid), fen);
+    let (status, answer) = app.console_post(&refund_path, &boss, &json!({"confirm": true})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (_, body) = app.console_get(&detail_path, &boss).await;
+    assert_eq!(body["result"]["order"]["status"], "refunded", "{body}");
+    assert_eq!(body["result"]["refunds"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["result"]["refunds"][1]["reason"], "sorry");
+    assert_eq!(body["result"]["refundable"], "0.00");
+
+    // The console's pages show the same.
+    let page = |path: String| app.client.get(app.url(&path)).header("Cookie", &boss.cookie).send();
+    let html = page("/admin/orders/?buyer=13800138000&lang=en".into())
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains(&format!("/admin/orders/{paid}/")) && html.contains("shopper"), "{html}");
+    let html = page("/admin/orders/?from=yesterday".into()).await.expect("page").text().await.expect("html");
+    assert!(html.contains("&#34;yesterday&#34; is not YYYY-MM-DD"), "the error beside its field: {html}");
+    let html = page(format!("/admin/orders/{paid}/")).await.expect("page").text().await.expect("html");
+    assert!(
+        html.contains("sorry") && html.contains("order_paid") && html.contains("TRADE_SUCCESS"),
+        "{html}"
+    );
+    assert!(html.contains("此订单没有可退的款项"), "{html}");
+}
+
+crate::with_gateway_on_both_backends!(orders_are_searched_audited_and_refunded);

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{self, ApiError, codes};
-use crate::handlers::{admin, console, course, delivery, health, home, order, pages, user};
+use crate::handlers::{admin, admin_orders, console, course, delivery, health, home, order, pages, user};
 use crate::links::Links;
 use crate::openapi::ApiDoc;
 use crate::state::State;
@@ -149,6 +149,9 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         )
         .service(res("/admin/session/logout/").route(web::post().to(admin::logout)))
         .service(res("/admin/sales/").route(web::get().to(admin::sales)))
+        .service(res("/admin/orders/").route(web::get().to(admin_orders::search)))
+        .service(res("/admin/orders/{out_trade_no}/").route(web::get().to(admin_orders::detail)))
+        .service(res("/admin/orders/{out_trade_no}/refund/").route(web::post().to(admin_orders::refund)))
         .service(res("/user/user/mul_login/").route(web::post().to(user::mul_login)))
         .service(res("/user/user/mobile/").route(web::get().to(user::mobile)))
         .service(res("/user/user/send_sms/").route(web::get().to(user::send_sms)))
@@ -261,6 +264,8 @@ fn build_app(
         .service(browser_route(res("/pay/result/").route(web::get().to(pages::pay_result))))
         .service(browser_route(res("/admin/").route(web::get().to(console::home))))
         .service(browser_route(res("/admin/login/").route(web::get().to(console::login_page))))
+        .service(browser_route(res("/admin/orders/").route(web::get().to(console::orders))))
+        .service(browser_route(res("/admin/orders/{out_trade_no}/").route(web::get().to(console::order))))
         .service(web::resource("/admin/static/{file}").route(web::get().to(console::asset)))
         .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
         .service(browser_route(

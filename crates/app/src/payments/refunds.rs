@@ -1,5 +1,6 @@
 //! Operator refunds and reconciliation.
 use chrono::{DateTime, Utc};
+use shop_db::entities::{order, refund};
 use shop_db::{orders, payments};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
@@ -42,20 +43,7 @@ pub async fn request_refund(
         )));
     }
     let existing = payments::refunds_of(&txn, order.id).await?;
-    let committed: i64 = existing
-        .iter()
-        .filter(|r| r.status != payments::refund_status::FAILED)
-        .map(|r| r.amount_fen)
-        .sum::<i64>()
-        .max(order.refunded_fen);
-    let left = order.total_amount_fen - committed;
-    let amount = amount.map_or(left, Money::fen);
-    if amount <= 0 || amount > left {
-        return Err(AppError::BadRequest(format!(
-            "refund of {} fen is not possible: {} fen of {} are left to refund",
-            amount, left, order.total_amount_fen
-        )));
-    }
+    let amount = refund_amount(&order, &existing, amount)?;
     let out_request_no = format!("{}R{}", order.out_trade_no, existing.len() + 1);
     payments::insert_refund(&txn, order.id, &out_request_no, amount, reason).await?;
     enqueue(
@@ -70,6 +58,80 @@ pub async fn request_refund(
     .await?;
     txn.commit().await?;
     Ok(RefundRequested { out_request_no, amount: crate::error::stored_money(amount)? })
+}
+
+/// What is left to refund on an order with these refunds (failed ones give nothing back).
+fn left_to_refund(order: &order::Model, refunds: &[refund::Model]) -> i64 {
+    let committed: i64 = refunds
+        .iter()
+        .filter(|r| r.status != payments::refund_status::FAILED)
+        .map(|r| r.amount_fen)
+        .sum::<i64>()
+        .max(order.refunded_fen);
+    order.total_amount_fen - committed
+}
+
+/// The amount a refund of `amount` (default: all that is left) would give back, in fen.
+///
+/// # Errors
+/// `BadRequest` when it is not positive or more than what is left.
+fn refund_amount(order: &order::Model, refunds: &[refund::Model], amount: Option<Money>) -> AppResult<i64> {
+    let left = left_to_refund(order, refunds);
+    let amount = amount.map_or(left, Money::fen);
+    if amount <= 0 || amount > left {
+        return Err(AppError::BadRequest(format!(
+            "refund of {} fen is not possible: {} fen of {} are left to refund",
+            amount, left, order.total_amount_fen
+        )));
+    }
+    Ok(amount)
+}
+
+/// What [`request_refund`] would do, without doing it: the amount it would refund and what is
+/// left to refund now (the console's confirmation step).
+#[derive(Debug, Clone)]
+pub struct RefundPreview {
+    /// What the refund would give back.
+    pub amount: Money,
+    /// What is left to refund on the order now.
+    pub left: Money,
+}
+
+/// Checks a refund as [`request_refund`] would, and says what it would refund.
+///
+/// # Errors
+/// Those of [`request_refund`].
+pub async fn preview_refund(
+    ctx: &AppContext,
+    out_trade_no: &str,
+    amount: Option<Money>,
+) -> AppResult<RefundPreview> {
+    let order = orders::by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
+    let status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
+    if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
+        return Err(AppError::BadRequest(format!(
+            "order {out_trade_no} is {}: nothing to refund",
+            status.label()
+        )));
+    }
+    let refunds = payments::refunds_of(&ctx.db, order.id).await?;
+    let amount = refund_amount(&order, &refunds, amount)?;
+    Ok(RefundPreview {
+        amount: crate::error::stored_money(amount)?,
+        left: crate::error::stored_money(left_to_refund(&order, &refunds))?,
+    })
+}
+
+/// What is left to refund on an order (zero when it holds no money).
+///
+/// # Errors
+/// Database errors; a corrupt amount.
+pub fn refundable(order: &order::Model, refunds: &[refund::Model]) -> AppResult<Money> {
+    let status = OrderStatus::from_code(order.order_status).unwrap_or(OrderStatus::Unpaid);
+    if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
+        return Ok(Money::ZERO);
+    }
+    crate::error::stored_money(left_to_refund(order, refunds).max(0))
 }
 
 /// One line of the reconciliation report.

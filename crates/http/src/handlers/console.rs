@@ -8,6 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use shop_app::AppError;
 use shop_app::console::{self, ConsoleSession};
+use shop_app::payments::audit::{self, OrderRow};
+use shop_domain::order::OrderStatus;
+
+use super::admin_orders::{AdminOrderDetail, AdminOrderLineDto, OrderSearchQuery, provider_name};
 
 use crate::console_text::{LANG_COOKIE, Lang, Texts};
 use crate::error::ApiError;
@@ -120,4 +124,219 @@ pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(body))
+}
+
+/// When, in the shop's zone (Beijing time).
+fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    shop_domain::time::in_beijing(at).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// An order as a page shows it.
+pub struct OrderView {
+    /// Order number.
+    pub out_trade_no: String,
+    /// Buyer's username.
+    pub buyer: String,
+    /// Subject.
+    pub subject: String,
+    /// Total in yuan.
+    pub total: String,
+    /// Refunded in yuan.
+    pub refunded: String,
+    /// Status.
+    pub status: &'static str,
+    /// Provider.
+    pub provider: &'static str,
+    /// Created (Beijing time).
+    pub created: String,
+    /// Paid (Beijing time), or empty.
+    pub paid: String,
+}
+
+impl From<&OrderRow> for OrderView {
+    fn from(o: &OrderRow) -> Self {
+        OrderView {
+            out_trade_no: o.out_trade_no.clone(),
+            buyer: o.buyer.clone(),
+            subject: o.subject.clone(),
+            total: o.total.to_string(),
+            refunded: o.refunded.to_string(),
+            status: o.status.label(),
+            provider: o.provider.map_or("", provider_name),
+            created: when(o.created_time),
+            paid: o.pay_time.map(when).unwrap_or_default(),
+        }
+    }
+}
+
+/// The search as it was asked, shown again in the form.
+#[derive(Default)]
+pub struct SearchEcho {
+    /// `out_trade_no`.
+    pub out_trade_no: String,
+    /// `buyer`.
+    pub buyer: String,
+    /// `status`.
+    pub status: String,
+    /// `provider`.
+    pub provider: String,
+    /// `from`.
+    pub from: String,
+    /// `to`.
+    pub to: String,
+}
+
+/// The order search page.
+#[derive(Template)]
+#[template(path = "console/orders.html")]
+pub struct OrdersPage {
+    /// Around the page.
+    pub c: Chrome,
+    /// Texts.
+    pub t: &'static Texts,
+    /// The search.
+    pub q: SearchEcho,
+    /// Every status's name.
+    pub statuses: Vec<&'static str>,
+    /// Orders found (this page).
+    pub orders: Vec<OrderView>,
+    /// How many match.
+    pub count: u64,
+    /// The previous page's URL.
+    pub previous: Option<String>,
+    /// The next page's URL.
+    pub next: Option<String>,
+    /// A field's validation error.
+    pub error: Option<(&'static str, String)>,
+}
+
+impl OrdersPage {
+    /// The error of `field`, or nothing.
+    pub fn error_for(&self, field: &str) -> &str {
+        self.error.as_ref().filter(|(f, _)| *f == field).map_or("", |(_, m)| m.as_str())
+    }
+}
+
+/// `GET /admin/orders/`: the order search (the same use case as `GET admin/orders/`).
+pub async fn orders(
+    state: web::Data<State>,
+    req: HttpRequest,
+    query: web::Query<OrderSearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let session = match page_session(&state, &req).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let lang = Lang::of(&req);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut page = OrdersPage {
+        c: Chrome::of(lang, Some(&session)),
+        t: lang.texts(),
+        q: SearchEcho {
+            out_trade_no: text(&query.out_trade_no),
+            buyer: text(&query.buyer),
+            status: text(&query.status),
+            provider: text(&query.provider),
+            from: text(&query.from),
+            to: text(&query.to),
+        },
+        statuses: OrderStatus::ALL.iter().map(|s| s.label()).collect(),
+        orders: Vec::new(),
+        count: 0,
+        previous: None,
+        next: None,
+        error: None,
+    };
+    let parsed = match query.to_query() {
+        Ok(q) => q,
+        Err(AppError::Validation { field, message }) => {
+            page.error = Some((field, message));
+            return render(&req, &page);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let found = audit::search_orders(&state.ctx, &parsed).await?;
+    let at = |n: u64| {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()).filter(|(k, _)| k != "page")
+        {
+            url.append_pair(&k, &v);
+        }
+        url.append_pair("page", &n.to_string());
+        format!("/admin/orders/?{}", url.finish())
+    };
+    page.previous = (parsed.page > 1).then(|| at(parsed.page - 1));
+    page.next = (parsed.page * parsed.page_size < found.count).then(|| at(parsed.page + 1));
+    page.count = found.count;
+    page.orders = found.orders.iter().map(Into::into).collect();
+    render(&req, &page)
+}
+
+/// An order's page.
+#[derive(Template)]
+#[template(path = "console/order.html")]
+pub struct OrderPage {
+    /// Around the page.
+    pub c: Chrome,
+    /// Texts.
+    pub t: &'static Texts,
+    /// The order.
+    pub o: OrderView,
+    /// Lines.
+    pub lines: Vec<AdminOrderLineDto>,
+    /// Refunds: number, amount, reason, status, error, when.
+    pub refunds: Vec<(String, String, String, String, String, String)>,
+    /// Notifications: when, trade status, verdict, reason.
+    pub notifies: Vec<(String, String, String, String)>,
+    /// Jobs: kind, status, attempts, error, when.
+    pub jobs: Vec<(String, String, i32, String, String)>,
+    /// Left to refund, in yuan.
+    pub refundable: String,
+}
+
+/// `GET /admin/orders/{out_trade_no}/`: an order's page with its refund form.
+pub async fn order(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let session = match page_session(&state, &req).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let lang = Lang::of(&req);
+    let audit = audit::order_audit(&state.ctx, &path).await?;
+    let detail = AdminOrderDetail::from(&audit);
+    let page = OrderPage {
+        c: Chrome::of(lang, Some(&session)),
+        t: lang.texts(),
+        o: (&audit.order).into(),
+        lines: detail.lines,
+        refunds: detail
+            .refunds
+            .into_iter()
+            .map(|r| {
+                (
+                    r.out_request_no,
+                    r.amount,
+                    r.reason,
+                    r.status,
+                    r.last_error.unwrap_or_default(),
+                    when(r.created_time),
+                )
+            })
+            .collect(),
+        notifies: detail
+            .notifies
+            .into_iter()
+            .map(|n| (when(n.received_at), n.trade_status.unwrap_or_default(), n.verdict, n.reason))
+            .collect(),
+        jobs: detail
+            .jobs
+            .into_iter()
+            .map(|j| (j.kind, j.status, j.attempts, j.last_error.unwrap_or_default(), when(j.created_time)))
+            .collect(),
+        refundable: detail.refundable,
+    };
+    render(&req, &page)
 }
