@@ -87,9 +87,18 @@ impl TestApp {
         self.console_send(reqwest::Method::GET, path, session, None, None).await
     }
 
+    /// Who an admin endpoint must refuse: a normal user's token, and an administrator's
+    /// console session (whose POSTs without the CSRF token are refused).
+    pub async fn refusers(&self) -> Refusers {
+        let name = format!("u{}", rand_suffix());
+        self.create_user(&name, "a normal password", None, None).await;
+        let user_token = self.login(&name, "a normal password").await;
+        Refusers { user_token, admin: self.console_session(&format!("a{}", rand_suffix())).await }
+    }
+
     /// Every way an admin endpoint must refuse: anonymous 401, a normal user's token 403,
     /// and, for a POST, a console session without (or with another) CSRF token 403 (1014).
-    pub async fn assert_admin_only(&self, method: reqwest::Method, path: &str, body: &Value) {
+    pub async fn assert_admin_only(&self, who: &Refusers, method: reqwest::Method, path: &str, body: &Value) {
         let send = |auth: Option<String>| {
             let mut req = self.client.request(method.clone(), self.url(path)).json(body);
             if let Some(a) = auth {
@@ -103,20 +112,17 @@ impl TestApp {
             (StatusCode::UNAUTHORIZED, Some(1010)),
             "{path}: {answer}"
         );
-        let name = format!("u{}", rand_suffix());
-        self.create_user(&name, "a normal password", None, None).await;
-        let token = self.login(&name, "a normal password").await;
-        let (status, answer) = json_of(send(Some(format!("jwt {token}"))).await.expect("request")).await;
+        let (status, answer) =
+            json_of(send(Some(format!("jwt {}", who.user_token))).await.expect("request")).await;
         assert_eq!(
             (status, answer["code"].as_i64()),
             (StatusCode::FORBIDDEN, Some(1012)),
             "{path}: {answer}"
         );
         if method == reqwest::Method::POST {
-            let admin = self.console_session(&format!("a{}", rand_suffix())).await;
             for csrf in [None, Some("0".repeat(64))] {
                 let (status, answer) =
-                    self.console_send(method.clone(), path, &admin, csrf.as_deref(), Some(body)).await;
+                    self.console_send(method.clone(), path, &who.admin, csrf.as_deref(), Some(body)).await;
                 assert_eq!(
                     (status, answer["code"].as_i64()),
                     (StatusCode::FORBIDDEN, Some(1014)),
@@ -127,14 +133,21 @@ impl TestApp {
     }
 }
 
+/// See [`TestApp::refusers`].
+pub struct Refusers {
+    pub user_token: String,
+    pub admin: Session,
+}
+
 fn rand_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
 }
 
 async fn admin_session_cookie_csrf_and_logout(app: TestApp) {
-    app.assert_admin_only(reqwest::Method::GET, "/api/v1/admin/session/", &json!({})).await;
-    app.assert_admin_only(reqwest::Method::POST, "/api/v1/admin/session/logout/", &json!({})).await;
-    app.assert_admin_only(reqwest::Method::GET, "/api/v1/admin/sales/", &json!({})).await;
+    let who = app.refusers().await;
+    app.assert_admin_only(&who, reqwest::Method::GET, "/api/v1/admin/session/", &json!({})).await;
+    app.assert_admin_only(&who, reqwest::Method::POST, "/api/v1/admin/session/logout/", &json!({})).await;
+    app.assert_admin_only(&who, reqwest::Method::GET, "/api/v1/admin/sales/", &json!({})).await;
 
     // A normal user cannot open a console session at all.
     app.create_user("buyer", "a normal password", None, None).await;
@@ -299,11 +312,12 @@ async fn orders_are_searched_audited_and_refunded(app: TestApp, gw: crate::fake_
     app.pay(&gw, &paid, fen).await;
     gw.set_trade(&paid, fen, shop_alipay::TradeStatus::TradeSuccess);
 
+    let who = app.refusers().await;
     let detail_path = format!("/api/v1/admin/orders/{paid}/");
     let refund_path = format!("/api/v1/admin/orders/{paid}/refund/");
-    app.assert_admin_only(reqwest::Method::GET, "/api/v1/admin/orders/", &json!({})).await;
-    app.assert_admin_only(reqwest::Method::GET, &detail_path, &json!({})).await;
-    app.assert_admin_only(reqwest::Method::POST, &refund_path, &json!({"confirm": true})).await;
+    app.assert_admin_only(&who, reqwest::Method::GET, "/api/v1/admin/orders/", &json!({})).await;
+    app.assert_admin_only(&who, reqwest::Method::GET, &detail_path, &json!({})).await;
+    app.assert_admin_only(&who, reqwest::Method::POST, &refund_path, &json!({"confirm": true})).await;
     let boss = app.console_session("boss").await;
 
     // Search: by buyer's mobile, email or username; status; provider; day; number.
@@ -409,3 +423,213 @@ async fn orders_are_searched_audited_and_refunded(app: TestApp, gw: crate::fake_
 }
 
 crate::with_gateway_on_both_backends!(orders_are_searched_audited_and_refunded);
+
+/// Polls the public API until `path` answers 200 with a body `ready` accepts (the catalog
+/// refresher runs every `catalog.refresh_seconds`, 1 s in tests): at most 5 s.
+async fn public_soon(app: &TestApp, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..50 {
+        let (status, body) = app.get_json(path).await;
+        if status == StatusCode::OK && ready(&body) {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{path} did not appear in the public API");
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+
+/// Categories, teachers, courses (every field), chapters, sections, a cover, a section's
+/// video and a material version, through the admin API; validation names the field and
+/// saves nothing; the public API shows the result.
+async fn the_catalog_is_edited_through_the_admin_api(app: TestApp) {
+    let course_body = json!({"name": "Rust 实战", "course_type": 1, "category_id": null, "teacher_id": 1,
+        "brief": "<p>从零开始</p>", "level": 1, "status": 0, "price": "199.00", "period": 180});
+    let who = app.refusers().await;
+    for (method, path, body) in [
+        (reqwest::Method::GET, "/api/v1/admin/catalog/", json!({})),
+        (reqwest::Method::POST, "/api/v1/admin/categories/", json!({"name": "x"})),
+        (reqwest::Method::POST, "/api/v1/admin/teachers/", json!({"name": "x"})),
+        (reqwest::Method::POST, "/api/v1/admin/courses/", course_body.clone()),
+        (reqwest::Method::POST, "/api/v1/admin/courses/1/chapters/", json!({"chapter": 9, "name": "x"})),
+        (reqwest::Method::POST, "/api/v1/admin/chapters/1/sections/", json!({"name": "x"})),
+        (reqwest::Method::POST, "/api/v1/admin/courses/1/cover/?filename=a.png", json!({})),
+        (reqwest::Method::POST, "/api/v1/admin/courses/1/media/?filename=a.mp4&section=1", json!({})),
+    ] {
+        app.assert_admin_only(&who, method, path, &body).await;
+    }
+    let boss = app.console_session("boss").await;
+    let revision = shop_db::catalog::revision(&app.ctx.db).await.expect("revision");
+
+    // Validation: the field is named and nothing is written.
+    let count = shop_db::catalog::course_count(&app.ctx.db).await.expect("count");
+    for (change, field) in [
+        (json!({"name": " "}), "name"),
+        (json!({"teacher_id": 999}), "teacher_id"),
+        (json!({"category_id": 999}), "category_id"),
+        (json!({"course_type": 7}), "course_type"),
+        (json!({"level": 9}), "level"),
+        (json!({"status": 5}), "status"),
+        (json!({"price": "12.345"}), "price"),
+        (json!({"period": -1}), "period"),
+    ] {
+        let mut body = course_body.clone();
+        for (k, v) in change.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (status, answer) = app.console_post("/api/v1/admin/courses/", &boss, &body).await;
+        assert_eq!(
+            (status, answer["code"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(1000)),
+            "{field}: {answer}"
+        );
+        assert!(answer["errors"][field].is_array(), "{field}: {answer}");
+    }
+    assert_eq!(
+        shop_db::catalog::course_count(&app.ctx.db).await.expect("count"),
+        count,
+        "nothing half-saved"
+    );
+    assert_eq!(shop_db::catalog::revision(&app.ctx.db).await.expect("revision"), revision);
+
+    let (status, answer) =
+        app.console_post("/api/v1/admin/categories/", &boss, &json!({"name": "系统编程"})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let category = answer["result"]["id"].as_i64().expect("id");
+    let (status, answer) =
+        app.console_post("/api/v1/admin/teachers/", &boss, &json!({"name": "Ferris", "role": 5})).await;
+    assert!(status == StatusCode::BAD_REQUEST && answer["errors"]["role"].is_array(), "{answer}");
+    let (_, answer) = app
+        .console_post(
+            "/api/v1/admin/teachers/",
+            &boss,
+            &json!({"name": "Ferris", "role": 0, "title": "Crab"}),
+        )
+        .await;
+    let teacher = answer["result"]["id"].as_i64().expect("id");
+    let mut body = course_body.clone();
+    body["category_id"] = json!(category);
+    body["teacher_id"] = json!(teacher);
+    let (status, answer) = app.console_post("/api/v1/admin/courses/", &boss, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let course = answer["result"]["id"].as_i64().expect("id");
+    let (status, answer) = app
+        .console_post(
+            &format!("/api/v1/admin/courses/{course}/chapters/"),
+            &boss,
+            &json!({"chapter": 0, "name": "x"}),
+        )
+        .await;
+    assert!(status == StatusCode::BAD_REQUEST && answer["errors"]["chapter"].is_array(), "{answer}");
+    let (_, answer) = app
+        .console_post(
+            &format!("/api/v1/admin/courses/{course}/chapters/"),
+            &boss,
+            &json!({"chapter": 1, "name": "入门"}),
+        )
+        .await;
+    let chapter = answer["result"]["id"].as_i64().expect("id");
+    let (status, answer) = app
+        .console_post(
+            &format!("/api/v1/admin/chapters/{chapter}/sections/"),
+            &boss,
+            &json!({"name": "Hello", "duration": "05:00", "free_trail": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let section = answer["result"]["id"].as_i64().expect("id");
+    assert_eq!(
+        app.console_post("/api/v1/admin/chapters/999999/sections/", &boss, &json!({"name": "x"})).await.0,
+        404
+    );
+
+    // Uploads: the cover (an image only), the section's video, a material version.
+    let upload = |path: String, bytes: &'static [u8]| {
+        app.client
+            .post(app.url(&path))
+            .header("Cookie", &boss.cookie)
+            .header("X-CSRF-Token", &boss.csrf)
+            .header("Content-Type", "application/octet-stream")
+            .body(bytes)
+            .send()
+    };
+    let (status, answer) = json_of(
+        upload(format!("/api/v1/admin/courses/{course}/cover/?filename=evil.svg"), b"<svg/>")
+            .await
+            .expect("r"),
+    )
+    .await;
+    assert!(status == StatusCode::BAD_REQUEST && answer["errors"]["cover"].is_array(), "{answer}");
+    let (status, answer) = json_of(
+        upload(format!("/api/v1/admin/courses/{course}/cover/?filename=c.png"), b"not a png")
+            .await
+            .expect("r"),
+    )
+    .await;
+    assert!(status == StatusCode::BAD_REQUEST && answer["errors"]["cover"].is_array(), "{answer}");
+    let (status, answer) = json_of(
+        upload(format!("/api/v1/admin/courses/{course}/cover/?filename=c.png"), PNG).await.expect("r"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let cover = answer["result"]["path"].as_str().expect("path").to_owned();
+    let (status, answer) = json_of(
+        upload(
+            format!("/api/v1/admin/courses/{course}/media/?filename=hello.mp4&section={section}"),
+            b"video bytes",
+        )
+        .await
+        .expect("r"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["result"]["path"].as_str().expect("key").ends_with("/hello.mp4"), "{answer}");
+    let (status, answer) = json_of(
+        upload(
+            format!("/api/v1/admin/courses/{course}/media/?filename=slides.pdf&material=slides&version=1"),
+            b"%PDF",
+        )
+        .await
+        .expect("r"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = json_of(
+        upload(format!("/api/v1/admin/courses/{course}/media/?filename=x.mp4"), b"x").await.expect("r"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+
+    // The public API shows it all within catalog.refresh_seconds.
+    let public = public_soon(&app, &format!("/api/v1/course/list/{course}/"), |b| {
+        b["course_img"].as_str().is_some_and(|img| img.ends_with(&cover))
+    })
+    .await;
+    assert_eq!(public["name"], "Rust 实战");
+    assert_eq!(public["price"], "199.00");
+    assert_eq!(public["period"], 180);
+    assert!(public["course_img"].as_str().expect("img").ends_with(&cover), "{public}");
+    assert_eq!(public["teacher"]["name"], "Ferris", "{public}");
+    let res = app.client.get(app.url(&format!("/media/{cover}"))).send().await.expect("cover");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.expect("bytes").as_ref(), PNG);
+    let (_, chapters) = app.get_json(&format!("/api/v1/course/chapter/?course={course}")).await;
+    assert!(chapters.to_string().contains("Hello"), "{chapters}");
+
+    // The console's pages show the course and its parts.
+    let page = |path: String| app.client.get(app.url(&path)).header("Cookie", &boss.cookie).send();
+    let html = page("/admin/catalog/".into()).await.expect("page").text().await.expect("html");
+    assert!(
+        html.contains(&format!("/admin/catalog/courses/{course}/")) && html.contains("Rust 实战"),
+        "{html}"
+    );
+    let html = page(format!("/admin/catalog/courses/{course}/?lang=en"))
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("hello.mp4") && html.contains("slides") && html.contains(&cover), "{html}");
+}
+
+on_both_backends!(the_catalog_is_edited_through_the_admin_api);

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{admin, admin_orders, course, delivery, health, home, order, user};
+use crate::handlers::{admin, admin_catalog, admin_orders, course, delivery, health, home, order, user};
 
 /// Registers the security schemes: the JWT of the API, the session cookie of the console.
 struct JwtScheme;
@@ -120,6 +120,14 @@ impl Modify for SharedResponses {
         admin::session,
         admin::logout,
         admin::sales,
+        admin_catalog::catalog,
+        admin_catalog::save_category,
+        admin_catalog::save_teacher,
+        admin_catalog::save_course,
+        admin_catalog::save_chapter,
+        admin_catalog::save_section,
+        admin_catalog::put_cover,
+        admin_catalog::put_media,
         admin_orders::search,
         admin_orders::detail,
         admin_orders::refund,

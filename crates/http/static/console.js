@@ -1,6 +1,6 @@
 // The seller's console: sends each form marked `data-api` to the admin API as JSON with the
 // session's CSRF token, shows validation errors beside their fields, asks before an action
-// the API wants confirmed, and uploads files with a progress bar. Served by the binary; no
+// the API wants confirmed, and uploads files (the file as the body) with a progress bar. Served by the binary; no
 // library, no CDN.
 (function () {
   'use strict';
@@ -46,7 +46,8 @@
       xhr.open(method, url);
       xhr.setRequestHeader('X-CSRF-Token', csrf);
       xhr.setRequestHeader('Accept', 'application/json');
-      if (!(body instanceof FormData)) { xhr.setRequestHeader('Content-Type', 'application/json'); }
+      var raw = body instanceof Blob;
+      xhr.setRequestHeader('Content-Type', raw ? 'application/octet-stream' : 'application/json');
       if (onProgress && xhr.upload) {
         xhr.upload.onprogress = function (e) { if (e.lengthComputable) { onProgress(e.loaded, e.total); } };
       }
@@ -56,17 +57,27 @@
         resolve({ status: xhr.status, body: parsed });
       };
       xhr.onerror = function () { resolve({ status: 0, body: { msg: 'network error' } }); };
-      xhr.send(body instanceof FormData ? body : JSON.stringify(body));
+      xhr.send(raw ? body : JSON.stringify(body));
     });
   }
 
   function submit(form, extra) {
     clearErrors(form);
     var payload;
+    var url = form.getAttribute('data-api');
     var bar = form.querySelector('progress');
     var file = form.querySelector('input[type=file]');
     if (file) {
-      payload = new FormData(form);
+      // An upload: the file is the body; the other fields and its name go in the query.
+      if (!file.files.length) { showErrors(form, { msg: form.getAttribute('data-nofile') || '?' }, 400); return; }
+      var chosen = file.files[0];
+      var params = new URLSearchParams();
+      params.set('filename', chosen.name);
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && el.type !== 'file' && el.type !== 'submit' && el.value !== '') { params.set(el.name, el.value); }
+      });
+      url = url + (url.indexOf('?') < 0 ? '?' : '&') + params.toString();
+      payload = chosen;
     } else {
       payload = formJson(form);
       Object.keys(extra || {}).forEach(function (k) { payload[k] = extra[k]; });
@@ -74,7 +85,7 @@
     var button = form.querySelector('button[type=submit]');
     if (button) { button.disabled = true; }
     if (bar) { bar.value = 0; bar.hidden = false; }
-    request(form.getAttribute('data-method') || 'POST', form.getAttribute('data-api'), payload,
+    request(form.getAttribute('data-method') || 'POST', url, payload,
       bar ? function (done, total) { bar.max = total; bar.value = done; } : null)
       .then(function (res) {
         if (button) { button.disabled = false; }

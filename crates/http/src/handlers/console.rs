@@ -7,6 +7,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use shop_app::AppError;
+use shop_app::catalog::edit;
 use shop_app::console::{self, ConsoleSession};
 use shop_app::payments::audit::{self, OrderRow};
 use shop_domain::order::OrderStatus;
@@ -337,6 +338,225 @@ pub async fn order(
             .map(|j| (j.kind, j.status, j.attempts, j.last_error.unwrap_or_default(), when(j.created_time)))
             .collect(),
         refundable: detail.refundable,
+    };
+    render(&req, &page)
+}
+
+/// The course form's values.
+pub struct CourseForm {
+    /// The course (none: a new one).
+    pub id: Option<i64>,
+    /// Name.
+    pub name: String,
+    /// Type code.
+    pub course_type: usize,
+    /// Category.
+    pub category_id: Option<i64>,
+    /// Teacher.
+    pub teacher_id: i64,
+    /// Level code.
+    pub level: usize,
+    /// Status code.
+    pub status: usize,
+    /// Price in yuan.
+    pub price: String,
+    /// Period in days.
+    pub period: i32,
+    /// Attachment path.
+    pub attachment_path: String,
+    /// Display order.
+    pub orders: i32,
+    /// Brief.
+    pub brief: String,
+    /// Shown.
+    pub is_show: bool,
+}
+
+impl CourseForm {
+    fn new_course() -> Self {
+        CourseForm {
+            id: None,
+            name: String::new(),
+            course_type: 1,
+            category_id: None,
+            teacher_id: 0,
+            level: 0,
+            status: 0,
+            price: "0.00".into(),
+            period: 365,
+            attachment_path: String::new(),
+            orders: 0,
+            brief: String::new(),
+            is_show: true,
+        }
+    }
+
+    fn of(outline: &edit::CourseOutline) -> Self {
+        let c = &outline.course;
+        let code = |v: i16| usize::try_from(v).unwrap_or(0);
+        CourseForm {
+            id: Some(c.id),
+            name: c.name.clone(),
+            course_type: code(c.course_type),
+            category_id: c.course_category_id,
+            teacher_id: c.teacher_id,
+            level: code(c.level),
+            status: code(c.status),
+            price: shop_domain::Money::from_fen(c.price_fen).map(|m| m.to_string()).unwrap_or_default(),
+            period: c.period,
+            attachment_path: c.attachment_path.clone(),
+            orders: c.orders,
+            brief: c.brief.clone(),
+            is_show: c.is_show,
+        }
+    }
+}
+
+/// The catalog page: courses, categories, teachers, and the forms that add them.
+#[derive(Template)]
+#[template(path = "console/catalog.html")]
+pub struct CatalogPage {
+    /// Around the page.
+    pub c: Chrome,
+    /// Texts.
+    pub t: &'static Texts,
+    /// Courses: id, name, price, status, shown.
+    pub courses: Vec<(i64, String, String, &'static str, bool)>,
+    /// Categories: id, name.
+    pub categories: Vec<(i64, String)>,
+    /// Teachers: id, name.
+    pub teachers: Vec<(i64, String)>,
+    /// The new course form.
+    pub form: CourseForm,
+}
+
+fn label(names: &[&'static str; 3], code: i16) -> &'static str {
+    usize::try_from(code).ok().and_then(|i| names.get(i)).copied().unwrap_or("?")
+}
+
+/// `GET /admin/catalog/`.
+pub async fn catalog(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let session = match page_session(&state, &req).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let lang = Lang::of(&req);
+    let t = lang.texts();
+    let rows = edit::all_rows(&state.ctx).await?;
+    let price = |fen| shop_domain::Money::from_fen(fen).map(|m| m.to_string()).unwrap_or_default();
+    let page = CatalogPage {
+        c: Chrome::of(lang, Some(&session)),
+        t,
+        courses: rows
+            .courses
+            .iter()
+            .map(|c| (c.id, c.name.clone(), price(c.price_fen), label(&t.statuses, c.status), c.is_show))
+            .collect(),
+        categories: rows.categories.iter().map(|c| (c.id, c.name.clone())).collect(),
+        teachers: rows.teachers.iter().map(|x| (x.id, x.name.clone())).collect(),
+        form: CourseForm::new_course(),
+    };
+    render(&req, &page)
+}
+
+/// A section on the course page.
+pub struct SectionRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: &'static str,
+    /// Duration.
+    pub duration: String,
+    /// Free trial.
+    pub free_trail: bool,
+    /// The stored video's key, or empty.
+    pub link: String,
+}
+
+/// A chapter on the course page.
+pub struct ChapterRow {
+    /// Id.
+    pub id: i64,
+    /// Number.
+    pub number: i32,
+    /// Name.
+    pub name: String,
+    /// Sections.
+    pub sections: Vec<SectionRow>,
+}
+
+/// A course's page: its form, cover, chapters and sections, materials.
+#[derive(Template)]
+#[template(path = "console/course.html")]
+pub struct CoursePage {
+    /// Around the page.
+    pub c: Chrome,
+    /// Texts.
+    pub t: &'static Texts,
+    /// The course.
+    pub id: i64,
+    /// Its form.
+    pub form: CourseForm,
+    /// Categories.
+    pub categories: Vec<(i64, String)>,
+    /// Teachers.
+    pub teachers: Vec<(i64, String)>,
+    /// The cover's URL, or empty.
+    pub cover: String,
+    /// Chapters.
+    pub chapters: Vec<ChapterRow>,
+    /// The number a new chapter gets.
+    pub next_chapter: i32,
+    /// Materials: name, version, file name.
+    pub materials: Vec<(String, String, String)>,
+}
+
+/// `GET /admin/catalog/courses/{id}/`.
+pub async fn course(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let session = match page_session(&state, &req).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let lang = Lang::of(&req);
+    let t = lang.texts();
+    let outline = edit::course_outline(&state.ctx, path.into_inner()).await?;
+    let rows = edit::all_rows(&state.ctx).await?;
+    let page = CoursePage {
+        c: Chrome::of(lang, Some(&session)),
+        t,
+        id: outline.course.id,
+        form: CourseForm::of(&outline),
+        categories: rows.categories.iter().map(|c| (c.id, c.name.clone())).collect(),
+        teachers: rows.teachers.iter().map(|x| (x.id, x.name.clone())).collect(),
+        cover: state.links.media(&outline.course.course_img),
+        next_chapter: outline.chapters.iter().map(|(c, _)| c.chapter).max().unwrap_or(0) + 1,
+        chapters: outline
+            .chapters
+            .into_iter()
+            .map(|(ch, sections)| ChapterRow {
+                id: ch.id,
+                number: ch.chapter,
+                name: ch.name,
+                sections: sections
+                    .into_iter()
+                    .map(|s| SectionRow {
+                        id: s.id,
+                        name: s.name,
+                        kind: label(&t.section_types, s.section_type),
+                        duration: s.duration,
+                        free_trail: s.free_trail,
+                        link: s.section_link,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        materials: outline.materials.into_iter().map(|m| (m.name, m.version, m.filename)).collect(),
     };
     render(&req, &page)
 }
