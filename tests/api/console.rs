@@ -633,3 +633,84 @@ async fn the_catalog_is_edited_through_the_admin_api(app: TestApp) {
 }
 
 on_both_backends!(the_catalog_is_edited_through_the_admin_api);
+
+/// Updates to buyers through the notify-buyers use case: the count before sending, sending,
+/// the progress and who was not reached.
+async fn updates_are_counted_sent_and_followed(app: TestApp, gw: crate::fake_alipay::FakeGateway) {
+    let who = app.refusers().await;
+    let body = json!({"course_id": 7, "subject": "第二版", "message": "新内容已上线"});
+    app.assert_admin_only(&who, reqwest::Method::GET, "/api/v1/admin/campaigns/", &json!({})).await;
+    app.assert_admin_only(&who, reqwest::Method::POST, "/api/v1/admin/campaigns/", &body).await;
+    let with_email = app.buyer_with_email("reader").await;
+    let without = app.buyer("silent").await;
+    for token in [&with_email, &without] {
+        let (no, fen) = app.order(token, &[7]).await;
+        app.pay(&gw, &no, fen).await;
+    }
+    let boss = app.console_session("boss").await;
+    for (change, field) in [
+        (json!({"subject": " "}), "subject"),
+        (json!({"message": ""}), "message"),
+        (json!({"new_version": "9"}), "new_version"),
+    ] {
+        let mut b = body.clone();
+        for (k, v) in change.as_object().expect("object") {
+            b[k] = v.clone();
+        }
+        let (status, answer) = app.console_post("/api/v1/admin/campaigns/", &boss, &b).await;
+        assert_eq!((status, answer["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{answer}");
+        assert!(answer["errors"][field].is_array(), "{field}: {answer}");
+    }
+    let mut unknown = body.clone();
+    unknown["course_id"] = json!(999_999);
+    assert_eq!(app.console_post("/api/v1/admin/campaigns/", &boss, &unknown).await.0, StatusCode::NOT_FOUND);
+
+    // Counted first; nothing is sent.
+    let (status, answer) = app.console_post("/api/v1/admin/campaigns/", &boss, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["result"]["needs_confirmation"], true);
+    assert_eq!(
+        (answer["result"]["owners"].as_u64(), answer["result"]["with_email"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(answer["result"]["confirmation"].as_str().expect("q").contains("2"), "{answer}");
+    let (_, history) = app.console_get("/api/v1/admin/campaigns/", &boss).await;
+    assert_eq!(history["result"], json!([]));
+
+    let mut confirmed = body.clone();
+    confirmed["confirm"] = json!(true);
+    let (status, answer) = app.console_post("/api/v1/admin/campaigns/", &boss, &confirmed).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["result"]["queued"], 2);
+    let (_, history) = app.console_get("/api/v1/admin/campaigns/", &boss).await;
+    assert_eq!(history["result"][0]["pending"], 2, "{history}");
+    app.drain_outbox().await;
+    let (_, history) = app.console_get("/api/v1/admin/campaigns/", &boss).await;
+    let c = &history["result"][0];
+    assert_eq!(
+        (c["done"].as_u64(), c["pending"].as_u64(), c["recipients"].as_u64()),
+        (Some(2), Some(0), Some(2)),
+        "{history}"
+    );
+    assert_eq!(c["unreached"], json!([{"username": "silent", "reason": "no email address"}]), "{history}");
+    // Sending again skips who got it.
+    let (_, answer) = app.console_post("/api/v1/admin/campaigns/", &boss, &confirmed).await;
+    assert_eq!(
+        (answer["result"]["rerun"].as_bool(), answer["result"]["queued"].as_u64()),
+        (Some(true), Some(0))
+    );
+
+    let html = app
+        .client
+        .get(app.url("/admin/updates/"))
+        .header("Cookie", &boss.cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("第二版") && html.contains("silent"), "{html}");
+}
+
+crate::with_gateway_on_both_backends!(updates_are_counted_sent_and_followed);

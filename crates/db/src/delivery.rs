@@ -388,3 +388,8 @@ pub async fn materials_of(
         .all(conn)
         .await
 }
+
+/// The latest campaigns, newest first.
+pub async fn campaigns(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<campaign::Model>, DbErr> {
+    campaign::Entity::find().order_by_desc(campaign::Column::Id).limit(limit).all(conn).await
+}

@@ -6,7 +6,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{admin, admin_catalog, admin_orders, course, delivery, health, home, order, user};
+use crate::handlers::{
+    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, user,
+};
 
 /// Registers the security schemes: the JWT of the API, the session cookie of the console.
 struct JwtScheme;
@@ -120,6 +122,8 @@ impl Modify for SharedResponses {
         admin::session,
         admin::logout,
         admin::sales,
+        admin_campaigns::send,
+        admin_campaigns::history,
         admin_catalog::catalog,
         admin_catalog::save_category,
         admin_catalog::save_teacher,

@@ -17,7 +17,8 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{self, ApiError, codes};
 use crate::handlers::{
-    admin, admin_catalog, admin_orders, console, course, delivery, health, home, order, pages, user,
+    admin, admin_campaigns, admin_catalog, admin_orders, console, course, delivery, health, home, order,
+    pages, user,
 };
 use crate::links::Links;
 use crate::openapi::ApiDoc;
@@ -163,6 +164,11 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(admin_catalog::put_cover)),
         )
         .service(res("/admin/courses/{id}/media/").route(web::post().to(admin_catalog::put_media)))
+        .service(
+            res("/admin/campaigns/")
+                .route(web::post().to(admin_campaigns::send))
+                .route(web::get().to(admin_campaigns::history)),
+        )
         .service(res("/admin/orders/").route(web::get().to(admin_orders::search)))
         .service(res("/admin/orders/{out_trade_no}/").route(web::get().to(admin_orders::detail)))
         .service(res("/admin/orders/{out_trade_no}/refund/").route(web::post().to(admin_orders::refund)))
@@ -280,6 +286,7 @@ fn build_app(
         .service(browser_route(res("/admin/login/").route(web::get().to(console::login_page))))
         .service(browser_route(res("/admin/orders/").route(web::get().to(console::orders))))
         .service(browser_route(res("/admin/catalog/").route(web::get().to(console::catalog))))
+        .service(browser_route(res("/admin/updates/").route(web::get().to(console::updates))))
         .service(browser_route(res("/admin/catalog/courses/{id}/").route(web::get().to(console::course))))
         .service(browser_route(res("/admin/orders/{out_trade_no}/").route(web::get().to(console::order))))
         .service(web::resource("/admin/static/{file}").route(web::get().to(console::asset)))

@@ -560,3 +560,73 @@ pub async fn course(
     };
     render(&req, &page)
 }
+
+/// A sent update on the updates page.
+pub struct CampaignRow {
+    /// Id.
+    pub id: i64,
+    /// Sent (Beijing time).
+    pub when: String,
+    /// Course.
+    pub course: String,
+    /// Subject.
+    pub subject: String,
+    /// Owners when sent.
+    pub recipients: i32,
+    /// Emails in all.
+    pub total: u64,
+    /// Done.
+    pub done: u64,
+    /// Waiting.
+    pub pending: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Not reached: username, why.
+    pub unreached: Vec<(String, String)>,
+}
+
+/// The updates page: compose, and the history with progress.
+#[derive(Template)]
+#[template(path = "console/updates.html")]
+pub struct UpdatesPage {
+    /// Around the page.
+    pub c: Chrome,
+    /// Texts.
+    pub t: &'static Texts,
+    /// Courses: id, name.
+    pub courses: Vec<(i64, String)>,
+    /// Sent updates.
+    pub campaigns: Vec<CampaignRow>,
+}
+
+/// `GET /admin/updates/`.
+pub async fn updates(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let session = match page_session(&state, &req).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let lang = Lang::of(&req);
+    let rows = edit::all_rows(&state.ctx).await?;
+    let history = shop_app::delivery::campaign_history(&state.ctx, 50).await?;
+    let page = UpdatesPage {
+        c: Chrome::of(lang, Some(&session)),
+        t: lang.texts(),
+        courses: rows.courses.iter().map(|c| (c.id, c.name.clone())).collect(),
+        campaigns: history
+            .into_iter()
+            .map(|p| CampaignRow {
+                id: p.campaign.id,
+                when: when(p.campaign.created_time),
+                course: format!("{} {}", p.campaign.course_id, p.course_name),
+                subject: p.campaign.subject,
+                recipients: p.campaign.recipients,
+                total: p.done + p.pending + p.failed,
+                done: p.done,
+                pending: p.pending,
+                failed: p.failed,
+                unreached: p.unreached.into_iter().map(|u| (u.username, u.reason)).collect(),
+            })
+            .collect(),
+    };
+    render(&req, &page)
+}
