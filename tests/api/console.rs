@@ -714,3 +714,29 @@ async fn updates_are_counted_sent_and_followed(app: TestApp, gw: crate::fake_ali
 }
 
 crate::with_gateway_on_both_backends!(updates_are_counted_sent_and_followed);
+
+/// The sales page draws the report's figures as SVG charts, on the server.
+async fn the_sales_page_draws_charts(app: TestApp, gw: crate::fake_alipay::FakeGateway) {
+    let token = app.buyer("shopper").await;
+    let (no, fen) = app.order(&token, &[7]).await;
+    app.pay(&gw, &no, fen).await;
+    let boss = app.console_session("boss").await;
+    let page = |path: &'static str| app.client.get(app.url(path)).header("Cookie", &boss.cookie).send();
+    let res = page("/admin/sales/?period=week&lang=en").await.expect("page");
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("html");
+    for id in ["chart-revenue", "chart-orders", "chart-courses", "chart-refunds"] {
+        assert!(html.contains(&format!("<svg id=\"{id}\"")) || id == "chart-refunds", "{id}: {html}");
+    }
+    let price = shop_domain::Money::from_fen(fen).expect("m").to_string();
+    assert!(html.contains(&format!("Revenue: {price}")), "a bar's value: {html}");
+    assert!(html.contains("<rect") && !html.contains("<script>"), "{html}");
+    let html = page("/admin/sales/?since=soon").await.expect("page").text().await.expect("html");
+    assert!(html.contains("&#34;soon&#34; is not YYYY-MM-DD"), "{html}");
+    assert_eq!(
+        app.client.get(app.url("/admin/sales/")).send().await.expect("page").status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+crate::with_gateway_on_both_backends!(the_sales_page_draws_charts);

@@ -287,6 +287,7 @@ fn build_app(
         .service(browser_route(res("/admin/orders/").route(web::get().to(console::orders))))
         .service(browser_route(res("/admin/catalog/").route(web::get().to(console::catalog))))
         .service(browser_route(res("/admin/updates/").route(web::get().to(console::updates))))
+        .service(browser_route(res("/admin/sales/").route(web::get().to(console::sales))))
         .service(browser_route(res("/admin/catalog/courses/{id}/").route(web::get().to(console::course))))
         .service(browser_route(res("/admin/orders/{out_trade_no}/").route(web::get().to(console::order))))
         .service(web::resource("/admin/static/{file}").route(web::get().to(console::asset)))

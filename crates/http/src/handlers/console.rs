@@ -630,3 +630,116 @@ pub async fn updates(state: web::Data<State>, req: HttpRequest) -> Result<HttpRe
     };
     render(&req, &page)
 }
+
+/// The sales page: figures, charts, courses.
+#[derive(Template)]
+#[template(path = "console/sales.html")]
+pub struct SalesPage {
+    /// Around the page.
+    pub c: Chrome,
+    /// Texts.
+    pub t: &'static Texts,
+    /// `period` as asked.
+    pub period: String,
+    /// `since` as asked.
+    pub since: String,
+    /// The error of `since` or `period`.
+    pub error: String,
+    /// Orders created.
+    pub created: u64,
+    /// Orders paid.
+    pub paid: u64,
+    /// Conversion, e.g. `66.7%`.
+    pub conversion: String,
+    /// Revenue.
+    pub revenue: String,
+    /// Refunded.
+    pub refunded: String,
+    /// Net.
+    pub net: String,
+    /// Charts.
+    pub charts: Vec<crate::charts::BarChart>,
+    /// Courses: id, name, units, revenue.
+    pub courses: Vec<(i64, String, u64, String)>,
+}
+
+/// `GET /admin/sales/`: the sales report of `GET admin/sales/` with charts.
+pub async fn sales(
+    state: web::Data<State>,
+    req: HttpRequest,
+    query: web::Query<super::admin::SalesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::charts::BarChart;
+    use shop_app::delivery::{self, ReportPeriod};
+    let session = match page_session(&state, &req).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let lang = Lang::of(&req);
+    let t = lang.texts();
+    let (period, error) = match ReportPeriod::parse(query.period.as_deref(), query.since.as_deref()) {
+        Ok(p) => (p, String::new()),
+        Err(AppError::Validation { message, .. }) => (ReportPeriod::All, message),
+        Err(e) => return Err(e.into()),
+    };
+    let r = delivery::sales_report(&state.ctx, period.start(chrono::Utc::now())).await?;
+    let yuan = |fen: i64| fen as f64 / 100.0;
+    let money = |v: f64| format!("{v:.2}");
+    let count = |v: f64| format!("{v:.0}");
+    let days: Vec<String> =
+        r.days.iter().map(|d| d.day.map(|x| x.format("%m-%d").to_string()).unwrap_or_default()).collect();
+    let top: Vec<_> = r.courses.iter().take(12).collect();
+    let charts = vec![
+        BarChart::new(
+            "chart-revenue",
+            t.revenue_per_day,
+            &days,
+            &[(t.revenue.into(), r.days.iter().map(|d| yuan(d.revenue.fen())).collect())],
+            money,
+        ),
+        BarChart::new(
+            "chart-orders",
+            t.orders_per_day,
+            &days,
+            &[
+                (t.orders_created.into(), r.days.iter().map(|d| d.created as f64).collect()),
+                (t.orders_paid.into(), r.days.iter().map(|d| d.paid as f64).collect()),
+            ],
+            count,
+        ),
+        BarChart::new(
+            "chart-courses",
+            t.revenue_per_course,
+            &top.iter().map(|c| format!("{} {}", c.course_id, c.name)).collect::<Vec<_>>(),
+            &[(t.revenue.into(), top.iter().map(|c| yuan(c.revenue.fen())).collect())],
+            money,
+        ),
+        BarChart::new(
+            "chart-refunds",
+            t.refunds_per_day,
+            &days,
+            &[(t.refunded.into(), r.days.iter().map(|d| yuan(d.refunded.fen())).collect())],
+            money,
+        ),
+    ];
+    let page = SalesPage {
+        c: Chrome::of(lang, Some(&session)),
+        t,
+        period: query.period.clone().unwrap_or_else(|| "all".into()),
+        since: query.since.clone().unwrap_or_default(),
+        error,
+        created: r.created,
+        paid: r.paid,
+        conversion: format!("{:.1}%", r.conversion_percent()),
+        revenue: r.revenue.to_string(),
+        refunded: r.refunded.to_string(),
+        net: r.net().to_string(),
+        charts,
+        courses: r
+            .courses
+            .iter()
+            .map(|c| (c.course_id, c.name.clone(), c.units, c.revenue.to_string()))
+            .collect(),
+    };
+    render(&req, &page)
+}
