@@ -740,3 +740,122 @@ async fn the_sales_page_draws_charts(app: TestApp, gw: crate::fake_alipay::FakeG
 }
 
 crate::with_gateway_on_both_backends!(the_sales_page_draws_charts);
+
+/// The checkout funnel: course views counted on the server once per visitor, course and day
+/// (bots left out), the `ref` carried from the view to the order, and views → orders → paid →
+/// refunds per course and ref in the admin sales endpoint and the sales page.
+async fn the_funnel_follows_views_to_paid_orders_per_ref(app: TestApp, gw: crate::fake_alipay::FakeGateway) {
+    let view = |ua: &'static str, q: &'static str| {
+        let mut req = app.client.get(app.url(&format!("/api/v1/course/list/7/{q}")));
+        if !ua.is_empty() {
+            req = req.header("User-Agent", ua);
+        }
+        req.send()
+    };
+    for (ua, q) in [
+        ("Mozilla/5.0 (A)", "?ref=spring-a"),
+        ("Mozilla/5.0 (A)", "?ref=spring-a"),
+        ("Mozilla/5.0 (A)", ""),
+        ("Mozilla/5.0 (B)", "?ref=spring-b"),
+        ("Googlebot/2.1", "?ref=spring-a"),
+        ("", "?ref=spring-a"),
+        ("Mozilla/5.0 (C)", "?ref=<bad>"),
+    ] {
+        assert_eq!(view(ua, q).await.expect("view").status(), StatusCode::OK);
+    }
+    let stored = || async {
+        <shop_db::entities::course_view::Entity as sea_orm::EntityTrait>::find()
+            .all(&app.ctx.db)
+            .await
+            .expect("rows")
+    };
+    for _ in 0..40 {
+        if stored().await.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let rows = stored().await;
+    assert_eq!(rows.len(), 3, "A once, B once, C once; no bots: {rows:?}");
+    assert!(rows.iter().all(|r| r.visitor.len() == 32 && !r.visitor.contains("Mozilla")), "{rows:?}");
+    let mut refs: Vec<&str> = rows.iter().map(|r| r.ref_tag.as_str()).collect();
+    refs.sort_unstable();
+    assert_eq!(refs, ["", "spring-a", "spring-b"], "the first view's ref; a bad ref is dropped");
+
+    let token = app.buyer("shopper").await;
+    let buy = |r: Value| {
+        let mut body = json!({"courses": [7], "total_amount": "249.00", "subject": "课程", "pay_type": 1});
+        if !r.is_null() {
+            body["ref"] = r;
+        }
+        body
+    };
+    let (status, answer) = app.buy(&token, &buy(json!("<bad>")), None).await;
+    assert_eq!((status, answer["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{answer}");
+    assert!(answer["errors"]["ref"].is_array(), "{answer}");
+    let (status, answer) = app.buy(&token, &buy(json!("spring-a")), None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let no = answer["out_trade_no"].as_str().expect("no").to_owned();
+    let fen = app.order_row(&no).await.total_amount_fen;
+    app.pay(&gw, &no, fen).await;
+    gw.set_trade(&no, fen, shop_alipay::TradeStatus::TradeSuccess);
+    shop_app::payments::request_refund(
+        &app.ctx,
+        &no,
+        Some(shop_domain::Money::from_fen(100).expect("m")),
+        "test",
+    )
+    .await
+    .expect("refund");
+    app.drain_outbox().await;
+    let other = app.buyer("browser").await;
+    app.order(&other, &[7]).await;
+
+    let boss = app.console_session("boss").await;
+    let (status, body) = app.console_get("/api/v1/admin/sales/?by_ref=true", &boss).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let funnel = body["result"]["funnel"].as_array().expect("funnel");
+    let line = |r: &str| {
+        funnel.iter().find(|l| l["course_id"] == 7 && l["ref"] == r).cloned().unwrap_or(Value::Null)
+    };
+    let a = line("spring-a");
+    assert_eq!(
+        (a["views"].as_u64(), a["orders_created"].as_u64(), a["orders_paid"].as_u64(), a["refunds"].as_u64()),
+        (Some(1), Some(1), Some(1), Some(1)),
+        "{body}"
+    );
+    assert_eq!(a["view_to_order_percent"], 100.0);
+    let b = line("spring-b");
+    assert_eq!((b["views"].as_u64(), b["orders_created"].as_u64()), (Some(1), Some(0)), "{body}");
+    let none = line("");
+    assert_eq!((none["views"].as_u64(), none["orders_created"].as_u64()), (Some(1), Some(1)), "{body}");
+    let (_, body) = app.console_get("/api/v1/admin/sales/?funnel=true", &boss).await;
+    let all = body["result"]["funnel"].as_array().expect("funnel");
+    let seven = all.iter().find(|l| l["course_id"] == 7).expect("course 7");
+    assert_eq!(
+        (seven["views"].as_u64(), seven["orders_created"].as_u64(), seven["orders_paid"].as_u64()),
+        (Some(3), Some(2), Some(1))
+    );
+    assert!(seven["ref"].is_null() && seven["day"].is_null(), "{seven}");
+    let (_, body) = app.console_get("/api/v1/admin/sales/", &boss).await;
+    assert!(body["result"].get("funnel").is_none(), "only when asked: {body}");
+
+    let html = app
+        .client
+        .get(app.url("/admin/sales/?by_ref=true"))
+        .header("Cookie", &boss.cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("id=\"funnel\"")
+            && html.contains("spring-b")
+            && html.contains("<svg id=\"chart-funnel\""),
+        "{html}"
+    );
+}
+
+crate::with_gateway_on_both_backends!(the_funnel_follows_views_to_paid_orders_per_ref);

@@ -19,6 +19,9 @@ pub enum KeyPurpose {
     SmsCode,
     /// The key of locally signed media URLs.
     MediaUrl,
+    /// The key of the checkout funnel's visitor hashes (mixed with the day, so it rotates
+    /// daily).
+    VisitorHash,
 }
 
 impl KeyPurpose {
@@ -26,6 +29,7 @@ impl KeyPurpose {
         match self {
             KeyPurpose::SmsCode => b"course-shop sms code key",
             KeyPurpose::MediaUrl => b"course-shop media url key",
+            KeyPurpose::VisitorHash => b"course-shop visitor hash key",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod console;
 pub mod context;
 pub mod delivery;
 pub mod error;
+pub mod funnel;
 pub mod jobs;
 pub mod limits;
 pub mod mail;

@@ -9,6 +9,7 @@ pub mod console;
 pub mod delivery;
 pub mod entities;
 pub mod fault;
+pub mod funnel;
 pub mod limits;
 pub mod orders;
 pub mod outbox;

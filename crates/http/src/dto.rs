@@ -460,6 +460,11 @@ pub struct PayRequest {
     #[serde(default, deserialize_with = "optional_string_or_number")]
     #[schema(schema_with = schemas::pay_type_body, required = false)]
     pub pay_type: Option<String>,
+    /// The `ref` of the course page the buyer came from (a campaign or page variant, 1 to 64
+    /// letters, digits, `-`, `_`, `.`), for the checkout funnel.
+    #[serde(default, rename = "ref")]
+    #[schema(rename = "ref", required = false)]
+    pub ref_tag: Option<String>,
 }
 
 /// `{code:100, msg, pay_url, out_trade_no}`: open `pay_url` to pay.

@@ -141,6 +141,60 @@ pub struct SalesQuery {
     pub period: Option<String>,
     /// Orders created since this date (`YYYY-MM-DD`, UTC); overrides `period`.
     pub since: Option<String>,
+    /// Add the checkout funnel (views → orders → paid → refunds) per course.
+    #[serde(default)]
+    pub funnel: bool,
+    /// The funnel per course and `ref` (implies `funnel`).
+    #[serde(default)]
+    pub by_ref: bool,
+    /// The funnel per course and day (implies `funnel`).
+    #[serde(default)]
+    pub by_day: bool,
+}
+
+/// One line of the checkout funnel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FunnelRowDto {
+    /// The day (Beijing time), with `by_day`.
+    pub day: Option<String>,
+    /// Course id.
+    pub course_id: i64,
+    /// Course name.
+    pub name: String,
+    /// The `ref` (empty: none), with `by_ref`.
+    #[serde(rename = "ref")]
+    #[schema(rename = "ref")]
+    pub ref_tag: Option<String>,
+    /// Visitors who saw the course page (once per visitor and day; bots left out).
+    pub views: u64,
+    /// Orders created.
+    pub orders_created: u64,
+    /// Of those, paid.
+    pub orders_paid: u64,
+    /// Of those, refunded (in part or in full).
+    pub refunds: u64,
+    /// Orders created per view, in percent.
+    pub view_to_order_percent: f64,
+    /// Paid per created order, in percent.
+    pub order_to_paid_percent: f64,
+}
+
+impl From<shop_app::funnel::FunnelRow> for FunnelRowDto {
+    fn from(r: shop_app::funnel::FunnelRow) -> Self {
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        FunnelRowDto {
+            view_to_order_percent: round(r.view_to_order()),
+            order_to_paid_percent: round(r.order_to_paid()),
+            day: r.day,
+            course_id: r.course_id,
+            name: r.name,
+            ref_tag: r.ref_tag,
+            views: r.views,
+            orders_created: r.created,
+            orders_paid: r.paid,
+            refunds: r.refunded,
+        }
+    }
 }
 
 /// Sales of one course.
@@ -192,6 +246,9 @@ pub struct SalesDto {
     pub courses: Vec<CourseSalesDto>,
     /// Per day.
     pub days: Vec<DaySalesDto>,
+    /// The checkout funnel, when asked for (`funnel`, `by_ref`, `by_day`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funnel: Option<Vec<FunnelRowDto>>,
 }
 
 /// `{code, msg, result: Sales}`.
@@ -236,12 +293,14 @@ impl From<SalesReport> for SalesDto {
                     refunded: d.refunded.to_string(),
                 })
                 .collect(),
+            funnel: None,
         }
     }
 }
 
 /// Units and revenue per course and per day, orders created against paid (conversion),
-/// refunds. Administrators only.
+/// refunds; with `funnel` (or `by_ref`, `by_day`) the checkout funnel per course: views →
+/// orders created → paid → refunds. Administrators only.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/sales/",
@@ -262,5 +321,11 @@ pub async fn sales(
 ) -> Result<HttpResponse, ApiError> {
     let since = ReportPeriod::parse(query.period.as_deref(), query.since.as_deref())?.start(Utc::now());
     let report = delivery::sales_report(&state.ctx, since).await?;
-    Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: "ok".into(), result: report.into() }))
+    let mut result = SalesDto::from(report);
+    if query.funnel || query.by_ref || query.by_day {
+        let grouping = shop_app::funnel::FunnelGrouping { by_day: query.by_day, by_ref: query.by_ref };
+        let rows = shop_app::funnel::funnel_report(&state.ctx, since, grouping).await?;
+        result.funnel = Some(rows.into_iter().map(Into::into).collect());
+    }
+    Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: "ok".into(), result }))
 }

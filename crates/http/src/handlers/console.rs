@@ -661,6 +661,32 @@ pub struct SalesPage {
     pub charts: Vec<crate::charts::BarChart>,
     /// Courses: id, name, units, revenue.
     pub courses: Vec<(i64, String, u64, String)>,
+    /// The funnel per course (and ref).
+    pub funnel: Vec<FunnelLine>,
+    /// The funnel is per ref.
+    pub by_ref: bool,
+}
+
+/// A line of the funnel table.
+pub struct FunnelLine {
+    /// Course id.
+    pub course_id: i64,
+    /// Name.
+    pub name: String,
+    /// The ref.
+    pub ref_tag: String,
+    /// Views.
+    pub views: u64,
+    /// Orders created.
+    pub created: u64,
+    /// Paid.
+    pub paid: u64,
+    /// Refunded.
+    pub refunded: u64,
+    /// View → order, e.g. `12.5%`.
+    pub view_to_order: String,
+    /// Order → paid.
+    pub order_to_paid: String,
 }
 
 /// `GET /admin/sales/`: the sales report of `GET admin/sales/` with charts.
@@ -682,7 +708,10 @@ pub async fn sales(
         Err(AppError::Validation { message, .. }) => (ReportPeriod::All, message),
         Err(e) => return Err(e.into()),
     };
-    let r = delivery::sales_report(&state.ctx, period.start(chrono::Utc::now())).await?;
+    let since = period.start(chrono::Utc::now());
+    let r = delivery::sales_report(&state.ctx, since).await?;
+    let grouping = shop_app::funnel::FunnelGrouping { by_day: false, by_ref: query.by_ref };
+    let funnel = shop_app::funnel::funnel_report(&state.ctx, since, grouping).await?;
     let yuan = |fen: i64| fen as f64 / 100.0;
     let money = |v: f64| format!("{v:.2}");
     let count = |v: f64| format!("{v:.0}");
@@ -715,6 +744,21 @@ pub async fn sales(
             money,
         ),
         BarChart::new(
+            "chart-funnel",
+            t.funnel_chart,
+            &funnel
+                .iter()
+                .take(12)
+                .map(|f| format!("{} {}", f.course_id, f.ref_tag.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>(),
+            &[
+                (t.views.into(), funnel.iter().take(12).map(|f| f.views as f64).collect()),
+                (t.orders_created.into(), funnel.iter().take(12).map(|f| f.created as f64).collect()),
+                (t.orders_paid.into(), funnel.iter().take(12).map(|f| f.paid as f64).collect()),
+            ],
+            count,
+        ),
+        BarChart::new(
             "chart-refunds",
             t.refunds_per_day,
             &days,
@@ -740,6 +784,25 @@ pub async fn sales(
             .iter()
             .map(|c| (c.course_id, c.name.clone(), c.units, c.revenue.to_string()))
             .collect(),
+        funnel: funnel
+            .iter()
+            .map(|f| FunnelLine {
+                course_id: f.course_id,
+                name: f.name.clone(),
+                ref_tag: f
+                    .ref_tag
+                    .clone()
+                    .map(|r| if r.is_empty() { t.ref_none.to_owned() } else { r })
+                    .unwrap_or_default(),
+                views: f.views,
+                created: f.created,
+                paid: f.paid,
+                refunded: f.refunded,
+                view_to_order: format!("{:.1}%", f.view_to_order()),
+                order_to_paid: format!("{:.1}%", f.order_to_paid()),
+            })
+            .collect(),
+        by_ref: query.by_ref,
     };
     render(&req, &page)
 }

@@ -66,9 +66,15 @@ pub async fn pay(
     req: HttpRequest,
     body: web::Json<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let purchase = purchase(body.into_inner(), &req)?;
+    let body = body.into_inner();
+    let ref_tag =
+        body.ref_tag.as_deref().filter(|r| !r.is_empty()).map(shop_app::funnel::parse_ref).transpose()?;
+    let purchase = purchase(body, &req)?;
     let outcome =
         retry_if_connection_lost(|| payments::create_order(&state.ctx, user.0, purchase.clone())).await?;
+    if let Some(r) = ref_tag {
+        shop_app::funnel::attach_ref(&state.ctx, &outcome.out_trade_no, &r).await?;
+    }
     Ok(HttpResponse::Ok().json(PayResponse {
         code: codes::OK,
         msg: if outcome.created { "order created" } else { "existing order" }.into(),
