@@ -859,3 +859,22 @@ async fn the_funnel_follows_views_to_paid_orders_per_ref(app: TestApp, gw: crate
 }
 
 crate::with_gateway_on_both_backends!(the_funnel_follows_views_to_paid_orders_per_ref);
+
+/// Swagger UI runs "Try it out" by operation id: an admin operation sharing its id with a
+/// public one (`search`) made course search's "Execute" call the admin search (401).
+#[test]
+fn admin_operations_have_ids_of_their_own() {
+    let spec: Value = serde_json::from_str(&shop_http::spec_json()).expect("spec");
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for op in item.as_object().expect("item").values() {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                ids.push((path.clone(), id.to_owned()));
+            }
+        }
+    }
+    for (path, id) in ids.iter().filter(|(p, _)| p.starts_with("/api/v1/admin/")) {
+        let same: Vec<&String> = ids.iter().filter(|(_, other)| other == id).map(|(p, _)| p).collect();
+        assert_eq!(same, [path], "operationId {id:?} of {path} is shared");
+    }
+}

@@ -313,6 +313,7 @@ pub struct RefundResponse {
 #[utoipa::path(
     get,
     path = "/api/v1/admin/orders/",
+    operation_id = "admin_order_search",
     tag = "admin",
     security(("jwt" = []), ("console" = [])),
     params(OrderSearchQuery),
@@ -341,6 +342,7 @@ pub async fn search(
 #[utoipa::path(
     get,
     path = "/api/v1/admin/orders/{out_trade_no}/",
+    operation_id = "admin_order_detail",
     tag = "admin",
     security(("jwt" = []), ("console" = [])),
     params(("out_trade_no" = String, Path, description = "Order number")),
@@ -371,6 +373,7 @@ pub async fn detail(
 #[utoipa::path(
     post,
     path = "/api/v1/admin/orders/{out_trade_no}/refund/",
+    operation_id = "admin_order_refund",
     tag = "admin",
     security(("jwt" = []), ("console" = [])),
     params(("out_trade_no" = String, Path, description = "Order number")),
