@@ -13,6 +13,8 @@ mod m20261121_000003_delivery;
 mod m20261121_000004_outbox_pending;
 mod m20261130_000005_holds_and_limits;
 mod m20261130_000006_buyers;
+mod m20261130_000007_console_sessions;
+mod m20261130_000007_console_views;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_outbox_pending::Migration),
             Box::new(m20261130_000005_holds_and_limits::Migration),
             Box::new(m20261130_000006_buyers::Migration),
+            Box::new(m20261130_000007_console_sessions::Migration),
+            Box::new(m20261130_000007_console_views::Migration),
         ]
     }
 }

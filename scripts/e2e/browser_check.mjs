@@ -3,11 +3,17 @@
 //    gets a 200 from the running server.
 // 2. The buy flow: log in, buy a course, open pay_url (the development cashier), press Pay,
 //    and the page Alipay returns to says 支付成功.
-// 3. Nothing on these pages is refused by their Content-Security-Policy.
-// Usage: node browser_check.mjs http://127.0.0.1:8000 <username> <password> <screenshot dir>
+// 3. The seller's console (/admin/) as an administrator: log in, create a course with a
+//    chapter and a section, upload its cover, see the course in the public course/list/;
+//    refund the order paid in 2 (with the confirmation step); the sales page draws its
+//    charts. Screenshots at 1366 px and on a phone.
+// 4. Nothing on these pages is refused by their Content-Security-Policy.
+// Usage: node browser_check.mjs http://127.0.0.1:8000 <username> <password> <screenshot dir> <admin> <admin password>
 import { chromium } from 'playwright-core';
 
-const [base, username, password, shots] = process.argv.slice(2);
+const [base, username, password, shots, admin, adminPassword] = process.argv.slice(2);
+// A 1×1 PNG: the cover the seller uploads.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==', 'base64');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -68,6 +74,72 @@ try {
   await page.screenshot({ path: `${shots}/pay-result.png` });
   const poll = await page.evaluate(async (no) => (await fetch(`/api/v1/order/success/?out_trade_no=${no}`)).json(), order.out_trade_no);
   check('the status endpoint agrees', poll.code === 100);
+
+  // 3. The seller's console.
+  if (admin) {
+    page.on('dialog', (d) => d.accept());
+    await page.setViewportSize({ width: 1366, height: 900 });
+    await page.goto(`${base}/admin/`);
+    await page.waitForURL(/\/admin\/login\//);
+    await page.fill('#login input[name=username]', admin);
+    await page.fill('#login input[name=password]', adminPassword);
+    await Promise.all([page.waitForURL(`${base}/admin/`), page.click('#login button[type=submit]')]);
+    check('console login', (await page.content()).includes(admin));
+    await page.screenshot({ path: `${shots}/console-home.png` });
+
+    const name = `浏览器课程 ${Date.now()}`;
+    await page.goto(`${base}/admin/catalog/`);
+    await page.fill('#course-form input[name=name]', name);
+    await page.fill('#course-form input[name=price]', '9.90');
+    await Promise.all([page.waitForURL(/\/admin\/catalog\/courses\/\d+\//), page.click('#course-form button[type=submit]')]);
+    const courseId = Number(page.url().match(/courses\/(\d+)\//)[1]);
+    check('course created in the console', courseId > 0, `course ${courseId}`);
+    await page.fill('#new-chapter input[name=name]', '第一章 入门');
+    await Promise.all([page.waitForLoadState('load'), page.click('#new-chapter button[type=submit]')]);
+    await page.waitForSelector('form.new-section');
+    await page.fill('form.new-section input[name=name]', '第一节 你好');
+    await page.fill('form.new-section input[name=duration]', '05:00');
+    await Promise.all([page.waitForLoadState('load'), page.click('form.new-section button[type=submit]')]);
+    await page.waitForSelector('form.upload');
+    check('chapter and section shown', (await page.content()).includes('第一节 你好'));
+    await page.setInputFiles('#cover-form input[type=file]', { name: 'cover.png', mimeType: 'image/png', buffer: PNG });
+    await Promise.all([page.waitForLoadState('load'), page.click('#cover-form button[type=submit]')]);
+    await page.waitForSelector('#cover-image', { timeout: 10000 });
+    check('cover uploaded', true);
+    await page.screenshot({ path: `${shots}/console-course.png`, fullPage: true });
+    // The public API shows it within catalog.refresh_seconds.
+    const listed = await page.evaluate(async (id) => {
+      for (let i = 0; i < 40; i++) {
+        let url = '/api/v1/course/list/?page_size=50';
+        while (url) {
+          const p = await (await fetch(url)).json();
+          const found = (p.results || []).find((c) => c.id === id && c.course_img);
+          if (found) { return found; }
+          url = p.next ? new URL(p.next).pathname + new URL(p.next).search : null;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return null;
+    }, courseId);
+    check('the course is in course/list/', !!listed && listed.name === name && listed.course_img.includes('/media/courses/'), JSON.stringify(listed && listed.course_img));
+
+    await page.goto(`${base}/admin/orders/?buyer=${encodeURIComponent(username)}&status=paid`);
+    await page.waitForSelector('#orders');
+    await Promise.all([page.waitForURL(/\/admin\/orders\/CS/), page.click(`#orders a[href*="${order.out_trade_no}"]`)]);
+    await Promise.all([page.waitForLoadState('load'), page.click('#refund button[type=submit]')]);
+    await page.waitForFunction(() => document.querySelector('#order-status').textContent.includes('refunded'), null, { timeout: 15000 });
+    check('order refunded from the console', true, order.out_trade_no);
+    await page.screenshot({ path: `${shots}/console-order-refunded.png`, fullPage: true });
+
+    await page.goto(`${base}/admin/sales/`);
+    await page.waitForSelector('svg#chart-revenue rect');
+    check('sales charts drawn', (await page.locator('svg.chart rect').count()) > 0);
+    await page.screenshot({ path: `${shots}/console-sales-1366.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/admin/sales/?lang=en`);
+    await page.waitForSelector('svg#chart-revenue');
+    await page.screenshot({ path: `${shots}/console-sales-phone-en.png`, fullPage: true });
+  }
   check('no Content-Security-Policy violations', cspViolations.length === 0, cspViolations.join(' | '));
 } catch (e) {
   check('no exception', false, String(e));

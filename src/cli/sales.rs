@@ -3,6 +3,7 @@ use chrono::Utc;
 use clap::Args;
 use shop_app::config::Settings;
 use shop_app::delivery::{self, ReportPeriod, SalesReport};
+use shop_app::funnel::FunnelGrouping;
 
 #[derive(Debug, Args)]
 pub struct Sales {
@@ -18,19 +19,57 @@ pub struct Sales {
     /// Orders created since this date (YYYY-MM-DD, UTC).
     #[arg(long, group = "period")]
     since: Option<String>,
+    /// Also the checkout funnel per course: views → orders created → paid → refunds.
+    #[arg(long)]
+    funnel: bool,
+    /// The funnel per course and ref (a campaign or page variant); implies --funnel.
+    #[arg(long)]
+    by_ref: bool,
 }
 
 pub async fn run(args: Sales, settings: Settings) -> anyhow::Result<()> {
-    let period = match args {
-        Sales { since: Some(day), .. } => ReportPeriod::parse(None, Some(&day))?,
+    let period = match &args {
+        Sales { since: Some(day), .. } => ReportPeriod::parse(None, Some(day))?,
         Sales { today: true, .. } => ReportPeriod::Today,
         Sales { week: true, .. } => ReportPeriod::Week,
         _ => ReportPeriod::All,
     };
+    let (funnel, by_ref) = (args.funnel || args.by_ref, args.by_ref);
     let ctx = super::operator_context(settings).await?;
-    let report = delivery::sales_report(&ctx.delivery(), period.start(Utc::now())).await?;
+    let since = period.start(Utc::now());
+    let report = delivery::sales_report(&ctx.delivery(), since).await?;
     print(&report);
+    if funnel {
+        let rows =
+            shop_app::funnel::funnel_report(&ctx, since, FunnelGrouping { by_day: false, by_ref }).await?;
+        print_funnel(&rows);
+    }
     Ok(())
+}
+
+fn print_funnel(rows: &[shop_app::funnel::FunnelRow]) {
+    println!();
+    println!("Checkout funnel (views: visitors once per course and day, bots left out)");
+    println!(
+        "{:<6} {:<30} {:<16} {:>7} {:>7} {:>6} {:>8} {:>10} {:>10}",
+        "course", "name", "ref", "views", "orders", "paid", "refunds", "view→ord", "ord→paid"
+    );
+    for r in rows {
+        let name: String = r.name.chars().take(28).collect();
+        let tag = r.ref_tag.as_deref().map(|t| if t.is_empty() { "(none)" } else { t }).unwrap_or("");
+        println!(
+            "{:<6} {:<30} {:<16} {:>7} {:>7} {:>6} {:>8} {:>9.1}% {:>9.1}%",
+            r.course_id,
+            name,
+            tag,
+            r.views,
+            r.created,
+            r.paid,
+            r.refunded,
+            r.view_to_order(),
+            r.order_to_paid()
+        );
+    }
 }
 
 fn print(r: &SalesReport) {

@@ -7,6 +7,7 @@ mod smtp_sink;
 mod buyers;
 mod catalog;
 mod cli;
+mod console;
 mod contract;
 mod delivery;
 mod errors;

@@ -17,6 +17,8 @@ use crate::limits::Limit;
 /// What a successful login returns to the front end.
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
+    /// The account's id.
+    pub user_id: i64,
     /// The access token.
     pub token: String,
     /// The account's username.
@@ -60,6 +62,7 @@ impl From<user::Model> for UserView {
 
 fn login_outcome(ctx: &Accounts<'_>, user: &user::Model) -> AppResult<LoginOutcome> {
     Ok(LoginOutcome {
+        user_id: user.id,
         token: ctx.tokens.issue(user.id, &user.username)?,
         username: user.username.clone(),
         icon: icon_or_default(ctx, &user.icon),

@@ -20,6 +20,9 @@ pub enum KeyPurpose {
     SmsCode,
     /// The key of locally signed media URLs.
     MediaUrl,
+    /// The key of the checkout funnel's visitor hashes (mixed with the day, so it rotates
+    /// daily).
+    VisitorHash,
 }
 
 impl KeyPurpose {
@@ -27,6 +30,7 @@ impl KeyPurpose {
         match self {
             KeyPurpose::SmsCode => b"course-shop sms code key",
             KeyPurpose::MediaUrl => b"course-shop media url key",
+            KeyPurpose::VisitorHash => b"course-shop visitor hash key",
         }
     }
 }
@@ -220,6 +224,7 @@ mod tests {
             issuer: "course-shop".into(),
             login_attempts_per_minute: 3,
             register_attempts_per_minute: 3,
+            console_session_hours: 1,
         }
     }
 

@@ -348,6 +348,8 @@ pub struct AuthSettings {
     pub login_attempts_per_minute: u32,
     /// Registration attempts per client address and minute.
     pub register_attempts_per_minute: u32,
+    /// Lifetime of a login session of the seller's console (`/admin/`).
+    pub console_session_hours: i64,
 }
 
 /// `[sms]`.

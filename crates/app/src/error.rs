@@ -33,6 +33,10 @@ pub enum AppError {
     /// Authenticated but not allowed.
     #[error("not allowed")]
     Forbidden,
+    /// A state-changing request of a console session without its CSRF token (or with
+    /// another one).
+    #[error("the CSRF token is missing or wrong: reload the page and try again")]
+    CsrfRefused,
     /// A unique value is already taken.
     #[error("{0}")]
     Conflict(Text),
@@ -102,6 +106,7 @@ impl AppError {
             AppError::InvalidMobile => msg::BAD_MOBILE,
             AppError::InvalidSmsCode => msg::BAD_SMS_CODE,
             AppError::BadEmailCode => msg::BAD_EMAIL_CODE,
+            AppError::CsrfRefused => msg::CSRF_REFUSED,
             AppError::SmsNotSent(_) => msg::SMS_NOT_SENT,
             AppError::Unavailable(_) => msg::UNAVAILABLE,
             AppError::DatabaseUnavailable(..) => msg::DATABASE_UNAVAILABLE,

@@ -516,6 +516,12 @@ pub mod msg {
         )
     }
     /// A refund larger than what is left.
+    /// A console change without its session's CSRF token.
+    pub const CSRF_REFUSED: Text = Text::fixed(
+        "请求缺少本会话的 CSRF 令牌：请刷新页面后重试",
+        "the request lacks this session's CSRF token: reload the page and try again",
+    );
+    /// Refund of more than is left.
     pub fn refund_too_large(amount: i64, left: i64, total: i64) -> Text {
         Text::new(
             format!("无法退款 {amount} 分：订单 {total} 分中还可退 {left} 分"),

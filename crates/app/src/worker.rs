@@ -105,6 +105,9 @@ pub fn spawn_workers(ctx: Arc<AppContext>) {
             if let Err(e) = crate::limits::purge(&ctx.db).await {
                 tracing::warn!(error = ?e, "purging old rate-limit counters failed");
             }
+            if let Err(e) = crate::console::purge(&ctx).await {
+                tracing::warn!(error = ?e, "purging expired console sessions failed");
+            }
         }
     });
 }

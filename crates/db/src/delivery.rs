@@ -427,3 +427,21 @@ pub async fn campaign_once(
 pub async fn campaign(conn: &impl ConnectionTrait, id: i64) -> Result<Option<campaign::Model>, DbErr> {
     campaign::Entity::find_by_id(id).one(conn).await
 }
+
+/// Every version of every material of a course, by name then newest first.
+pub async fn materials_of(
+    conn: &impl ConnectionTrait,
+    course_id: i64,
+) -> Result<Vec<material::Model>, DbErr> {
+    material::Entity::find()
+        .filter(material::Column::CourseId.eq(course_id))
+        .order_by_asc(material::Column::Name)
+        .order_by_desc(material::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// The latest campaigns, newest first.
+pub async fn campaigns(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<campaign::Model>, DbErr> {
+    campaign::Entity::find().order_by_desc(campaign::Column::Id).limit(limit).all(conn).await
+}

@@ -6,9 +6,11 @@
 //! racy pre-check.
 pub mod buyers;
 pub mod catalog;
+pub mod console;
 pub mod delivery;
 pub mod entities;
 pub mod fault;
+pub mod funnel;
 pub mod limits;
 pub mod orders;
 pub mod outbox;

@@ -584,3 +584,58 @@ pub async fn add_students(conn: &impl ConnectionTrait, course_ids: &[i64], delta
         .await
         .map(|_| ())
 }
+
+/// What the seller's order search filters on; `None` filters nothing.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// The order number, exactly.
+    pub out_trade_no: Option<String>,
+    /// Orders of these buyers only.
+    pub user_ids: Option<Vec<i64>>,
+    /// `order_status`.
+    pub status: Option<i16>,
+    /// `pay_type`.
+    pub pay_type: Option<i16>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Orders matching `filter`, newest first, `limit` of them from `offset`; and how many match.
+pub async fn search(
+    conn: &impl ConnectionTrait,
+    filter: &OrderFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<order::Model>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut select = order::Entity::find();
+    if let Some(no) = &filter.out_trade_no {
+        select = select.filter(order::Column::OutTradeNo.eq(no.as_str()));
+    }
+    if let Some(ids) = &filter.user_ids {
+        select = select.filter(order::Column::UserId.is_in(ids.iter().copied()));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(order::Column::OrderStatus.eq(status));
+    }
+    if let Some(pay_type) = filter.pay_type {
+        select = select.filter(order::Column::PayType.eq(pay_type));
+    }
+    if let Some(from) = filter.from {
+        select = select.filter(order::Column::CreatedTime.gte(from));
+    }
+    if let Some(until) = filter.until {
+        select = select.filter(order::Column::CreatedTime.lt(until));
+    }
+    let count = select.clone().count(conn).await?;
+    let rows = select
+        .order_by_desc(order::Column::CreatedTime)
+        .order_by_desc(order::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok((rows, count))
+}

@@ -199,6 +199,15 @@ pub async fn list(conn: &impl ConnectionTrait, kind: Option<&str>) -> Result<Vec
     select.all(conn).await
 }
 
+/// The jobs with these dedupe keys, oldest first.
+pub async fn by_keys(conn: &impl ConnectionTrait, keys: &[String]) -> Result<Vec<outbox::Model>, DbErr> {
+    outbox::Entity::find()
+        .filter(outbox::Column::DedupeKey.is_in(keys.iter().cloned()))
+        .order_by_asc(outbox::Column::Id)
+        .all(conn)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::sea_query::PostgresQueryBuilder;

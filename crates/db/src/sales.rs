@@ -35,18 +35,31 @@ pub struct CourseTotals {
 
 /// The `order_status` codes of orders whose money was received
 /// ([`OrderStatus::money_received`]).
-fn money_received() -> impl Iterator<Item = i16> {
+pub(crate) fn money_received() -> impl Iterator<Item = i16> {
     OrderStatus::ALL.into_iter().filter(|s| s.money_received()).map(OrderStatus::code)
 }
 
-fn bigint_sum(expr: Expr) -> Expr {
+pub(crate) fn bigint_sum(expr: Expr) -> Expr {
     // Postgres sums BIGINT into NUMERIC; the cast brings it back to a 64-bit integer.
     Func::cast_as(Func::sum(expr), Alias::new("BIGINT")).into()
 }
 
-fn created_since(query: &mut SelectStatement, since: Option<DateTime<Utc>>) {
+pub(crate) fn created_since(query: &mut SelectStatement, since: Option<DateTime<Utc>>) {
     if let Some(at) = since {
         query.and_where(Expr::col((order::Entity, order::Column::CreatedTime)).gte(at));
+    }
+}
+
+/// The day an order was created in the zone `zone`, as `YYYY-MM-DD` text on both backends.
+pub(crate) fn created_day(backend: DbBackend, zone: FixedOffset) -> Expr {
+    let created = Expr::col((order::Entity, order::Column::CreatedTime));
+    let offset = zone.local_minus_utc();
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_exprs(
+            "to_char(($1 AT TIME ZONE 'UTC') + $2 * INTERVAL '1 second', 'YYYY-MM-DD')",
+            [created, Expr::val(offset)],
+        ),
+        _ => Expr::cust_with_exprs("date(?, ?)", [created, Expr::val(format!("{offset:+} seconds"))]),
     }
 }
 
@@ -59,16 +72,7 @@ pub async fn days(
     since: Option<DateTime<Utc>>,
     zone: FixedOffset,
 ) -> Result<Vec<DayTotals>, DbErr> {
-    let created = Expr::col((order::Entity, order::Column::CreatedTime));
-    let offset = zone.local_minus_utc();
-    // The day as `YYYY-MM-DD` text on both backends.
-    let day = match conn.get_database_backend() {
-        DbBackend::Postgres => Expr::cust_with_exprs(
-            "to_char(($1 AT TIME ZONE 'UTC') + $2 * INTERVAL '1 second', 'YYYY-MM-DD')",
-            [created, Expr::val(offset)],
-        ),
-        _ => Expr::cust_with_exprs("date(?, ?)", [created, Expr::val(format!("{offset:+} seconds"))]),
-    };
+    let day = created_day(conn.get_database_backend(), zone);
     let received = || Expr::col((order::Entity, order::Column::OrderStatus)).is_in(money_received());
     let mut query = Query::select();
     query

@@ -72,3 +72,34 @@ pub async fn by_mobile(conn: &impl ConnectionTrait, mobile: &str) -> Result<Opti
 pub async fn by_email(conn: &impl ConnectionTrait, email: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find().filter(user::Column::Email.eq(email)).one(conn).await
 }
+
+/// The ids of the accounts whose username, email or mobile is exactly `text` (the seller's
+/// buyer search).
+pub async fn matching(conn: &impl ConnectionTrait, text: &str) -> Result<Vec<i64>, DbErr> {
+    use sea_orm::{Condition, QuerySelect};
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(
+            Condition::any()
+                .add(user::Column::Username.eq(text))
+                .add(user::Column::Email.eq(text.to_lowercase()))
+                .add(user::Column::Mobile.eq(text)),
+        )
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// Usernames of these accounts.
+pub async fn usernames(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<(i64, String)>, DbErr> {
+    use sea_orm::QuerySelect;
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Username)
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await
+}

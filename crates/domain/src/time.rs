@@ -28,11 +28,25 @@ pub fn beijing_day(at: DateTime<Utc>) -> NaiveDate {
     in_beijing(at).date_naive()
 }
 
+/// The first instant of a shop's day (Beijing time), in UTC.
+#[must_use]
+pub fn beijing_day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+        - chrono::Duration::seconds(i64::from(BEIJING.local_minus_utc()))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
 
     use super::*;
+
+    #[test]
+    fn a_day_starts_at_sixteen_utc_the_day_before() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 21).expect("day");
+        assert_eq!(beijing_day_start(day).to_rfc3339(), "2026-11-20T16:00:00+00:00");
+        assert_eq!(beijing_day(beijing_day_start(day)), day);
+    }
 
     #[test]
     fn the_day_turns_at_sixteen_utc() {

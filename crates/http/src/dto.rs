@@ -501,6 +501,11 @@ pub struct PayRequest {
     #[serde(default)]
     #[schema(schema_with = schemas::email_body, required = false)]
     pub email: Option<String>,
+    /// The `ref` of the course page the buyer came from (a campaign or page variant, 1 to 64
+    /// letters, digits, `-`, `_`, `.`), for the checkout funnel.
+    #[serde(default, rename = "ref")]
+    #[schema(rename = "ref", required = false)]
+    pub ref_tag: Option<String>,
 }
 
 /// `{code:100, msg, pay_url, out_trade_no}`: open `pay_url` to pay.

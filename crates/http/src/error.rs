@@ -53,6 +53,8 @@ pub mod codes {
     pub const BAD_SMS_CODE: i32 = 1013;
     /// Wrong, used or expired email confirmation code.
     pub const BAD_EMAIL_CODE: i32 = 1014;
+    /// A console request that changes something came without its session's CSRF token.
+    pub const CSRF_REFUSED: i32 = 1015;
     /// A unique value is taken.
     pub const CONFLICT: i32 = 1020;
     /// A download link has no downloads left.
@@ -181,6 +183,7 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED),
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, codes::BAD_CREDENTIALS),
             AppError::AccountDisabled | AppError::Forbidden => (StatusCode::FORBIDDEN, codes::FORBIDDEN),
+            AppError::CsrfRefused => (StatusCode::FORBIDDEN, codes::CSRF_REFUSED),
             AppError::Conflict(_) => (StatusCode::CONFLICT, codes::CONFLICT),
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED),
             AppError::SmsNotSent(_) => (StatusCode::SERVICE_UNAVAILABLE, codes::NOT_YET),

@@ -3,10 +3,13 @@ use std::future::{Ready, ready};
 
 use actix_web::HttpMessage as _;
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use shop_app::AppError;
-use shop_app::i18n::{Lang, msg};
+use shop_app::accounts::{self, UserView};
+use shop_app::console::{self, ConsoleSession};
+use shop_app::i18n::{Lang, Text, msg};
 
 use crate::error::ApiError;
 use crate::state::State;
@@ -111,5 +114,63 @@ impl FromRequest for Language {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Ok(Language(Language::of(req))))
+    }
+}
+
+/// The cookie of a console session (`/admin/`).
+pub const SESSION_COOKIE: &str = "console_session";
+
+/// The header a console page sends its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// An administrator, checked on the server for every request: either a bearer token (a
+/// script; no CSRF token needed, a browser never adds that header by itself) or a console
+/// session cookie, whose requests other than GET/HEAD must carry the session's CSRF token in
+/// `X-CSRF-Token`. The account must still be an active administrator.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The administrator.
+    pub user: UserView,
+    /// The console session, when the request came with its cookie.
+    pub session: Option<ConsoleSession>,
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<State>>().cloned();
+        let bearer =
+            req.headers().contains_key(header::AUTHORIZATION).then(|| bearer_token(req).map(str::to_owned));
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                AppError::Unexpected(anyhow::anyhow!("application state is not registered"))
+            })?;
+            match (bearer, cookie) {
+                (Some(token), _) => {
+                    let id = state.ctx.tokens().verify(&token?)?;
+                    Ok(Admin {
+                        user: accounts::require_admin(&state.ctx.accounts(), id).await?,
+                        session: None,
+                    })
+                }
+                (None, Some(cookie)) => {
+                    let session = console::authenticate(&state.ctx, &cookie).await?;
+                    if changes {
+                        console::check_csrf(&session, csrf.as_deref())?;
+                    }
+                    Ok(Admin { user: session.user.clone(), session: Some(session) })
+                }
+                (None, None) => Err(AppError::Unauthorized(Text::fixed(
+                    "仅限管理员：请发送令牌或登录控制台",
+                    "administrators only: send a bearer token or log in to the console",
+                ))
+                .into()),
+            }
+        })
     }
 }

@@ -1,5 +1,7 @@
 //! The actix-web adapter of course-shop: routes of the Luffy front end's contract, the
 //! error envelope, extractors, OpenAPI and Swagger UI, server start-up.
+pub mod charts;
+pub mod console_text;
 pub mod dto;
 pub mod error;
 pub mod extract;

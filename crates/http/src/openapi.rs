@@ -2,13 +2,15 @@
 //! `/openapi.json`, printed by `course-shop openapi`, and committed at
 //! `openapi/openapi.json` (a test fails when the two differ).
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{admin, course, delivery, health, home, order, user};
+use crate::handlers::{
+    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, user,
+};
 
-/// Registers the JWT security scheme.
+/// Registers the security schemes: the JWT of the API, the session cookie of the console.
 struct JwtScheme;
 
 impl Modify for JwtScheme {
@@ -22,6 +24,15 @@ impl Modify for JwtScheme {
                 .into(),
         );
         components.add_security_scheme("jwt", SecurityScheme::Http(http));
+        components.add_security_scheme(
+            "console",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "console_session",
+                "The session cookie of the seller's console (`POST /api/v1/admin/session/`). Every \
+                 POST of a session must also send the session's CSRF token as `X-CSRF-Token` \
+                 (403, code 1015, without it); a bearer token needs none.",
+            ))),
+        );
     }
 }
 
@@ -109,7 +120,23 @@ impl Modify for SharedResponses {
         delivery::mine,
         delivery::play,
         delivery::download,
+        admin::login,
+        admin::session,
+        admin::logout,
         admin::sales,
+        admin_campaigns::send,
+        admin_campaigns::history,
+        admin_catalog::catalog,
+        admin_catalog::save_category,
+        admin_catalog::save_teacher,
+        admin_catalog::save_course,
+        admin_catalog::save_chapter,
+        admin_catalog::save_section,
+        admin_catalog::put_cover,
+        admin_catalog::put_media,
+        admin_orders::search,
+        admin_orders::detail,
+        admin_orders::refund,
         health::healthz,
         health::readyz,
     ),

@@ -16,7 +16,10 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{self, ApiError};
-use crate::handlers::{admin, course, delivery, health, home, order, pages, user};
+use crate::handlers::{
+    admin, admin_campaigns, admin_catalog, admin_orders, console, course, delivery, health, home, order,
+    pages, user,
+};
 use crate::links::Links;
 use crate::openapi::ApiDoc;
 use crate::state::State;
@@ -144,7 +147,31 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(res("/course/search/").route(web::get().to(course::search)))
         .service(res("/course/mine/").route(web::get().to(delivery::mine)))
         .service(res("/course/section/{id}/play/").route(web::get().to(delivery::play)))
+        .service(
+            res("/admin/session/").route(web::post().to(admin::login)).route(web::get().to(admin::session)),
+        )
+        .service(res("/admin/session/logout/").route(web::post().to(admin::logout)))
         .service(res("/admin/sales/").route(web::get().to(admin::sales)))
+        .service(res("/admin/catalog/").route(web::get().to(admin_catalog::catalog)))
+        .service(res("/admin/categories/").route(web::post().to(admin_catalog::save_category)))
+        .service(res("/admin/teachers/").route(web::post().to(admin_catalog::save_teacher)))
+        .service(res("/admin/courses/").route(web::post().to(admin_catalog::save_course)))
+        .service(res("/admin/courses/{id}/chapters/").route(web::post().to(admin_catalog::save_chapter)))
+        .service(res("/admin/chapters/{id}/sections/").route(web::post().to(admin_catalog::save_section)))
+        .service(
+            res("/admin/courses/{id}/cover/")
+                .app_data(web::PayloadConfig::new(shop_app::catalog::edit::MAX_COVER_BYTES))
+                .route(web::post().to(admin_catalog::put_cover)),
+        )
+        .service(res("/admin/courses/{id}/media/").route(web::post().to(admin_catalog::put_media)))
+        .service(
+            res("/admin/campaigns/")
+                .route(web::post().to(admin_campaigns::send))
+                .route(web::get().to(admin_campaigns::history)),
+        )
+        .service(res("/admin/orders/").route(web::get().to(admin_orders::search)))
+        .service(res("/admin/orders/{out_trade_no}/").route(web::get().to(admin_orders::detail)))
+        .service(res("/admin/orders/{out_trade_no}/refund/").route(web::post().to(admin_orders::refund)))
         .service(res("/user/user/mul_login/").route(web::post().to(user::mul_login)))
         .service(res("/user/user/mobile/").route(web::get().to(user::mobile)))
         .service(res("/user/user/send_sms/").route(web::get().to(user::send_sms)))
@@ -255,6 +282,15 @@ fn build_app(
         .service(res("/readyz").route(web::get().to(health::readyz)))
         .service(web::resource("/favicon.ico").route(web::get().to(pages::favicon)))
         .service(browser_route(res("/pay/result/").route(web::get().to(pages::pay_result))))
+        .service(browser_route(res("/admin/").route(web::get().to(console::home))))
+        .service(browser_route(res("/admin/login/").route(web::get().to(console::login_page))))
+        .service(browser_route(res("/admin/orders/").route(web::get().to(console::orders))))
+        .service(browser_route(res("/admin/catalog/").route(web::get().to(console::catalog))))
+        .service(browser_route(res("/admin/updates/").route(web::get().to(console::updates))))
+        .service(browser_route(res("/admin/sales/").route(web::get().to(console::sales))))
+        .service(browser_route(res("/admin/catalog/courses/{id}/").route(web::get().to(console::course))))
+        .service(browser_route(res("/admin/orders/{out_trade_no}/").route(web::get().to(console::order))))
+        .service(web::resource("/admin/static/{file}").route(web::get().to(console::asset)))
         .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
         .service(browser_route(
             web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)),

@@ -1,6 +1,6 @@
 //! `import-catalog`: the documented JSON format (`docs/catalog-format.md`), upserted by id
 //! in one transaction.
-use crate::i18n::msg;
+use crate::i18n::{Text, msg};
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -178,6 +178,13 @@ fn bad(message: String) -> AppError {
     AppError::BadRequest(msg::bad_import(message))
 }
 
+fn validation_message(e: AppError) -> String {
+    match e {
+        AppError::Validation { message, .. } => message.en().to_owned(),
+        other => other.to_string(),
+    }
+}
+
 fn unique_ids<'a>(kind: &str, ids: impl Iterator<Item = &'a i64>) -> AppResult<HashSet<i64>> {
     let mut seen = HashSet::new();
     for &id in ids {
@@ -191,8 +198,69 @@ fn unique_ids<'a>(kind: &str, ids: impl Iterator<Item = &'a i64>) -> AppResult<H
     Ok(seen)
 }
 
-fn check_code<T: TryFrom<i16>>(what: &str, id: i64, code: i16) -> AppResult<()> {
-    T::try_from(code).map(|_| ()).map_err(|_| bad(format!("course {id}: {code} is not a valid {what}")))
+/// The fields of a course that must be valid, wherever the course comes from (an imported
+/// file, the console): one home for the rules.
+pub(crate) struct CourseFields<'a> {
+    pub name: &'a str,
+    pub teacher_id: i64,
+    pub teacher_exists: bool,
+    pub category_id: Option<i64>,
+    pub category_exists: bool,
+    pub course_type: i16,
+    pub level: i16,
+    pub status: i16,
+    pub price: &'a str,
+    pub period: i32,
+}
+
+fn check_code<T: TryFrom<i16>>(field: &'static str, code: i16) -> AppResult<()> {
+    T::try_from(code).map(|_| ()).map_err(|_| {
+        AppError::invalid(
+            field,
+            Text::new(format!("{code} 不是有效的 {field}"), format!("{code} is not a valid {field}")),
+        )
+    })
+}
+
+impl CourseFields<'_> {
+    /// Checks the fields; the price.
+    ///
+    /// # Errors
+    /// `Validation` naming the first bad field.
+    pub fn check(&self) -> AppResult<Money> {
+        if self.name.trim().is_empty() {
+            return Err(AppError::invalid("name", Text::fixed("名称不能为空", "name is empty")));
+        }
+        if !self.teacher_exists {
+            let id = self.teacher_id;
+            return Err(AppError::invalid(
+                "teacher_id",
+                Text::new(format!("讲师 {id} 不存在"), format!("teacher {id} does not exist")),
+            ));
+        }
+        if let Some(cat) = self.category_id.filter(|_| !self.category_exists) {
+            return Err(AppError::invalid(
+                "category_id",
+                Text::new(format!("分类 {cat} 不存在"), format!("category {cat} does not exist")),
+            ));
+        }
+        check_code::<CourseType>("course_type", self.course_type)?;
+        check_code::<Level>("level", self.level)?;
+        check_code::<CourseStatus>("status", self.status)?;
+        let price = Money::parse_yuan(self.price).map_err(|e| {
+            AppError::invalid(
+                "price",
+                Text::new(format!("价格 {:?} 无效：{e}", self.price), format!("price {:?}: {e}", self.price)),
+            )
+        })?;
+        if self.period < 0 {
+            return Err(AppError::invalid(
+                "period",
+                Text::fixed("有效期不能为负数", "period must not be negative"),
+            ));
+        }
+        Ok(price)
+    }
 }
 
 /// Parses, checks and imports a catalog file in one transaction, then bumps the catalog
@@ -227,28 +295,25 @@ pub async fn import_catalog_json(db: &DatabaseConnection, json: &str) -> AppResu
     let mut chapters = Vec::new();
     let mut sections = Vec::new();
     for c in &file.courses {
-        if c.name.trim().is_empty() {
-            return Err(bad(format!("course {}: name is empty", c.id)));
-        }
-        if !teacher_ids.contains(&c.teacher_id) {
-            return Err(bad(format!("course {}: teacher {} does not exist", c.id, c.teacher_id)));
-        }
-        if let Some(cat) = c.category_id.filter(|cat| !category_ids.contains(cat)) {
-            return Err(bad(format!("course {}: category {cat} does not exist", c.id)));
-        }
-        check_code::<CourseType>("course_type", c.id, c.course_type)?;
-        check_code::<Level>("level", c.id, c.level)?;
-        check_code::<CourseStatus>("status", c.id, c.status)?;
-        let price = Money::parse_yuan(&c.price)
-            .map_err(|e| bad(format!("course {}: price {:?}: {e}", c.id, c.price)))?;
-        if c.period < 0 {
-            return Err(bad(format!("course {}: period must not be negative", c.id)));
-        }
+        let fields = CourseFields {
+            name: &c.name,
+            teacher_id: c.teacher_id,
+            teacher_exists: teacher_ids.contains(&c.teacher_id),
+            category_id: c.category_id,
+            category_exists: c.category_id.is_none_or(|cat| category_ids.contains(&cat)),
+            course_type: c.course_type,
+            level: c.level,
+            status: c.status,
+            price: &c.price,
+            period: c.period,
+        };
+        let price = fields.check().map_err(|e| bad(format!("course {}: {}", c.id, validation_message(e))))?;
         let mut total = 0;
         let mut published = 0;
         for ch in &c.chapters {
             for s in &ch.sections {
-                check_code::<SectionType>("section_type", c.id, s.section_type)?;
+                check_code::<SectionType>("section_type", s.section_type)
+                    .map_err(|e| bad(format!("course {}: {}", c.id, validation_message(e))))?;
                 let pub_date = s.pub_date.unwrap_or(now);
                 total += 1;
                 if pub_date <= now {

@@ -6,6 +6,7 @@
 //! and search, listing and detail then cost microseconds on Postgres and SQLite alike; see
 //! `docs/search.md` for the design and `docs/benchmarks.md` for the figures.
 mod demo;
+pub mod edit;
 mod import;
 mod snapshot;
 

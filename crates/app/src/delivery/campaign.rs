@@ -49,8 +49,8 @@ pub struct CampaignReport {
 /// Queues the campaign's emails; `progress(done, total)` is called per owner.
 ///
 /// # Errors
-/// `NotFound` for an unknown course; `BadRequest` for an empty subject or message, or a
-/// version no material of the course has.
+/// `NotFound` for an unknown course; `Validation` (`subject`, `message`, `new_version`) for
+/// an empty subject or message, or a version no material of the course has.
 pub async fn notify_buyers(
     ctx: &Delivery<'_>,
     req: CampaignRequest,
@@ -59,10 +59,10 @@ pub async fn notify_buyers(
     let course =
         orders::courses(ctx.db, &[req.course_id]).await?.pop().ok_or(AppError::NotFound("course"))?;
     if req.subject.trim().is_empty() || req.subject.chars().count() > 200 {
-        return Err(AppError::BadRequest(msg::CAMPAIGN_SUBJECT));
+        return Err(AppError::invalid("subject", msg::CAMPAIGN_SUBJECT));
     }
     if req.message.trim().is_empty() {
-        return Err(AppError::BadRequest(msg::CAMPAIGN_EMPTY));
+        return Err(AppError::invalid("message", msg::CAMPAIGN_EMPTY));
     }
     if let Some(v) = &req.new_version {
         let mut found = false;
@@ -70,7 +70,7 @@ pub async fn notify_buyers(
             found |= delivery::material_version(ctx.db, course.id, &name, v).await?.is_some();
         }
         if !found {
-            return Err(AppError::BadRequest(msg::campaign_no_version(course.id, v)));
+            return Err(AppError::invalid("new_version", msg::campaign_no_version(course.id, v)));
         }
     }
     let owners = delivery::owners_of(ctx.db, course.id, Utc::now()).await?;
@@ -132,4 +132,80 @@ pub async fn notify_buyers(
     report.campaign_id = Some(campaign.id);
     report.rerun = !created;
     Ok(report)
+}
+
+/// A buyer an update did not reach, and why.
+#[derive(Debug, Clone)]
+pub struct Unreached {
+    /// The buyer's username.
+    pub username: String,
+    /// Why: no email address, or the last sending error.
+    pub reason: String,
+}
+
+/// A campaign and how far its sending got.
+#[derive(Debug, Clone)]
+pub struct CampaignProgress {
+    /// The campaign.
+    pub campaign: campaign::Model,
+    /// The course's name.
+    pub course_name: String,
+    /// Emails sent (or found nothing to send: see `unreached`).
+    pub done: u64,
+    /// Emails waiting (or retrying).
+    pub pending: u64,
+    /// Emails given up on.
+    pub failed: u64,
+    /// Buyers it did not reach.
+    pub unreached: Vec<Unreached>,
+}
+
+/// The latest campaigns with their progress: per campaign, its emails (outbox jobs) by
+/// state, and the buyers it could not reach (no email address, or sending failed for good).
+///
+/// # Errors
+/// Database errors.
+pub async fn campaign_history(ctx: &Delivery<'_>, limit: u64) -> AppResult<Vec<CampaignProgress>> {
+    let campaigns = delivery::campaigns(ctx.db, limit).await?;
+    let jobs = shop_db::outbox::list(ctx.db, Some("campaign_email")).await?;
+    let snapshot = ctx.catalog.snapshot();
+    let mut out = Vec::new();
+    for c in campaigns {
+        let mut progress = CampaignProgress {
+            course_name: snapshot.course(c.course_id).map(|x| x.name.clone()).unwrap_or_default(),
+            campaign: c,
+            done: 0,
+            pending: 0,
+            failed: 0,
+            unreached: Vec::new(),
+        };
+        for job in &jobs {
+            let Ok(Job::CampaignEmail { campaign_id, user_id }) = serde_json::from_str::<Job>(&job.payload)
+            else {
+                continue;
+            };
+            if campaign_id != progress.campaign.id {
+                continue;
+            }
+            let user = shop_db::users::by_id(ctx.db, user_id).await?;
+            let username = user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
+            let has_email = user.and_then(|u| u.email).is_some_and(|e| !e.is_empty());
+            match job.status.as_str() {
+                shop_db::outbox::DONE => {
+                    progress.done += 1;
+                    if !has_email {
+                        progress.unreached.push(Unreached { username, reason: "no email address".into() });
+                    }
+                }
+                shop_db::outbox::FAILED => {
+                    progress.failed += 1;
+                    let reason = job.last_error.clone().unwrap_or_default();
+                    progress.unreached.push(Unreached { username, reason });
+                }
+                _ => progress.pending += 1,
+            }
+        }
+        out.push(progress);
+    }
+    Ok(out)
 }

@@ -13,7 +13,9 @@ mod sales;
 
 pub use access::{MyCourse, my_courses, owned_course_ids};
 pub(crate) use access::{grant_order, settle_refund};
-pub use campaign::{CampaignReport, CampaignRequest, notify_buyers};
+pub use campaign::{
+    CampaignProgress, CampaignReport, CampaignRequest, Unreached, campaign_history, notify_buyers,
+};
 pub use jobs::DeliveryJobs;
 pub use links::{Download, DownloadRefusal, LinkView, link_url, my_links, take_download};
 pub use media::{MediaTarget, PlayUrl, Uploaded, play_url, put as put_media};

@@ -8,6 +8,7 @@
 //! goes back; money that arrives for a cancelled order is refunded (or granted by policy),
 //! never dropped.
 mod apply;
+pub mod audit;
 #[cfg(test)]
 mod differential;
 mod expiry;
@@ -29,4 +30,6 @@ pub use ordering::{
     create_order_with_email, order_detail, orders_of,
 };
 pub use poll::{PaymentState, payment_status};
-pub use refunds::{ReconcileRow, RefundRequested, reconcile, request_refund};
+pub use refunds::{
+    ReconcileRow, RefundPreview, RefundRequested, preview_refund, reconcile, refundable, request_refund,
+};

@@ -1,6 +1,7 @@
 //! Operator refunds and reconciliation.
 use crate::i18n::msg;
 use chrono::{DateTime, Utc};
+use shop_db::entities::{order, refund};
 use shop_db::{orders, payments};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
@@ -40,24 +41,7 @@ pub async fn request_refund(
         return Err(AppError::BadRequest(msg::nothing_to_refund(out_trade_no, status.label())));
     }
     let existing = payments::refunds_of(&txn, order.id).await?;
-    let committed: i64 = existing
-        .iter()
-        .filter(|r| r.status != payments::refund_status::FAILED)
-        .map(|r| r.amount_fen.fen())
-        .sum::<i64>()
-        .max(order.refunded_fen.fen());
-    let left = order.total_amount_fen.fen() - committed;
-    let wanted = amount.map_or(left, Money::fen);
-    let amount = match Money::from_fen(wanted) {
-        Some(amount) if wanted > 0 && wanted <= left => amount,
-        _ => {
-            return Err(AppError::BadRequest(msg::refund_too_large(
-                wanted,
-                left,
-                order.total_amount_fen.fen(),
-            )));
-        }
-    };
+    let amount = refund_amount(&order, &existing, amount)?;
     let out_request_no = format!("{}R{}", order.out_trade_no, existing.len() + 1);
     payments::insert_refund(&txn, order.id, &out_request_no, amount, reason).await?;
     enqueue(
@@ -72,6 +56,76 @@ pub async fn request_refund(
     .await?;
     txn.commit().await?;
     Ok(RefundRequested { out_request_no, amount })
+}
+
+/// What is left to refund on an order with these refunds (failed ones give nothing back),
+/// in fen.
+fn left_to_refund(order: &order::Model, refunds: &[refund::Model]) -> i64 {
+    let committed: i64 = refunds
+        .iter()
+        .filter(|r| r.status != payments::refund_status::FAILED)
+        .map(|r| r.amount_fen.fen())
+        .sum::<i64>()
+        .max(order.refunded_fen.fen());
+    order.total_amount_fen.fen() - committed
+}
+
+/// The amount a refund of `amount` (default: all that is left) would give back.
+///
+/// # Errors
+/// `BadRequest` when it is not positive or more than what is left.
+fn refund_amount(order: &order::Model, refunds: &[refund::Model], amount: Option<Money>) -> AppResult<Money> {
+    let left = left_to_refund(order, refunds);
+    let wanted = amount.map_or(left, Money::fen);
+    match Money::from_fen(wanted) {
+        Some(amount) if wanted > 0 && wanted <= left => Ok(amount),
+        _ => Err(AppError::BadRequest(msg::refund_too_large(wanted, left, order.total_amount_fen.fen()))),
+    }
+}
+
+/// What is left to refund, as an amount (never below zero).
+fn left_amount(order: &order::Model, refunds: &[refund::Model]) -> Money {
+    Money::from_fen(left_to_refund(order, refunds).max(0)).unwrap_or(order.total_amount_fen)
+}
+
+/// What [`request_refund`] would do, without doing it: the amount it would refund and what is
+/// left to refund now (the console's confirmation step).
+#[derive(Debug, Clone)]
+pub struct RefundPreview {
+    /// What the refund would give back.
+    pub amount: Money,
+    /// What is left to refund on the order now.
+    pub left: Money,
+}
+
+/// Checks a refund as [`request_refund`] would, and says what it would refund.
+///
+/// # Errors
+/// Those of [`request_refund`].
+pub async fn preview_refund(
+    ctx: &AppContext,
+    out_trade_no: &str,
+    amount: Option<Money>,
+) -> AppResult<RefundPreview> {
+    let order = orders::by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
+    let status = order.order_status;
+    if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
+        return Err(AppError::BadRequest(msg::nothing_to_refund(out_trade_no, status.label())));
+    }
+    let refunds = payments::refunds_of(&ctx.db, order.id).await?;
+    let amount = refund_amount(&order, &refunds, amount)?;
+    Ok(RefundPreview { amount, left: left_amount(&order, &refunds) })
+}
+
+/// What is left to refund on an order (zero when it holds no money).
+///
+/// # Errors
+/// Database errors; a corrupt amount.
+pub fn refundable(order: &order::Model, refunds: &[refund::Model]) -> AppResult<Money> {
+    if !matches!(order.order_status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
+        return Ok(Money::ZERO);
+    }
+    Ok(left_amount(order, refunds))
 }
 
 /// One line of the reconciliation report.

@@ -1,16 +1,138 @@
-//! Admin endpoints; every one checks the administrator role on the server.
-use crate::extract::Language;
-use actix_web::{HttpResponse, web};
+//! Admin endpoints (`/api/v1/admin/`); every one checks the administrator role on the
+//! server ([`Admin`]): a script sends a bearer token, the console (`/admin/`) its session
+//! cookie and, on every change, the session's CSRF token.
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use shop_app::accounts;
+use shop_app::console;
 use shop_app::delivery::{self, ReportPeriod, SalesReport};
 use shop_app::i18n::msg;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::dto::{Message, PasswordLogin};
 use crate::error::{ApiError, ErrorBody, codes};
-use crate::extract::AuthUser;
+use crate::extract::{Admin, ClientAddr, Language, SESSION_COOKIE};
 use crate::state::State;
+
+/// The console session as the console sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDto {
+    /// The administrator's username.
+    pub username: String,
+    /// The token to send as `X-CSRF-Token` on every POST of this session (null for a
+    /// bearer token, which needs none).
+    pub csrf_token: Option<String>,
+    /// When the session ends (null for a bearer token).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `{code, msg, result: Session}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// The session.
+    pub result: SessionDto,
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, for the whole site (the console's pages
+/// and its API), Secure when the shop is served over https.
+fn session_cookie(state: &State, value: String, max_age: time::Duration) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.links.base().starts_with("https://"))
+        .max_age(max_age)
+        .finish()
+}
+
+/// Logs an administrator in to the console: sets the session cookie and answers the
+/// session's CSRF token. Rate-limited per client address like every password login; an
+/// account that is not an administrator gets 403 and no session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/session/",
+    tag = "admin",
+    request_body = PasswordLogin,
+    responses(
+        (status = 200, description = "Logged in; `Set-Cookie: console_session=…; HttpOnly; SameSite=Strict`", body = SessionResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Wrong username or password (code 1011)", body = ErrorBody),
+        (status = 403, description = "Not an administrator, or disabled", body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody)
+    )
+)]
+pub async fn login(
+    state: web::Data<State>,
+    client: ClientAddr,
+    body: web::Json<PasswordLogin>,
+) -> Result<HttpResponse, ApiError> {
+    let new = console::login(&state.ctx, &client.0, &body.username, &body.password).await?;
+    let seconds = (new.session.expires_at - Utc::now()).num_seconds().max(0);
+    let cookie = session_cookie(&state, new.token, time::Duration::seconds(seconds));
+    Ok(HttpResponse::Ok().cookie(cookie).json(SessionResponse {
+        code: codes::OK,
+        msg: "logged in".into(),
+        result: SessionDto {
+            username: new.session.user.username,
+            csrf_token: Some(new.session.csrf_token),
+            expires_at: Some(new.session.expires_at),
+        },
+    }))
+}
+
+/// The administrator of this request, and the CSRF token of its console session.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/session/",
+    tag = "admin",
+    security(("jwt" = []), ("console" = [])),
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody)
+    )
+)]
+pub async fn session(admin: Admin) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(SessionResponse {
+        code: codes::OK,
+        msg: "ok".into(),
+        result: SessionDto {
+            username: admin.user.username,
+            csrf_token: admin.session.as_ref().map(|s| s.csrf_token.clone()),
+            expires_at: admin.session.map(|s| s.expires_at),
+        },
+    }))
+}
+
+/// Ends the console session (CSRF token required) and clears its cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/session/logout/",
+    tag = "admin",
+    security(("console" = [])),
+    responses(
+        (status = 200, body = Message),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator, or the CSRF token is missing or wrong (code 1014)", body = ErrorBody)
+    )
+)]
+pub async fn logout(
+    state: web::Data<State>,
+    req: HttpRequest,
+    _admin: Admin,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        console::logout(&state.ctx, cookie.value()).await?;
+    }
+    let mut gone = session_cookie(&state, String::new(), time::Duration::ZERO);
+    gone.make_removal();
+    Ok(HttpResponse::Ok().cookie(gone).json(Message::new(codes::OK, "logged out")))
+}
 
 /// Which orders the report covers.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -20,6 +142,60 @@ pub struct SalesQuery {
     pub period: Option<String>,
     /// Orders created since this date (`YYYY-MM-DD`, UTC); overrides `period`.
     pub since: Option<String>,
+    /// Add the checkout funnel (views → orders → paid → refunds) per course.
+    #[serde(default)]
+    pub funnel: bool,
+    /// The funnel per course and `ref` (implies `funnel`).
+    #[serde(default)]
+    pub by_ref: bool,
+    /// The funnel per course and day (implies `funnel`).
+    #[serde(default)]
+    pub by_day: bool,
+}
+
+/// One line of the checkout funnel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FunnelRowDto {
+    /// The day (Beijing time), with `by_day`.
+    pub day: Option<String>,
+    /// Course id.
+    pub course_id: i64,
+    /// Course name.
+    pub name: String,
+    /// The `ref` (empty: none), with `by_ref`.
+    #[serde(rename = "ref")]
+    #[schema(rename = "ref")]
+    pub ref_tag: Option<String>,
+    /// Visitors who saw the course page (once per visitor and day; bots left out).
+    pub views: u64,
+    /// Orders created.
+    pub orders_created: u64,
+    /// Of those, paid.
+    pub orders_paid: u64,
+    /// Of those, refunded (in part or in full).
+    pub refunds: u64,
+    /// Orders created per view, in percent.
+    pub view_to_order_percent: f64,
+    /// Paid per created order, in percent.
+    pub order_to_paid_percent: f64,
+}
+
+impl From<shop_app::funnel::FunnelRow> for FunnelRowDto {
+    fn from(r: shop_app::funnel::FunnelRow) -> Self {
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        FunnelRowDto {
+            view_to_order_percent: round(r.view_to_order()),
+            order_to_paid_percent: round(r.order_to_paid()),
+            day: r.day,
+            course_id: r.course_id,
+            name: r.name,
+            ref_tag: r.ref_tag,
+            views: r.views,
+            orders_created: r.created,
+            orders_paid: r.paid,
+            refunds: r.refunded,
+        }
+    }
 }
 
 /// Sales of one course.
@@ -71,6 +247,9 @@ pub struct SalesDto {
     pub courses: Vec<CourseSalesDto>,
     /// Per day.
     pub days: Vec<DaySalesDto>,
+    /// The checkout funnel, when asked for (`funnel`, `by_ref`, `by_day`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funnel: Option<Vec<FunnelRowDto>>,
 }
 
 /// `{code, msg, result: Sales}`.
@@ -115,17 +294,19 @@ impl From<SalesReport> for SalesDto {
                     refunded: d.refunded.to_string(),
                 })
                 .collect(),
+            funnel: None,
         }
     }
 }
 
 /// Units and revenue per course and per day, orders created against paid (conversion),
-/// refunds. Administrators only.
+/// refunds; with `funnel` (or `by_ref`, `by_day`) the checkout funnel per course: views →
+/// orders created → paid → refunds. Administrators only.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/sales/",
     tag = "admin",
-    security(("jwt" = [])),
+    security(("jwt" = []), ("console" = [])),
     params(SalesQuery),
     responses(
         (status = 200, body = SalesResponse),
@@ -136,16 +317,17 @@ impl From<SalesReport> for SalesDto {
 )]
 pub async fn sales(
     state: web::Data<State>,
-    user: AuthUser,
+    _admin: Admin,
     lang: Language,
     query: web::Query<SalesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::require_admin(&state.ctx.accounts(), user.0).await?;
     let since = ReportPeriod::parse(query.period.as_deref(), query.since.as_deref())?.start(Utc::now());
     let report = delivery::sales_report(&state.ctx.delivery(), since).await?;
-    Ok(HttpResponse::Ok().json(SalesResponse {
-        code: codes::OK,
-        msg: msg::OK.get(lang.0).into(),
-        result: report.into(),
-    }))
+    let mut result = SalesDto::from(report);
+    if query.funnel || query.by_ref || query.by_day {
+        let grouping = shop_app::funnel::FunnelGrouping { by_day: query.by_day, by_ref: query.by_ref };
+        let rows = shop_app::funnel::funnel_report(&state.ctx, since, grouping).await?;
+        result.funnel = Some(rows.into_iter().map(Into::into).collect());
+    }
+    Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: msg::OK.get(lang.0).into(), result }))
 }

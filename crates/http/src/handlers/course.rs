@@ -16,7 +16,7 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{CategoryDto, CategoryList, ChapterDto, CourseDto, CoursePage};
 use crate::error::{ApiError, ErrorBody, codes};
-use crate::extract::{Language, MaybeUser};
+use crate::extract::{ClientAddr, Language, MaybeUser};
 use crate::schemas::{self, query};
 use crate::state::State;
 
@@ -214,18 +214,44 @@ pub async fn list(
     get,
     path = "/api/v1/course/list/{id}/",
     tag = "course",
-    params(("id" = i64, Path, description = "Course id")),
+    params(
+        ("id" = i64, Path, description = "Course id"),
+        ("ref" = Option<String>, Query, description = "A campaign or page variant (1 to 64 letters, digits, `-`, `_`, `.`): counted with the view in the checkout funnel; send it again with the order")
+    ),
     responses((status = 200, body = CourseDto), (status = 404, body = ErrorBody))
 )]
 pub async fn detail(
     state: web::Data<State>,
     user: MaybeUser,
+    client: ClientAddr,
+    req: HttpRequest,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.ctx.catalog().snapshot();
     let course = snapshot.course(id.into_inner()).ok_or(AppError::NotFound("course"))?;
+    count_view(&state, course.id, &client, &req);
     let owned = owned_of(&state, user, &[course.id]).await?;
     Ok(HttpResponse::Ok().json(CourseDto::from_view(course, &state.links, owned.contains(&course.id))))
+}
+
+/// Counts a view of a course page for the checkout funnel (`shop_app::funnel`), off the
+/// request's path: the answer does not wait for it, and a failure is only logged.
+fn count_view(state: &web::Data<State>, course_id: i64, client: &ClientAddr, req: &HttpRequest) {
+    let ua =
+        req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if shop_app::funnel::is_bot(ua) {
+        return;
+    }
+    let ref_tag = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "ref")
+        .map(|(_, v)| v.into_owned());
+    let (ctx, client, ua) = (Arc::clone(&state.ctx), client.0.clone(), ua.to_owned());
+    tokio::spawn(async move {
+        if let Err(e) = shop_app::funnel::count_view(&ctx, course_id, &client, &ua, ref_tag.as_deref()).await
+        {
+            tracing::warn!(error = ?e, "counting a course view failed");
+        }
+    });
 }
 
 /// The chapters of a public course, each with its sections.

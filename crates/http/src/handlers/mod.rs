@@ -1,5 +1,9 @@
 //! Thin handlers: extract, call one use case, map to the wire form.
 pub mod admin;
+pub mod admin_campaigns;
+pub mod admin_catalog;
+pub mod admin_orders;
+pub mod console;
 pub mod course;
 pub mod delivery;
 pub mod health;

@@ -73,11 +73,16 @@ pub async fn pay(
     let lang = Language(Language::of(&req));
     let mut body = body.into_inner();
     let email = body.email.take().filter(|e| !e.trim().is_empty());
+    let ref_tag =
+        body.ref_tag.as_deref().filter(|r| !r.is_empty()).map(shop_app::funnel::parse_ref).transpose()?;
     let purchase = purchase(body, &req)?;
     let outcome = retry_if_connection_lost(|| {
         shop_app::payments::create_order_with_email(&state.ctx, user.0, purchase.clone(), email.as_deref())
     })
     .await?;
+    if let Some(r) = ref_tag {
+        shop_app::funnel::attach_ref(&state.ctx, &outcome.out_trade_no, &r).await?;
+    }
     Ok(HttpResponse::Ok().json(PayResponse {
         code: codes::OK,
         msg: if outcome.created { msg::ORDER_CREATED } else { msg::ORDER_EXISTING }.get(lang.0).into(),
