@@ -157,7 +157,7 @@ async fn admin_session_cookie_csrf_and_logout(app: TestApp) {
     // Validation and wrong passwords.
     let (status, _, body) = app.console_login_raw("", "x").await;
     assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(1000)), "{body}");
-    assert_eq!(body["errors"]["username"][0], "is required", "{body}");
+    assert_eq!(body["errors"]["username"][0], "不能为空", "Chinese by default: {body}");
     app.admin_user("boss").await;
     let (status, headers, body) = app.console_login_raw("boss", "wrong password").await;
     assert_eq!((status, body["code"].as_i64()), (StatusCode::UNAUTHORIZED, Some(1011)), "{body}");
@@ -413,7 +413,7 @@ async fn orders_are_searched_audited_and_refunded(app: TestApp, gw: crate::fake_
         .expect("html");
     assert!(html.contains(&format!("/admin/orders/{paid}/")) && html.contains("shopper"), "{html}");
     let html = page("/admin/orders/?from=yesterday".into()).await.expect("page").text().await.expect("html");
-    assert!(html.contains("&#34;yesterday&#34; is not YYYY-MM-DD"), "the error beside its field: {html}");
+    assert!(html.contains("&#34;yesterday&#34; 不是 YYYY-MM-DD 格式"), "the error beside its field: {html}");
     let html = page(format!("/admin/orders/{paid}/")).await.expect("page").text().await.expect("html");
     assert!(
         html.contains("sorry") && html.contains("order_paid") && html.contains("TRADE_SUCCESS"),
@@ -732,7 +732,7 @@ async fn the_sales_page_draws_charts(app: TestApp, gw: crate::fake_alipay::FakeG
     assert!(html.contains(&format!("Revenue: {price}")), "a bar's value: {html}");
     assert!(html.contains("<rect") && !html.contains("<script>"), "{html}");
     let html = page("/admin/sales/?since=soon").await.expect("page").text().await.expect("html");
-    assert!(html.contains("&#34;soon&#34; is not YYYY-MM-DD"), "{html}");
+    assert!(html.contains("&#34;soon&#34; 不是 YYYY-MM-DD 格式的日期"), "{html}");
     assert_eq!(
         app.client.get(app.url("/admin/sales/")).send().await.expect("page").status(),
         StatusCode::SEE_OTHER

@@ -41,6 +41,40 @@ pub struct AppContext {
     public_url: Arc<ArcSwap<String>>,
     /// HTTP requests in progress in this process.
     requests: Arc<InFlight>,
+    /// Course views this process has counted today (`crate::funnel`).
+    pub(crate) seen_views: Arc<SeenToday>,
+}
+
+/// The course views a process has written today, so that a visitor's repeated requests of a
+/// course page cost no write (the table's primary key keeps the count right across
+/// processes). Bounded: cleared when full, and when the day changes.
+#[derive(Default)]
+pub(crate) struct SeenToday(std::sync::Mutex<Option<SeenOn>>);
+
+/// A day and the (course, visitor) pairs seen on it.
+type SeenOn = (String, std::collections::HashSet<(i64, String)>);
+
+const SEEN_LIMIT: usize = 200_000;
+
+impl SeenToday {
+    pub(crate) fn contains(&self, day: &str, course_id: i64, who: &str) -> bool {
+        let seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.as_ref().is_some_and(|(d, set)| d == day && set.contains(&(course_id, who.to_owned())))
+    }
+
+    pub(crate) fn insert(&self, day: &str, course_id: i64, who: String) {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = match seen.as_ref() {
+            Some((d, set)) => d != day || set.len() >= SEEN_LIMIT,
+            None => true,
+        };
+        if fresh {
+            *seen = Some((day.to_owned(), std::collections::HashSet::new()));
+        }
+        if let Some((_, set)) = seen.as_mut() {
+            set.insert((course_id, who));
+        }
+    }
 }
 
 impl AppContext {
@@ -314,6 +348,7 @@ impl AppContext {
             mailer,
             public_url,
             requests: Arc::new(InFlight::default()),
+            seen_views: Arc::new(SeenToday::default()),
         }
     }
 }

@@ -87,7 +87,13 @@ pub async fn count_view(
     let day = beijing_day(Utc::now()).to_string();
     let ref_tag = ref_tag.and_then(|r| parse_ref(r).ok()).unwrap_or_default();
     let who = visitor(ctx, &day, client, user_agent);
-    Ok(shop_db::funnel::record_view(&ctx.db, &day, course_id, &who, &ref_tag).await?)
+    if ctx.seen_views.contains(&day, course_id, &who) {
+        // Counted today already by this process: no write (a course page is a hot path).
+        return Ok(false);
+    }
+    let counted = shop_db::funnel::record_view(&ctx.db, &day, course_id, &who, &ref_tag).await?;
+    ctx.seen_views.insert(&day, course_id, who);
+    Ok(counted)
 }
 
 /// Records the `ref` an order was placed with.
