@@ -17,3 +17,4 @@ mod openapi;
 mod pages;
 mod payments;
 mod users;
+mod wechatpay;

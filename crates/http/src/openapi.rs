@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{admin, course, delivery, health, home, order, user};
+use crate::handlers::{admin, course, delivery, health, home, order, user, wechat};
 
 /// Registers the JWT security scheme.
 struct JwtScheme;
@@ -100,6 +100,7 @@ impl Modify for SharedResponses {
         user::me,
         order::pay,
         order::alipay,
+        wechat::notify,
         order::notify,
         order::status,
         order::list,

@@ -10,14 +10,18 @@ use shop_domain::order::{OrderStatus, PayType};
 use super::alipay::AlipayProvider;
 pub use super::alipay::Endpoints;
 use super::provider::Provider;
+use super::wechat::{WechatPayProvider, WechatSimulator};
 use super::{keys, simulator};
 use crate::config::{AlipayMode, Settings};
 
 /// The payment side of the shop.
 pub struct Payments {
     alipay: AlipayProvider,
+    wechat: Option<WechatPayProvider>,
     /// The cashier simulator, in simulator mode.
     pub simulator: Option<Arc<simulator::Simulator>>,
+    /// WeChat Pay's simulator, with `wechatpay.mode = "simulator"`.
+    pub wechat_simulator: Option<Arc<WechatSimulator>>,
     /// Recent status answers (see [`payment_status`]).
     pub status_cache: StatusCache,
 }
@@ -40,7 +44,11 @@ impl Payments {
                 ))
             });
         let alipay = AlipayProvider::new(&settings.alipay, keys, public_url)?;
-        Ok(Payments { alipay, simulator, status_cache: StatusCache::default() })
+        let (wechat, wechat_simulator) = match WechatPayProvider::new(settings, public_url)? {
+            Some((provider, simulator)) => (Some(provider), simulator),
+            None => (None, None),
+        };
+        Ok(Payments { alipay, wechat, simulator, wechat_simulator, status_cache: StatusCache::default() })
     }
 
     /// Re-targets the clients and callback URLs once the server knows its public URL.
@@ -48,7 +56,16 @@ impl Payments {
     /// # Errors
     /// As [`Payments::new`].
     pub fn set_public_url(&self, _settings: &Settings, public_url: &str) -> anyhow::Result<()> {
-        self.alipay.set_public_url(public_url)
+        self.alipay.set_public_url(public_url)?;
+        if let Some(wechat) = &self.wechat {
+            wechat.set_public_url(public_url)?;
+        }
+        Ok(())
+    }
+
+    /// Where WeChat Pay posts notifications, when it is enabled.
+    pub fn wechat_notify_url(&self) -> Option<String> {
+        self.wechat.as_ref().map(WechatPayProvider::notify_url)
     }
 
     /// Alipay's current endpoints.
@@ -60,7 +77,7 @@ impl Payments {
     pub fn provider(&self, pay_type: PayType) -> Option<&dyn Provider> {
         match pay_type {
             PayType::Alipay => Some(&self.alipay),
-            PayType::WechatPay => None,
+            PayType::WechatPay => self.wechat.as_ref().map(|w| w as &dyn Provider),
         }
     }
 

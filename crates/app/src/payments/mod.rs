@@ -10,6 +10,7 @@
 //! never dropped.
 mod alipay;
 mod apply;
+mod cashier;
 mod context;
 #[cfg(test)]
 mod differential;
@@ -23,12 +24,14 @@ mod poll;
 pub mod provider;
 mod refunds;
 pub mod simulator;
+pub mod wechat;
 
+pub use cashier::{QrCashier, wechat_cashier};
 pub use context::PaymentsContext;
 pub use expiry::{ExpiryOutcome, expire_due_orders};
 pub use gateway::{Endpoints, Payments};
 pub use jobs::PaymentJobs;
-pub use notify::{NotifyReply, handle_notify};
+pub use notify::{NotifyReply, handle_notify, handle_provider_notify};
 pub use ordering::{
     MAX_COURSES, MIN_COURSES, OrderLine, OrderView, Purchase, PurchaseOutcome, create_order, order_detail,
     orders_of,

@@ -29,10 +29,12 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
     // Exactly as sent: the rule of amounts admits no surrounding spaces.
     let total = Money::parse_yuan(&body.total_amount)
         .map_err(|e| ApiError::field("total_amount", format!("{:?}: {e}", body.total_amount)))?;
-    // 1 (Alipay) as a number or a string, or absent; the spec's enum says the same.
+    // 1 (Alipay) or 2 (WeChat Pay) as a number or a string, or absent (1); the spec's enum
+    // says the same. Whether the provider is enabled is the use case's to say.
     let pay_type = match body.pay_type.as_deref() {
         None | Some("1") => 1,
-        Some(_) => return Err(ApiError::field("pay_type", "must be 1 (Alipay)")),
+        Some("2") => 2,
+        Some(_) => return Err(ApiError::field("pay_type", "must be 1 (Alipay) or 2 (WeChat Pay)")),
     };
     let idempotency_key = match req.headers().get("idempotency-key") {
         None => None,
@@ -43,7 +45,8 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
     Ok(Purchase { course_ids, total, subject: body.subject, pay_type, idempotency_key })
 }
 
-/// Creates an order and returns the Alipay page-pay URL to open. The total must equal the
+/// Creates an order and returns how to pay it: `pay_url` to open (Alipay's cashier, or ours
+/// showing the WeChat Pay QR code) and, for WeChat Pay, `code_url`. The total must equal the
 /// server's sum of the course prices. Send an `Idempotency-Key` header to make retries
 /// safe: the same key returns the same order and URL (with a different body: 409).
 #[utoipa::path(
@@ -55,7 +58,7 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
     request_body = PayRequest,
     responses(
         (status = 200, description = "Order created (or the same order returned)", body = PayResponse),
-        (status = 400, description = "Unknown, hidden or repeated course, total mismatch, unsupported pay type", body = ErrorBody),
+        (status = 400, description = "Unknown, hidden or repeated course, total mismatch, a pay type that is unknown or not enabled", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 409, description = "Course already owned, or Idempotency-Key reused with another body", body = ErrorBody)
     )
@@ -74,6 +77,7 @@ pub async fn pay(
         msg: if outcome.created { "order created" } else { "existing order" }.into(),
         pay_url: outcome.pay_url,
         out_trade_no: outcome.out_trade_no,
+        code_url: outcome.code_url,
     }))
 }
 
