@@ -20,3 +20,4 @@ mod openapi;
 mod pages;
 mod payments;
 mod users;
+mod wechatpay;

@@ -96,6 +96,8 @@ pub struct Settings {
     pub docs: DocsSettings,
     /// Alipay.
     pub alipay: AlipaySettings,
+    /// WeChat Pay.
+    pub wechatpay: WechatPaySettings,
     /// The outbox worker.
     pub outbox: OutboxSettings,
     /// Background workers.
@@ -256,6 +258,44 @@ pub enum AlipayMode {
     Gateway,
     /// The built-in cashier simulator.
     Simulator,
+}
+
+/// `[wechatpay]`: WeChat Pay API v3, Native payment. Enabled when `mch_id` is set or in
+/// simulator mode. Order deadlines, query intervals, timeouts and the late-payment policy are
+/// the shop's, in `[alipay]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WechatPaySettings {
+    /// `gateway` or `simulator`.
+    pub mode: AlipayMode,
+    /// The app id (`appid`) the Native orders are made for.
+    pub app_id: String,
+    /// Our merchant id (`mchid`); empty: WeChat Pay is off (in gateway mode).
+    pub mch_id: String,
+    /// The merchant API private key (PKCS#8 PEM).
+    pub merchant_private_key: SecretString,
+    /// A file holding the merchant API private key.
+    pub merchant_private_key_file: String,
+    /// The serial number of the merchant API certificate.
+    pub merchant_serial_no: String,
+    /// The WeChat Pay public key (SPKI PEM).
+    pub platform_public_key: String,
+    /// A file holding the WeChat Pay public key.
+    pub platform_public_key_file: String,
+    /// The WeChat Pay public key's id (`PUB_KEY_ID_...`).
+    pub platform_public_key_id: String,
+    /// The APIv3 key (32 characters).
+    pub api_v3_key: SecretString,
+    /// The API base URL.
+    pub gateway_url: String,
+    /// Notify URL; empty derives it from the public URL.
+    pub notify_url: String,
+}
+
+impl WechatPaySettings {
+    /// Whether WeChat Pay is offered: in simulator mode, or with a merchant id.
+    pub fn enabled(&self) -> bool {
+        self.mode == AlipayMode::Simulator || !self.mch_id.is_empty()
+    }
 }
 
 /// Policy for money that arrives for a cancelled or expired order.
@@ -602,6 +642,39 @@ impl Settings {
             if a.notify_url.is_empty() && self.server.public_url.is_empty() {
                 return invalid("alipay.notify_url or server.public_url is required in production: Alipay must reach the notify endpoint".into());
             }
+            let w = &self.wechatpay;
+            if w.mode == AlipayMode::Simulator {
+                return invalid(
+                    "wechatpay.mode = \"simulator\" is for development and tests: not allowed in production"
+                        .into(),
+                );
+            }
+            if w.enabled() {
+                let missing = [
+                    ("app_id", w.app_id.is_empty()),
+                    ("merchant_serial_no", w.merchant_serial_no.is_empty()),
+                    (
+                        "merchant_private_key (or merchant_private_key_file)",
+                        w.merchant_private_key.expose_secret().is_empty()
+                            && w.merchant_private_key_file.is_empty(),
+                    ),
+                    (
+                        "platform_public_key (or platform_public_key_file)",
+                        w.platform_public_key.is_empty() && w.platform_public_key_file.is_empty(),
+                    ),
+                    ("platform_public_key_id", w.platform_public_key_id.is_empty()),
+                    ("api_v3_key", w.api_v3_key.expose_secret().is_empty()),
+                ];
+                if let Some((key, _)) = missing.iter().find(|(_, missing)| *missing) {
+                    let env = key.split(' ').next().unwrap_or(key).to_uppercase();
+                    return invalid(format!(
+                        "wechatpay.{key} is required in production when wechatpay.mch_id is set (COURSE_SHOP__WECHATPAY__{env})"
+                    ));
+                }
+                if w.notify_url.is_empty() && self.server.public_url.is_empty() {
+                    return invalid("wechatpay.notify_url or server.public_url is required in production: WeChat Pay must reach the notify endpoint".into());
+                }
+            }
             if self.sms.sender == SmsSender::Log {
                 return invalid(
                     "sms.sender = \"log\" would write login codes to the log: not allowed in production"
@@ -713,6 +786,9 @@ mod tests {
         assert!(matches!(&err, Err(m) if m.contains("alipay.alipay_public_key")), "{err:?}");
         s.alipay.alipay_public_key_file = "/etc/course-shop/alipay_public_key.pem".into();
         s.server.public_url = "https://api.example.com".into();
+        // The development profile's WeChat Pay simulator (see the test below).
+        s.wechatpay.mode = AlipayMode::Gateway;
+        s.wechatpay.mch_id.clear();
 
         s.auth.jwt_secret = SecretString::from("");
         let err = s.validate().map_err(|e| e.to_string());
@@ -733,6 +809,50 @@ mod tests {
         assert!(s.validate().is_ok());
         s.sms.sender = SmsSender::Log;
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn production_refuses_the_wechatpay_simulator_and_missing_keys() {
+        let mut s = load(Profile::Development).expect("development settings");
+        assert!(s.wechatpay.enabled(), "the development profile plays WeChat Pay");
+        s.profile = Profile::Production;
+        s.sms.sender = SmsSender::Disabled;
+        s.cors.allowed_origins = vec!["https://shop.example.com".into()];
+        s.auth.jwt_secret = SecretString::from("y".repeat(40));
+        s.alipay.mode = AlipayMode::Gateway;
+        s.alipay.app_private_key_file = "/etc/course-shop/app_private_key.pem".into();
+        s.alipay.alipay_public_key_file = "/etc/course-shop/alipay_public_key.pem".into();
+        s.server.public_url = "https://api.example.com".into();
+        s.database.url = SecretString::from("postgres://shop@db/shop");
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("wechatpay.mode = \"simulator\"")), "{err:?}");
+        s.wechatpay.mode = AlipayMode::Gateway;
+        // mch_id set: every key is required, named with its variable.
+        let wanted = [
+            "wechatpay.merchant_serial_no",
+            "COURSE_SHOP__WECHATPAY__MERCHANT_PRIVATE_KEY",
+            "COURSE_SHOP__WECHATPAY__PLATFORM_PUBLIC_KEY)",
+            "wechatpay.platform_public_key_id",
+            "COURSE_SHOP__WECHATPAY__API_V3_KEY",
+        ];
+        let fixes: [&dyn Fn(&mut Settings); 5] = [
+            &|s| s.wechatpay.merchant_serial_no = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
+            &|s| s.wechatpay.merchant_private_key_file = "/etc/course-shop/apiclient_key.pem".into(),
+            &|s| s.wechatpay.platform_public_key_file = "/etc/course-shop/pub_key.pem".into(),
+            &|s| s.wechatpay.platform_public_key_id = "PUB_KEY_ID_0119000001".into(),
+            &|s| s.wechatpay.api_v3_key = SecretString::from("a".repeat(32)),
+        ];
+        for (message, fix) in wanted.iter().zip(fixes) {
+            let err = s.validate().map_err(|e| e.to_string());
+            assert!(matches!(&err, Err(m) if m.contains(message)), "{message}: {err:?}");
+            fix(&mut s);
+        }
+        assert!(s.validate().is_ok(), "{:?}", s.validate().map_err(|e| e.to_string()));
+        // Without a merchant id WeChat Pay is off, and nothing of it is required.
+        let mut off = load(Profile::Test).expect("test settings");
+        assert!(!off.wechatpay.enabled(), "off unless configured");
+        off.wechatpay.mch_id = "1900000109".into();
+        assert!(off.wechatpay.enabled());
     }
 
     #[test]

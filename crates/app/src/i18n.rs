@@ -516,6 +516,13 @@ pub mod msg {
         )
     }
     /// A refund larger than what is left.
+    /// A `pay_type` that is not one of ours.
+    pub const PAY_TYPE: Text =
+        Text::fixed("须为 1（支付宝）或 2（微信支付）", "must be 1 (Alipay) or 2 (WeChat Pay)");
+    /// A payment method this shop has not enabled.
+    pub fn pay_type_off(code: i16, label: &str) -> Text {
+        Text::new(format!("支付方式 {code}（{label}）未开通"), format!("{code} ({label}) is not enabled"))
+    }
     /// A console change without its session's CSRF token.
     pub const CSRF_REFUSED: Text = Text::fixed(
         "请求缺少本会话的 CSRF 令牌：请刷新页面后重试",

@@ -13,6 +13,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde::{Deserialize, Serialize};
 use shop_db::entities::outbox as row;
 use shop_db::outbox::{self, NewJob};
+use shop_domain::order::PayType;
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
@@ -55,6 +56,43 @@ pub enum Job {
         /// Reason shown to the buyer.
         reason: String,
     },
+    /// Close an unpaid trade at WeChat Pay.
+    WechatpayClose {
+        /// Our order number.
+        out_trade_no: String,
+    },
+    /// Refund money through WeChat Pay.
+    WechatpayRefund {
+        /// Our order number.
+        out_trade_no: String,
+        /// The refund's idempotency key at WeChat Pay (`out_refund_no`).
+        out_request_no: String,
+        /// Amount in fen.
+        amount_fen: i64,
+        /// Reason shown to the buyer.
+        reason: String,
+    },
+}
+
+/// A call to a payment provider that a job makes (the provider is named by the job's kind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TradeCall {
+    /// Close an unpaid trade.
+    Close {
+        /// Our order number.
+        out_trade_no: String,
+    },
+    /// Refund money.
+    Refund {
+        /// Our order number.
+        out_trade_no: String,
+        /// The refund's idempotency key at the provider.
+        out_request_no: String,
+        /// Amount in fen.
+        amount_fen: i64,
+        /// Reason shown to the buyer.
+        reason: String,
+    },
 }
 
 /// An order named by a job: by our order number, as jobs are enqueued now (so that a
@@ -76,12 +114,60 @@ pub enum OrderRef {
 }
 
 impl Job {
+    /// The job that closes an unpaid trade at the provider of `pay_type`.
+    pub fn close(pay_type: PayType, out_trade_no: String) -> Job {
+        match pay_type {
+            PayType::Alipay => Job::AlipayClose { out_trade_no },
+            PayType::WechatPay => Job::WechatpayClose { out_trade_no },
+        }
+    }
+
+    /// The job that refunds money through the provider of `pay_type`.
+    pub fn refund(
+        pay_type: PayType,
+        out_trade_no: String,
+        out_request_no: String,
+        amount_fen: i64,
+        reason: String,
+    ) -> Job {
+        match pay_type {
+            PayType::Alipay => Job::AlipayRefund { out_trade_no, out_request_no, amount_fen, reason },
+            PayType::WechatPay => Job::WechatpayRefund { out_trade_no, out_request_no, amount_fen, reason },
+        }
+    }
+
+    /// The provider and the call of a close or refund job (`None` for other jobs).
+    pub fn trade_call(&self) -> Option<(PayType, TradeCall)> {
+        let close = |no: &String| TradeCall::Close { out_trade_no: no.clone() };
+        let refund = |out_trade_no: &String, out_request_no: &String, amount_fen: i64, reason: &String| {
+            TradeCall::Refund {
+                out_trade_no: out_trade_no.clone(),
+                out_request_no: out_request_no.clone(),
+                amount_fen,
+                reason: reason.clone(),
+            }
+        };
+        match self {
+            Job::AlipayClose { out_trade_no } => Some((PayType::Alipay, close(out_trade_no))),
+            Job::WechatpayClose { out_trade_no } => Some((PayType::WechatPay, close(out_trade_no))),
+            Job::AlipayRefund { out_trade_no, out_request_no, amount_fen, reason } => {
+                Some((PayType::Alipay, refund(out_trade_no, out_request_no, *amount_fen, reason)))
+            }
+            Job::WechatpayRefund { out_trade_no, out_request_no, amount_fen, reason } => {
+                Some((PayType::WechatPay, refund(out_trade_no, out_request_no, *amount_fen, reason)))
+            }
+            Job::OrderPaid { .. } | Job::OrderEmail { .. } | Job::CampaignEmail { .. } => None,
+        }
+    }
+
     /// The kind, as stored in the `kind` column and named by [`JobHandler::kinds`].
     pub fn kind(&self) -> &'static str {
         match self {
             Job::OrderPaid { .. } => "order_paid",
             Job::AlipayClose { .. } => "alipay_close",
             Job::AlipayRefund { .. } => "alipay_refund",
+            Job::WechatpayClose { .. } => "wechatpay_close",
+            Job::WechatpayRefund { .. } => "wechatpay_refund",
             Job::OrderEmail { .. } => "order_email",
             Job::CampaignEmail { .. } => "campaign_email",
         }
@@ -102,6 +188,8 @@ impl Job {
             Job::OrderPaid { order: OrderRef::Id { order_id } } => format!("order_paid:{order_id}"),
             Job::AlipayClose { out_trade_no } => format!("alipay_close:{out_trade_no}"),
             Job::AlipayRefund { out_request_no, .. } => format!("alipay_refund:{out_request_no}"),
+            Job::WechatpayClose { out_trade_no } => format!("wechatpay_close:{out_trade_no}"),
+            Job::WechatpayRefund { out_request_no, .. } => format!("wechatpay_refund:{out_request_no}"),
             Job::OrderEmail { order_id } => format!("order_email:{order_id}"),
             Job::CampaignEmail { campaign_id, user_id } => format!("campaign_email:{campaign_id}:{user_id}"),
         }

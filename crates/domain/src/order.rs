@@ -119,9 +119,9 @@ impl OrderStatus {
 /// `pay_type` of the seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PayType {
-    /// Alipay page pay: the one we support.
+    /// Alipay page pay.
     Alipay,
-    /// WeChat Pay: known to the schema, not supported.
+    /// WeChat Pay Native (a QR code).
     WechatPay,
 }
 
@@ -131,6 +131,14 @@ impl PayType {
         match self {
             PayType::Alipay => 1,
             PayType::WechatPay => 2,
+        }
+    }
+
+    /// The provider's name, as buyers and operators read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            PayType::Alipay => "Alipay",
+            PayType::WechatPay => "WeChat Pay",
         }
     }
 

@@ -492,7 +492,7 @@ pub struct PayRequest {
     /// Shown at Alipay's cashier.
     #[schema(schema_with = schemas::subject_body)]
     pub subject: String,
-    /// 1 Alipay (the only one supported); default 1.
+    /// 1 Alipay (default), 2 WeChat Pay.
     #[serde(default, deserialize_with = "optional_string_or_number")]
     #[schema(schema_with = schemas::pay_type_body, required = false)]
     pub pay_type: Option<String>,
@@ -515,10 +515,16 @@ pub struct PayResponse {
     pub code: i32,
     /// Message.
     pub msg: String,
-    /// The Alipay page-pay URL (or the simulator's cashier in development).
+    /// The page to open: Alipay's signed page-pay URL (the simulator's cashier in
+    /// development), or for WeChat Pay our cashier page showing the QR code and polling the
+    /// status.
     pub pay_url: String,
     /// Our order number.
     pub out_trade_no: String,
+    /// WeChat Pay only: the QR code's content (`weixin://wxpay/bizpayurl?pr=...`), for a front
+    /// end that draws the code itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_url: Option<String>,
 }
 
 /// The payment status.

@@ -13,7 +13,9 @@ use actix_web::http::header::ContentType;
 use askama::Template;
 use shop_app::AppError;
 use shop_app::i18n::{Lang, msg};
+use shop_app::payments::QrCashier;
 use shop_app::payments::simulator::Cashier;
+use shop_domain::time::in_beijing;
 
 use crate::error::ApiError;
 
@@ -73,6 +75,63 @@ impl CashierPage<'_> {
     pub fn pay(&self) -> String {
         msg::CASHIER_PAY.get(self.lang).to_owned()
     }
+}
+
+/// What our WeChat Pay cashier shows of an order, as text.
+pub struct QrCashierView {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// Subject.
+    pub subject: String,
+    /// Amount in yuan (`"99.00"`).
+    pub amount: String,
+    /// The deadline, Beijing time.
+    pub expires_at: Option<String>,
+    /// Paid already.
+    pub paid: bool,
+    /// Still payable.
+    pub payable: bool,
+}
+
+impl From<&QrCashier> for QrCashierView {
+    fn from(c: &QrCashier) -> Self {
+        QrCashierView {
+            out_trade_no: c.out_trade_no.clone(),
+            subject: c.subject.clone(),
+            amount: c.amount.to_string(),
+            expires_at: c.expires_at.map(|t| in_beijing(t).format("%Y-%m-%d %H:%M:%S").to_string()),
+            paid: c.paid,
+            payable: c.payable,
+        }
+    }
+}
+
+/// Our WeChat Pay cashier: the QR code, the status (polled by its script), and in the
+/// development simulator a "scan and pay" button.
+#[derive(Template)]
+#[template(path = "wechat_cashier.html")]
+pub struct WechatCashierPage<'a> {
+    /// The page's language (its texts are in both).
+    pub lang: Lang,
+    /// What it shows.
+    pub c: &'a QrCashierView,
+    /// The QR code of `code_url` as an SVG `data:` URI.
+    pub qr_data_uri: &'a str,
+    /// Whether the "scan and pay" button of the simulator is shown.
+    pub simulator: bool,
+}
+
+/// The QR code of `content` as an SVG image in a `data:` URI (made here: no CDN, no script).
+///
+/// # Errors
+/// Content too long for a QR code: 500.
+pub fn qr_svg_data_uri(content: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let code = qrcode::QrCode::new(content.as_bytes())
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("making the QR code: {e}")))?;
+    let svg =
+        code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).quiet_zone(true).build();
+    Ok(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
 }
 
 /// An error of a page route, for a browser.
@@ -153,6 +212,35 @@ mod tests {
         assert!(en.contains(">Pay</button>") && !en.contains("确认付款"), "{en}");
         let html = CashierPage { lang: Lang::Zh, c: &Cashier { expired: true, ..c } }.render().expect("page");
         assert!(html.contains("支付时间已过") && !html.contains("<form"), "{html}");
+    }
+
+    #[test]
+    fn the_wechat_cashier_escapes_what_it_shows_and_draws_the_code() {
+        let c = QrCashierView {
+            out_trade_no: EVIL.into(),
+            subject: EVIL.into(),
+            amount: "99.00".into(),
+            expires_at: Some(EVIL.into()),
+            paid: false,
+            payable: true,
+        };
+        let qr = qr_svg_data_uri("weixin://wxpay/bizpayurl?pr=abc").expect("qr");
+        assert!(qr.starts_with("data:image/svg+xml;base64,"), "{qr}");
+        let html = WechatCashierPage { lang: Lang::Zh, c: &c, qr_data_uri: &qr, simulator: true }
+            .render()
+            .expect("page");
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains(ESCAPED) && html.contains(&qr), "{html}");
+        assert!(html.contains("/pay/wechat/cashier.js") && html.contains("/dev/wechatpay/pay"), "{html}");
+        let html = WechatCashierPage { lang: Lang::Zh, c: &c, qr_data_uri: &qr, simulator: false }
+            .render()
+            .expect("page");
+        assert!(!html.contains("/dev/wechatpay/pay"), "no simulator button without the simulator");
+        let paid = QrCashierView { paid: true, payable: false, ..c };
+        let html = WechatCashierPage { lang: Lang::Zh, c: &paid, qr_data_uri: &qr, simulator: true }
+            .render()
+            .expect("page");
+        assert!(html.contains("支付成功") && !html.contains("<img"), "{html}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, user,
+    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, user, wechat,
 };
 
 /// Registers the security schemes: the JWT of the API, the session cookie of the console.
@@ -113,6 +113,7 @@ impl Modify for SharedResponses {
         user::verify_email,
         order::pay,
         order::alipay,
+        wechat::notify,
         order::notify,
         order::status,
         order::list,

@@ -177,13 +177,65 @@ pub fn subject_body() -> Schema {
         .into()
 }
 
-/// `pay_type` of a purchase: 1 (Alipay), as a number or a string.
+/// `pay_type` of a purchase: 1 (Alipay) or 2 (WeChat Pay), as a number or a string.
 pub fn pay_type_body() -> Schema {
     ObjectBuilder::new()
-        .enum_values(Some([serde_json::json!(1), serde_json::json!("1")]))
-        .description(Some("1 Alipay (the only one supported; the default)."))
+        .enum_values(Some([
+            serde_json::json!(1),
+            serde_json::json!("1"),
+            serde_json::json!(2),
+            serde_json::json!("2"),
+        ]))
+        .description(Some(
+            "1 Alipay (the default), 2 WeChat Pay (Native: a QR code). A provider that is not enabled on this server is refused with 400 (`errors.pay_type`).",
+        ))
         .into()
 }
+
+/// WeChat Pay's notification envelope (`resource` encrypted with the APIv3 key).
+pub struct WechatNotifyBody;
+
+impl utoipa::PartialSchema for WechatNotifyBody {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("id", string())
+            .property("create_time", string())
+            .property("resource_type", string().examples(["encrypt-resource"]))
+            .property("event_type", string().examples(["TRANSACTION.SUCCESS"]))
+            .property("summary", string())
+            .property(
+                "resource",
+                ObjectBuilder::new()
+                    .property("original_type", string())
+                    .property("algorithm", string().examples(["AEAD_AES_256_GCM"]))
+                    .property("ciphertext", string())
+                    .property("associated_data", string())
+                    .property("nonce", string()),
+            )
+            .required("id")
+            .required("event_type")
+            .required("resource")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WechatNotifyBody {}
+
+/// The failure answer WeChat Pay expects: `{"code":"FAIL","message":..}`.
+pub struct WechatFailure;
+
+impl utoipa::PartialSchema for WechatFailure {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("code", string().examples(["FAIL"]))
+            .property("message", string())
+            .required("code")
+            .required("message")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WechatFailure {}
 
 /// `out_trade_no` in the query: not empty (an unknown one is a 404).
 pub fn order_no_query() -> Schema {

@@ -18,7 +18,7 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 use crate::error::{self, ApiError};
 use crate::handlers::{
     admin, admin_campaigns, admin_catalog, admin_orders, console, course, delivery, health, home, order,
-    pages, user,
+    pages, user, wechat,
 };
 use crate::links::Links;
 use crate::openapi::ApiDoc;
@@ -187,6 +187,11 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(order::notify))
                 .route(web::get().to(order::status)),
         )
+        .service(
+            res("/order/wechat/notify/")
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .route(web::post().to(wechat::notify)),
+        )
         .service(res("/order/list/").route(web::get().to(order::list)))
         .service(res("/order/{out_trade_no}/").route(web::get().to(order::detail)));
 }
@@ -291,6 +296,8 @@ fn build_app(
         .service(browser_route(res("/admin/catalog/courses/{id}/").route(web::get().to(console::course))))
         .service(browser_route(res("/admin/orders/{out_trade_no}/").route(web::get().to(console::order))))
         .service(web::resource("/admin/static/{file}").route(web::get().to(console::asset)))
+        .service(browser_route(res("/pay/wechat/").route(web::get().to(wechat::cashier))))
+        .service(res("/pay/wechat/cashier.js").route(web::get().to(wechat::cashier_js)))
         .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
         .service(browser_route(
             web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)),
@@ -310,6 +317,18 @@ fn build_app(
             ))
             .service(browser_route(
                 web::resource("/dev/alipay/pay").route(web::post().to(pages::simulator_pay)),
+            ));
+    }
+    if state.ctx.payments().wechat_simulator.is_some() {
+        app = app
+            .service(
+                web::resource("/v3/{tail:.*}")
+                    .app_data(web::PayloadConfig::new(64 * 1024))
+                    .route(web::get().to(wechat::simulator_api))
+                    .route(web::post().to(wechat::simulator_api)),
+            )
+            .service(browser_route(
+                web::resource("/dev/wechatpay/pay").route(web::post().to(wechat::simulator_pay)),
             ));
     }
     if settings.docs.enabled {

@@ -1,28 +1,19 @@
-//! Applying what Alipay says about a trade (a verified notify or a verified query answer)
-//! to an order. One function, used by the notify, status polling, the expiry worker and
-//! reconciliation, so that every path follows the same rules.
+//! Applying what a provider says about a trade (a verified notification or a verified query
+//! answer, as provider-neutral [`TradeFacts`]) to an order. One function, used by the
+//! notifies, status polling, the expiry worker and reconciliation of every provider, so that
+//! every path follows the same rules.
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use shop_alipay::TradeStatus;
 use shop_db::entities::order;
 use shop_db::{orders, payments};
 use shop_domain::Money;
-use shop_domain::order::OrderStatus;
+use shop_domain::order::{OrderStatus, PayType};
 
+pub(crate) use super::provider::TradeFacts as Observed;
+use super::provider::TradeState;
 use crate::config::LatePayment;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{self, Job, OrderRef};
-
-/// What Alipay reported, already verified.
-#[derive(Debug, Clone)]
-pub(crate) struct Observed {
-    pub trade_status: TradeStatus,
-    pub trade_no: String,
-    pub total_amount_fen: i64,
-    pub paid_at: Option<DateTime<Utc>>,
-    /// Cumulative refunded amount, on refund notifies.
-    pub refund_fee_fen: Option<i64>,
-}
 
 /// What applying it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,15 +97,15 @@ async fn apply_once(
     if observed.total_amount_fen != order.total_amount_fen.fen() {
         // Callers check this first and say why; this guard keeps the rule in one place too.
         return Err(AppError::Unexpected(anyhow::anyhow!(
-            "order {}: Alipay reports {} fen, the order is {} fen",
+            "order {}: the provider reports {} fen, the order is {} fen",
             order.out_trade_no,
             observed.total_amount_fen,
             order.total_amount_fen
         )));
     }
     let now = Utc::now();
-    match &observed.trade_status {
-        s if s.is_paid() => {
+    match observed.state {
+        TradeState::Paid => {
             if let Some(refunded) = observed.refund_fee_fen.filter(|fee| *fee > 0) {
                 // A partial-refund notify keeps TRADE_SUCCESS and carries the refunded total.
                 if status.money_received() && refunded > order.refunded_fen.fen() {
@@ -164,7 +155,7 @@ async fn apply_once(
                 }
             }
         }
-        TradeStatus::TradeClosed => match status {
+        TradeState::Closed => match status {
             OrderStatus::Unpaid => {
                 let closed = orders::close_unpaid(txn, order.id, OrderStatus::Cancelled).await?;
                 Ok(if closed { Applied::Closed } else { Applied::Lost })
@@ -178,7 +169,7 @@ async fn apply_once(
             }
             OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Refunded => Ok(Applied::NoChange),
         },
-        _ => Ok(Applied::NoChange),
+        TradeState::Waiting => Ok(Applied::NoChange),
     }
 }
 
@@ -226,37 +217,42 @@ async fn become_paid(
     Ok(Applied::PaidOverlapRefunded)
 }
 
-/// A refund the shop makes by itself (money it must not keep): recorded and its Alipay call
-/// enqueued in the caller's transaction, idempotent by `out_request_no`.
+/// A refund the shop makes by itself (money it must not keep): recorded and its provider's
+/// call enqueued in the caller's transaction, idempotent by `out_request_no`.
 struct AutomaticRefund {
     out_request_no: String,
     amount_fen: Money,
     /// Why, for the refund's record.
     why: &'static str,
-    /// The reason Alipay shows the buyer.
+    /// The reason the provider shows the buyer.
     reason: &'static str,
 }
 
 impl AutomaticRefund {
     async fn enqueue(self, txn: &impl ConnectionTrait, order: &order::Model) -> AppResult<()> {
         payments::insert_refund(txn, order.id, &self.out_request_no, self.amount_fen, self.why).await?;
-        jobs::enqueue(
-            txn,
-            &Job::AlipayRefund {
-                out_trade_no: order.out_trade_no.clone(),
-                out_request_no: self.out_request_no,
-                amount_fen: self.amount_fen.fen(),
-                reason: self.reason.into(),
-            },
-        )
-        .await?;
+        let job = Job::refund(
+            pay_type_of(order)?,
+            order.out_trade_no.clone(),
+            self.out_request_no,
+            self.amount_fen.fen(),
+            self.reason.into(),
+        );
+        jobs::enqueue(txn, &job).await?;
         Ok(())
     }
 }
 
-/// Records Alipay's cumulative refunded amount on the order and settles pending refunds it
+/// The provider of an order (its `pay_type`).
+pub(crate) fn pay_type_of(order: &order::Model) -> AppResult<PayType> {
+    PayType::from_code(i64::from(order.pay_type)).ok_or_else(|| {
+        AppError::Unexpected(anyhow::anyhow!("order {} has pay_type {}", order.out_trade_no, order.pay_type))
+    })
+}
+
+/// Records the provider's cumulative refunded amount on the order and settles pending refunds it
 /// covers.
-async fn record_refund_total(
+pub(crate) async fn record_refund_total(
     txn: &impl ConnectionTrait,
     order: &order::Model,
     refunded_total: i64,
@@ -283,7 +279,6 @@ async fn record_refund_total(
 mod tests {
     use chrono::Utc;
     use sea_orm::Database;
-    use shop_alipay::TradeStatus;
     use shop_db::orders::{NewLine, NewOrder};
     use shop_db::{orders, outbox as jobs};
     use shop_domain::order::OrderStatus;
@@ -323,7 +318,9 @@ mod tests {
         );
 
         let observed = Observed {
-            trade_status: TradeStatus::TradeSuccess,
+            out_trade_no: "CSTEST1".into(),
+            state: TradeState::Paid,
+            status_text: "TRADE_SUCCESS".into(),
             trade_no: "2026T1".into(),
             total_amount_fen: 990,
             paid_at: Some(Utc::now()),

@@ -6,13 +6,13 @@
 //! except for the times each path takes from the clock as it runs.
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
-use shop_alipay::TradeStatus;
 use shop_db::entities::{order, order_detail, order_hold, outbox, payment_notify, user_course};
 use shop_db::orders::{self, Created, NewLine, NewOrder};
 use shop_db::payments::{self, NotifyRecord, NotifySettled, PaymentNotify};
 use shop_domain::Money;
 
 use super::apply::{Applied, Observed, apply};
+use super::provider::TradeState;
 use crate::config::LatePayment;
 
 const CATALOG: &str = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[
@@ -127,7 +127,7 @@ fn record(verdict: &'static str, reason: String) -> NotifyRecord {
 }
 
 fn reason(applied: Applied) -> String {
-    format!("{}: {}", TradeStatus::TradeSuccess, applied.describe())
+    format!("TRADE_SUCCESS: {}", applied.describe())
 }
 
 #[tokio::test]
@@ -150,7 +150,9 @@ async fn a_payment_and_its_repeat_write_the_same_rows_on_both_paths() {
         duplicate_reason: reason(Applied::NoChange),
     };
     let observed = Observed {
-        trade_status: TradeStatus::TradeSuccess,
+        out_trade_no: "CSDIFF1".into(),
+        state: TradeState::Paid,
+        status_text: "TRADE_SUCCESS".into(),
         trade_no: "2026T1".into(),
         total_amount_fen: 2980,
         paid_at: Some(paid_at),

@@ -1,32 +1,32 @@
-//! The expiry worker: unpaid orders past their deadline are checked with Alipay first; a
-//! paid one is applied as paid, an unpaid one is marked expired (status 3) and its trade
-//! closed at Alipay through the outbox. If Alipay cannot be asked, the order waits for the
-//! next sweep: an order is never expired without knowing it was not paid.
+//! The expiry worker: unpaid orders past their deadline are checked with their provider
+//! first; a paid one is applied as paid, an unpaid one is marked expired (status 3) and its
+//! trade closed at the provider through the outbox. If the provider cannot be asked, the order
+//! waits for the next sweep: an order is never expired without knowing it was not paid.
 use chrono::{Duration, Utc};
-use shop_alipay::QueryOutcome;
 use shop_db::entities::order;
 use shop_db::orders;
 use shop_domain::order::OrderStatus;
 
-use super::apply::{Applied, Observed, apply};
-use crate::context::AppContext;
+use super::apply::{Applied, apply, pay_type_of};
+use super::context::PaymentsContext;
+use super::provider::{QueryAnswer, TradeState};
 use crate::error::AppResult;
 use crate::jobs::{Job, enqueue};
 
 /// What happened to one overdue order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExpiryOutcome {
-    /// Alipay said paid: applied.
+    /// The provider said paid: applied.
     Paid,
     /// Not paid: expired, close enqueued.
     Expired,
-    /// Alipay could not be asked (or another worker holds it): left for later.
+    /// The provider could not be asked (or another worker holds it): left for later.
     Deferred(String),
 }
 
-/// Expires one overdue order after asking Alipay.
+/// Expires one overdue order after asking its provider.
 pub(crate) async fn expire_one(
-    ctx: &AppContext,
+    ctx: &PaymentsContext,
     order: &order::Model,
     claim: bool,
 ) -> AppResult<ExpiryOutcome> {
@@ -34,19 +34,19 @@ pub(crate) async fn expire_one(
     if claim && !orders::claim_query(&ctx.db, order.id, Utc::now(), interval).await? {
         return Ok(ExpiryOutcome::Deferred("queried recently".into()));
     }
-    let endpoints = ctx.payments.endpoints_now();
-    let observed = match endpoints.client.trade_query(&order.out_trade_no).await {
-        Ok(QueryOutcome::Found(info)) if info.trade_status.is_paid() => {
-            if info.total_amount_fen != order.total_amount_fen.fen() {
-                return Ok(ExpiryOutcome::Deferred("Alipay reports another amount".into()));
+    let provider = match ctx.payments.provider_of(order.pay_type) {
+        Ok(provider) => provider,
+        Err(e) => return Ok(ExpiryOutcome::Deferred(e.to_string())),
+    };
+    let observed = match provider.query(&order.out_trade_no).await {
+        Ok(QueryAnswer::Found(facts)) if facts.state == TradeState::Paid => {
+            if facts.total_amount_fen != order.total_amount_fen.fen() {
+                return Ok(ExpiryOutcome::Deferred(format!(
+                    "{} reports another amount",
+                    provider.pay_type().label()
+                )));
             }
-            Some(Observed {
-                trade_status: info.trade_status,
-                trade_no: info.trade_no,
-                total_amount_fen: info.total_amount_fen,
-                paid_at: info.send_pay_date,
-                refund_fee_fen: None,
-            })
+            Some(facts)
         }
         Ok(_) => None,
         Err(e) => return Ok(ExpiryOutcome::Deferred(e.to_string())),
@@ -62,7 +62,7 @@ pub(crate) async fn expire_one(
         }
         None => {
             if orders::close_unpaid(&txn, order.id, OrderStatus::Expired).await? {
-                enqueue(&txn, &Job::AlipayClose { out_trade_no: order.out_trade_no.clone() }).await?;
+                enqueue(&txn, &Job::close(pay_type_of(order)?, order.out_trade_no.clone())).await?;
                 ExpiryOutcome::Expired
             } else {
                 ExpiryOutcome::Deferred("already settled".into())
@@ -77,7 +77,9 @@ pub(crate) async fn expire_one(
 ///
 /// # Errors
 /// Database errors.
-pub async fn expire_due_orders(ctx: &AppContext) -> AppResult<Vec<(String, ExpiryOutcome)>> {
+pub async fn expire_due_orders(ctx: impl Into<PaymentsContext>) -> AppResult<Vec<(String, ExpiryOutcome)>> {
+    let ctx: PaymentsContext = ctx.into();
+    let ctx = &ctx;
     let due = orders::due_for_expiry(&ctx.db, Utc::now(), 100).await?;
     let mut results = Vec::with_capacity(due.len());
     for order in due {

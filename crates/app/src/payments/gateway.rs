@@ -1,40 +1,33 @@
 //! The payment side's shared state, built once at start-up and held by `AppContext`: the
-//! Alipay keys, the gateway client and callback URLs, the development simulator, and the cache
-//! of settled status answers. It imports no use case, so the context can hold it without an
-//! import circle.
+//! providers (their keys, clients and callback URLs), the development simulators, and the
+//! cache of settled status answers. It imports no use case, so the context can hold it without
+//! an import circle.
 use std::sync::Arc;
-use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
-use shop_alipay::{AlipayClient, AlipayPublicKey, ClientConfig};
-use shop_domain::order::OrderStatus;
+use shop_domain::order::{OrderStatus, PayType};
 
+use super::alipay::AlipayProvider;
+pub use super::alipay::Endpoints;
+use super::provider::Provider;
+use super::wechat::{WechatPayProvider, WechatSimulator};
 use super::{keys, simulator};
 use crate::config::{AlipayMode, Settings};
 
-/// Where the gateway is and where Alipay calls back; known once the server's public URL is.
-pub struct Endpoints {
-    /// The gateway client.
-    pub client: AlipayClient,
-    /// Where notifies go.
-    pub notify_url: String,
-    /// Where buyers return.
-    pub return_url: String,
-}
-
 /// The payment side of the shop.
 pub struct Payments {
-    keys: keys::Keys,
-    endpoints: ArcSwap<Endpoints>,
+    alipay: AlipayProvider,
+    wechat: Option<WechatPayProvider>,
     /// The cashier simulator, in simulator mode.
     pub simulator: Option<Arc<simulator::Simulator>>,
+    /// WeChat Pay's simulator, with `wechatpay.mode = "simulator"`.
+    pub wechat_simulator: Option<Arc<WechatSimulator>>,
     /// Recent status answers (see [`payment_status`]).
     pub status_cache: StatusCache,
 }
 
 impl Payments {
-    /// Loads the keys (generating simulator keys when needed) and prepares the client for
+    /// Loads the keys (generating simulator keys when needed) and prepares the providers for
     /// the public URL `public_url`.
     ///
     /// # Errors
@@ -50,51 +43,50 @@ impl Payments {
                     settings.alipay.seller_id.clone(),
                 ))
             });
-        let endpoints = ArcSwap::from_pointee(Self::endpoints(settings, &keys, public_url)?);
-        Ok(Payments { keys, endpoints, simulator, status_cache: StatusCache::default() })
+        let alipay = AlipayProvider::new(&settings.alipay, keys, public_url)?;
+        let (wechat, wechat_simulator) = match WechatPayProvider::new(settings, public_url)? {
+            Some((provider, simulator)) => (Some(provider), simulator),
+            None => (None, None),
+        };
+        Ok(Payments { alipay, wechat, simulator, wechat_simulator, status_cache: StatusCache::default() })
     }
 
-    fn endpoints(settings: &Settings, keys: &keys::Keys, public_url: &str) -> anyhow::Result<Endpoints> {
-        let a = &settings.alipay;
-        let gateway_url = match a.mode {
-            AlipayMode::Simulator => format!("{public_url}{}", simulator::GATEWAY_PATH),
-            AlipayMode::Gateway => a.gateway_url.clone(),
-        };
-        let client = AlipayClient::new(ClientConfig {
-            app_id: a.app_id.clone(),
-            gateway_url,
-            app_private_key: keys.app_private_key.clone(),
-            alipay_public_key: keys.alipay_public_key.clone(),
-            timeout: Duration::from_secs(a.http_timeout_seconds.max(1)),
-        })
-        .map_err(|e| anyhow::anyhow!("alipay client: {e}"))?;
-        let or_default = |configured: &str, path: &str| {
-            if configured.is_empty() { format!("{public_url}{path}") } else { configured.to_owned() }
-        };
-        Ok(Endpoints {
-            client,
-            notify_url: or_default(&a.notify_url, "/api/v1/order/success/"),
-            return_url: or_default(&a.return_url, "/pay/result/"),
-        })
-    }
-
-    /// Re-targets the client and callback URLs once the server knows its public URL.
+    /// Re-targets the clients and callback URLs once the server knows its public URL.
     ///
     /// # Errors
     /// As [`Payments::new`].
-    pub fn set_public_url(&self, settings: &Settings, public_url: &str) -> anyhow::Result<()> {
-        self.endpoints.store(Arc::new(Self::endpoints(settings, &self.keys, public_url)?));
+    pub fn set_public_url(&self, _settings: &Settings, public_url: &str) -> anyhow::Result<()> {
+        self.alipay.set_public_url(public_url)?;
+        if let Some(wechat) = &self.wechat {
+            wechat.set_public_url(public_url)?;
+        }
         Ok(())
     }
 
-    /// The current endpoints.
-    pub fn endpoints_now(&self) -> Arc<Endpoints> {
-        self.endpoints.load_full()
+    /// Where WeChat Pay posts notifications, when it is enabled.
+    pub fn wechat_notify_url(&self) -> Option<String> {
+        self.wechat.as_ref().map(WechatPayProvider::notify_url)
     }
 
-    /// Alipay's public key (verifies notifies).
-    pub fn alipay_public_key(&self) -> &AlipayPublicKey {
-        &self.keys.alipay_public_key
+    /// Alipay's current endpoints.
+    pub fn endpoints_now(&self) -> Arc<Endpoints> {
+        self.alipay.endpoints_now()
+    }
+
+    /// The provider of `pay_type`, when it is enabled.
+    pub fn provider(&self, pay_type: PayType) -> Option<&dyn Provider> {
+        match pay_type {
+            PayType::Alipay => Some(&self.alipay),
+            PayType::WechatPay => self.wechat.as_ref().map(|w| w as &dyn Provider),
+        }
+    }
+
+    /// The provider of a stored order's `pay_type` code. An order of a provider that is no
+    /// longer enabled is an error (it cannot be queried, closed or refunded here).
+    pub(crate) fn provider_of(&self, code: i16) -> crate::AppResult<&dyn Provider> {
+        PayType::from_code(i64::from(code)).and_then(|t| self.provider(t)).ok_or_else(|| {
+            crate::AppError::Unavailable(format!("pay_type {code}: its payment provider is not enabled"))
+        })
     }
 }
 

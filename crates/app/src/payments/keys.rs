@@ -19,7 +19,7 @@ pub(super) struct Keys {
     pub simulator: Option<AlipayGateway>,
 }
 
-fn text_or_file(text: &str, file: &str, what: &str) -> anyhow::Result<Option<String>> {
+pub(super) fn text_or_file(text: &str, file: &str, what: &str) -> anyhow::Result<Option<String>> {
     if !text.trim().is_empty() {
         return Ok(Some(text.to_owned()));
     }
@@ -31,15 +31,28 @@ fn text_or_file(text: &str, file: &str, what: &str) -> anyhow::Result<Option<Str
 
 /// Reads a PKCS#8 key kept by the simulator, or makes and keeps a new one.
 fn kept_key(dir: &Path, name: &str) -> anyhow::Result<AppPrivateKey> {
+    let text = kept_text(dir, name, || {
+        let key = AppPrivateKey::generate().context("generating a simulator key")?;
+        Ok(key.to_pkcs8_base64().context("encoding a simulator key")?.expose_secret().to_owned())
+    })?;
+    AppPrivateKey::parse(&text).with_context(|| format!("simulator key {}", dir.join(name).display()))
+}
+
+/// Reads a secret kept by a simulator in `dir`, or makes one with `make` and keeps it (mode
+/// 0600), so every process on the machine and every restart agree.
+pub(super) fn kept_text(
+    dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
     let path = dir.join(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
-        return AppPrivateKey::parse(&text).with_context(|| format!("simulator key {}", path.display()));
+        return Ok(text);
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let key = AppPrivateKey::generate().context("generating a simulator key")?;
-    let pkcs8 = key.to_pkcs8_base64().context("encoding a simulator key")?;
-    write_private(&path, pkcs8.expose_secret())?;
-    Ok(key)
+    let text = make()?;
+    write_private(&path, &text)?;
+    Ok(text)
 }
 
 #[cfg(unix)]

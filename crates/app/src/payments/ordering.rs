@@ -3,7 +3,6 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
-use shop_alipay::PagePay;
 use shop_db::entities::{order, order_detail};
 use shop_db::orders::{self, Created, NewLine, NewOrder};
 use shop_db::{Conflict, WriteError};
@@ -11,7 +10,9 @@ use shop_domain::Money;
 use shop_domain::catalog::CourseStatus;
 use shop_domain::order::{OrderStatus, PayType, Subject};
 
-use crate::context::AppContext;
+use super::apply::pay_type_of;
+use super::context::PaymentsContext;
+use super::provider::NewPayment;
 use crate::error::{AppError, AppResult};
 use crate::i18n::msg;
 use crate::jobs::{self, Job};
@@ -41,8 +42,11 @@ pub struct Purchase {
 pub struct PurchaseOutcome {
     /// Our order number.
     pub out_trade_no: String,
-    /// The Alipay page-pay URL.
+    /// The page to open: Alipay's cashier (the signed page-pay URL), or ours showing the
+    /// WeChat Pay QR code.
     pub pay_url: String,
+    /// The QR code's content (WeChat Pay Native's `code_url`), for QR payments.
+    pub code_url: Option<String>,
     /// `false` when an existing order was returned (idempotent retry or repeat).
     pub created: bool,
 }
@@ -73,7 +77,7 @@ pub struct OrderView {
     pub status: OrderStatus,
     /// Pay type code.
     pub pay_type: i16,
-    /// Alipay's trade number, once paid.
+    /// The provider's trade number, once paid.
     pub trade_no: Option<String>,
     /// Payment time.
     pub pay_time: Option<DateTime<Utc>>,
@@ -83,7 +87,7 @@ pub struct OrderView {
     pub expires_at: Option<DateTime<Utc>>,
     /// Refunded so far.
     pub refunded: Money,
-    /// The page-pay URL, while the order is payable.
+    /// The page to pay on (see [`PurchaseOutcome::pay_url`]), while the order is payable.
     pub pay_url: Option<String>,
     /// The lines.
     pub lines: Vec<OrderLine>,
@@ -134,8 +138,8 @@ fn validate(p: &Purchase) -> AppResult<()> {
     if Subject::parse(&p.subject).is_none() {
         return Err(AppError::invalid("subject", msg::bad_subject(Subject::MAX_CHARS)));
     }
-    if PayType::from_code(p.pay_type) != Some(PayType::Alipay) {
-        return Err(AppError::invalid("pay_type", msg::ONLY_ALIPAY));
+    if PayType::from_code(p.pay_type).is_none() {
+        return Err(AppError::invalid("pay_type", msg::PAY_TYPE));
     }
     if let Some(key) = &p.idempotency_key
         && (key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()))
@@ -145,35 +149,54 @@ fn validate(p: &Purchase) -> AppResult<()> {
     Ok(())
 }
 
-fn outcome(order: &order::Model) -> AppResult<PurchaseOutcome> {
-    let pay_url = order.pay_url.clone().ok_or_else(|| {
+fn outcome(ctx: &PaymentsContext, order: &order::Model) -> AppResult<PurchaseOutcome> {
+    let stored = order.pay_url.as_deref().ok_or_else(|| {
         AppError::Unexpected(anyhow::anyhow!("order {} has no pay URL", order.out_trade_no))
     })?;
-    Ok(PurchaseOutcome { out_trade_no: order.out_trade_no.clone(), pay_url, created: false })
+    let links = ctx.payments.provider_of(order.pay_type)?.links(&order.out_trade_no, stored);
+    Ok(PurchaseOutcome {
+        out_trade_no: order.out_trade_no.clone(),
+        pay_url: links.pay_url,
+        code_url: links.code_url,
+        created: false,
+    })
 }
 
 /// Replays an existing order for the same idempotency key, or refuses a different body.
-fn replay(existing: &order::Model, hash: &str) -> AppResult<PurchaseOutcome> {
+fn replay(ctx: &PaymentsContext, existing: &order::Model, hash: &str) -> AppResult<PurchaseOutcome> {
     if existing.request_hash.as_deref() == Some(hash) {
-        outcome(existing)
+        outcome(ctx, existing)
     } else {
         Err(AppError::Conflict(msg::IDEMPOTENCY_KEY_REUSED))
     }
 }
 
-/// Creates an order for `user_id` and returns its Alipay page-pay URL.
+/// Creates an order for `user_id` and returns how to pay it (the payment is created at the
+/// provider of its `pay_type` first: Alipay's signed page-pay URL, WeChat Pay's Native order).
 ///
 /// Refused with nothing written: an empty or repeated course list, an unknown, hidden,
 /// deleted or offline course, a free total, a course the user owns, a total that differs
-/// from the server's sum, an unsupported pay type. The order and its lines are committed
+/// from the server's sum, a pay type that is unknown or not enabled. The order and its lines are committed
 /// in one transaction before the URL is returned. With an `Idempotency-Key`, retries get
 /// the same order and URL (another body with the same key is a conflict); without one, an
 /// identical purchase while an unpaid order for it is still valid gets that order.
 ///
 /// # Errors
 /// `Validation`, `Conflict`, `NotFound`, or database and signing failures.
-pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) -> AppResult<PurchaseOutcome> {
+pub async fn create_order(
+    ctx: impl Into<PaymentsContext>,
+    user_id: i64,
+    purchase: Purchase,
+) -> AppResult<PurchaseOutcome> {
+    let ctx: PaymentsContext = ctx.into();
+    let ctx = &ctx;
     validate(&purchase)?;
+    let pay_type =
+        PayType::from_code(purchase.pay_type).ok_or_else(|| AppError::invalid("pay_type", msg::PAY_TYPE))?;
+    let provider = ctx
+        .payments
+        .provider(pay_type)
+        .ok_or_else(|| AppError::invalid("pay_type", msg::pay_type_off(pay_type.code(), pay_type.label())))?;
     let subject = purchase.subject.trim().to_owned();
     let hash = request_hash(&purchase.course_ids, purchase.total, &subject, purchase.pay_type);
     let now = Utc::now();
@@ -183,7 +206,7 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     if purchase.idempotency_key.is_none()
         && let Some(existing) = orders::reusable(&ctx.db, user_id, &hash, now).await?
     {
-        return outcome(&existing);
+        return outcome(ctx, &existing);
     }
 
     // Courses and prices come from the in-memory catalog, the one the buyer browsed: it
@@ -212,24 +235,29 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     }
     let out_trade_no = new_out_trade_no(now);
     let expires_at = now + Duration::minutes(ctx.settings.alipay.order_timeout_minutes);
-    let endpoints = ctx.payments.endpoints_now();
-    let page = PagePay::new(out_trade_no.clone(), sum.fen(), subject.clone())
-        .time_expire(expires_at)
-        .notify_url(endpoints.notify_url.clone())
-        .return_url(endpoints.return_url.clone());
-    let pay_url = endpoints
-        .client
-        .page_pay_url(&page, now)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("building the pay URL: {e}")))?;
+    let payment = NewPayment {
+        out_trade_no: out_trade_no.clone(),
+        subject: subject.clone(),
+        total_fen: sum.fen(),
+        expires_at,
+        now,
+    };
+    let stored = provider.create(&payment).await.map_err(|e| match e {
+        super::provider::ProviderError::Retryable(why) => {
+            AppError::Unavailable(format!("{} cannot be reached: {why}", pay_type.label()))
+        }
+        other => AppError::Unexpected(anyhow::anyhow!("{other}")),
+    })?;
+    let links = provider.links(&out_trade_no, &stored);
 
     let new = NewOrder {
         out_trade_no: out_trade_no.clone(),
         subject,
         total_amount_fen: sum,
-        pay_type: PayType::Alipay.code(),
+        pay_type: pay_type.code(),
         user_id,
         expires_at,
-        pay_url: pay_url.clone(),
+        pay_url: stored,
         idempotency_key: purchase.idempotency_key.clone(),
         request_hash: hash.clone(),
     };
@@ -244,9 +272,14 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
     match created {
         Ok(Placed::New) => {
             tracing::info!(order.out_trade_no = %out_trade_no, order.total_fen = sum.fen(), user.id = user_id, "order created");
-            Ok(PurchaseOutcome { out_trade_no, pay_url, created: true })
+            Ok(PurchaseOutcome {
+                out_trade_no,
+                pay_url: links.pay_url,
+                code_url: links.code_url,
+                created: true,
+            })
         }
-        Ok(Placed::Existing(existing)) => outcome(&existing),
+        Ok(Placed::Existing(existing)) => outcome(ctx, &existing),
         Ok(Placed::AlreadyOwned) => {
             let owned =
                 crate::delivery::owned_course_ids(&ctx.db, user_id, Some(&purchase.course_ids)).await?;
@@ -260,7 +293,7 @@ pub async fn create_order(ctx: &AppContext, user_id: i64, purchase: Purchase) ->
             let existing = orders::by_idempotency_key(&ctx.db, user_id, key)
                 .await?
                 .ok_or_else(|| AppError::Conflict(msg::IDEMPOTENCY_KEY_IN_PROGRESS))?;
-            replay(&existing, &hash)
+            replay(ctx, &existing, &hash)
         }
         Err(WriteError::Conflict(c)) => Err(AppError::Unexpected(c.into())),
         Err(WriteError::Db(e)) => Err(e.into()),
@@ -300,11 +333,11 @@ fn payable_repeat(order: &order::Model, hash: &str, now: DateTime<Utc>) -> bool 
 /// - an identical purchase that is still payable answers the request (a double click, or
 ///   concurrent retries without an `Idempotency-Key`): nothing is written;
 /// - any other unpaid order holding one of the courses is cancelled and its trade closed at
-///   Alipay through the outbox: the buyer's newest choice replaces it (money that still
+///   its provider through the outbox: the buyer's newest choice replaces it (money that still
 ///   arrives for it follows the late-payment rule, and a course paid twice is refunded);
 /// - a hold whose order is no longer open (paid, cancelled, expired) is taken over.
 async fn replace_held(
-    ctx: &AppContext,
+    ctx: &PaymentsContext,
     new: NewOrder,
     lines: &[NewLine],
     hash: &str,
@@ -328,7 +361,7 @@ async fn replace_held(
         if held.order_status == OrderStatus::Unpaid
             && orders::close_unpaid(&txn, held.id, OrderStatus::Cancelled).await?
         {
-            jobs::enqueue(&txn, &Job::AlipayClose { out_trade_no: held.out_trade_no.clone() }).await?;
+            jobs::enqueue(&txn, &Job::close(pay_type_of(&held)?, held.out_trade_no.clone())).await?;
             tracing::info!(order.out_trade_no = %held.out_trade_no, user.id = user_id, "unpaid order replaced by a newer order for the same course");
         }
     }
@@ -344,10 +377,14 @@ async fn replace_held(
     Ok(Ok(Placed::New))
 }
 
-fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) -> OrderView {
+fn view(ctx: &PaymentsContext, order: order::Model, lines: Vec<order_detail::Model>) -> OrderView {
     let status = order.order_status;
     let snapshot = ctx.catalog.snapshot();
     let payable = status == OrderStatus::Unpaid && order.expires_at.is_some_and(|at| at > Utc::now());
+    let pay_url = order.pay_url.as_deref().filter(|_| payable).and_then(|stored| {
+        let provider = ctx.payments.provider_of(order.pay_type).ok()?;
+        Some(provider.links(&order.out_trade_no, stored).pay_url)
+    });
     OrderView {
         lines: lines
             .into_iter()
@@ -368,7 +405,7 @@ fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) 
         created_time: order.created_time,
         expires_at: order.expires_at,
         refunded: order.refunded_fen,
-        pay_url: order.pay_url.filter(|_| payable),
+        pay_url,
     }
 }
 
@@ -376,21 +413,27 @@ fn view(ctx: &AppContext, order: order::Model, lines: Vec<order_detail::Model>) 
 ///
 /// # Errors
 /// Database errors.
-pub async fn orders_of(ctx: &AppContext, user_id: i64) -> AppResult<Vec<OrderView>> {
-    Ok(orders::for_user(&ctx.db, user_id, 200).await?.into_iter().map(|(o, l)| view(ctx, o, l)).collect())
+pub async fn orders_of(ctx: impl Into<PaymentsContext>, user_id: i64) -> AppResult<Vec<OrderView>> {
+    let ctx: PaymentsContext = ctx.into();
+    Ok(orders::for_user(&ctx.db, user_id, 200).await?.into_iter().map(|(o, l)| view(&ctx, o, l)).collect())
 }
 
 /// One of the user's orders; another user's order is `NotFound`, as is an unknown one.
 ///
 /// # Errors
 /// `NotFound`, database errors.
-pub async fn order_detail(ctx: &AppContext, user_id: i64, out_trade_no: &str) -> AppResult<OrderView> {
+pub async fn order_detail(
+    ctx: impl Into<PaymentsContext>,
+    user_id: i64,
+    out_trade_no: &str,
+) -> AppResult<OrderView> {
+    let ctx: PaymentsContext = ctx.into();
     let order = orders::by_out_trade_no(&ctx.db, out_trade_no)
         .await?
         .filter(|o| o.user_id == user_id && !o.is_delete)
         .ok_or(AppError::NotFound("order"))?;
     let lines = orders::details(&ctx.db, order.id).await?;
-    Ok(view(ctx, order, lines))
+    Ok(view(&ctx, order, lines))
 }
 
 /// Creates an order ([`create_order`]); `email`, when given, is kept on the order as its
@@ -399,7 +442,7 @@ pub async fn order_detail(ctx: &AppContext, user_id: i64, out_trade_no: &str) ->
 /// # Errors
 /// Those of [`create_order`]; `Validation` of `email`.
 pub async fn create_order_with_email(
-    ctx: &AppContext,
+    ctx: impl Into<PaymentsContext>,
     user_id: i64,
     purchase: Purchase,
     email: Option<&str>,
@@ -409,7 +452,8 @@ pub async fn create_order_with_email(
             shop_domain::user::Email::parse(e).map_err(|e| AppError::invalid("email", msg::user_value(&e)))
         })
         .transpose()?;
-    let outcome = create_order(ctx, user_id, purchase).await?;
+    let ctx: PaymentsContext = ctx.into();
+    let outcome = create_order(&ctx, user_id, purchase).await?;
     if let Some(email) = email {
         shop_db::buyers::set_delivery_email(&ctx.db, user_id, &outcome.out_trade_no, email.as_str()).await?;
     }

@@ -1,39 +1,40 @@
 //! Operator refunds and reconciliation.
-use crate::i18n::msg;
 use chrono::{DateTime, Utc};
 use shop_db::entities::{order, refund};
 use shop_db::{orders, payments};
 use shop_domain::Money;
-use shop_domain::order::OrderStatus;
+use shop_domain::order::{OrderStatus, PayType};
 
-use super::apply::Applied;
+use super::apply::{Applied, pay_type_of};
+use super::context::PaymentsContext;
 use super::expiry::{ExpiryOutcome, expire_one};
 use super::poll::query_and_apply;
-use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
+use crate::i18n::msg;
 use crate::jobs::{Job, enqueue};
 
 /// A refund that was recorded and enqueued.
 #[derive(Debug, Clone)]
 pub struct RefundRequested {
-    /// The refund's idempotency key at Alipay.
+    /// The refund's idempotency key at the provider.
     pub out_request_no: String,
     /// Amount.
     pub amount: Money,
 }
 
 /// Records a refund of `amount` (default: everything not yet refunded) of a paid order and
-/// enqueues the Alipay call. The outbox worker carries it out; the refund is idempotent at
-/// Alipay by its `out_request_no`.
+/// enqueues the call of the order's provider. The outbox worker carries it out; the refund is
+/// idempotent at the provider by its `out_request_no`.
 ///
 /// # Errors
 /// `NotFound`; `BadRequest` when the order holds no money or the amount exceeds what is left.
 pub async fn request_refund(
-    ctx: &AppContext,
+    ctx: impl Into<PaymentsContext>,
     out_trade_no: &str,
     amount: Option<Money>,
     reason: &str,
 ) -> AppResult<RefundRequested> {
+    let ctx: PaymentsContext = ctx.into();
     let txn = shop_db::begin_write(&ctx.db).await?;
     let order = orders::by_out_trade_no(&txn, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
     let status = order.order_status;
@@ -44,16 +45,14 @@ pub async fn request_refund(
     let amount = refund_amount(&order, &existing, amount)?;
     let out_request_no = format!("{}R{}", order.out_trade_no, existing.len() + 1);
     payments::insert_refund(&txn, order.id, &out_request_no, amount, reason).await?;
-    enqueue(
-        &txn,
-        &Job::AlipayRefund {
-            out_trade_no: order.out_trade_no.clone(),
-            out_request_no: out_request_no.clone(),
-            amount_fen: amount.fen(),
-            reason: reason.to_owned(),
-        },
-    )
-    .await?;
+    let job = Job::refund(
+        pay_type_of(&order)?,
+        order.out_trade_no.clone(),
+        out_request_no.clone(),
+        amount.fen(),
+        reason.to_owned(),
+    );
+    enqueue(&txn, &job).await?;
     txn.commit().await?;
     Ok(RefundRequested { out_request_no, amount })
 }
@@ -103,10 +102,11 @@ pub struct RefundPreview {
 /// # Errors
 /// Those of [`request_refund`].
 pub async fn preview_refund(
-    ctx: &AppContext,
+    ctx: impl Into<PaymentsContext>,
     out_trade_no: &str,
     amount: Option<Money>,
 ) -> AppResult<RefundPreview> {
+    let ctx: PaymentsContext = ctx.into();
     let order = orders::by_out_trade_no(&ctx.db, out_trade_no).await?.ok_or(AppError::NotFound("order"))?;
     let status = order.order_status;
     if !matches!(status, OrderStatus::Paid | OrderStatus::PaidAfterCancel) {
@@ -141,28 +141,34 @@ pub struct ReconcileRow {
     pub note: String,
 }
 
-/// Asks Alipay about every order still unpaid or in doubt (paid after cancel) created since
+/// Asks the provider of every order still unpaid or in doubt (paid after cancel) created since
 /// `since`, and applies the verified answers: payments found are recorded, overdue unpaid
 /// orders are expired. Returns one row per order examined.
 ///
 /// # Errors
 /// Database errors.
-pub async fn reconcile(ctx: &AppContext, since: DateTime<Utc>) -> AppResult<Vec<ReconcileRow>> {
+pub async fn reconcile(
+    ctx: impl Into<PaymentsContext>,
+    since: DateTime<Utc>,
+) -> AppResult<Vec<ReconcileRow>> {
+    let ctx: PaymentsContext = ctx.into();
+    let ctx = &ctx;
     let mut rows = Vec::new();
     for order in orders::in_doubt(&ctx.db, since).await? {
         let before = order.order_status;
         let overdue = order.expires_at.is_some_and(|at| at <= Utc::now());
+        let label = PayType::from_code(i64::from(order.pay_type)).map_or("the provider", PayType::label);
         let note = if before == OrderStatus::Unpaid && overdue {
             match expire_one(ctx, &order, false).await? {
-                ExpiryOutcome::Paid => "paid at Alipay: recorded".to_owned(),
+                ExpiryOutcome::Paid => format!("paid at {label}: recorded"),
                 ExpiryOutcome::Expired => "not paid, overdue: expired, close enqueued".to_owned(),
                 ExpiryOutcome::Deferred(why) => format!("left as is: {why}"),
             }
         } else {
             match query_and_apply(ctx, &order, true).await? {
-                Some(Applied::NoChange) => "matches Alipay".to_owned(),
+                Some(Applied::NoChange) => format!("matches {label}"),
                 Some(applied) => applied.describe().to_owned(),
-                None => "Alipay has no payment (or could not be asked)".to_owned(),
+                None => format!("{label} has no payment (or could not be asked)"),
             }
         };
         let after = orders::by_id(&ctx.db, order.id).await?.map_or(before, |o| o.order_status);

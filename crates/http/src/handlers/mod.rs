@@ -11,3 +11,4 @@ pub mod home;
 pub mod order;
 pub mod pages;
 pub mod user;
+pub mod wechat;

@@ -30,10 +30,12 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
     // Exactly as sent: the rule of amounts admits no surrounding spaces.
     let total = Money::parse_yuan(&body.total_amount)
         .map_err(|e| ApiError::field("total_amount", msg::bad_amount(&body.total_amount, e)))?;
-    // 1 (Alipay) as a number or a string, or absent; the spec's enum says the same.
+    // 1 (Alipay) or 2 (WeChat Pay) as a number or a string, or absent (1); the spec's enum
+    // says the same. Whether the provider is enabled is the use case's to say.
     let pay_type = match body.pay_type.as_deref() {
         None | Some("1") => 1,
-        Some(_) => return Err(ApiError::field("pay_type", msg::ONLY_ALIPAY)),
+        Some("2") => 2,
+        Some(_) => return Err(ApiError::field("pay_type", msg::PAY_TYPE)),
     };
     let idempotency_key = match req.headers().get("idempotency-key") {
         None => None,
@@ -46,7 +48,8 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
     Ok(Purchase { course_ids, total, subject: body.subject, pay_type, idempotency_key })
 }
 
-/// Creates an order and returns the Alipay page-pay URL to open. The total must equal the
+/// Creates an order and returns how to pay it: `pay_url` to open (Alipay's cashier, or ours
+/// showing the WeChat Pay QR code) and, for WeChat Pay, `code_url`. The total must equal the
 /// server's sum of the course prices. An optional `email` is kept on the order: the purchase
 /// email goes there when the account has no confirmed email. Send an `Idempotency-Key` header to make retries
 /// safe: the same key returns the same order and URL (with a different body: 409).
@@ -59,7 +62,7 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
     request_body = PayRequest,
     responses(
         (status = 200, description = "Order created (or the same order returned)", body = PayResponse),
-        (status = 400, description = "Unknown, hidden or repeated course, total mismatch, unsupported pay type", body = ErrorBody),
+        (status = 400, description = "Unknown, hidden or repeated course, total mismatch, a pay type that is unknown or not enabled", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 409, description = "Course already owned, or Idempotency-Key reused with another body", body = ErrorBody)
     )
@@ -88,6 +91,7 @@ pub async fn pay(
         msg: if outcome.created { msg::ORDER_CREATED } else { msg::ORDER_EXISTING }.get(lang.0).into(),
         pay_url: outcome.pay_url,
         out_trade_no: outcome.out_trade_no,
+        code_url: outcome.code_url,
     }))
 }
 

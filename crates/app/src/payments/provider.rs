@@ -1,0 +1,253 @@
+//! One interface for every payment provider (Alipay, WeChat Pay, ...): create a payment,
+//! verify a notification, query, close and refund a trade, read a statement. The use cases of
+//! `payments` (ordering, the notify, polling, expiry, refunds, reconciliation, the jobs) talk
+//! to a [`Provider`] only, and what a provider reports reaches the money rules
+//! (`payments::apply`) as provider-neutral [`TradeFacts`], so those rules (paid once, late
+//! money, overlap refunds) are written once and serve every provider unchanged.
+//!
+//! An order keeps its provider in `pay_type` (1 Alipay, 2 WeChat Pay, 3 Stripe); the jobs
+//! that close and refund trades name it by their kind (`alipay_close`, `wechatpay_refund`...).
+use chrono::{DateTime, NaiveDate, Utc};
+use shop_domain::order::PayType;
+
+/// A trade's state in the shop's terms: all the money rules need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradeState {
+    /// Not paid (yet): changes nothing.
+    Waiting,
+    /// The buyer paid: the money was received (also when the provider says it was refunded
+    /// since, as WeChat Pay's `REFUND` does).
+    Paid,
+    /// The trade was closed: an unpaid order is cancelled; for a paid order it means a full
+    /// refund (Alipay's `TRADE_CLOSED`).
+    Closed,
+}
+
+/// What a provider reported about one trade, verified (a notification or a query answer).
+#[derive(Debug, Clone)]
+pub struct TradeFacts {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// The state.
+    pub state: TradeState,
+    /// The provider's own word for the state (`TRADE_SUCCESS`, `SUCCESS`), for the audit log.
+    pub status_text: String,
+    /// The provider's trade number (empty while unpaid).
+    pub trade_no: String,
+    /// The amount of the trade in fen.
+    pub total_amount_fen: i64,
+    /// When it was paid.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The cumulative refunded amount, when the message carries one (Alipay's refund notifies).
+    pub refund_fee_fen: Option<i64>,
+}
+
+impl TradeFacts {
+    /// A payment without a refund in it (what the one-statement notify path decides).
+    pub(crate) fn is_plain_payment(&self) -> bool {
+        self.state == TradeState::Paid && self.refund_fee_fen.is_none()
+    }
+}
+
+/// A refund's outcome reported by a provider, verified (WeChat Pay's `REFUND.*` notification).
+#[derive(Debug, Clone)]
+pub struct RefundFacts {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// Our refund request number.
+    pub out_request_no: String,
+    /// The amount of this refund in fen.
+    pub refund_fen: i64,
+    /// Whether the money went back (`false`: closed or abnormal; needs an operator).
+    pub succeeded: bool,
+    /// The provider's word for the outcome, for the audit log.
+    pub status_text: String,
+}
+
+/// What a verified notification is about.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    /// A trade's state (a payment, a close, a refund total).
+    Trade(TradeFacts),
+    /// A refund's outcome.
+    Refund(RefundFacts),
+    /// An event the shop does not act on: acknowledged, audited, ignored.
+    Ignored {
+        /// The event type.
+        event: String,
+    },
+}
+
+/// A notification that verified and is ours (merchant and app checked by the provider).
+#[derive(Debug, Clone)]
+pub struct VerifiedNotice {
+    /// The provider's notification id (the same for every resend).
+    pub notify_id: String,
+    /// What it says.
+    pub notice: Notice,
+}
+
+/// A notification that must be refused (answered with a failure, nothing changed), with what
+/// could be read from it for the audit log (unverified: never acted on).
+#[derive(Debug, Clone, Default)]
+pub struct Rejected {
+    /// Why.
+    pub reason: String,
+    /// The order number it names, if readable.
+    pub out_trade_no: Option<String>,
+    /// Its id, if readable.
+    pub notify_id: Option<String>,
+    /// Its state text, if readable.
+    pub status_text: Option<String>,
+}
+
+impl Rejected {
+    /// Refused for `reason`, nothing readable.
+    pub fn because(reason: impl Into<String>) -> Self {
+        Rejected { reason: reason.into(), ..Rejected::default() }
+    }
+}
+
+/// The request headers of a notification, looked up without regard to case.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl Headers {
+    /// The value of `name`, if present (the first one).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A payment to create at the provider when the order is made.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// What is bought.
+    pub subject: String,
+    /// The amount in fen.
+    pub total_fen: i64,
+    /// When the buyer can no longer pay.
+    pub expires_at: DateTime<Utc>,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// How the buyer pays an order: the URL to open, and for QR payments the code to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayLinks {
+    /// The page to open (the provider's cashier, or ours showing a QR code).
+    pub pay_url: String,
+    /// The QR code's content (WeChat Pay Native's `code_url`).
+    pub code_url: Option<String>,
+}
+
+/// The provider's answer to a query.
+#[derive(Debug, Clone)]
+pub enum QueryAnswer {
+    /// The trade as the provider knows it.
+    Found(TradeFacts),
+    /// The provider knows no such trade (the buyer never opened the cashier): not paid.
+    NotFound,
+}
+
+/// A refund to make.
+#[derive(Debug, Clone)]
+pub struct RefundCall<'a> {
+    /// Our order number.
+    pub out_trade_no: &'a str,
+    /// The refund's idempotency key at the provider.
+    pub out_request_no: &'a str,
+    /// The amount of this refund in fen.
+    pub amount_fen: i64,
+    /// The order's total in fen (WeChat Pay wants it).
+    pub total_fen: i64,
+    /// The reason shown to the buyer.
+    pub reason: &'a str,
+}
+
+/// The provider's answer to a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundAnswer {
+    /// The money went back. `refunded_total_fen` is the trade's cumulative refunded amount
+    /// when the provider says it (Alipay); otherwise the shop adds up its own refunds.
+    Done {
+        /// Cumulative refunded amount, if the provider reports it.
+        refunded_total_fen: Option<i64>,
+    },
+    /// Accepted and in progress (WeChat Pay's `PROCESSING`): ask again later with the same
+    /// number, or wait for the refund notification.
+    Processing,
+}
+
+/// One line of a provider's statement (for reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    /// Our order number.
+    pub out_trade_no: String,
+    /// The provider's trade number.
+    pub trade_no: String,
+    /// Amount in fen (negative for refunds).
+    pub amount_fen: i64,
+}
+
+/// A provider call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth retrying with the same numbers (timeout, transport, 5xx, 429).
+    #[error("{0}")]
+    Retryable(String),
+    /// Will fail again (refused, unverifiable answer, bad request).
+    #[error("{0}")]
+    Permanent(String),
+    /// The provider (or this shop's side of it) does not offer this yet.
+    #[error("not supported yet: {0}")]
+    NotSupported(&'static str),
+}
+
+/// A payment provider. Implementations: `payments::alipay::AlipayProvider`,
+/// `payments::wechat::WechatPayProvider`.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    /// The pay type orders of this provider carry.
+    fn pay_type(&self) -> PayType;
+
+    /// A short name for logs and job kinds (`alipay`, `wechatpay`).
+    fn name(&self) -> &'static str;
+
+    /// Creates the payment at the provider (or signs the URL that does); returns what the
+    /// order stores in `pay_url` and [`Provider::links`] turns into the buyer's links.
+    async fn create(&self, payment: &NewPayment) -> Result<String, ProviderError>;
+
+    /// The buyer's links of an order whose stored payment reference is `stored`.
+    fn links(&self, out_trade_no: &str, stored: &str) -> PayLinks;
+
+    /// Verifies a notification (its raw body and headers) before anything in it is used, and
+    /// checks that it is for our merchant and app. Business checks that need the order (is it
+    /// ours, does the amount match) are the caller's.
+    fn verify_notification(&self, body: &[u8], headers: &Headers) -> Result<VerifiedNotice, Rejected>;
+
+    /// Asks the provider about a trade; the answer is verified.
+    async fn query(&self, out_trade_no: &str) -> Result<QueryAnswer, ProviderError>;
+
+    /// Closes an unpaid trade. A trade unknown to the provider, or already paid or closed
+    /// (a notification or a query brings that money in), is not an error.
+    async fn close(&self, out_trade_no: &str) -> Result<(), ProviderError>;
+
+    /// Refunds (part of) a trade; idempotent by `out_request_no`.
+    async fn refund(&self, call: &RefundCall<'_>) -> Result<RefundAnswer, ProviderError>;
+
+    /// The provider's statement of a day, for reconciliation. Not supported by any provider
+    /// yet (the reconciliation issue completes it): `course-shop reconcile` queries orders one
+    /// by one instead.
+    async fn statement(&self, _day: NaiveDate) -> Result<Vec<StatementLine>, ProviderError> {
+        Err(ProviderError::NotSupported("statements"))
+    }
+}
+
+/// Text as the audit log can store it: at most `max` characters, a NUL (which Postgres
+/// cannot store in text) replaced by U+FFFD.
+pub(crate) fn storable(text: &str, max: usize) -> String {
+    text.chars().take(max).map(|c| if c == '\0' { '\u{FFFD}' } else { c }).collect()
+}
