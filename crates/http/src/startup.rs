@@ -188,7 +188,7 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(order::status)),
         )
         .service(
-            res("/order/wechat/notify/")
+            res(wechat::NOTIFY_ROUTE)
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .route(web::post().to(wechat::notify)),
         )

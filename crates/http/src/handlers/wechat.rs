@@ -18,6 +18,10 @@ use crate::html::{self, WechatCashierPage};
 use crate::schemas;
 use crate::state::State;
 
+/// The route of WeChat Pay's notifications, under `/api/v1` (also named by the NUL guard,
+/// which leaves provider notifications to their own verification and answer format).
+pub const NOTIFY_ROUTE: &str = "/order/wechat/notify/";
+
 /// A failure answer in WeChat Pay's format, `{"code":"FAIL","message":..}`, kept as it is.
 fn failure(status: StatusCode, message: &str) -> HttpResponse {
     let mut res = HttpResponse::build(status)
