@@ -34,14 +34,23 @@ bench_cleanup() {
 bench_build() {
   SRC=$ROOT
   SOURCE_DESC="work tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | wc -l) changed paths)"
+  local stamp=${CARGO_TARGET_DIR%/}/.bench-rev rev=
   if [ -n "${BENCH_REV:-}" ]; then
     SRC=${CARGO_TARGET_DIR%/}.src
+    rev=$(git rev-parse "$BENCH_REV")
     rm -rf "$SRC"
     mkdir -p "$SRC"
     git archive "$BENCH_REV" | tar -x -C "$SRC"
+    # git archive gives every file the commit's time, which may be older than the last
+    # build in this target dir (of another revision): cargo would then keep that build.
+    # Another revision than the one built last: make its files newer than that build.
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$rev" ]; then
+      find "$SRC" -type f -exec touch {} +
+    fi
     SOURCE_DESC="git revision $BENCH_REV = $(git rev-parse --short "$BENCH_REV")"
   fi
   log "building the release binary of the $SOURCE_DESC in $CARGO_TARGET_DIR (the first build takes several minutes)"
   (cd "$SRC" && cargo build --release --bin course-shop)
+  if [ -n "$rev" ]; then echo "$rev" >"$stamp"; else rm -f "$stamp"; fi
   mkdir -p "$OUT"
 }
