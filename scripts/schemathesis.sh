@@ -114,7 +114,8 @@ start_server() {
     export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=true
     export COURSE_SHOP__LOG__FILTER=warn
     # Every payment provider on (their simulators), so every notify endpoint is checked.
-    export COURSE_SHOP__WECHATPAY__MODE=simulator
+    export COURSE_SHOP__WECHATPAY__MODE=simulator COURSE_SHOP__WECHATPAY__APP_ID=wx0000000000000001
+    export COURSE_SHOP__WECHATPAY__MCH_ID=1900000001
     exec "$BIN" serve
   ) >"$work_dir/server.log" 2>&1 &
   server_pid=$!
