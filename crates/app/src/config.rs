@@ -824,6 +824,7 @@ mod tests {
         s.alipay.alipay_public_key_file = "/etc/course-shop/alipay_public_key.pem".into();
         s.server.public_url = "https://api.example.com".into();
         s.database.url = SecretString::from("postgres://shop@db/shop");
+        s.email.allow_file_transport_in_production = true;
         let err = s.validate().map_err(|e| e.to_string());
         assert!(matches!(&err, Err(m) if m.contains("wechatpay.mode = \"simulator\"")), "{err:?}");
         s.wechatpay.mode = AlipayMode::Gateway;
