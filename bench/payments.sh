@@ -400,9 +400,11 @@ CREATE TEMP TABLE expected (out_trade_no text PRIMARY KEY, total_fen bigint, tra
 CREATE TEMP TABLE notified AS
   SELECT out_trade_no, count(*) FILTER (WHERE verdict = 'accepted') AS accepted, count(*) AS notifies
   FROM payment_notifies GROUP BY 1;
+-- An order_paid job names its order by number (by id in revisions before 2026-11-30).
 CREATE TEMP TABLE jobs AS
-  SELECT (payload::jsonb ->> 'order_id')::bigint AS order_id, count(*) AS jobs,
-         count(*) FILTER (WHERE status = 'done') AS done
+  SELECT coalesce((payload::jsonb ->> 'order_id')::bigint,
+                  (SELECT id FROM orders o WHERE o.out_trade_no = payload::jsonb ->> 'out_trade_no')) AS order_id,
+         count(*) AS jobs, count(*) FILTER (WHERE status = 'done') AS done
   FROM outbox WHERE kind = 'order_paid' GROUP BY 1;
 CREATE TEMP TABLE mails AS
   SELECT (payload::jsonb ->> 'order_id')::bigint AS order_id, count(*) AS jobs,
