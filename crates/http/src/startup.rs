@@ -155,6 +155,22 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(res("/admin/catalog/").route(web::get().to(admin_catalog::catalog)))
         .service(res("/admin/categories/").route(web::post().to(admin_catalog::save_category)))
         .service(res("/admin/teachers/").route(web::post().to(admin_catalog::save_teacher)))
+        .service(
+            res("/admin/teachers/{id}/image/")
+                .app_data(web::PayloadConfig::new(shop_app::catalog::edit::MAX_COVER_BYTES))
+                .route(web::post().to(admin_catalog::put_teacher_image)),
+        )
+        .service(
+            res("/admin/banners/")
+                .route(web::post().to(admin_catalog::save_banner))
+                .route(web::get().to(admin_catalog::banners)),
+        )
+        .service(
+            res("/admin/banners/{id}/image/")
+                .app_data(web::PayloadConfig::new(shop_app::catalog::edit::MAX_COVER_BYTES))
+                .route(web::post().to(admin_catalog::put_banner_image)),
+        )
+        .service(res("/admin/catalog/delete/").route(web::post().to(admin_catalog::delete_catalog_row)))
         .service(res("/admin/courses/").route(web::post().to(admin_catalog::save_course)))
         .service(res("/admin/courses/{id}/chapters/").route(web::post().to(admin_catalog::save_chapter)))
         .service(res("/admin/chapters/{id}/sections/").route(web::post().to(admin_catalog::save_section)))
@@ -291,6 +307,7 @@ fn build_app(
         .service(browser_route(res("/admin/login/").route(web::get().to(console::login_page))))
         .service(browser_route(res("/admin/orders/").route(web::get().to(console::orders))))
         .service(browser_route(res("/admin/catalog/").route(web::get().to(console::catalog))))
+        .service(browser_route(res("/admin/banners/").route(web::get().to(console::banners))))
         .service(browser_route(res("/admin/updates/").route(web::get().to(console::updates))))
         .service(browser_route(res("/admin/sales/").route(web::get().to(console::sales))))
         .service(browser_route(res("/admin/catalog/courses/{id}/").route(web::get().to(console::course))))
