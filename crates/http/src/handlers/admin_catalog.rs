@@ -539,7 +539,7 @@ pub async fn banners(state: web::Data<State>, _admin: Admin) -> Result<HttpRespo
         .banners
         .into_iter()
         .map(|b| AdminBannerDto {
-            image_url: if b.image.is_empty() { String::new() } else { state.links.media(&b.image) },
+            image_url: state.links.media(&b.image),
             id: b.id,
             title: b.title,
             image: b.image,

@@ -506,7 +506,7 @@ pub async fn catalog(state: web::Data<State>, req: HttpRequest) -> Result<HttpRe
                 brief: x.brief.clone(),
                 orders: x.orders,
                 is_show: x.is_show,
-                image_url: if x.image.is_empty() { String::new() } else { state.links.media(&x.image) },
+                image_url: state.links.media(&x.image),
             })
             .collect(),
         category_rows: rows
@@ -682,7 +682,7 @@ pub async fn banners(state: web::Data<State>, req: HttpRequest) -> Result<HttpRe
             .banners
             .into_iter()
             .map(|b| BannerRow {
-                image_url: if b.image.is_empty() { String::new() } else { state.links.media(&b.image) },
+                image_url: state.links.media(&b.image),
                 id: b.id,
                 title: b.title,
                 link: b.link,
