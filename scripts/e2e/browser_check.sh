@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs scripts/e2e/browser_check.mjs: a real browser (Debian's Chromium, headless) against
-# the server in its development defaults, on a fresh data directory.
+# the server in its development defaults, on a fresh data directory holding the
+# benchmark-sized catalog (bench/gen_catalog.py, imported with `course-shop import-catalog`),
+# with course views from a few visitors under two `ref`s and some orders, so that the sales
+# page's charts and funnel have data to draw.
 #   scripts/e2e/browser_check.sh [screenshot dir]     (installs chromium, a CJK font and playwright-core if missing)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,10 +26,29 @@ cfg="$PWD/config"
 ( cd "$work" && echo 'correct horse battery' | "$bin" --config-dir "$cfg" user add browser --email browser@example.com >/dev/null )
 # The seller, as a new user makes one: course-shop user add boss --admin.
 ( cd "$work" && echo 'seller horse battery' | "$bin" --config-dir "$cfg" user add boss --admin >/dev/null )
+python3 bench/gen_catalog.py "$work/catalog.json" >/dev/null
+( cd "$work" && "$bin" --config-dir "$cfg" import-catalog "$work/catalog.json" >/dev/null )
 ( cd "$work" && PORT=$port exec "$bin" --config-dir "$cfg" > server.log 2>&1 ) &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
+base="http://127.0.0.1:$port"
+# Course views: 40 visitors (user agents) over 8 courses (3 to 10), each course seen under
+# ref spring-a and under spring-b; then orders of the buyer for a few of those courses, with
+# one of those refs, so that the funnel per ref has views and orders on the same lines.
+for i in $(seq 1 40); do
+  tag=$([ $((i / 8 % 2)) -eq 0 ] && echo spring-a || echo spring-b)
+  curl -fs -o /dev/null -A "Mozilla/5.0 (browser check visitor $i)" "$base/api/v1/course/list/$((3 + i % 8))/?ref=$tag"
+done
+token=$(curl -fs -H 'Content-Type: application/json' -d '{"username":"browser","password":"correct horse battery"}' \
+  "$base/api/v1/user/user/mul_login/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+for id in 4 5 7 9 10; do
+  tag=$([ $((id % 2)) -eq 0 ] && echo spring-a || echo spring-b)
+  price=$(curl -fs "$base/api/v1/course/list/$id/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["price"])')
+  curl -fs -o /dev/null -H 'Content-Type: application/json' -H "Authorization: jwt $token" \
+    -d "{\"courses\":[$id],\"total_amount\":\"$price\",\"subject\":\"课程 $id\",\"pay_type\":1,\"ref\":\"$tag\"}" \
+    "$base/api/v1/order/alipay/" || echo "order of course $id refused (free course?)"
+done
 cp scripts/e2e/browser_check.mjs "$pw/"
 node "$pw/browser_check.mjs" "http://127.0.0.1:$port" browser 'correct horse battery' "$shots" boss 'seller horse battery'
 echo "screenshots in $shots"

@@ -94,6 +94,22 @@ fn print(r: &SalesReport) {
     }
     println!();
     println!(
+        "{:<14} {:>8} {:>6} {:>12} {:>10} {:>7}",
+        "provider", "created", "paid", "revenue", "refunded", "share"
+    );
+    for p in &r.providers {
+        println!(
+            "{:<14} {:>8} {:>6} {:>12} {:>10} {:>6.1}%",
+            p.name().get(shop_app::i18n::Lang::En),
+            p.created,
+            p.paid,
+            p.revenue.to_string(),
+            p.refunded.to_string(),
+            r.revenue_share_percent(p)
+        );
+    }
+    println!();
+    println!(
         "{:<12} {:>8} {:>6} {:>11} {:>12} {:>10}",
         "day (UTC+8)", "created", "paid", "conversion", "revenue", "refunded"
     );

@@ -237,6 +237,106 @@ async fn media_notify_buyers_and_sales_commands() {
     assert!(!out.status.success());
 }
 
+/// `course-shop sales --funnel` and `--by-ref`, run as processes: views counted on the server
+/// (a bot left out) and the `ref` carried to the order, printed per course and per ref with
+/// the conversion rates; and the provider mix.
+#[tokio::test]
+async fn sales_prints_the_funnel_per_course_and_ref() {
+    use serde_json::json;
+    let (app, gw) = crate::helpers::spawn_with_gateway(Backend::Sqlite).await;
+    for (ua, q) in [
+        ("Mozilla/5.0 (A)", "?ref=spring-a"),
+        ("Mozilla/5.0 (B)", "?ref=spring-a"),
+        ("Mozilla/5.0 (C)", "?ref=spring-b"),
+        ("Mozilla/5.0 (D)", ""),
+        ("Googlebot/2.1", "?ref=spring-b"),
+    ] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/course/list/7/{q}")))
+            .header("User-Agent", ua)
+            .send()
+            .await
+            .expect("view");
+        assert!(res.status().is_success());
+    }
+    for _ in 0..40 {
+        let rows = <shop_db::entities::course_view::Entity as sea_orm::EntityTrait>::find()
+            .all(app.ctx.db())
+            .await
+            .expect("views");
+        if rows.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, course) = app.get_json("/api/v1/course/list/7/").await;
+    let price = course["price"].as_str().expect("price").to_owned();
+    let token = app.buyer("funnel").await;
+    let body =
+        json!({"courses": [7], "total_amount": price, "subject": "课程", "pay_type": 1, "ref": "spring-a"});
+    let (status, answer) = app.buy(&token, &body, None).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{answer}");
+    let no = answer["out_trade_no"].as_str().expect("no").to_owned();
+    let fen = app.order_row(&no).await.total_amount_fen.fen();
+    app.pay(&gw, &no, fen).await;
+
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("COURSE_SHOP_PROFILE", "test")
+            .env("COURSE_SHOP__DATABASE__URL", &app.db_url)
+            .env("COURSE_SHOP__MEDIA__ROOT", app.dir.join("media"))
+            .env_remove("DATABASE_URL")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run course-shop");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The last columns of a table line: views, orders, paid, refunds, view→order, order→paid.
+    let tail = |line: &str| -> Vec<String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words[words.len() - 6..].iter().map(|w| (*w).to_owned()).collect()
+    };
+    // The funnel's table, after the sales tables (where course 7 has a line too).
+    let funnel_of = |stdout: &str| -> String {
+        stdout.split_once("Checkout funnel").map(|(_, f)| f.to_owned()).unwrap_or_else(|| panic!("{stdout}"))
+    };
+    let stdout = run(&["sales", "--all", "--funnel"]);
+    let line = funnel_of(&stdout).lines().find(|l| l.starts_with("7 ")).map(str::to_owned);
+    let line = line.unwrap_or_else(|| panic!("course 7's funnel line: {stdout}"));
+    let line = line.as_str();
+    assert_eq!(tail(line), ["4", "1", "1", "0", "25.0%", "100.0%"], "{stdout}");
+    let provider = stdout.lines().find(|l| l.starts_with("Alipay")).expect("the provider mix");
+    let price_line: Vec<&str> = provider.split_whitespace().collect();
+    assert_eq!(price_line[1..4], ["1", "1", price.as_str()], "{stdout}");
+    assert!(provider.ends_with("100.0%"), "{stdout}");
+
+    let stdout = funnel_of(&run(&["sales", "--all", "--by-ref"]));
+    let of_ref = |tag: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with("7 ") && l.split_whitespace().any(|w| w == tag))
+            .map(tail)
+            .unwrap_or_else(|| panic!("no line for {tag}: {stdout}"))
+    };
+    assert_eq!(of_ref("spring-a"), ["2", "1", "1", "0", "50.0%", "100.0%"], "{stdout}");
+    assert_eq!(of_ref("spring-b"), ["1", "0", "0", "0", "0.0%", "0.0%"], "the bot is left out: {stdout}");
+    assert_eq!(of_ref("(none)"), ["1", "0", "0", "0", "0.0%", "0.0%"], "{stdout}");
+    let out = Command::new(BIN)
+        .args(["sales", "--by-ref", "--since", "2026-13-01"])
+        .env("COURSE_SHOP_PROFILE", "test")
+        .env("COURSE_SHOP__DATABASE__URL", &app.db_url)
+        .env_remove("DATABASE_URL")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("2026-13-01"));
+}
+
 /// Every migration can be undone and applied again, on both backends; the outbox claim's
 /// partial index is there afterwards.
 #[tokio::test]

@@ -426,7 +426,7 @@ crate::with_gateway_on_both_backends!(orders_are_searched_audited_and_refunded);
 
 /// Polls the public API until `path` answers 200 with a body `ready` accepts (the catalog
 /// refresher runs every `catalog.refresh_seconds`, 1 s in tests): at most 5 s.
-async fn public_soon(app: &TestApp, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+pub async fn public_soon(app: &TestApp, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..50 {
         let (status, body) = app.get_json(path).await;
         if status == StatusCode::OK && ready(&body) {
@@ -437,7 +437,7 @@ async fn public_soon(app: &TestApp, path: &str, ready: impl Fn(&Value) -> bool) 
     panic!("{path} did not appear in the public API");
 }
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
 
 /// Categories, teachers, courses (every field), chapters, sections, a cover, a section's
 /// video and a material version, through the admin API; validation names the field and

@@ -8,6 +8,7 @@ mod buyers;
 mod catalog;
 mod cli;
 mod console;
+mod console_catalog;
 mod contract;
 mod delivery;
 mod errors;

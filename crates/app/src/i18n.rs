@@ -586,6 +586,15 @@ pub mod msg {
     pub fn bad_date(day: &str) -> Text {
         Text::new(format!("{day:?} 不是 YYYY-MM-DD 格式的日期"), format!("{day:?} is not YYYY-MM-DD"))
     }
+    /// A payment provider's name, by its stored `pay_type`.
+    pub fn provider_name(pay_type: i16) -> Text {
+        use shop_domain::order::PayType;
+        match PayType::from_code(i64::from(pay_type)) {
+            Some(PayType::Alipay) => Text::fixed("支付宝", "Alipay"),
+            Some(PayType::WechatPay) => Text::fixed("微信支付", "WeChat Pay"),
+            None => Text::new(format!("支付方式 {pay_type}"), format!("pay_type {pay_type}")),
+        }
+    }
     /// A report's `period` that is not known.
     pub fn bad_period(period: &str) -> Text {
         Text::new(

@@ -33,6 +33,21 @@ pub struct CourseTotals {
     pub revenue_fen: i64,
 }
 
+/// Orders of one payment provider (`pay_type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderTotals {
+    /// The stored `pay_type`.
+    pub pay_type: i16,
+    /// Orders created with it.
+    pub created: i64,
+    /// Of those, orders whose money was received.
+    pub paid: i64,
+    /// Their amounts, in fen.
+    pub revenue_fen: i64,
+    /// Refunded on them, in fen.
+    pub refunded_fen: i64,
+}
+
 /// The `order_status` codes of orders whose money was received
 /// ([`OrderStatus::money_received`]).
 pub(crate) fn money_received() -> impl Iterator<Item = i16> {
@@ -138,6 +153,46 @@ pub async fn courses(
                 course_id: row.try_get_by_index(0)?,
                 units: row.try_get_by_index(1)?,
                 revenue_fen: row.try_get_by_index(2)?,
+            })
+        })
+        .collect()
+}
+
+/// Orders created since `since` (all when `None`) per payment provider (`pay_type`): one
+/// grouped query, in `pay_type` order.
+///
+/// # Errors
+/// Database errors.
+pub async fn providers(
+    conn: &impl ConnectionTrait,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<ProviderTotals>, DbErr> {
+    let received = || Expr::col((order::Entity, order::Column::OrderStatus)).is_in(money_received());
+    let mut query = Query::select();
+    query
+        .column((order::Entity, order::Column::PayType))
+        .expr(Expr::col((order::Entity, order::Column::Id)).count())
+        .expr(bigint_sum(Expr::case(received(), 1).finally(0).into()))
+        .expr(bigint_sum(
+            Expr::case(received(), Expr::col((order::Entity, order::Column::TotalAmountFen)))
+                .finally(0)
+                .into(),
+        ))
+        .expr(bigint_sum(Expr::col((order::Entity, order::Column::RefundedFen))))
+        .from(order::Entity)
+        .group_by_col((order::Entity, order::Column::PayType))
+        .order_by((order::Entity, order::Column::PayType), sea_orm::sea_query::Order::Asc);
+    created_since(&mut query, since);
+    conn.query_all(&query)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ProviderTotals {
+                pay_type: row.try_get_by_index(0)?,
+                created: row.try_get_by_index(1)?,
+                paid: row.try_get_by_index(2)?,
+                revenue_fen: row.try_get_by_index(3)?,
+                refunded_fen: row.try_get_by_index(4)?,
             })
         })
         .collect()

@@ -195,6 +195,13 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .service(res("/catalog/", |r| r.route(web::get().to(admin_catalog::catalog))))
                 .service(res("/categories/", |r| r.route(web::post().to(admin_catalog::save_category))))
                 .service(res("/teachers/", |r| r.route(web::post().to(admin_catalog::save_teacher))))
+                .service(res("/banners/", |r| {
+                    r.route(web::post().to(admin_catalog::save_banner))
+                        .route(web::get().to(admin_catalog::banners))
+                }))
+                .service(res("/catalog/delete/", |r| {
+                    r.route(web::post().to(admin_catalog::delete_catalog_row))
+                }))
                 .service(res("/courses/", |r| r.route(web::post().to(admin_catalog::save_course))))
                 .service(res("/campaigns/", |r| {
                     r.route(web::post().to(admin_campaigns::send))
@@ -212,6 +219,14 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(admin_catalog::put_cover))
                 }))
                 .service(res("/courses/{id}/media/", |r| r.route(web::post().to(admin_catalog::put_media))))
+                .service(res("/teachers/{id}/image/", |r| {
+                    r.app_data(web::PayloadConfig::new(shop_app::catalog::edit::MAX_COVER_BYTES))
+                        .route(web::post().to(admin_catalog::put_teacher_image))
+                }))
+                .service(res("/banners/{id}/image/", |r| {
+                    r.app_data(web::PayloadConfig::new(shop_app::catalog::edit::MAX_COVER_BYTES))
+                        .route(web::post().to(admin_catalog::put_banner_image))
+                }))
                 .service(res("/orders/{out_trade_no}/", |r| r.route(web::get().to(admin_orders::detail))))
                 .service(res("/orders/{out_trade_no}/refund/", |r| {
                     r.route(web::post().to(admin_orders::refund))
@@ -316,6 +331,7 @@ fn build_app(
         .service(res("/admin/catalog/", |r| browser_route(r.route(web::get().to(console::catalog)))))
         .service(res("/admin/updates/", |r| browser_route(r.route(web::get().to(console::updates)))))
         .service(res("/admin/sales/", |r| browser_route(r.route(web::get().to(console::sales)))))
+        .service(res("/admin/banners/", |r| browser_route(r.route(web::get().to(console::banners)))))
         .service(res("/admin/catalog/courses/{id}/", |r| {
             browser_route(r.route(web::get().to(console::course)))
         }))

@@ -7,7 +7,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
-use shop_db::entities::{chapter, course, course_category, section, teacher};
+use shop_db::entities::{banner, chapter, course, course_category, section, teacher};
 use shop_domain::catalog::{SectionType, TeacherRole};
 
 use super::import::CourseFields;
@@ -61,6 +61,7 @@ pub async fn save_category(ctx: &AppContext, input: CategoryInput) -> AppResult<
         Some(id) => course_category::Entity::find_by_id(id)
             .one(&txn)
             .await?
+            .filter(|r| !r.is_delete)
             .ok_or(AppError::NotFound("category"))?
             .into_active_model(),
         None => course_category::ActiveModel {
@@ -92,8 +93,9 @@ pub struct TeacherInput {
     pub title: String,
     /// Signature.
     pub signature: String,
-    /// Portrait path under the media root, or a URL.
-    pub image: String,
+    /// Portrait path under the media root, or a URL; `None` keeps the current one (a new
+    /// teacher has none until [`put_teacher_image`]).
+    pub image: Option<String>,
     /// About.
     pub brief: String,
     /// Display order.
@@ -111,13 +113,14 @@ pub async fn save_teacher(ctx: &AppContext, input: TeacherInput) -> AppResult<i6
     TeacherRole::try_from(input.role).map_err(|e| AppError::invalid("role", unknown_code(&e)))?;
     let title = at_most("title", &input.title, 64)?;
     let signature = at_most("signature", &input.signature, 255)?;
-    let image = at_most("image", &input.image, 255)?;
+    let image = input.image.as_deref().map(|i| at_most("image", i, 255)).transpose()?;
     let txn = shop_db::begin_write(&ctx.db).await?;
     let now = Utc::now();
     let mut row = match input.id {
         Some(id) => teacher::Entity::find_by_id(id)
             .one(&txn)
             .await?
+            .filter(|r| !r.is_delete)
             .ok_or(AppError::NotFound("teacher"))?
             .into_active_model(),
         None => teacher::ActiveModel { is_delete: Set(false), created_time: Set(now), ..Default::default() },
@@ -126,7 +129,11 @@ pub async fn save_teacher(ctx: &AppContext, input: TeacherInput) -> AppResult<i6
     row.role = Set(input.role);
     row.title = Set(title);
     row.signature = Set(signature);
-    row.image = Set(image);
+    match image {
+        Some(image) => row.image = Set(image),
+        None if input.id.is_none() => row.image = Set(String::new()),
+        None => {}
+    }
     row.brief = Set(input.brief.trim().to_owned());
     row.orders = Set(input.orders);
     row.is_show = Set(input.is_show);
@@ -177,9 +184,10 @@ pub async fn save_course(ctx: &AppContext, input: CourseInput) -> AppResult<i64>
     let name = required("name", &input.name, 128)?;
     let attachment_path = at_most("attachment_path", &input.attachment_path, 128)?;
     let txn = shop_db::begin_write(&ctx.db).await?;
-    let teacher_exists = teacher::Entity::find_by_id(input.teacher_id).one(&txn).await?.is_some();
+    let teacher_exists =
+        teacher::Entity::find_by_id(input.teacher_id).one(&txn).await?.is_some_and(|t| !t.is_delete);
     let category_exists = match input.category_id {
-        Some(id) => course_category::Entity::find_by_id(id).one(&txn).await?.is_some(),
+        Some(id) => course_category::Entity::find_by_id(id).one(&txn).await?.is_some_and(|c| !c.is_delete),
         None => true,
     };
     let price = CourseFields {
@@ -200,6 +208,7 @@ pub async fn save_course(ctx: &AppContext, input: CourseInput) -> AppResult<i64>
         Some(id) => course::Entity::find_by_id(id)
             .one(&txn)
             .await?
+            .filter(|r| !r.is_delete)
             .ok_or(AppError::NotFound("course"))?
             .into_active_model(),
         None => course::ActiveModel {
@@ -263,12 +272,18 @@ pub async fn save_chapter(ctx: &AppContext, input: ChapterInput) -> AppResult<i6
         ));
     }
     let txn = shop_db::begin_write(&ctx.db).await?;
-    course::Entity::find_by_id(input.course_id).one(&txn).await?.ok_or(AppError::NotFound("course"))?;
+    course::Entity::find_by_id(input.course_id)
+        .one(&txn)
+        .await?
+        .filter(|c| !c.is_delete)
+        .ok_or(AppError::NotFound("course"))?;
     let now = Utc::now();
     let mut row = match input.id {
         Some(id) => {
-            let found =
-                chapter::Entity::find_by_id(id).one(&txn).await?.filter(|c| c.course_id == input.course_id);
+            let found = chapter::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .filter(|c| c.course_id == input.course_id && !c.is_delete);
             found.ok_or(AppError::NotFound("chapter"))?.into_active_model()
         }
         None => chapter::ActiveModel {
@@ -326,11 +341,15 @@ pub async fn save_section(ctx: &AppContext, input: SectionInput) -> AppResult<i6
     let ch = chapter::Entity::find_by_id(input.chapter_id)
         .one(&txn)
         .await?
+        .filter(|c| !c.is_delete)
         .ok_or(AppError::NotFound("chapter"))?;
     let now = Utc::now();
     let mut row = match input.id {
         Some(id) => {
-            let found = section::Entity::find_by_id(id).one(&txn).await?.filter(|s| s.chapter_id == ch.id);
+            let found = section::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .filter(|s| s.chapter_id == ch.id && !s.is_delete);
             found.ok_or(AppError::NotFound("section"))?.into_active_model()
         }
         None => section::ActiveModel {
@@ -357,7 +376,7 @@ pub async fn save_section(ctx: &AppContext, input: SectionInput) -> AppResult<i6
 }
 
 /// Sets a course's section counters (all, and published by now) from its sections.
-async fn recount_sections(txn: &sea_orm::DatabaseTransaction, course_id: i64) -> AppResult<()> {
+pub(super) async fn recount_sections(txn: &sea_orm::DatabaseTransaction, course_id: i64) -> AppResult<()> {
     let chapters: Vec<i64> = chapter::Entity::find()
         .filter(chapter::Column::CourseId.eq(course_id))
         .filter(chapter::Column::IsDelete.eq(false))
@@ -383,8 +402,8 @@ async fn recount_sections(txn: &sea_orm::DatabaseTransaction, course_id: i64) ->
     Ok(())
 }
 
-/// The image types a cover may be, by extension, with the bytes each must start with.
-const COVER_TYPES: [(&str, &[u8]); 5] = [
+/// The image types an upload may be, by extension, with the bytes each must start with.
+const IMAGE_TYPES: [(&str, &[u8]); 5] = [
     ("png", b"\x89PNG\r\n\x1a\n"),
     ("jpg", b"\xff\xd8\xff"),
     ("jpeg", b"\xff\xd8\xff"),
@@ -392,8 +411,91 @@ const COVER_TYPES: [(&str, &[u8]); 5] = [
     ("webp", b"RIFF"),
 ];
 
-/// The largest cover accepted.
+/// The largest image accepted (covers, portraits, banners).
 pub const MAX_COVER_BYTES: usize = 5 * 1024 * 1024;
+
+/// What an uploaded image is for: its field in errors, its name in messages, where it is
+/// stored under the media root.
+#[derive(Debug, Clone, Copy)]
+enum ImageUse {
+    Cover,
+    Portrait,
+    Banner,
+}
+
+impl ImageUse {
+    fn field(self) -> &'static str {
+        match self {
+            ImageUse::Cover => "cover",
+            ImageUse::Portrait | ImageUse::Banner => "image",
+        }
+    }
+
+    fn noun(self) -> (&'static str, &'static str) {
+        match self {
+            ImageUse::Cover => ("封面", "a cover"),
+            ImageUse::Portrait => ("头像", "a portrait"),
+            ImageUse::Banner => ("轮播图", "a banner"),
+        }
+    }
+
+    fn path(self, id: i64, ext: &str) -> String {
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        match self {
+            ImageUse::Cover => format!("courses/{id}/cover-{tag}.{ext}"),
+            ImageUse::Portrait => format!("teachers/{id}/portrait-{tag}.{ext}"),
+            ImageUse::Banner => format!("banners/{id}/banner-{tag}.{ext}"),
+        }
+    }
+}
+
+/// Checks an uploaded image (type by extension and first bytes, size); its extension.
+fn check_image(what: ImageUse, filename: &str, bytes: &[u8]) -> AppResult<&'static str> {
+    let (zh, en) = what.noun();
+    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let Some((ext, magic)) = IMAGE_TYPES.iter().find(|(e, _)| *e == ext) else {
+        return Err(AppError::invalid(
+            what.field(),
+            Text::new(
+                format!("{zh}须为 .png、.jpg、.gif 或 .webp 图片"),
+                format!("{en} must be a .png, .jpg, .gif or .webp image"),
+            ),
+        ));
+    };
+    if bytes.is_empty() || bytes.len() > MAX_COVER_BYTES {
+        return Err(AppError::invalid(
+            what.field(),
+            Text::new(
+                format!("{zh}大小须在 1 字节到 {} MiB 之间", MAX_COVER_BYTES >> 20),
+                format!("{en} is 1 byte to {} MiB", MAX_COVER_BYTES >> 20),
+            ),
+        ));
+    }
+    if !bytes.starts_with(magic) {
+        return Err(AppError::invalid(
+            what.field(),
+            Text::new(format!("该文件不是 {ext} 图片"), format!("the file is not a {ext} image")),
+        ));
+    }
+    Ok(ext)
+}
+
+/// Writes a checked image under the media root; its path there.
+async fn store_image(
+    ctx: &AppContext,
+    what: ImageUse,
+    id: i64,
+    ext: &str,
+    bytes: &[u8],
+) -> AppResult<String> {
+    let path = what.path(id, ext);
+    let full = ctx.settings.media.root.join(&path);
+    if let Some(dir) = full.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(|e| AppError::Unexpected(e.into()))?;
+    }
+    tokio::fs::write(&full, bytes).await.map_err(|e| AppError::Unexpected(e.into()))?;
+    Ok(path)
+}
 
 /// Stores an uploaded cover image under the media root (`courses/{id}/cover-….{ext}`, served
 /// at `/media/`) and makes it the course's `course_img`; the revision is bumped with it.
@@ -402,43 +504,136 @@ pub const MAX_COVER_BYTES: usize = 5 * 1024 * 1024;
 /// `Validation` (`cover`) for a file that is not a PNG, JPEG, GIF or WebP image or is too
 /// large; `NotFound`; I/O and database errors.
 pub async fn put_cover(ctx: &AppContext, course_id: i64, filename: &str, bytes: &[u8]) -> AppResult<String> {
-    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    let Some((ext, magic)) = COVER_TYPES.iter().find(|(e, _)| *e == ext) else {
-        return Err(AppError::invalid(
-            "cover",
-            Text::fixed(
-                "封面须为 .png、.jpg、.gif 或 .webp 图片",
-                "a cover must be a .png, .jpg, .gif or .webp image",
-            ),
-        ));
-    };
-    if bytes.is_empty() || bytes.len() > MAX_COVER_BYTES {
-        return Err(AppError::invalid(
-            "cover",
-            Text::new(
-                format!("封面大小须在 1 字节到 {} MiB 之间", MAX_COVER_BYTES >> 20),
-                format!("a cover is 1 byte to {} MiB", MAX_COVER_BYTES >> 20),
-            ),
-        ));
-    }
-    if !bytes.starts_with(magic) {
-        return Err(AppError::invalid(
-            "cover",
-            Text::new(format!("该文件不是 {ext} 图片"), format!("the file is not a {ext} image")),
-        ));
-    }
-    let found =
-        course::Entity::find_by_id(course_id).one(&ctx.db).await?.ok_or(AppError::NotFound("course"))?;
-    let path =
-        format!("courses/{course_id}/cover-{}.{ext}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let full = ctx.settings.media.root.join(&path);
-    if let Some(dir) = full.parent() {
-        tokio::fs::create_dir_all(dir).await.map_err(|e| AppError::Unexpected(e.into()))?;
-    }
-    tokio::fs::write(&full, bytes).await.map_err(|e| AppError::Unexpected(e.into()))?;
+    let ext = check_image(ImageUse::Cover, filename, bytes)?;
+    let found = course::Entity::find_by_id(course_id)
+        .one(&ctx.db)
+        .await?
+        .filter(|c| !c.is_delete)
+        .ok_or(AppError::NotFound("course"))?;
+    let path = store_image(ctx, ImageUse::Cover, course_id, ext, bytes).await?;
     let txn = shop_db::begin_write(&ctx.db).await?;
     let mut row = found.into_active_model();
     row.course_img = Set(path.clone());
+    row.updated_time = Set(Utc::now());
+    row.update(&txn).await?;
+    shop_db::catalog::bump_revision(&txn).await?;
+    txn.commit().await?;
+    Ok(path)
+}
+
+/// Stores an uploaded teacher portrait (`teachers/{id}/portrait-….{ext}` under the media
+/// root) and makes it the teacher's `image`; the revision is bumped with it.
+///
+/// # Errors
+/// `Validation` (`image`) as for covers; `NotFound`; I/O and database errors.
+pub async fn put_teacher_image(
+    ctx: &AppContext,
+    teacher_id: i64,
+    filename: &str,
+    bytes: &[u8],
+) -> AppResult<String> {
+    let ext = check_image(ImageUse::Portrait, filename, bytes)?;
+    let found = teacher::Entity::find_by_id(teacher_id)
+        .one(&ctx.db)
+        .await?
+        .filter(|t| !t.is_delete)
+        .ok_or(AppError::NotFound("teacher"))?;
+    let path = store_image(ctx, ImageUse::Portrait, teacher_id, ext, bytes).await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
+    let mut row = found.into_active_model();
+    row.image = Set(path.clone());
+    row.updated_time = Set(Utc::now());
+    row.update(&txn).await?;
+    shop_db::catalog::bump_revision(&txn).await?;
+    txn.commit().await?;
+    Ok(path)
+}
+
+/// A banner of the home page to create (`id: None`) or change; its image is uploaded on its
+/// own ([`put_banner_image`]).
+#[derive(Debug, Clone)]
+pub struct BannerInput {
+    /// The banner to change.
+    pub id: Option<i64>,
+    /// Title.
+    pub title: String,
+    /// Where a click goes: a path of the front end (`/free-course`) or an http(s) URL.
+    pub link: String,
+    /// Display order.
+    pub orders: i32,
+    /// Shown.
+    pub is_show: bool,
+}
+
+/// Saves a banner; its id.
+///
+/// # Errors
+/// `Validation` (`title`, `link`); `NotFound` for an unknown id; database errors.
+pub async fn save_banner(ctx: &AppContext, input: BannerInput) -> AppResult<i64> {
+    let title = required("title", &input.title, 128)?;
+    let link = at_most("link", &input.link, 255)?;
+    let lower = link.to_ascii_lowercase();
+    let well_formed = link.is_empty()
+        || (link.starts_with('/') && !link.starts_with("//"))
+        || lower.starts_with("https://")
+        || lower.starts_with("http://");
+    if !well_formed || link.chars().any(char::is_whitespace) {
+        return Err(AppError::invalid(
+            "link",
+            Text::fixed(
+                "链接须为站内路径（如 /free-course）或 http(s) 网址",
+                "a link is a path of the site (e.g. /free-course) or an http(s) URL",
+            ),
+        ));
+    }
+    let txn = shop_db::begin_write(&ctx.db).await?;
+    let now = Utc::now();
+    let mut row = match input.id {
+        Some(id) => banner::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .filter(|b| !b.is_delete)
+            .ok_or(AppError::NotFound("banner"))?
+            .into_active_model(),
+        None => banner::ActiveModel {
+            image: Set(String::new()),
+            is_delete: Set(false),
+            created_time: Set(now),
+            ..Default::default()
+        },
+    };
+    row.title = Set(title);
+    row.link = Set(link);
+    row.orders = Set(input.orders);
+    row.is_show = Set(input.is_show);
+    row.updated_time = Set(now);
+    let saved = row.save(&txn).await?;
+    shop_db::catalog::bump_revision(&txn).await?;
+    txn.commit().await?;
+    saved.id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
+}
+
+/// Stores an uploaded banner image (`banners/{id}/banner-….{ext}` under the media root) and
+/// makes it the banner's `image`; the revision is bumped with it.
+///
+/// # Errors
+/// `Validation` (`image`) as for covers; `NotFound`; I/O and database errors.
+pub async fn put_banner_image(
+    ctx: &AppContext,
+    banner_id: i64,
+    filename: &str,
+    bytes: &[u8],
+) -> AppResult<String> {
+    let ext = check_image(ImageUse::Banner, filename, bytes)?;
+    let found = banner::Entity::find_by_id(banner_id)
+        .one(&ctx.db)
+        .await?
+        .filter(|b| !b.is_delete)
+        .ok_or(AppError::NotFound("banner"))?;
+    let path = store_image(ctx, ImageUse::Banner, banner_id, ext, bytes).await?;
+    let txn = shop_db::begin_write(&ctx.db).await?;
+    let mut row = found.into_active_model();
+    row.image = Set(path.clone());
     row.updated_time = Set(Utc::now());
     row.update(&txn).await?;
     shop_db::catalog::bump_revision(&txn).await?;
@@ -471,8 +666,11 @@ pub struct CourseOutline {
 /// `NotFound`; database errors.
 pub async fn course_outline(ctx: &AppContext, course_id: i64) -> AppResult<CourseOutline> {
     use sea_orm::QueryOrder;
-    let course =
-        course::Entity::find_by_id(course_id).one(&ctx.db).await?.ok_or(AppError::NotFound("course"))?;
+    let course = course::Entity::find_by_id(course_id)
+        .one(&ctx.db)
+        .await?
+        .filter(|c| !c.is_delete)
+        .ok_or(AppError::NotFound("course"))?;
     let chapters = chapter::Entity::find()
         .filter(chapter::Column::CourseId.eq(course_id))
         .filter(chapter::Column::IsDelete.eq(false))

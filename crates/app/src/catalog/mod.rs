@@ -8,6 +8,7 @@
 mod demo;
 pub mod edit;
 mod import;
+pub mod remove;
 mod snapshot;
 
 use std::sync::Arc;

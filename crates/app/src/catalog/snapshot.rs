@@ -241,7 +241,7 @@ impl Snapshot {
         let banners = rows
             .banners
             .iter()
-            .filter(|b| b.is_show)
+            .filter(|b| b.is_show && !b.image.is_empty())
             .map(|b| BannerView { title: b.title.clone(), image: b.image.clone(), link: b.link.clone() })
             .collect();
         let teachers: HashMap<i64, Arc<TeacherView>> = rows

@@ -19,4 +19,4 @@ pub use campaign::{
 pub use jobs::DeliveryJobs;
 pub use links::{Download, DownloadRefusal, LinkView, link_url, my_links, take_download};
 pub use media::{MediaTarget, PlayUrl, Uploaded, play_url, put as put_media};
-pub use sales::{CourseSales, DaySales, ReportPeriod, SalesReport, sales_report};
+pub use sales::{CourseSales, DaySales, ProviderSales, ReportPeriod, SalesReport, sales_report};

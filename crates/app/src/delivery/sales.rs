@@ -1,5 +1,6 @@
 //! Sales reports for the seller (`course-shop sales` and `GET admin/sales/`): units and
-//! revenue per course and per day, orders created against orders paid (conversion), refunds.
+//! revenue per course and per day, orders created against orders paid (conversion), refunds,
+//! and the provider mix (orders and revenue per payment provider).
 use crate::i18n::msg;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use shop_domain::Money;
@@ -35,6 +36,28 @@ pub struct DaySales {
     pub refunded: Money,
 }
 
+/// Orders of one payment provider.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSales {
+    /// The stored `pay_type`.
+    pub pay_type: i16,
+    /// Orders created with this provider.
+    pub created: u64,
+    /// Of those, orders paid.
+    pub paid: u64,
+    /// Their revenue.
+    pub revenue: Money,
+    /// Refunded on them.
+    pub refunded: Money,
+}
+
+impl ProviderSales {
+    /// The provider's name for people (支付宝 / Alipay, 微信支付 / WeChat Pay, or the code).
+    pub fn name(&self) -> crate::i18n::Text {
+        msg::provider_name(self.pay_type)
+    }
+}
+
 /// The report.
 #[derive(Debug, Clone, Default)]
 pub struct SalesReport {
@@ -44,6 +67,8 @@ pub struct SalesReport {
     pub courses: Vec<CourseSales>,
     /// Per day, oldest first.
     pub days: Vec<DaySales>,
+    /// Per payment provider (the provider mix), in `pay_type` order.
+    pub providers: Vec<ProviderSales>,
     /// Orders created.
     pub created: u64,
     /// Orders paid.
@@ -66,6 +91,11 @@ impl SalesReport {
     /// Revenue minus refunds.
     pub fn net(&self) -> Money {
         self.net
+    }
+
+    /// A provider's share of the revenue, as a percentage.
+    pub fn revenue_share_percent(&self, p: &ProviderSales) -> f64 {
+        if self.revenue.fen() == 0 { 0.0 } else { p.revenue.fen() as f64 * 100.0 / self.revenue.fen() as f64 }
     }
 }
 
@@ -127,6 +157,7 @@ fn money(fen: i64, what: &str) -> AppResult<Money> {
 pub async fn sales_report(ctx: &Delivery<'_>, since: Option<DateTime<Utc>>) -> AppResult<SalesReport> {
     let day_rows = shop_db::sales::days(ctx.db, since, shop_domain::time::BEIJING).await?;
     let course_rows = shop_db::sales::courses(ctx.db, since).await?;
+    let provider_rows = shop_db::sales::providers(ctx.db, since).await?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let mut report = SalesReport { since, ..Default::default() };
     let (mut revenue, mut refunded) = (0i64, 0i64);
@@ -146,6 +177,18 @@ pub async fn sales_report(ctx: &Delivery<'_>, since: Option<DateTime<Utc>>) -> A
     report.revenue = money(revenue, "revenue")?;
     report.refunded = money(refunded, "refunds")?;
     report.net = money(revenue.saturating_sub(refunded), "revenue net of refunds")?;
+    report.providers = provider_rows
+        .into_iter()
+        .map(|p| {
+            Ok(ProviderSales {
+                pay_type: p.pay_type,
+                created: count(p.created),
+                paid: count(p.paid),
+                revenue: money(p.revenue_fen, "revenue of a provider")?,
+                refunded: money(p.refunded_fen, "refunds of a provider")?,
+            })
+        })
+        .collect::<AppResult<_>>()?;
     let snapshot = ctx.catalog.snapshot();
     report.courses = course_rows
         .into_iter()

@@ -226,6 +226,25 @@ pub struct DaySalesDto {
     pub refunded: String,
 }
 
+/// Orders of one payment provider (the provider mix).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderSalesDto {
+    /// The stored `pay_type` (1 Alipay, 2 WeChat Pay, …).
+    pub pay_type: i16,
+    /// The provider's name (`Alipay`, `WeChat Pay`, …).
+    pub provider: String,
+    /// Orders created with it.
+    pub orders_created: u64,
+    /// Of those, paid.
+    pub orders_paid: u64,
+    /// Revenue in yuan.
+    pub revenue: String,
+    /// Refunded in yuan.
+    pub refunded: String,
+    /// Its share of the period's revenue, in percent.
+    pub revenue_share_percent: f64,
+}
+
 /// The sales report.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SalesDto {
@@ -247,6 +266,8 @@ pub struct SalesDto {
     pub courses: Vec<CourseSalesDto>,
     /// Per day.
     pub days: Vec<DaySalesDto>,
+    /// Per payment provider (the provider mix), in `pay_type` order.
+    pub providers: Vec<ProviderSalesDto>,
     /// The checkout funnel, when asked for (`funnel`, `by_ref`, `by_day`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub funnel: Option<Vec<FunnelRowDto>>,
@@ -265,7 +286,22 @@ pub struct SalesResponse {
 
 impl From<SalesReport> for SalesDto {
     fn from(r: SalesReport) -> Self {
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        let providers = r
+            .providers
+            .iter()
+            .map(|p| ProviderSalesDto {
+                pay_type: p.pay_type,
+                provider: p.name().get(shop_app::i18n::Lang::En).to_owned(),
+                orders_created: p.created,
+                orders_paid: p.paid,
+                revenue: p.revenue.to_string(),
+                refunded: p.refunded.to_string(),
+                revenue_share_percent: round(r.revenue_share_percent(p)),
+            })
+            .collect();
         SalesDto {
+            providers,
             since: r.since,
             orders_created: r.created,
             orders_paid: r.paid,
@@ -300,7 +336,7 @@ impl From<SalesReport> for SalesDto {
 }
 
 /// Units and revenue per course and per day, orders created against paid (conversion),
-/// refunds; with `funnel` (or `by_ref`, `by_day`) the checkout funnel per course: views →
+/// refunds, the provider mix; with `funnel` (or `by_ref`, `by_day`) the checkout funnel per course: views →
 /// orders created → paid → refunds. Administrators only.
 #[utoipa::path(
     get,

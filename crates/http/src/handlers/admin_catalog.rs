@@ -1,13 +1,19 @@
 //! Admin API of the catalog: categories, teachers, courses (every field of the contract),
 //! chapters, sections, course covers, and section videos and material versions uploaded to
 //! the storage of `course-shop media put`. Each save is one transaction with the catalog
-//! revision bump, so running servers show it within `catalog.refresh_seconds`.
+//! revision bump, so running servers show it within `catalog.refresh_seconds`. Banners of the
+//! home page, teacher portraits, and deletions (with a confirmation step and refusals,
+//! `shop_app::catalog::remove`) too.
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use shop_app::AppError;
-use shop_app::catalog::edit::{self, CategoryInput, ChapterInput, CourseInput, SectionInput, TeacherInput};
+use shop_app::catalog::edit::{
+    self, BannerInput, CategoryInput, ChapterInput, CourseInput, SectionInput, TeacherInput,
+};
+use shop_app::catalog::remove::{self, Target};
 use shop_app::delivery::{self, MediaTarget};
+use shop_app::i18n::Lang;
 use shop_app::i18n::Text;
 use shop_domain::Money;
 use tokio::io::AsyncWriteExt as _;
@@ -54,9 +60,10 @@ pub struct TeacherBody {
     /// Signature.
     #[serde(default)]
     pub signature: String,
-    /// Portrait path under the media root, or a URL.
+    /// Portrait path under the media root, or a URL; absent: keep the current one (upload
+    /// one with `POST admin/teachers/{id}/image/`).
     #[serde(default)]
-    pub image: String,
+    pub image: Option<String>,
     /// About.
     #[serde(default)]
     pub brief: String,
@@ -453,4 +460,236 @@ pub async fn catalog(state: web::Data<State>, _admin: Admin) -> Result<HttpRespo
                 .collect(),
         },
     }))
+}
+
+/// A banner of the home page to create (no `id`) or change; its image is uploaded with
+/// `POST admin/banners/{id}/image/` (a banner without an image is not shown).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BannerBody {
+    /// The banner to change; absent: a new one.
+    pub id: Option<i64>,
+    /// Title (the image's alt text).
+    pub title: String,
+    /// Where a click goes: a path of the front end (`/free-course`) or an http(s) URL.
+    #[serde(default)]
+    pub link: String,
+    /// Display order (lower first).
+    #[serde(default)]
+    pub orders: i32,
+    /// Shown (default true).
+    #[serde(default = "yes")]
+    pub is_show: bool,
+}
+
+/// Creates or changes a banner of the home page (`GET home/banner/` shows it within
+/// `catalog.refresh_seconds`). Administrators only.
+#[utoipa::path(post, path = "/api/v1/admin/banners/", tag = "admin",
+    security(("jwt" = []), ("console" = [])), request_body = BannerBody,
+    responses((status = 200, body = SavedResponse), (status = 400, description = "A field is invalid (`errors` names it); nothing is saved", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator, or no CSRF token (code 1015)", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn save_banner(
+    state: web::Data<State>,
+    _admin: Admin,
+    body: web::Json<BannerBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let input = BannerInput { id: b.id, title: b.title, link: b.link, orders: b.orders, is_show: b.is_show };
+    Ok(saved(edit::save_banner(&state.ctx, input).await?, None))
+}
+
+/// A banner as the seller edits it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminBannerDto {
+    /// Id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// The image's path under the media root (empty: none yet).
+    pub image: String,
+    /// The image's URL (empty: none yet).
+    pub image_url: String,
+    /// Link.
+    pub link: String,
+    /// Display order.
+    pub orders: i32,
+    /// Shown.
+    pub is_show: bool,
+}
+
+/// `{code, msg, result: [AdminBanner]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminBannerList {
+    /// 100.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+    /// Every banner not deleted, hidden ones included, by display order.
+    pub result: Vec<AdminBannerDto>,
+}
+
+/// Every banner of the home page, hidden ones included. Administrators only.
+#[utoipa::path(get, path = "/api/v1/admin/banners/", tag = "admin",
+    security(("jwt" = []), ("console" = [])),
+    responses((status = 200, body = AdminBannerList), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody)))]
+pub async fn banners(state: web::Data<State>, _admin: Admin) -> Result<HttpResponse, ApiError> {
+    let rows = edit::all_rows(&state.ctx).await?;
+    let result = rows
+        .banners
+        .into_iter()
+        .map(|b| AdminBannerDto {
+            image_url: state.links.media(&b.image),
+            id: b.id,
+            title: b.title,
+            image: b.image,
+            link: b.link,
+            orders: b.orders,
+            is_show: b.is_show,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AdminBannerList { code: codes::OK, msg: "ok".into(), result }))
+}
+
+/// Uploads a banner's image (the request body is the file, at most 5 MiB; the front end
+/// lays banners out 1920×400); it is served under `/media/`. Administrators only.
+#[utoipa::path(post, path = "/api/v1/admin/banners/{id}/image/", tag = "admin",
+    security(("jwt" = []), ("console" = [])), params(("id" = i64, Path, description = "Banner id"), CoverQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = SavedResponse), (status = 400, description = "Not an image (`errors.image`)", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator, or no CSRF token (code 1015)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn put_banner_image(
+    state: web::Data<State>,
+    _admin: Admin,
+    path: web::Path<i64>,
+    query: web::Query<CoverQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let stored = edit::put_banner_image(&state.ctx, id, &query.filename, &body).await?;
+    Ok(saved(id, Some(stored)))
+}
+
+/// Uploads a teacher's portrait (the request body is the file, at most 5 MiB); it is served
+/// under `/media/` and becomes the teacher's `image`. Administrators only.
+#[utoipa::path(post, path = "/api/v1/admin/teachers/{id}/image/", tag = "admin",
+    security(("jwt" = []), ("console" = [])), params(("id" = i64, Path, description = "Teacher id"), CoverQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = SavedResponse), (status = 400, description = "Not an image (`errors.image`)", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator, or no CSRF token (code 1015)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn put_teacher_image(
+    state: web::Data<State>,
+    _admin: Admin,
+    path: web::Path<i64>,
+    query: web::Query<CoverQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let stored = edit::put_teacher_image(&state.ctx, id, &query.filename, &body).await?;
+    Ok(saved(id, Some(stored)))
+}
+
+/// What a deletion names.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteKind {
+    /// A course category (refused while it has courses).
+    Category,
+    /// A teacher (refused while they teach courses).
+    Teacher,
+    /// A course with its chapters and sections (refused once it was ordered: hide it).
+    Course,
+    /// A chapter with its sections.
+    Chapter,
+    /// A section.
+    Section,
+    /// A banner of the home page.
+    Banner,
+    /// One version of a material, by its id (refused for the last version of a material
+    /// buyers hold download links to).
+    Material,
+}
+
+/// A deletion request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    /// What to delete.
+    pub kind: DeleteKind,
+    /// Its id.
+    pub id: i64,
+    /// `false` (default): only check and say what would go; `true`: delete.
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// What a deletion did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteOutcome {
+    /// True when nothing was done: the request must be sent again with `confirm: true`.
+    pub needs_confirmation: bool,
+    /// The question to ask (for an unconfirmed request).
+    pub confirmation: Option<String>,
+    /// The id.
+    pub id: i64,
+    /// Deleted.
+    pub deleted: bool,
+}
+
+/// `{code, msg, result: DeleteOutcome}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteResponse {
+    /// 100.
+    pub code: i32,
+    /// What goes (went), in the request's language.
+    pub msg: String,
+    /// What was done.
+    pub result: DeleteOutcome,
+}
+
+/// Deletes a category, teacher, course, chapter, section, banner or material version, with a
+/// confirmation step: without `confirm: true` nothing changes and the answer says what would
+/// go. Refusals (409, code 1020, nothing changes): a category or teacher with courses, a
+/// course that was ever ordered (hide it instead), the last version of a material buyers
+/// hold download links to. One transaction; the public API shows it within
+/// `catalog.refresh_seconds`. Administrators only.
+#[utoipa::path(post, path = "/api/v1/admin/catalog/delete/", tag = "admin",
+    security(("jwt" = []), ("console" = [])), request_body = DeleteRequest,
+    responses((status = 200, body = DeleteResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not an administrator, or no CSRF token (code 1015)", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "Refused (code 1020; `msg` says why); nothing is deleted", body = ErrorBody)))]
+pub async fn delete_catalog_row(
+    state: web::Data<State>,
+    _admin: Admin,
+    lang: crate::extract::Language,
+    body: web::Json<DeleteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let target = match b.kind {
+        DeleteKind::Category => Target::Category(b.id),
+        DeleteKind::Teacher => Target::Teacher(b.id),
+        DeleteKind::Course => Target::Course(b.id),
+        DeleteKind::Chapter => Target::Chapter(b.id),
+        DeleteKind::Section => Target::Section(b.id),
+        DeleteKind::Banner => Target::Banner(b.id),
+        DeleteKind::Material => Target::Material(b.id),
+    };
+    let outcome = remove::delete(&state.ctx, target, b.confirm).await?;
+    let confirmation = (!outcome.done)
+        .then(|| format!("{}？/ {}?", outcome.what.get(Lang::Zh), capitalized(outcome.what.get(Lang::En))));
+    Ok(HttpResponse::Ok().json(DeleteResponse {
+        code: codes::OK,
+        msg: outcome.what.get(lang.0).to_owned(),
+        result: DeleteOutcome {
+            needs_confirmation: !outcome.done,
+            confirmation,
+            id: b.id,
+            deleted: outcome.done,
+        },
+    }))
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

@@ -426,8 +426,46 @@ pub struct CatalogPage {
     pub categories: Vec<(i64, String)>,
     /// Teachers: id, name.
     pub teachers: Vec<(i64, String)>,
+    /// Categories, for editing.
+    pub category_rows: Vec<CategoryRow>,
+    /// Teachers, for editing.
+    pub teacher_rows: Vec<TeacherRow>,
     /// The new course form.
     pub form: CourseForm,
+}
+
+/// A category on the catalog page.
+pub struct CategoryRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Display order.
+    pub orders: i32,
+    /// Shown.
+    pub is_show: bool,
+}
+
+/// A teacher on the catalog page.
+pub struct TeacherRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Role code.
+    pub role: usize,
+    /// Title.
+    pub title: String,
+    /// Signature.
+    pub signature: String,
+    /// About.
+    pub brief: String,
+    /// Display order.
+    pub orders: i32,
+    /// Shown.
+    pub is_show: bool,
+    /// The portrait's URL, or empty.
+    pub image_url: String,
 }
 
 fn label(names: &[&'static str; 3], code: i16) -> &'static str {
@@ -456,6 +494,26 @@ pub async fn catalog(state: web::Data<State>, req: HttpRequest) -> Result<HttpRe
             .collect(),
         categories: rows.categories.iter().map(|c| (c.id, c.name.clone())).collect(),
         teachers: rows.teachers.iter().map(|x| (x.id, x.name.clone())).collect(),
+        teacher_rows: rows
+            .teachers
+            .iter()
+            .map(|x| TeacherRow {
+                id: x.id,
+                name: x.name.clone(),
+                role: usize::try_from(x.role).unwrap_or(0),
+                title: x.title.clone(),
+                signature: x.signature.clone(),
+                brief: x.brief.clone(),
+                orders: x.orders,
+                is_show: x.is_show,
+                image_url: state.links.media(&x.image),
+            })
+            .collect(),
+        category_rows: rows
+            .categories
+            .iter()
+            .map(|c| CategoryRow { id: c.id, name: c.name.clone(), orders: c.orders, is_show: c.is_show })
+            .collect(),
         form: CourseForm::new_course(),
     };
     render(&req, &page)
@@ -475,6 +533,12 @@ pub struct SectionRow {
     pub free_trail: bool,
     /// The stored video's key, or empty.
     pub link: String,
+    /// Section type code.
+    pub type_code: usize,
+    /// Display order.
+    pub orders: i32,
+    /// Shown.
+    pub is_show: bool,
 }
 
 /// A chapter on the course page.
@@ -485,6 +549,12 @@ pub struct ChapterRow {
     pub number: i32,
     /// Name.
     pub name: String,
+    /// Summary.
+    pub summary: String,
+    /// Display order.
+    pub orders: i32,
+    /// Shown.
+    pub is_show: bool,
     /// Sections.
     pub sections: Vec<SectionRow>,
 }
@@ -511,8 +581,8 @@ pub struct CoursePage {
     pub chapters: Vec<ChapterRow>,
     /// The number a new chapter gets.
     pub next_chapter: i32,
-    /// Materials: name, version, file name.
-    pub materials: Vec<(String, String, String)>,
+    /// Material versions: id, name, version, file name.
+    pub materials: Vec<(i64, String, String, String)>,
 }
 
 /// `GET /admin/catalog/courses/{id}/`.
@@ -545,6 +615,9 @@ pub async fn course(
                 id: ch.id,
                 number: ch.chapter,
                 name: ch.name,
+                summary: ch.summary,
+                orders: ch.orders,
+                is_show: ch.is_show,
                 sections: sections
                     .into_iter()
                     .map(|s| SectionRow {
@@ -554,11 +627,69 @@ pub async fn course(
                         duration: s.duration,
                         free_trail: s.free_trail,
                         link: s.section_link,
+                        type_code: usize::try_from(s.section_type).unwrap_or(0),
+                        orders: s.orders,
+                        is_show: s.is_show,
                     })
                     .collect(),
             })
             .collect(),
-        materials: outline.materials.into_iter().map(|m| (m.name, m.version, m.filename)).collect(),
+        materials: outline.materials.into_iter().map(|m| (m.id, m.name, m.version, m.filename)).collect(),
+    };
+    render(&req, &page)
+}
+
+/// A banner on the banners page.
+pub struct BannerRow {
+    /// Id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Link.
+    pub link: String,
+    /// Display order.
+    pub orders: i32,
+    /// Shown.
+    pub is_show: bool,
+    /// The image's URL, or empty.
+    pub image_url: String,
+}
+
+/// The banners page: every banner with its form, image upload and delete, and a new one.
+#[derive(Template)]
+#[template(path = "console/banners.html")]
+pub struct BannersPage {
+    /// Around the page.
+    pub c: Chrome,
+    /// Texts.
+    pub t: &'static Texts,
+    /// Banners.
+    pub banners: Vec<BannerRow>,
+}
+
+/// `GET /admin/banners/`.
+pub async fn banners(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let session = match page_session(&state, &req).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let lang = Lang::of(&req);
+    let rows = edit::all_rows(&state.ctx).await?;
+    let page = BannersPage {
+        c: Chrome::of(lang, Some(&session)),
+        t: lang.texts(),
+        banners: rows
+            .banners
+            .into_iter()
+            .map(|b| BannerRow {
+                image_url: state.links.media(&b.image),
+                id: b.id,
+                title: b.title,
+                link: b.link,
+                orders: b.orders,
+                is_show: b.is_show,
+            })
+            .collect(),
     };
     render(&req, &page)
 }
@@ -663,6 +794,8 @@ pub struct SalesPage {
     pub charts: Vec<crate::charts::BarChart>,
     /// Courses: id, name, units, revenue.
     pub courses: Vec<(i64, String, u64, String)>,
+    /// The provider mix: name, orders created, paid, revenue, refunded, share of revenue.
+    pub providers: Vec<(String, u64, u64, String, String, String)>,
     /// The funnel per course (and ref).
     pub funnel: Vec<FunnelLine>,
     /// The funnel is per ref.
@@ -720,6 +853,8 @@ pub async fn sales(
     let days: Vec<String> =
         r.days.iter().map(|d| d.day.map(|x| x.format("%m-%d").to_string()).unwrap_or_default()).collect();
     let top: Vec<_> = r.courses.iter().take(12).collect();
+    let provider_names: Vec<String> =
+        r.providers.iter().map(|p| p.name().get(lang.app()).to_owned()).collect();
     let charts = vec![
         BarChart::new(
             "chart-revenue",
@@ -761,6 +896,16 @@ pub async fn sales(
             count,
         ),
         BarChart::new(
+            "chart-providers",
+            t.revenue_per_provider,
+            &provider_names,
+            &[
+                (t.revenue.into(), r.providers.iter().map(|p| yuan(p.revenue.fen())).collect()),
+                (t.refunded.into(), r.providers.iter().map(|p| yuan(p.refunded.fen())).collect()),
+            ],
+            money,
+        ),
+        BarChart::new(
             "chart-refunds",
             t.refunds_per_day,
             &days,
@@ -785,6 +930,15 @@ pub async fn sales(
             .courses
             .iter()
             .map(|c| (c.course_id, c.name.clone(), c.units, c.revenue.to_string()))
+            .collect(),
+        providers: r
+            .providers
+            .iter()
+            .zip(provider_names)
+            .map(|(p, name)| {
+                let share = format!("{:.1}%", r.revenue_share_percent(p));
+                (name, p.created, p.paid, p.revenue.to_string(), p.refunded.to_string(), share)
+            })
             .collect(),
         funnel: funnel
             .iter()
