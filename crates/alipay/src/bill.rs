@@ -9,13 +9,13 @@
 //! #起始日期：[2026年11月29日 00:00:00]   终止日期：[2026年11月30日 00:00:00]
 //! #-----------------------------------------业务明细列表----------------------------------------
 //! 支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,…,退款批次号/请求号,服务费（元）,分润（元）,备注
-//! 2026112922001400001234567890	,CS20261129101500…	,交易	,Python 全栈开发	,2026-11-29 10:15:00	,2026-11-29 10:15:20	,…
+//! 2026112922001400001234567890<TAB>,CS20261129101500…<TAB>,交易<TAB>,Python 全栈开发<TAB>,2026-11-29 10:15:00<TAB>,2026-11-29 10:15:20<TAB>,…
 //! #-----------------------------------------业务明细列表结束------------------------------------
 //! #交易合计：1笔，退款合计：0笔
 //! #导出时间：[2026年11月30日 09:12:01]
 //! ```
 //!
-//! Values are padded with a tab (so spreadsheets keep long numbers as text) and trimmed here;
+//! Values are padded with a tab (`<TAB>` above; so spreadsheets keep long numbers as text) and trimmed here;
 //! columns are found by their header names, never by position; amounts are yuan with two
 //! decimals (refund lines negative), read by the one amount rule (`shop-yuan`). The file is
 //! read line by line from the zip (bounded memory whatever its size); a line that is not GBK,
@@ -166,7 +166,10 @@ struct UrlBody {
 /// # Errors
 /// [`GatewayError`]: an unsigned or badly signed answer, an error code (e.g.
 /// `isp.bill_not_exist` while the day's statement is not ready), a URL that is not http(s).
-pub fn parse_download_url_response(body: &str, alipay_public_key: &AlipayPublicKey) -> Result<String, GatewayError> {
+pub fn parse_download_url_response(
+    body: &str,
+    alipay_public_key: &AlipayPublicKey,
+) -> Result<String, GatewayError> {
     let r = check_response(body, BILL_METHOD, alipay_public_key)?;
     if !r.is_success() {
         return Err(GatewayError::Business {
@@ -274,7 +277,10 @@ fn total_after(text: &str, label: &str) -> Option<u64> {
 ///
 /// # Errors
 /// [`BillError::Encoding`], [`BillError::Malformed`] (see the module docs).
-pub fn read_detail_csv<R: BufRead>(mut reader: R, mut on_line: impl FnMut(BillLine)) -> Result<BillSummary, BillError> {
+pub fn read_detail_csv<R: BufRead>(
+    mut reader: R,
+    mut on_line: impl FnMut(BillLine),
+) -> Result<BillSummary, BillError> {
     let mut raw = Vec::new();
     let mut number = 0u64;
     let mut header: Option<Vec<String>> = None;
@@ -496,7 +502,8 @@ mod writer {
         summary.push_str(&format!("#导出时间：[{exported}]\r\n"));
 
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let options =
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
         for (name, text) in [
             (format!("{pid}0156_{ymd}_业务明细.csv"), detail),
             (format!("{pid}0156_{ymd}_业务明细(汇总).csv"), summary),

@@ -15,7 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::amount::{MAX_TRADE_FEN, format_yuan};
-use crate::bill::{BILL_METHOD, BillError, BillLine, BillSummary, bill_date, parse_download_url_response, read_trade_bill_zip};
+use crate::bill::{
+    BILL_METHOD, BillError, BillLine, BillSummary, bill_date, parse_download_url_response,
+    read_trade_bill_zip,
+};
 use crate::form::encode_pairs;
 use crate::keys::{AlipayPublicKey, AppPrivateKey};
 use crate::pagepay::{PagePay, PagePayError};
@@ -264,12 +267,15 @@ impl AlipayClient {
         on_line: impl FnMut(BillLine),
     ) -> Result<BillSummary, BillError> {
         use std::io::{Seek, Write};
-        let mut response = self.http.get(url).send().await.map_err(|e| BillError::Gateway(map_reqwest(&e.without_url())))?;
+        let mut response =
+            self.http.get(url).send().await.map_err(|e| BillError::Gateway(map_reqwest(&e.without_url())))?;
         if !response.status().is_success() {
             return Err(BillError::Gateway(GatewayError::HttpStatus { status: response.status().as_u16() }));
         }
         let mut file = TempFile::create()?;
-        while let Some(chunk) = response.chunk().await.map_err(|e| BillError::Gateway(map_reqwest(&e.without_url())))? {
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| BillError::Gateway(map_reqwest(&e.without_url())))?
+        {
             file.file.write_all(&chunk).map_err(|e| BillError::Download(e.to_string()))?;
         }
         file.file.rewind().map_err(|e| BillError::Download(e.to_string()))?;
