@@ -92,12 +92,18 @@ async fn statement(args: &Reconcile, day: &str, settings: Settings) -> anyhow::R
         }
     }
     if args.json {
-        let out = if args.provider.is_some() && documents.len() == 1 {
-            documents.pop().unwrap_or(Value::Null)
-        } else {
-            Value::Array(documents)
+        let out = match (args.provider, documents.pop()) {
+            // One provider asked for: its document (none when its statement failed).
+            (Some(_), Some(doc)) => Some(doc),
+            (Some(_), None) => None,
+            (None, last) => {
+                documents.extend(last);
+                Some(Value::Array(documents))
+            }
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        if let Some(out) = out {
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
     }
     if let Some(e) = failure {
         return Err(e.context("a statement could not be reconciled"));

@@ -24,8 +24,13 @@ fn today() -> String {
 }
 
 /// Runs `course-shop` against the test's database with extra settings; (exit code, stdout,
-/// stderr).
-fn course_shop(app: &TestApp, env: &[(String, String)], args: &[&str]) -> (Option<i32>, String, String) {
+/// stderr). The process runs on the blocking pool, so the fakes (served by this test's
+/// runtime) answer it meanwhile.
+async fn course_shop(
+    app: &TestApp,
+    env: &[(String, String)],
+    args: &[&str],
+) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env("COURSE_SHOP_PROFILE", "test")
@@ -37,7 +42,8 @@ fn course_shop(app: &TestApp, env: &[(String, String)], args: &[&str]) -> (Optio
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run course-shop");
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.expect("join").expect("run course-shop");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -123,7 +129,7 @@ async fn the_alipay_statement_finds_every_difference_once(app: TestApp, gw: Fake
 
     let day = today();
     let (code, stdout, stderr) =
-        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "alipay", "--json"]);
+        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "alipay", "--json"]).await;
     assert_eq!(code, Some(1), "flagged differences exit 1\n{stdout}\n{stderr}");
     assert!(stderr.contains("3 difference(s) flagged"), "{stderr}");
     let doc = json_of(&stdout);
@@ -173,7 +179,7 @@ async fn the_alipay_statement_finds_every_difference_once(app: TestApp, gw: Fake
 
     // A second run applies nothing again: what was applied now matches; the flagged stay.
     let (code, stdout, _) =
-        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "alipay", "--json"]);
+        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "alipay", "--json"]).await;
     assert_eq!(code, Some(1));
     let again = json_of(&stdout);
     assert_eq!(again["applied"].as_array().map(Vec::len), Some(0), "{again}");
@@ -184,24 +190,24 @@ async fn the_alipay_statement_finds_every_difference_once(app: TestApp, gw: Fake
     assert_eq!(app.order_row(&console).await.refunded_fen.fen(), console_fen);
 
     // Without --provider: every configured provider, an array of documents; the table.
-    let (_, stdout, _) = course_shop(&app, &env, &["reconcile", "--statement", &day, "--json"]);
+    let (_, stdout, _) = course_shop(&app, &env, &["reconcile", "--statement", &day, "--json"]).await;
     let all = json_of(&stdout);
     assert_eq!(
         all.as_array().map(|a| a.iter().map(|d| d["provider"].clone()).collect::<Vec<_>>()),
         Some(vec![Value::from("alipay")])
     );
-    let (code, table, _) = course_shop(&app, &env, &["reconcile", "--statement", &day]);
+    let (code, table, _) = course_shop(&app, &env, &["reconcile", "--statement", &day]).await;
     assert_eq!(code, Some(1));
     assert!(table.contains("amount_differs") && table.contains(&differs), "{table}");
     assert!(table.contains("6 line(s): 4 matched, 0 applied, 3 flagged"), "{table}");
 
     // A day without differences exits 0.
     let (code, table, stderr) =
-        course_shop(&app, &env, &["reconcile", "--statement", "2026-01-01", "--provider", "alipay"]);
+        course_shop(&app, &env, &["reconcile", "--statement", "2026-01-01", "--provider", "alipay"]).await;
     assert_eq!(code, Some(0), "{table}\n{stderr}");
     assert!(table.contains("no differences") && table.contains("0 line(s)"), "{table}");
     // A day that is not a date is refused.
-    let (code, _, stderr) = course_shop(&app, &env, &["reconcile", "--statement", "29.11.2026"]);
+    let (code, _, stderr) = course_shop(&app, &env, &["reconcile", "--statement", "29.11.2026"]).await;
     assert_eq!(code, Some(1));
     assert!(stderr.contains("use YYYY-MM-DD"), "{stderr}");
 
@@ -256,7 +262,8 @@ async fn a_broken_statement_applies_nothing(app: TestApp, gw: FakeGateway) {
     gw.set_trade(&lost, lost_fen, TradeStatus::TradeSuccess);
     gw.truncate_statements(true);
     let (code, stdout, stderr) =
-        course_shop(&app, &alipay_env(&gw), &["reconcile", "--statement", &today(), "--provider", "alipay"]);
+        course_shop(&app, &alipay_env(&gw), &["reconcile", "--statement", &today(), "--provider", "alipay"])
+            .await;
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stderr.contains("statement") && stderr.contains("zip"), "a clear message: {stderr}");
     assert_eq!(app.order_row(&lost).await.order_status, OrderStatus::Unpaid, "nothing applied");
@@ -266,7 +273,8 @@ async fn a_broken_statement_applies_nothing(app: TestApp, gw: FakeGateway) {
     // Once the statement is whole, the same day reconciles and applies the payment.
     gw.truncate_statements(false);
     let (code, stdout, stderr) =
-        course_shop(&app, &alipay_env(&gw), &["reconcile", "--statement", &today(), "--provider", "alipay"]);
+        course_shop(&app, &alipay_env(&gw), &["reconcile", "--statement", &today(), "--provider", "alipay"])
+            .await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(app.order_row(&lost).await.order_status, OrderStatus::Paid);
 }
@@ -380,7 +388,8 @@ async fn the_wechat_pay_bill_finds_every_difference_once(backend: Backend) {
 
     let day = today();
     let (code, stdout, stderr) =
-        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay", "--json"]);
+        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay", "--json"])
+            .await;
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     let doc = json_of(&stdout);
     assert_eq!(doc["provider"], "wechatpay");
@@ -405,7 +414,8 @@ async fn the_wechat_pay_bill_finds_every_difference_once(backend: Backend) {
 
     // Again: nothing applied twice.
     let (code, stdout, _) =
-        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay", "--json"]);
+        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay", "--json"])
+            .await;
     assert_eq!(code, Some(1));
     let again = json_of(&stdout);
     assert_eq!(
@@ -420,7 +430,7 @@ async fn the_wechat_pay_bill_finds_every_difference_once(backend: Backend) {
     fake.pay(&late).expect("pay");
     fake.set_fault(Some(shop_wechatpay::fake::Fault::TamperedBody));
     let (code, _, stderr) =
-        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay"]);
+        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay"]).await;
     fake.set_fault(None);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("WeChat Pay statement"), "{stderr}");

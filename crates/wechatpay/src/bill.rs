@@ -429,7 +429,7 @@ mod tests {
         assert!(read(cut.as_bytes()).expect_err("truncated").to_string().contains("truncated"));
         // A malformed amount, a missing backtick, a missing value, not UTF-8, unknown state.
         for bad in [
-            FIXTURE.replace("`99.00,`0.00,`0,", "`99.0.0,`0.00,`0,"),
+            FIXTURE.replace("`0.60%,`99.00,", "`0.60%,`99.0.0,"),
             FIXTURE.replace(",`NATIVE,`SUCCESS", ",NATIVE,`SUCCESS"),
             FIXTURE.replace("`0.60%,`99.00,`0.00,`\r\n", "`0.60%,`99.00,`0.00\r\n"),
             FIXTURE.replace("`SUCCESS,`OTHERS", "`PAYING,`OTHERS"),
