@@ -46,7 +46,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    shop_http::telemetry::init(&settings.log.format, &settings.log.filter);
+    // The server logs to standard output; an operator command to standard error, so that its
+    // output (a table, a `--json` document) is only its result.
+    let to_stderr = !matches!(command, cli::Command::Serve);
+    shop_http::telemetry::init_with(&settings.log.format, &settings.log.filter, to_stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

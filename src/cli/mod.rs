@@ -49,8 +49,11 @@ pub enum Command {
     /// Sales: units and revenue per course and per day, orders created vs paid
     /// (conversion), refunds.
     Sales(sales::Sales),
-    /// Ask Alipay about every order still unpaid or in doubt and apply the verified answers
-    /// (payments found are recorded, overdue unpaid orders expired). Prints what changed.
+    /// Reconcile against the providers' statements (对账单) of a day (--statement
+    /// [YYYY-MM-DD], default yesterday, Beijing time): matched lines are counted, verified
+    /// payments and console refunds applied, other differences flagged (exit status 1); the
+    /// run is stored. Without --statement: ask the provider about every order still unpaid or
+    /// in doubt and apply the verified answers. Prints what changed.
     Reconcile(reconcile::Reconcile),
     /// Manage accounts.
     User {

@@ -47,6 +47,7 @@ struct State {
     sim: Simulator,
     wrong: FakeAlipay,
     behaviour: Mutex<Behaviour>,
+    truncate_statements: Mutex<bool>,
     calls: Mutex<Vec<(String, String)>>,
 }
 
@@ -70,10 +71,12 @@ impl FakeGateway {
             sim: Simulator::new(alipay.clone(), app_public, APP_ID.into(), SELLER_ID.into()),
             wrong,
             behaviour: Mutex::new(Behaviour::Normal),
+            truncate_statements: Mutex::new(false),
             calls: Mutex::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/gateway.do", listener.local_addr().expect("addr"));
+        state.sim.set_bill_url(format!("http://{}/bill.zip", listener.local_addr().expect("addr")));
         let serving = Arc::clone(&state);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -94,6 +97,16 @@ impl FakeGateway {
 
     pub fn trade_no(&self, out_trade_no: &str) -> String {
         self.state.sim.trade_no(out_trade_no).unwrap_or_else(|| "2026112122001000000000001".into())
+    }
+
+    /// A refund made in Alipay's merchant console (not through the API); its batch number.
+    pub fn console_refund(&self, out_trade_no: &str, fen: i64) -> String {
+        self.state.sim.console_refund(out_trade_no, fen).expect("a paid trade with that much left")
+    }
+
+    /// Serves statements cut in half (a truncated zip) from now on.
+    pub fn truncate_statements(&self, on: bool) {
+        *self.state.truncate_statements.lock().expect("lock") = on;
     }
 
     pub fn refunded_fen(&self, out_trade_no: &str) -> i64 {
@@ -171,6 +184,23 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
     let body = buf[header_end..].to_vec();
     let target = head.split_whitespace().nth(1).unwrap_or("/");
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    if target.starts_with("/bill.zip") {
+        // The statement file at `bill_download_url`: a zip, not a signed answer.
+        let (status, mut zip) = match state.sim.statement_zip(query) {
+            Some(zip) => ("200 OK", zip),
+            None => ("404 Not Found", Vec::new()),
+        };
+        if *state.truncate_statements.lock().expect("lock") {
+            zip.truncate(zip.len() / 2);
+        }
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            zip.len()
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(&zip).await;
+        return;
+    }
     let mut params = parse_urlencoded(query).unwrap_or_default();
     params.extend(parse_urlencoded(&body).unwrap_or_default());
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();

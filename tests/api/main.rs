@@ -20,5 +20,6 @@ mod money_once;
 mod openapi;
 mod pages;
 mod payments;
+mod statement;
 mod users;
 mod wechatpay;

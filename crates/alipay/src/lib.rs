@@ -12,8 +12,9 @@
 //! * [`request`] and [`pagepay`]: signed request parameters and the `alipay.trade.page.pay` URL.
 //! * [`notify`]: verification and typed parsing of async notifies and synchronous returns.
 //! * [`response`]: extraction and verification of signed gateway JSON responses (pure).
-//! * [`client`]: the HTTP client for `alipay.trade.query` / `close` / `refund` (the only module
-//!   doing I/O).
+//! * [`bill`]: the trade statement (对账单): its download URL answer and the GBK CSV zip.
+//! * [`client`]: the HTTP client for `alipay.trade.query` / `close` / `refund` and the
+//!   statement download (the only module doing I/O).
 //! * `gateway` (cargo feature `gateway`): Alipay's side of the protocol (signed notifies and
 //!   responses, verification of app requests), for the development payment simulator.
 //! * `fake` (cargo feature `fake`, for tests only): a fake "Alipay" built on `gateway`.
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod amount;
+pub mod bill;
 pub mod client;
 #[cfg(feature = "fake")]
 pub mod fake;

@@ -102,6 +102,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Background workers.
     pub workers: WorkersSettings,
+    /// `[reconciliation]`.
+    pub reconciliation: ReconciliationSettings,
     /// Outgoing email.
     pub email: EmailSettings,
     /// Private media (videos, materials).
@@ -324,6 +326,16 @@ pub struct OutboxSettings {
     /// With at least this many HTTP requests in progress in the process, the worker takes
     /// one batch per poll interval instead of one after another (0: never holds back).
     pub yield_at_requests: usize,
+}
+
+/// `[reconciliation]`: the daily reconciliation against the providers' statements.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReconciliationSettings {
+    /// Whether `serve`'s worker reconciles the previous day's statements every day.
+    pub daily: bool,
+    /// From which hour (Beijing time, 0–23) of a day the worker reconciles the day before
+    /// (the providers publish a day's statement the next morning).
+    pub hour: u32,
 }
 
 /// `[workers]`.
@@ -594,6 +606,9 @@ impl Settings {
         }
         if self.alipay.order_timeout_minutes < 1 || self.alipay.order_timeout_minutes > 15 * 24 * 60 {
             return invalid("alipay.order_timeout_minutes must be between 1 and 21600 (15 days)".into());
+        }
+        if self.reconciliation.hour > 23 {
+            return invalid("reconciliation.hour must be between 0 and 23 (Beijing time)".into());
         }
         if self.storage.url_ttl_seconds == 0 || self.storage.url_ttl_seconds > 900 {
             return invalid("storage.url_ttl_seconds must be between 1 and 900 (15 minutes)".into());

@@ -508,6 +508,13 @@ pub mod msg {
     }
 
     // ---- sellers: refunds, campaigns, media, reports, import ----
+    /// Reconciling the statement of a provider that is not enabled.
+    pub fn no_statement(provider: &str) -> Text {
+        Text::new(
+            format!("{provider} 未启用，没有可核对的对账单"),
+            format!("{provider} is not enabled: it has no statement to reconcile"),
+        )
+    }
     /// A refund of an order that is not paid.
     pub fn nothing_to_refund(out_trade_no: &str, status: &str) -> Text {
         Text::new(

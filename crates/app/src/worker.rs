@@ -72,8 +72,12 @@ fn busy(requests: &InFlight, threshold: usize) -> bool {
     threshold > 0 && requests.count() >= threshold
 }
 
+/// How often the daily reconciliation looks whether the previous day is due.
+const RECONCILIATION_CHECK: Duration = Duration::from_secs(15 * 60);
+
 /// Runs the background workers of a server process until it exits: the outbox worker
-/// (side effects, retried with backoff) and the expiry sweep of overdue unpaid orders.
+/// (side effects, retried with backoff), the expiry sweep of overdue unpaid orders and the
+/// daily reconciliation against the providers' statements (`[reconciliation]`).
 /// Several processes may run them against one database: jobs and orders are claimed.
 pub fn spawn_workers(ctx: Arc<AppContext>) {
     let outbox_ctx = Arc::clone(&ctx);
@@ -95,6 +99,21 @@ pub fn spawn_workers(ctx: Arc<AppContext>) {
             tokio::time::sleep(every).await;
         }
     });
+    if ctx.settings.reconciliation.daily {
+        let daily_ctx = Arc::clone(&ctx);
+        tokio::spawn(async move {
+            // Every quarter of an hour: the previous day's statements once they are due (from
+            // `reconciliation.hour`), each until a run of it completes.
+            loop {
+                if let Err(e) =
+                    crate::payments::reconcile_due_statements(&daily_ctx, chrono::Utc::now()).await
+                {
+                    tracing::warn!(error = ?e, "daily reconciliation failed");
+                }
+                tokio::time::sleep(RECONCILIATION_CHECK).await;
+            }
+        });
+    }
     tokio::spawn(async move {
         let every = Duration::from_secs(ctx.settings.alipay.expiry_check_seconds.max(1));
         loop {

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod reconciliation;
 mod rows;
 pub mod sales;
 pub mod sms;

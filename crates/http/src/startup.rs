@@ -360,7 +360,11 @@ fn build_app(
             ))
             .service(browser_route(
                 web::resource("/dev/alipay/pay").route(web::post().to(pages::simulator_pay)),
-            ));
+            ))
+            .service(
+                web::resource(shop_app::payments::simulator::BILL_PATH)
+                    .route(web::get().to(pages::simulator_statement)),
+            );
     }
     if state.ctx.payments().wechat_simulator.is_some() {
         app = app

@@ -13,12 +13,28 @@ use tracing_subscriber::fmt::format::FmtSpan;
 /// Installs the global subscriber: `RUST_LOG` if set, else `filter`; JSON lines when
 /// `format` is `json`. Safe to call more than once (later calls do nothing).
 pub fn init(format: &str, filter: &str) {
+    init_with(format, filter, false);
+}
+
+/// As [`init`], writing to standard error when `to_stderr` (the operator commands, whose
+/// standard output is their result, e.g. `--json` documents).
+pub fn init_with(format: &str, filter: &str, to_stderr: bool) {
     let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_span_events(FmtSpan::NONE);
-    let _ = if format == "json" {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
-    } else {
-        builder.with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).try_init()
+    let _ = match (format == "json", to_stderr) {
+        (true, false) => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        (true, true) => {
+            builder.json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr).try_init()
+        }
+        (false, false) => builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init(),
+        (false, true) => builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .try_init(),
     };
 }
 

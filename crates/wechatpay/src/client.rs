@@ -1,5 +1,5 @@
-//! The HTTP client (reqwest, rustls) for Native create, query, close, refund and refund query.
-//! The only module of this crate that does I/O.
+//! The HTTP client (reqwest, rustls) for Native create, query, close, refund, refund query and
+//! the trade bill. The only module of this crate that does I/O.
 //!
 //! Every request carries `Authorization` (signed over the exact bytes sent),
 //! `Accept: application/json`, a `User-Agent` and `Wechatpay-Serial` (the WeChat Pay public key
@@ -20,6 +20,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, USER_AGENT
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::bill::{BillError, BillLine, HashCheck, TradeBillAnswer, read_trade_bill, tradebill_path};
 use crate::keys::{MerchantPrivateKey, WechatPayPublicKey};
 use crate::model::{
     CloseBody, ErrorBody, InvalidRequest, NativeCreated, NativeOrder, Refund, RefundRequest, Transaction,
@@ -379,5 +380,107 @@ impl WechatPayClient {
             404 if answer.is_error_code("RESOURCE_NOT_EXISTS") => Ok(RefundQueryOutcome::NotFound),
             _ => Err(answer.error()),
         }
+    }
+
+    /// `GET /v3/bill/tradebill?bill_date=…&bill_type=ALL`: where the trade bill of `day`
+    /// (Beijing time) is, and its SHA1.
+    ///
+    /// # Errors
+    /// [`ApiError`] (e.g. `NO_STATEMENT_EXIST` while the bill is not ready).
+    pub async fn trade_bill(&self, day: chrono::NaiveDate) -> Result<TradeBillAnswer, ApiError> {
+        let answer = self.call(reqwest::Method::GET, &tradebill_path(day), None).await?;
+        if answer.status != 200 {
+            return Err(answer.error());
+        }
+        answer.json()
+    }
+
+    /// Downloads the bill `answer` announces with a signed `GET` of its URL (WeChat Pay does
+    /// not sign this answer: the SHA1 `hash_value` is checked instead), streaming it into a
+    /// temporary file, then hands every row to `on_line`. Returns the number of rows.
+    ///
+    /// # Errors
+    /// [`BillError`]: the download failed, the hash differs, or the file is not a bill; nothing
+    /// is handed over when the hash differs.
+    pub async fn download_trade_bill(
+        &self,
+        answer: &TradeBillAnswer,
+        on_line: impl FnMut(BillLine),
+    ) -> Result<u64, BillError> {
+        use std::io::{Seek, Write};
+        let url = url::Url::parse(&answer.download_url)
+            .map_err(|e| BillError::Api(ApiError::Malformed(format!("download_url: {e}"))))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(BillError::Api(ApiError::Malformed("download_url is not http(s)".into())));
+        }
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let auth = authorization(
+            &self.config.mch_id,
+            &self.config.merchant_serial_no,
+            &self.config.merchant_private_key,
+            "GET",
+            &path_and_query,
+            b"",
+            Utc::now().timestamp(),
+            &new_nonce(),
+        )
+        .map_err(ApiError::from)?;
+        let mut response = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, auth)
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header(header::SERIAL, self.config.wechatpay_public_key.id())
+            .send()
+            .await
+            .map_err(|e| BillError::Api(map_reqwest(&e.without_url())))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(BillError::Api(ApiError::HttpStatus { status }));
+        }
+        let mut check = HashCheck::new(answer)?;
+        let mut file = TempFile::create()?;
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| BillError::Api(map_reqwest(&e.without_url())))?
+        {
+            check.update(&chunk);
+            file.file.write_all(&chunk).map_err(|e| BillError::Io(e.to_string()))?;
+        }
+        check.finish()?;
+        file.file.rewind().map_err(|e| BillError::Io(e.to_string()))?;
+        read_trade_bill(std::io::BufReader::new(&file.file), on_line)
+    }
+}
+
+/// A temporary file, removed when dropped.
+struct TempFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl TempFile {
+    fn create() -> Result<Self, BillError> {
+        let path = std::env::temp_dir().join(format!(
+            "shop-wechatpay-bill-{}-{}.csv",
+            std::process::id(),
+            new_nonce()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| BillError::Io(format!("{}: {e}", path.display())))?;
+        Ok(TempFile { path, file })
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }

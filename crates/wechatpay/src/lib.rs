@@ -12,6 +12,7 @@
 //! * [`aead`]: decryption of notification resources.
 //! * [`model`]: typed requests and answers (amounts in fen), order-number rules.
 //! * [`notify`]: notification verification, decryption and parsing.
+//! * [`bill`]: the trade bill (交易账单): its answer, the SHA1 check, the backtick CSV.
 //! * [`client`]: the HTTP client (the only module doing I/O).
 //! * `gateway` (cargo feature `gateway`): WeChat Pay's side, for the development simulator.
 //! * `simulator` (cargo feature `gateway`): WeChat Pay's merchant API in memory (orders,
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod aead;
+pub mod bill;
 pub mod client;
 #[cfg(feature = "fake")]
 pub mod fake;

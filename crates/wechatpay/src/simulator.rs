@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use crate::bill::{BillKind, BillLine, TradeBillAnswer, sha1_hex, write_trade_bill};
 use crate::gateway::WechatPayGateway;
 use crate::model::{
     CloseBody, ErrorBody, NativeCreateBody, Payer, Refund, RefundAmount, RefundBody, RefundNotice,
@@ -200,6 +201,33 @@ impl WechatPaySimulator {
                 Some(r) => json(200, &r.refund),
                 None => error(404, "RESOURCE_NOT_EXISTS", "退款单不存在"),
             },
+            ("GET", ["v3", "bill", "tradebill"]) => {
+                let Some(day) = bill_day(query) else {
+                    return error(400, "PARAM_ERROR", "bill_date 或 bill_type 参数错误");
+                };
+                let host = header("Host").unwrap_or_else(|| "127.0.0.1".into());
+                let text = self.trade_bill(day);
+                json(
+                    200,
+                    &TradeBillAnswer {
+                        hash_type: "SHA1".into(),
+                        hash_value: sha1_hex(text.as_bytes()),
+                        download_url: format!(
+                            "http://{host}/v3/billdownload/file?token={}",
+                            day.format("%Y%m%d")
+                        ),
+                    },
+                )
+            }
+            ("GET", ["v3", "billdownload", "file"]) => {
+                match query
+                    .strip_prefix("token=")
+                    .and_then(|t| chrono::NaiveDate::parse_from_str(t, "%Y%m%d").ok())
+                {
+                    Some(day) => (200, self.trade_bill(day).into_bytes()),
+                    None => error(400, "PARAM_ERROR", "token 无效"),
+                }
+            }
             _ => error(404, "NOT_FOUND", "no such API"),
         }
     }
@@ -321,6 +349,141 @@ impl WechatPaySimulator {
         answer
     }
 
+    /// The trade bill of `day` (Beijing time), built from the orders paid and the refunds
+    /// completed that day, in time order.
+    #[must_use]
+    pub fn trade_bill(&self, day: chrono::NaiveDate) -> String {
+        let on_day = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(crate::model::parse_time)
+                .filter(|t| t.with_timezone(&crate::model::beijing()).date_naive() == day)
+        };
+        let mut lines = Vec::new();
+        let state = self.state();
+        for order in state.orders.values() {
+            if let (true, Some(at)) = (order.state.money_received(), on_day(&order.success_time)) {
+                lines.push(BillLine {
+                    kind: BillKind::Payment,
+                    transaction_id: order.transaction_id.clone().unwrap_or_default(),
+                    out_trade_no: order.body.out_trade_no.clone(),
+                    amount_fen: order.body.amount.total,
+                    out_refund_no: None,
+                    at: Some(at),
+                    description: order.body.description.clone(),
+                });
+            }
+        }
+        for r in state.refunds.values() {
+            if let (RefundStatus::Success, Some(at)) = (&r.refund.status, on_day(&r.refund.success_time)) {
+                lines.push(BillLine {
+                    kind: BillKind::Refund,
+                    transaction_id: r.refund.transaction_id.clone().unwrap_or_default(),
+                    out_trade_no: r.refund.out_trade_no.clone(),
+                    amount_fen: r.refund.amount.refund,
+                    out_refund_no: Some(r.refund.out_refund_no.clone()),
+                    at: Some(at),
+                    description: state
+                        .orders
+                        .get(&r.refund.out_trade_no)
+                        .map(|o| o.body.description.clone())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        drop(state);
+        lines.sort_by(|a, b| (a.at, &a.out_trade_no).cmp(&(b.at, &b.out_trade_no)));
+        write_trade_bill(&self.app_id, self.gateway.mch_id(), &lines)
+    }
+
+    /// A payment of `total_fen` for `out_trade_no` made at WeChat Pay at `now`, whatever the
+    /// shop knows of it (a trade of another system, or booked with another amount): for tests
+    /// and demonstrations of reconciliation. Returns the transaction id.
+    pub fn plant_payment(&self, out_trade_no: &str, total_fen: i64, description: &str, now: i64) -> String {
+        let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+        let mut state = self.state();
+        state.serial += 1;
+        let transaction_id = format!("42000000{}{:010}", at.format("%Y%m%d"), state.serial);
+        let mch_id = self.gateway.mch_id().to_owned();
+        let app_id = self.app_id.clone();
+        let order = state.orders.entry(out_trade_no.to_owned()).or_insert_with(|| Order {
+            body: NativeCreateBody {
+                appid: app_id,
+                mchid: mch_id,
+                description: description.to_owned(),
+                out_trade_no: out_trade_no.to_owned(),
+                time_expire: format_time(at),
+                attach: None,
+                notify_url: "https://example.invalid/notify".into(),
+                amount: crate::model::OrderAmount { total: total_fen, currency: "CNY".into() },
+            },
+            code_url: String::new(),
+            state: TradeState::NotPay,
+            transaction_id: None,
+            success_time: None,
+            refunded_fen: 0,
+        });
+        order.body.amount.total = total_fen;
+        order.state = TradeState::Success;
+        order.success_time = Some(format_time(at));
+        order.transaction_id.get_or_insert(transaction_id).clone()
+    }
+
+    /// A refund of `amount_fen` made in the merchant console (not through the API): it
+    /// succeeds at once and shows in the day's bill. Returns its refund number.
+    ///
+    /// # Errors
+    /// [`SimulatorError::State`] for an unknown or unpaid order, or more than is left.
+    pub fn console_refund(
+        &self,
+        out_trade_no: &str,
+        amount_fen: i64,
+        now: i64,
+    ) -> Result<String, SimulatorError> {
+        let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+        let mut state = self.state();
+        state.serial += 1;
+        let serial = state.serial;
+        let order = state
+            .orders
+            .get_mut(out_trade_no)
+            .filter(|o| o.state.money_received())
+            .ok_or_else(|| SimulatorError::State(format!("no paid order {out_trade_no}")))?;
+        if amount_fen < 1 || order.refunded_fen + amount_fen > order.body.amount.total {
+            return Err(SimulatorError::State(format!("cannot refund {amount_fen} fen of {out_trade_no}")));
+        }
+        order.refunded_fen += amount_fen;
+        order.state = TradeState::Refund;
+        let total = order.body.amount.total;
+        let out_refund_no = format!("MP{}{serial:08}", at.format("%Y%m%d"));
+        let refund = Refund {
+            refund_id: format!("50300000{}{serial:010}", at.format("%Y%m%d")),
+            out_refund_no: out_refund_no.clone(),
+            transaction_id: order.transaction_id.clone(),
+            out_trade_no: out_trade_no.to_owned(),
+            channel: Some("ORIGINAL".into()),
+            user_received_account: Some("支付用户零钱".into()),
+            success_time: Some(format_time(at)),
+            create_time: Some(format_time(at)),
+            status: RefundStatus::Success,
+            amount: RefundAmount {
+                total,
+                refund: amount_fen,
+                payer_total: Some(total),
+                payer_refund: Some(amount_fen),
+                currency: Some("CNY".into()),
+            },
+        };
+        let request = RefundBody {
+            out_trade_no: out_trade_no.to_owned(),
+            out_refund_no: out_refund_no.clone(),
+            reason: None,
+            notify_url: None,
+            amount: crate::model::RefundRequestAmount { refund: amount_fen, total, currency: "CNY".into() },
+        };
+        state.refunds.insert(out_refund_no.clone(), SimRefund { request, refund });
+        Ok(out_refund_no)
+    }
+
     /// The order as the query would answer it.
     #[must_use]
     pub fn order(&self, out_trade_no: &str) -> Option<Transaction> {
@@ -386,6 +549,20 @@ impl WechatPaySimulator {
         };
         Ok(self.gateway.refund_notification(&notice, now.timestamp())?)
     }
+}
+
+/// The day of a `bill_date=…&bill_type=ALL` query (other bill types are not played).
+fn bill_day(query: &str) -> Option<chrono::NaiveDate> {
+    let mut day = None;
+    let mut all = false;
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("bill_date", d)) => day = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok(),
+            Some(("bill_type", t)) => all = t == "ALL",
+            _ => return None,
+        }
+    }
+    day.filter(|_| all)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use shop_alipay::bill::{BillError, BillKind};
 use shop_alipay::{
     AlipayClient, ClientConfig, CloseOutcome, GatewayError, PagePay, QueryOutcome, TradeStatus,
     VerifiedNotify, parse_urlencoded, verify_notify,
@@ -14,7 +15,7 @@ use shop_domain::order::PayType;
 use super::keys::Keys;
 use super::provider::{
     Headers, NewPayment, Notice, PayLinks, Provider, ProviderError, QueryAnswer, RefundAnswer, RefundCall,
-    Rejected, TradeFacts, TradeState, VerifiedNotice, storable,
+    Rejected, StatementKind, StatementLine, TradeFacts, TradeState, VerifiedNotice, storable,
 };
 use super::simulator;
 use crate::config::{AlipayMode, AlipaySettings};
@@ -201,5 +202,33 @@ impl Provider for AlipayProvider {
             .await?;
         tracing::debug!(order.out_trade_no = %call.out_trade_no, refund.fund_change = outcome.fund_change, "alipay refund answered");
         Ok(RefundAnswer::Done { refunded_total_fen: Some(outcome.refund_fee_fen) })
+    }
+
+    /// `alipay.data.dataservice.bill.downloadurl.query` (`bill_type = trade`), then the zip at
+    /// `bill_download_url`, its detail file read row by row.
+    async fn statement(&self, day: chrono::NaiveDate) -> Result<Vec<StatementLine>, ProviderError> {
+        let client = self.endpoints_now().client.clone();
+        let url = client.bill_download_url(day).await?;
+        let mut lines = Vec::new();
+        client
+            .download_trade_bill(&url, |l| {
+                lines.push(StatementLine {
+                    kind: match l.kind {
+                        BillKind::Trade => StatementKind::Payment,
+                        BillKind::Refund => StatementKind::Refund,
+                    },
+                    out_trade_no: l.out_trade_no,
+                    trade_no: l.trade_no,
+                    amount_fen: l.amount_fen,
+                    refund_no: l.refund_no,
+                    at: l.finished_at,
+                });
+            })
+            .await
+            .map_err(|e| match e {
+                BillError::Gateway(g) => ProviderError::from(g),
+                other => ProviderError::Permanent(format!("refused: {other}")),
+            })?;
+        Ok(lines)
     }
 }

@@ -43,6 +43,9 @@ impl Payments {
                     settings.alipay.seller_id.clone(),
                 ))
             });
+        if let Some(sim) = &simulator {
+            sim.set_bill_url(format!("{public_url}{}", simulator::BILL_PATH));
+        }
         let alipay = AlipayProvider::new(&settings.alipay, keys, public_url)?;
         let (wechat, wechat_simulator) = match WechatPayProvider::new(settings, public_url)? {
             Some((provider, simulator)) => (Some(provider), simulator),
@@ -57,6 +60,9 @@ impl Payments {
     /// As [`Payments::new`].
     pub fn set_public_url(&self, _settings: &Settings, public_url: &str) -> anyhow::Result<()> {
         self.alipay.set_public_url(public_url)?;
+        if let Some(sim) = &self.simulator {
+            sim.set_bill_url(format!("{public_url}{}", simulator::BILL_PATH));
+        }
         if let Some(wechat) = &self.wechat {
             wechat.set_public_url(public_url)?;
         }

@@ -25,6 +25,7 @@ mod poll;
 pub mod provider;
 mod refunds;
 pub mod simulator;
+mod statement;
 pub mod wechat;
 
 pub use cashier::{QrCashier, wechat_cashier};
@@ -40,4 +41,8 @@ pub use ordering::{
 pub use poll::{PaymentState, payment_status};
 pub use refunds::{
     ReconcileRow, RefundPreview, RefundRequested, preview_refund, reconcile, refundable, request_refund,
+};
+pub use statement::{
+    Difference, ReconciliationRun, StatementReport, last_runs, reconcile_due_statements, reconcile_statement,
+    statement_providers, yesterday_in_beijing,
 };

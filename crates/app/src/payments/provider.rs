@@ -181,15 +181,30 @@ pub enum RefundAnswer {
     Processing,
 }
 
+/// What a statement line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// Money in: a payment.
+    Payment,
+    /// Money out: a refund.
+    Refund,
+}
+
 /// One line of a provider's statement (for reconciliation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementLine {
-    /// Our order number.
+    /// Payment or refund.
+    pub kind: StatementKind,
+    /// The order number the line names (ours, or not).
     pub out_trade_no: String,
     /// The provider's trade number.
     pub trade_no: String,
-    /// Amount in fen (negative for refunds).
+    /// Amount in fen, positive (for a refund, what went back).
     pub amount_fen: i64,
+    /// A refund's request number (ours when course-shop made it, the console's otherwise).
+    pub refund_no: Option<String>,
+    /// When it happened.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// A provider call failed.
@@ -238,9 +253,9 @@ pub trait Provider: Send + Sync {
     /// Refunds (part of) a trade; idempotent by `out_request_no`.
     async fn refund(&self, call: &RefundCall<'_>) -> Result<RefundAnswer, ProviderError>;
 
-    /// The provider's statement of a day, for reconciliation. Not supported by any provider
-    /// yet (the reconciliation issue completes it): `course-shop reconcile` queries orders one
-    /// by one instead.
+    /// The provider's statement (对账单) of a day (Beijing time), downloaded, verified and read
+    /// whole (a statement that is malformed, in another encoding or truncated is an error, and
+    /// nothing of it is returned). Alipay and WeChat Pay implement it.
     async fn statement(&self, _day: NaiveDate) -> Result<Vec<StatementLine>, ProviderError> {
         Err(ProviderError::NotSupported("statements"))
     }

@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
+use shop_alipay::bill::{BILL_METHOD, BillKind, BillLine, trade_bill_zip};
 use shop_alipay::gateway::{AlipayGateway, PaymentNotify, error_json, query_success_json};
 use shop_alipay::time::{format_beijing, parse_beijing};
 use shop_alipay::{AlipayPublicKey, TradeStatus, format_yuan, parse_yuan};
@@ -20,13 +21,26 @@ use crate::error::{AppError, AppResult};
 /// Where the simulated gateway is served.
 pub const GATEWAY_PATH: &str = "/dev/alipay/gateway.do";
 
+/// Where the simulated gateway serves statements (the `bill_download_url`).
+pub const BILL_PATH: &str = "/dev/alipay/bill.zip";
+
 #[derive(Debug, Clone)]
 struct Trade {
     trade_no: String,
     total_fen: i64,
     status: TradeStatus,
     refunded_fen: i64,
-    refunds: Vec<String>,
+    refunds: Vec<SimRefund>,
+    subject: String,
+    paid_at: Option<DateTime<Utc>>,
+}
+
+/// A refund the simulator made: its request number, amount and time.
+#[derive(Debug, Clone)]
+struct SimRefund {
+    request_no: String,
+    fen: i64,
+    at: DateTime<Utc>,
 }
 
 impl Trade {
@@ -37,6 +51,8 @@ impl Trade {
             status: TradeStatus::WaitBuyerPay,
             refunded_fen: 0,
             refunds: Vec::new(),
+            subject: String::new(),
+            paid_at: None,
         }
     }
 }
@@ -66,6 +82,7 @@ pub struct Simulator {
     seller_id: String,
     trades: Mutex<HashMap<String, Trade>>,
     http: reqwest::Client,
+    bill_url: Mutex<String>,
 }
 
 struct PagePayRequest {
@@ -97,7 +114,13 @@ impl Simulator {
             seller_id,
             trades: Mutex::default(),
             http: reqwest::Client::new(),
+            bill_url: Mutex::new(format!("http://127.0.0.1{BILL_PATH}")),
         }
+    }
+
+    /// Where statements are served (the `bill_download_url` without its query).
+    pub fn set_bill_url(&self, url: String) {
+        *self.bill_url.lock().unwrap_or_else(|p| p.into_inner()) = url;
     }
 
     fn trades(&self) -> std::sync::MutexGuard<'_, HashMap<String, Trade>> {
@@ -168,6 +191,8 @@ impl Simulator {
                 return Err(bad("this trade was closed"));
             }
             trade.status = TradeStatus::TradeSuccess;
+            trade.subject.clone_from(&req.subject);
+            trade.paid_at = Some(Utc::now());
             trade.trade_no.clone()
         };
         let now = Utc::now();
@@ -226,8 +251,65 @@ impl Simulator {
     pub fn set_trade(&self, out_trade_no: &str, total_fen: i64, status: TradeStatus) {
         let mut trades = self.trades();
         let trade = trades.entry(out_trade_no.to_owned()).or_insert_with(|| Trade::waiting(total_fen));
+        if status.is_paid() && trade.paid_at.is_none() {
+            trade.paid_at = Some(Utc::now());
+        }
         trade.status = status;
         trade.total_fen = total_fen;
+    }
+
+    /// A refund of `fen` made in Alipay's merchant console (not through the API): it shows in
+    /// the day's statement with a batch number of Alipay's. Returns the number, or `None` when
+    /// the trade is not paid or has not that much left.
+    pub fn console_refund(&self, out_trade_no: &str, fen: i64) -> Option<String> {
+        let mut trades = self.trades();
+        let trade = trades.get_mut(out_trade_no).filter(|t| t.status.is_paid())?;
+        if fen < 1 || trade.refunded_fen + fen > trade.total_fen {
+            return None;
+        }
+        let now = Utc::now();
+        let request_no =
+            format!("{}21001004{:08}", now.format("%Y%m%d"), rand::random::<u32>() % 100_000_000);
+        trade.refunded_fen += fen;
+        trade.refunds.push(SimRefund { request_no: request_no.clone(), fen, at: now });
+        if trade.refunded_fen == trade.total_fen {
+            trade.status = TradeStatus::TradeClosed;
+        }
+        Some(request_no)
+    }
+
+    /// The trade statement zip of a day (the query string of `bill_download_url`,
+    /// `day=yyyymmdd`): every payment and refund the simulator saw that day, Beijing time.
+    pub fn statement_zip(&self, query: &str) -> Option<Vec<u8>> {
+        let day = query.strip_prefix("day=").and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())?;
+        let on_day = |at: DateTime<Utc>| at.with_timezone(&shop_alipay::time::beijing()).date_naive() == day;
+        let mut lines = Vec::new();
+        for (out_trade_no, t) in self.trades().iter() {
+            if let Some(paid_at) = t.paid_at.filter(|at| on_day(*at)) {
+                lines.push(BillLine {
+                    kind: BillKind::Trade,
+                    trade_no: t.trade_no.clone(),
+                    out_trade_no: out_trade_no.clone(),
+                    amount_fen: t.total_fen,
+                    refund_no: None,
+                    finished_at: Some(paid_at),
+                    subject: t.subject.clone(),
+                });
+            }
+            for r in t.refunds.iter().filter(|r| on_day(r.at)) {
+                lines.push(BillLine {
+                    kind: BillKind::Refund,
+                    trade_no: t.trade_no.clone(),
+                    out_trade_no: out_trade_no.clone(),
+                    amount_fen: r.fen,
+                    refund_no: Some(r.request_no.clone()),
+                    finished_at: Some(r.at),
+                    subject: t.subject.clone(),
+                });
+            }
+        }
+        lines.sort_by(|a, b| (a.finished_at, &a.out_trade_no).cmp(&(b.finished_at, &b.out_trade_no)));
+        trade_bill_zip(&self.seller_id, day, &lines, Utc::now()).ok()
     }
 
     /// Alipay's trade number of a trade the simulator knows.
@@ -254,6 +336,23 @@ impl Simulator {
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
         let method = get("method");
         let biz: Value = serde_json::from_str(&get("biz_content")).unwrap_or(Value::Null);
+        if method == BILL_METHOD {
+            let day = biz
+                .get("bill_date")
+                .and_then(Value::as_str)
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .filter(|_| biz.get("bill_type").and_then(Value::as_str) == Some("trade"));
+            let node = match day {
+                Some(day) => {
+                    let url = self.bill_url.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    json!({"code": "10000", "msg": "Success", "bill_download_url": format!("{url}?day={}", day.format("%Y%m%d"))}).to_string()
+                }
+                None => {
+                    error_json("40004", "Business Failed", "isp.bill_type_not_exist", "账单类型或日期错误")
+                }
+            };
+            return self.sign(&method, &node);
+        }
         let out_trade_no = biz.get("out_trade_no").and_then(Value::as_str).unwrap_or_default().to_owned();
         let not_exist = error_json("40004", "Business Failed", "ACQ.TRADE_NOT_EXIST", "交易不存在");
         let mut trades = self.trades();
@@ -278,7 +377,7 @@ impl Simulator {
                     .and_then(Value::as_str)
                     .and_then(|a| parse_yuan(a).ok())
                     .unwrap_or(0);
-                let repeated = t.refunds.contains(&request_no);
+                let repeated = t.refunds.iter().any(|r| r.request_no == request_no);
                 if !repeated {
                     if t.refunded_fen + amount > t.total_fen {
                         return self.sign(
@@ -292,7 +391,7 @@ impl Simulator {
                         );
                     }
                     t.refunded_fen += amount;
-                    t.refunds.push(request_no);
+                    t.refunds.push(SimRefund { request_no, fen: amount, at: Utc::now() });
                 }
                 json!({
                     "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": t.trade_no,

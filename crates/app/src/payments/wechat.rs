@@ -16,6 +16,7 @@ use chrono::Utc;
 use rand::Rng as _;
 use secrecy::ExposeSecret;
 use shop_domain::order::PayType;
+use shop_wechatpay::bill::BillKind;
 use shop_wechatpay::gateway::WechatPayGateway;
 use shop_wechatpay::model::parse_time;
 use shop_wechatpay::simulator::{SignedAnswer, WechatPaySimulator};
@@ -28,7 +29,7 @@ use shop_wechatpay::{
 use super::keys::{kept_text, text_or_file};
 use super::provider::{
     Headers, NewPayment, Notice, PayLinks, Provider, ProviderError, QueryAnswer, RefundAnswer, RefundCall,
-    RefundFacts, Rejected, TradeFacts, TradeState, VerifiedNotice, storable,
+    RefundFacts, Rejected, StatementKind, StatementLine, TradeFacts, TradeState, VerifiedNotice, storable,
 };
 use crate::config::{AlipayMode, Settings, WechatPaySettings};
 use crate::error::{AppError, AppResult};
@@ -407,6 +408,34 @@ impl Provider for WechatPayProvider {
             RefundStatus::Processing => Ok(RefundAnswer::Processing),
             other => Err(ProviderError::Permanent(format!("refund {}: {other}", call.out_request_no))),
         }
+    }
+
+    /// `GET /v3/bill/tradebill` (type `ALL`), then the signed download of its `download_url`,
+    /// checked against its SHA1 `hash_value`, read row by row.
+    async fn statement(&self, day: chrono::NaiveDate) -> Result<Vec<StatementLine>, ProviderError> {
+        let client = self.endpoints.load_full().client.clone();
+        let answer = client.trade_bill(day).await?;
+        let mut lines = Vec::new();
+        client
+            .download_trade_bill(&answer, |l| {
+                lines.push(StatementLine {
+                    kind: match l.kind {
+                        BillKind::Payment => StatementKind::Payment,
+                        BillKind::Refund => StatementKind::Refund,
+                    },
+                    out_trade_no: l.out_trade_no,
+                    trade_no: l.transaction_id,
+                    amount_fen: l.amount_fen,
+                    refund_no: l.out_refund_no,
+                    at: l.at,
+                });
+            })
+            .await
+            .map_err(|e| match e {
+                shop_wechatpay::bill::BillError::Api(api) => ProviderError::from(api),
+                other => ProviderError::Permanent(format!("refused: {other}")),
+            })?;
+        Ok(lines)
     }
 }
 

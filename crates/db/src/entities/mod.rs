@@ -17,6 +17,8 @@ pub mod order_ref;
 pub mod outbox;
 pub mod payment_notify;
 pub mod rate_limit;
+pub mod reconciliation_line;
+pub mod reconciliation_run;
 pub mod refund;
 pub mod section;
 pub mod sms_code;

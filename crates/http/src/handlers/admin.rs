@@ -271,7 +271,92 @@ pub struct SalesDto {
     /// The checkout funnel, when asked for (`funnel`, `by_ref`, `by_day`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub funnel: Option<Vec<FunnelRowDto>>,
+    /// The last reconciliations against the providers' statements, newest first, with what
+    /// they applied and flagged.
+    pub reconciliation: Vec<ReconciliationRunDto>,
 }
+
+/// A difference a reconciliation applied or flagged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReconciliationLineDto {
+    /// `applied` or `flagged`.
+    pub outcome: String,
+    /// `payment`, `refund` (applied); `unknown_trade`, `amount_differs`, `not_confirmed`,
+    /// `refund_exceeds`, `not_listed` (flagged).
+    pub kind: String,
+    /// The provider's trade number.
+    pub trade_no: String,
+    /// The order number.
+    pub out_trade_no: String,
+    /// Amount in yuan.
+    pub amount: String,
+    /// What was done or seen (Chinese / English).
+    pub note: String,
+}
+
+/// One reconciliation of a provider's statement of a day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReconciliationRunDto {
+    /// `alipay`, `wechatpay`.
+    pub provider: String,
+    /// The statement's day (Beijing time).
+    pub date: String,
+    /// When it ran.
+    pub finished_at: DateTime<Utc>,
+    /// Statement lines.
+    pub lines: i64,
+    /// Lines that matched.
+    pub matched: i64,
+    /// Lines applied.
+    pub applied: i64,
+    /// Differences flagged.
+    pub flagged: i64,
+    /// Payments the statement lists, in yuan.
+    pub money_in: String,
+    /// Refunds the statement lists, in yuan.
+    pub money_out: String,
+    /// Why the statement was refused (nothing applied), if it was.
+    pub error: Option<String>,
+    /// What it applied and flagged.
+    pub differences: Vec<ReconciliationLineDto>,
+}
+
+fn difference_dto(outcome: &str, d: shop_app::payments::Difference) -> ReconciliationLineDto {
+    ReconciliationLineDto {
+        outcome: outcome.to_owned(),
+        kind: d.kind,
+        trade_no: d.trade_no,
+        out_trade_no: d.out_trade_no,
+        amount: d.amount.to_string(),
+        note: d.note,
+    }
+}
+
+impl From<shop_app::payments::ReconciliationRun> for ReconciliationRunDto {
+    fn from(run: shop_app::payments::ReconciliationRun) -> Self {
+        ReconciliationRunDto {
+            provider: run.provider,
+            date: run.date,
+            finished_at: run.finished_at,
+            lines: run.lines,
+            matched: run.matched,
+            applied: i64::try_from(run.applied.len()).unwrap_or(i64::MAX),
+            flagged: i64::try_from(run.flagged.len()).unwrap_or(i64::MAX),
+            money_in: run.money_in.to_string(),
+            money_out: run.money_out.to_string(),
+            error: run.error,
+            differences: run
+                .applied
+                .into_iter()
+                .map(|d| difference_dto("applied", d))
+                .chain(run.flagged.into_iter().map(|d| difference_dto("flagged", d)))
+                .collect(),
+        }
+    }
+}
+
+/// How many reconciliation runs the sales report shows.
+const RECONCILIATION_RUNS_SHOWN: u64 = 10;
 
 /// `{code, msg, result: Sales}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -331,12 +416,14 @@ impl From<SalesReport> for SalesDto {
                 })
                 .collect(),
             funnel: None,
+            reconciliation: Vec::new(),
         }
     }
 }
 
 /// Units and revenue per course and per day, orders created against paid (conversion),
-/// refunds, the provider mix; with `funnel` (or `by_ref`, `by_day`) the checkout funnel per course: views →
+/// refunds, the provider mix, the last reconciliations against the providers' statements;
+/// with `funnel` (or `by_ref`, `by_day`) the checkout funnel per course: views →
 /// orders created → paid → refunds. Administrators only.
 #[utoipa::path(
     get,
@@ -365,5 +452,10 @@ pub async fn sales(
         let rows = shop_app::funnel::funnel_report(&state.ctx, since, grouping).await?;
         result.funnel = Some(rows.into_iter().map(Into::into).collect());
     }
+    result.reconciliation = shop_app::payments::last_runs(&state.ctx, RECONCILIATION_RUNS_SHOWN)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     Ok(HttpResponse::Ok().json(SalesResponse { code: codes::OK, msg: msg::OK.get(lang.0).into(), result }))
 }

@@ -800,6 +800,22 @@ pub struct SalesPage {
     pub funnel: Vec<FunnelLine>,
     /// The funnel is per ref.
     pub by_ref: bool,
+    /// The last reconciliation runs.
+    pub reconciliation: Vec<ReconciliationLine>,
+}
+
+/// A run of the reconciliation table, with its flagged differences.
+pub struct ReconciliationLine {
+    /// The statement's day.
+    pub date: String,
+    /// `alipay`, `wechatpay`.
+    pub provider: String,
+    /// Lines, matched, applied, flagged.
+    pub counts: (i64, i64, usize, usize),
+    /// The refused statement's reason, or empty.
+    pub error: String,
+    /// What was flagged: kind, order number, amount, note.
+    pub flagged: Vec<(String, String, String, String)>,
 }
 
 /// A line of the funnel table.
@@ -959,6 +975,21 @@ pub async fn sales(
             })
             .collect(),
         by_ref: query.by_ref,
+        reconciliation: shop_app::payments::last_runs(&state.ctx, 10)
+            .await?
+            .into_iter()
+            .map(|run| ReconciliationLine {
+                counts: (run.lines, run.matched, run.applied.len(), run.flagged.len()),
+                date: run.date,
+                provider: run.provider,
+                error: run.error.unwrap_or_default(),
+                flagged: run
+                    .flagged
+                    .into_iter()
+                    .map(|d| (d.kind, d.out_trade_no, d.amount.to_string(), d.note))
+                    .collect(),
+            })
+            .collect(),
     };
     render(&req, &page)
 }

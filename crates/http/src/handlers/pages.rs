@@ -59,6 +59,17 @@ pub async fn simulator_api(
         .body(sim.gateway(req.query_string(), &body)))
 }
 
+/// The simulated gateway's statement file (its `bill_download_url`): the zip of the day's
+/// trades, as Alipay serves it.
+pub async fn simulator_statement(
+    state: web::Data<State>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let sim = state.ctx.payments().simulator.as_ref().ok_or_else(simulator_only)?;
+    let zip = sim.statement_zip(req.query_string()).ok_or_else(simulator_only)?;
+    Ok(HttpResponse::Ok().content_type("application/zip").body(zip))
+}
+
 /// The cashier's Pay button.
 #[derive(Debug, Deserialize)]
 pub struct PayForm {
