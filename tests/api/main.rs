@@ -19,5 +19,6 @@ mod money_once;
 mod openapi;
 mod pages;
 mod payments;
+mod stripe;
 mod users;
 mod wechatpay;

@@ -40,11 +40,13 @@ fn json_has_nul(bytes: &[u8]) -> bool {
     false
 }
 
-/// A payment provider's notification (WeChat Pay's JSON notify): its handler verifies the
-/// signature over the raw bytes and answers in the provider's format, so the body is not
-/// refused here (the audit row escapes NUL characters).
+/// A payment provider's notification (WeChat Pay's JSON notify, Stripe's webhook): its handler
+/// verifies the signature over the raw bytes and answers in the provider's way, so the body is
+/// not refused here (the audit row escapes NUL characters).
 fn is_provider_notify(req: &ServiceRequest) -> bool {
-    req.path().strip_prefix("/api/v1") == Some(crate::handlers::wechat::NOTIFY_ROUTE)
+    let route = req.path().strip_prefix("/api/v1");
+    route == Some(crate::handlers::wechat::NOTIFY_ROUTE)
+        || route == Some(crate::handlers::stripe::WEBHOOK_ROUTE)
 }
 
 fn is_json(req: &ServiceRequest) -> bool {

@@ -18,7 +18,7 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 use crate::error::{self, ApiError};
 use crate::handlers::{
     admin, admin_campaigns, admin_catalog, admin_orders, console, course, delivery, health, home, order,
-    pages, user, wechat,
+    pages, stripe, user, wechat,
 };
 use crate::links::Links;
 use crate::openapi::ApiDoc;
@@ -192,6 +192,11 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .route(web::post().to(wechat::notify)),
         )
+        .service(
+            res(stripe::WEBHOOK_ROUTE)
+                .app_data(web::PayloadConfig::new(256 * 1024))
+                .route(web::post().to(stripe::webhook)),
+        )
         .service(res("/order/list/").route(web::get().to(order::list)))
         .service(res("/order/{out_trade_no}/").route(web::get().to(order::detail)));
 }
@@ -329,6 +334,21 @@ fn build_app(
             )
             .service(browser_route(
                 web::resource("/dev/wechatpay/pay").route(web::post().to(wechat::simulator_pay)),
+            ));
+    }
+    if state.ctx.payments().stripe_simulator.is_some() {
+        app = app
+            .service(
+                web::resource("/v1/{tail:.*}")
+                    .app_data(web::PayloadConfig::new(64 * 1024))
+                    .route(web::get().to(stripe::simulator_api))
+                    .route(web::post().to(stripe::simulator_api)),
+            )
+            .service(browser_route(
+                web::resource("/dev/stripe/checkout/{session_id}").route(web::get().to(stripe::card_form)),
+            ))
+            .service(browser_route(
+                web::resource("/dev/stripe/pay").route(web::post().to(stripe::simulator_pay)),
             ));
     }
     if settings.docs.enabled {

@@ -25,6 +25,7 @@ mod poll;
 pub mod provider;
 mod refunds;
 pub mod simulator;
+pub mod stripe;
 pub mod wechat;
 
 pub use cashier::{QrCashier, wechat_cashier};

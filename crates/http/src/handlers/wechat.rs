@@ -77,7 +77,9 @@ pub async fn notify(
     .await;
     match handled {
         Ok(NotifyReply::Success) => HttpResponse::NoContent().finish(),
-        Ok(NotifyReply::Fail) => failure(StatusCode::BAD_REQUEST, "verification failed"),
+        Ok(NotifyReply::Fail | NotifyReply::Refused) => {
+            failure(StatusCode::BAD_REQUEST, "verification failed")
+        }
         Err(AppError::NotFound(_)) => failure(StatusCode::NOT_FOUND, "WeChat Pay is not enabled"),
         Err(e) => {
             tracing::error!(error = ?e, "wechatpay notification could not be processed");
