@@ -68,6 +68,7 @@ with_stripe_on_both_backends!(
     polling_retrieves_the_session_and_refunds_go_through_stripe,
     expiry_retrieves_the_session_first_and_expired_sessions_close_orders,
     stripe_errors_and_timeouts_change_nothing,
+    money_after_expiry_is_refunded_through_stripe,
 );
 
 crate::on_both_backends!(stripe_that_is_not_enabled_is_refused, the_simulator_pays_with_its_card_form);
@@ -474,6 +475,41 @@ async fn stripe_errors_and_timeouts_change_nothing(app: TestApp, fake: FakeStrip
         .expect("refund");
     assert_ne!(row.status, shop_db::payments::refund_status::SUCCEEDED);
     fake.set_fault(None);
+}
+
+async fn money_after_expiry_is_refunded_through_stripe(app: TestApp, fake: FakeStripe) {
+    let token = app.buyer("stripe-too-late").await;
+    let body = buy_stripe(&app, &token, 2).await;
+    let no = body["out_trade_no"].as_str().expect("no").to_owned();
+    let id = session_of(&body);
+    let fen = app.order_row(&no).await.total_amount_fen.fen();
+    // Expired here; before the close job expires the session, the buyer pays it.
+    make_overdue(&app, &no).await;
+    let outcome = payments::expire_due_orders(&app.ctx).await.expect("sweep");
+    assert_eq!(outcome, vec![(no.clone(), payments::ExpiryOutcome::Expired)]);
+    let paid = fake.complete_session(&id, true).expect("pay");
+    received(&post_event(&app, &paid).await, "late payment");
+    let order = app.order_row(&no).await;
+    assert_eq!(order.order_status, OrderStatus::PaidAfterCancel, "recorded, never dropped");
+    assert_eq!(shop_db::outbox::list(app.ctx.db(), Some("stripe_refund")).await.expect("jobs").len(), 1);
+    app.drain_outbox().await;
+    // The close job found the session complete and left it; the money went back.
+    assert_eq!(fake.session(&id).and_then(|s| s.status), Some(SessionStatus::Complete));
+    let intent = fake.session(&id).and_then(|s| s.payment_intent).expect("intent");
+    let refund = fake.requests().into_iter().find(|r| r.path == "/v1/refunds").expect("refund request");
+    assert_eq!(
+        (refund.param("payment_intent"), refund.param("amount")),
+        (Some(intent.as_str()), Some(fen.to_string().as_str()))
+    );
+    let order = app.order_row(&no).await;
+    assert_eq!((order.order_status, order.refunded_fen.fen()), (OrderStatus::Refunded, fen));
+    assert!(owned(&app, &token).await.is_empty(), "no course for money that went back");
+    // The console's order page lists the order's Stripe jobs.
+    let audit = payments::audit::order_audit(&app.ctx, &no).await.expect("audit");
+    let kinds: Vec<&str> = audit.jobs.iter().map(|j| j.kind.as_str()).collect();
+    for kind in ["stripe_close", "stripe_refund"] {
+        assert!(kinds.contains(&kind), "{kind}: {kinds:?}");
+    }
 }
 
 async fn stripe_that_is_not_enabled_is_refused(app: TestApp) {

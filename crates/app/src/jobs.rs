@@ -223,20 +223,22 @@ impl Job {
 }
 
 /// The dedupe keys of every job an order can cause: its payment's, its close, its emails
-/// and its refunds' (`refund_request_nos`), so an order's page can list them.
+/// and its refunds' (`refund_request_nos`), so an order's page can list them. The close and
+/// refund jobs of every provider are named (an order's jobs are those of its provider).
 pub fn order_job_keys(order_id: i64, out_trade_no: &str, refund_request_nos: &[String]) -> Vec<String> {
     let mut jobs = vec![
         Job::OrderPaid { order: OrderRef::Number { out_trade_no: out_trade_no.to_owned() } },
         Job::OrderPaid { order: OrderRef::Id { order_id } },
-        Job::AlipayClose { out_trade_no: out_trade_no.to_owned() },
         Job::OrderEmail { order_id },
     ];
-    jobs.extend(refund_request_nos.iter().map(|no| Job::AlipayRefund {
-        out_trade_no: out_trade_no.to_owned(),
-        out_request_no: no.clone(),
-        amount_fen: 0,
-        reason: String::new(),
-    }));
+    for pay_type in PayType::ALL {
+        jobs.push(Job::close(pay_type, out_trade_no.to_owned()));
+        jobs.extend(
+            refund_request_nos
+                .iter()
+                .map(|no| Job::refund(pay_type, out_trade_no.to_owned(), no.clone(), 0, String::new())),
+        );
+    }
     jobs.iter().map(Job::dedupe_key).collect()
 }
 

@@ -128,6 +128,9 @@ pub enum PayType {
 }
 
 impl PayType {
+    /// Every pay type.
+    pub const ALL: [PayType; 3] = [PayType::Alipay, PayType::WechatPay, PayType::Stripe];
+
     /// The stored number.
     pub fn code(self) -> i16 {
         match self {
@@ -191,6 +194,9 @@ mod tests {
         assert_eq!(PayType::from_code(1), Some(PayType::Alipay));
         assert_eq!(PayType::from_code(3), Some(PayType::Stripe));
         assert_eq!(PayType::from_code(4), None);
+        for t in PayType::ALL {
+            assert_eq!(PayType::from_code(i64::from(t.code())), Some(t));
+        }
     }
 
     /// The stored codes are the discriminants, as the active enum of the entities reads and

@@ -180,14 +180,11 @@ pub fn subject_body() -> Schema {
 /// `pay_type` of a purchase: 1 (Alipay), 2 (WeChat Pay) or 3 (Stripe), as a number or a string.
 pub fn pay_type_body() -> Schema {
     ObjectBuilder::new()
-        .enum_values(Some([
-            serde_json::json!(1),
-            serde_json::json!("1"),
-            serde_json::json!(2),
-            serde_json::json!("2"),
-            serde_json::json!(3),
-            serde_json::json!("3"),
-        ]))
+        .enum_values(Some(
+            shop_domain::order::PayType::ALL
+                .iter()
+                .flat_map(|t| [serde_json::json!(t.code()), serde_json::json!(t.code().to_string())]),
+        ))
         .description(Some(
             "1 Alipay (the default), 2 WeChat Pay (Native: a QR code), 3 Stripe (Checkout: cards). A provider that is not enabled on this server is refused with 400 (`errors.pay_type`).",
         ))

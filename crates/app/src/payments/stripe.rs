@@ -303,9 +303,12 @@ impl Provider for StripeProvider {
             }
             EventKind::CheckoutSessionAsyncPaymentFailed(s) => session(&s, false, "async_payment_failed")?,
             EventKind::CheckoutSessionExpired(s) => {
+                // Only an open (unpaid) session expires; a paid one is never read as a close
+                // (which for a paid order would mean a refund).
                 let mut s = s;
                 s.status = Some(SessionStatus::Expired);
-                session(&s, false, "expired")?
+                let paid = s.payment_status == PaymentStatus::Paid;
+                session(&s, paid, "expired")?
             }
             EventKind::ChargeRefunded(charge) => {
                 let status = "charge.refunded";
