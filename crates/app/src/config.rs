@@ -840,9 +840,10 @@ mod tests {
         assert!(matches!(&err, Err(m) if m.contains("alipay.alipay_public_key")), "{err:?}");
         s.alipay.alipay_public_key_file = "/etc/course-shop/alipay_public_key.pem".into();
         s.server.public_url = "https://api.example.com".into();
-        // The development profile's WeChat Pay simulator (see the test below).
+        // The development profile's WeChat Pay and Stripe simulators (see the tests below).
         s.wechatpay.mode = AlipayMode::Gateway;
         s.wechatpay.mch_id.clear();
+        s.stripe.mode = AlipayMode::Gateway;
 
         s.auth.jwt_secret = SecretString::from("");
         let err = s.validate().map_err(|e| e.to_string());
@@ -869,6 +870,7 @@ mod tests {
     fn production_refuses_the_wechatpay_simulator_and_missing_keys() {
         let mut s = load(Profile::Development).expect("development settings");
         assert!(s.wechatpay.enabled(), "the development profile plays WeChat Pay");
+        s.stripe.mode = AlipayMode::Gateway;
         s.profile = Profile::Production;
         s.sms.sender = SmsSender::Disabled;
         s.cors.allowed_origins = vec!["https://shop.example.com".into()];
@@ -925,11 +927,11 @@ mod tests {
         s.email.allow_file_transport_in_production = true;
         s.wechatpay.mode = AlipayMode::Gateway;
         s.wechatpay.mch_id.clear();
+        s.server.public_url = "https://api.example.com".into();
         let err = s.validate().map_err(|e| e.to_string());
         assert!(matches!(&err, Err(m) if m.contains("stripe.mode = \"simulator\"")), "{err:?}");
         s.stripe.mode = AlipayMode::Gateway;
         assert!(!s.stripe.enabled(), "off without a secret key");
-        s.server.public_url = "https://api.example.com".into();
         assert!(s.validate().is_ok(), "{:?}", s.validate().map_err(|e| e.to_string()));
         s.stripe.secret_key = SecretString::from("sk_live_123");
         let err = s.validate().map_err(|e| e.to_string());
