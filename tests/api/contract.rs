@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use shop_app::payments::{MAX_COURSES, MIN_COURSES};
 use shop_domain::Money;
 use shop_domain::catalog::{ID_MAX, ID_PATTERN};
-use shop_domain::order::Subject;
+use shop_domain::order::{PayType, Subject};
 use shop_domain::paging::PageRequest;
 use shop_domain::search::SearchTerm;
 use shop_domain::user::{Mobile, Password, SmsCode};
@@ -169,7 +169,10 @@ async fn purchase_body_bounds(app: TestApp) {
     assert_eq!(subject["maxLength"], Subject::MAX_CHARS);
     assert_eq!(subject["pattern"], Subject::PATTERN);
     assert_eq!(property(&spec, "PayRequest", "total_amount")["oneOf"][0]["pattern"], Money::YUAN_PATTERN);
-    assert_eq!(property(&spec, "PayRequest", "pay_type")["enum"], json!([1, "1", 2, "2"]));
+    let pay_types: Vec<Value> =
+        PayType::ALL.iter().flat_map(|t| [json!(t.code()), json!(t.code().to_string())]).collect();
+    assert_eq!(pay_types, [json!(1), json!("1"), json!(2), json!("2"), json!(3), json!("3")]);
+    assert_eq!(property(&spec, "PayRequest", "pay_type")["enum"], json!(pay_types));
 
     let token = app.buyer("contract").await;
     let buy = |courses: Value, subject: String, pay_type: Value| json!({"courses": courses, "total_amount": "1499.00", "subject": subject, "pay_type": pay_type});

@@ -21,5 +21,6 @@ mod openapi;
 mod pages;
 mod payments;
 mod statement;
+mod stripe;
 mod users;
 mod wechatpay;

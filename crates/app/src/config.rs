@@ -98,6 +98,8 @@ pub struct Settings {
     pub alipay: AlipaySettings,
     /// WeChat Pay.
     pub wechatpay: WechatPaySettings,
+    /// Stripe.
+    pub stripe: StripeSettings,
     /// The outbox worker.
     pub outbox: OutboxSettings,
     /// Background workers.
@@ -297,6 +299,38 @@ impl WechatPaySettings {
     /// Whether WeChat Pay is offered: in simulator mode, or with a merchant id.
     pub fn enabled(&self) -> bool {
         self.mode == AlipayMode::Simulator || !self.mch_id.is_empty()
+    }
+}
+
+/// `[stripe]`: Stripe Checkout (cards). Enabled when `secret_key` is set or in simulator mode.
+/// Order deadlines, query intervals, timeouts and the late-payment policy are the shop's, in
+/// `[alipay]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeSettings {
+    /// `gateway` or `simulator`.
+    pub mode: AlipayMode,
+    /// The secret API key (`sk_live_...`, `sk_test_...` or a restricted `rk_...`); empty: Stripe
+    /// is off (in gateway mode).
+    pub secret_key: SecretString,
+    /// The webhook endpoint's signing secret (`whsec_...`), used as given.
+    pub webhook_secret: SecretString,
+    /// The API base URL.
+    pub api_base: String,
+    /// The currency of the Checkout Sessions (lower-case ISO code); amounts are the prices in
+    /// its smallest unit (fen for `cny`).
+    pub currency: String,
+    /// Where Stripe sends the buyer after paying (`{OUT_TRADE_NO}` is replaced by the order
+    /// number); empty: `<public_url>/pay/result/?out_trade_no=<number>`.
+    pub success_url: String,
+    /// Where Stripe sends the buyer who cancels (`{OUT_TRADE_NO}` as above); empty: the same
+    /// result page.
+    pub cancel_url: String,
+}
+
+impl StripeSettings {
+    /// Whether Stripe is offered: in simulator mode, or with a secret key.
+    pub fn enabled(&self) -> bool {
+        self.mode == AlipayMode::Simulator || !self.secret_key.expose_secret().is_empty()
     }
 }
 
@@ -610,6 +644,9 @@ impl Settings {
         if self.reconciliation.hour > 23 {
             return invalid("reconciliation.hour must be between 0 and 23 (Beijing time)".into());
         }
+        if shop_stripe::checkout::check_currency(&self.stripe.currency).is_err() {
+            return invalid("stripe.currency must be a lower-case ISO currency code, e.g. cny".into());
+        }
         if self.storage.url_ttl_seconds == 0 || self.storage.url_ttl_seconds > 900 {
             return invalid("storage.url_ttl_seconds must be between 1 and 900 (15 minutes)".into());
         }
@@ -688,6 +725,23 @@ impl Settings {
                 }
                 if w.notify_url.is_empty() && self.server.public_url.is_empty() {
                     return invalid("wechatpay.notify_url or server.public_url is required in production: WeChat Pay must reach the notify endpoint".into());
+                }
+            }
+            let st = &self.stripe;
+            if st.mode == AlipayMode::Simulator {
+                return invalid(
+                    "stripe.mode = \"simulator\" is for development and tests: not allowed in production"
+                        .into(),
+                );
+            }
+            if st.enabled() {
+                if st.webhook_secret.expose_secret().is_empty() {
+                    return invalid("stripe.webhook_secret is required in production when stripe.secret_key is set (COURSE_SHOP__STRIPE__WEBHOOK_SECRET)".into());
+                }
+                if (st.success_url.is_empty() || st.cancel_url.is_empty())
+                    && self.server.public_url.is_empty()
+                {
+                    return invalid("stripe.success_url and stripe.cancel_url, or server.public_url, are required in production: Stripe sends the buyer back there".into());
                 }
             }
             if self.sms.sender == SmsSender::Log {
@@ -801,9 +855,10 @@ mod tests {
         assert!(matches!(&err, Err(m) if m.contains("alipay.alipay_public_key")), "{err:?}");
         s.alipay.alipay_public_key_file = "/etc/course-shop/alipay_public_key.pem".into();
         s.server.public_url = "https://api.example.com".into();
-        // The development profile's WeChat Pay simulator (see the test below).
+        // The development profile's WeChat Pay and Stripe simulators (see the tests below).
         s.wechatpay.mode = AlipayMode::Gateway;
         s.wechatpay.mch_id.clear();
+        s.stripe.mode = AlipayMode::Gateway;
 
         s.auth.jwt_secret = SecretString::from("");
         let err = s.validate().map_err(|e| e.to_string());
@@ -830,6 +885,7 @@ mod tests {
     fn production_refuses_the_wechatpay_simulator_and_missing_keys() {
         let mut s = load(Profile::Development).expect("development settings");
         assert!(s.wechatpay.enabled(), "the development profile plays WeChat Pay");
+        s.stripe.mode = AlipayMode::Gateway;
         s.profile = Profile::Production;
         s.sms.sender = SmsSender::Disabled;
         s.cors.allowed_origins = vec!["https://shop.example.com".into()];
@@ -869,6 +925,44 @@ mod tests {
         assert!(!off.wechatpay.enabled(), "off unless configured");
         off.wechatpay.mch_id = "1900000109".into();
         assert!(off.wechatpay.enabled());
+    }
+
+    #[test]
+    fn production_refuses_the_stripe_simulator_and_missing_keys() {
+        let mut s = load(Profile::Development).expect("development settings");
+        assert!(s.stripe.enabled(), "the development profile plays Stripe");
+        s.profile = Profile::Production;
+        s.sms.sender = SmsSender::Disabled;
+        s.cors.allowed_origins = vec!["https://shop.example.com".into()];
+        s.auth.jwt_secret = SecretString::from("y".repeat(40));
+        s.alipay.mode = AlipayMode::Gateway;
+        s.alipay.app_private_key_file = "/etc/course-shop/app_private_key.pem".into();
+        s.alipay.alipay_public_key_file = "/etc/course-shop/alipay_public_key.pem".into();
+        s.database.url = SecretString::from("postgres://shop@db/shop");
+        s.email.allow_file_transport_in_production = true;
+        s.wechatpay.mode = AlipayMode::Gateway;
+        s.wechatpay.mch_id.clear();
+        s.server.public_url = "https://api.example.com".into();
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("stripe.mode = \"simulator\"")), "{err:?}");
+        s.stripe.mode = AlipayMode::Gateway;
+        assert!(!s.stripe.enabled(), "off without a secret key");
+        assert!(s.validate().is_ok(), "{:?}", s.validate().map_err(|e| e.to_string()));
+        s.stripe.secret_key = SecretString::from("sk_live_123");
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("COURSE_SHOP__STRIPE__WEBHOOK_SECRET")), "{err:?}");
+        s.stripe.webhook_secret = SecretString::from("whsec_123");
+        assert!(s.validate().is_ok());
+        s.server.public_url.clear();
+        s.alipay.notify_url = "https://api.example.com/api/v1/order/success/".into();
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("stripe.success_url")), "{err:?}");
+        s.stripe.success_url = "https://shop.example.com/paid?no={OUT_TRADE_NO}".into();
+        s.stripe.cancel_url = "https://shop.example.com/cancelled".into();
+        assert!(s.validate().is_ok(), "{:?}", s.validate().map_err(|e| e.to_string()));
+        s.stripe.currency = "CNY".into();
+        let err = s.validate().map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("stripe.currency")), "{err:?}");
     }
 
     #[test]

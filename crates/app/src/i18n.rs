@@ -524,8 +524,10 @@ pub mod msg {
     }
     /// A refund larger than what is left.
     /// A `pay_type` that is not one of ours.
-    pub const PAY_TYPE: Text =
-        Text::fixed("须为 1（支付宝）或 2（微信支付）", "must be 1 (Alipay) or 2 (WeChat Pay)");
+    pub const PAY_TYPE: Text = Text::fixed(
+        "须为 1（支付宝）、2（微信支付）或 3（Stripe）",
+        "must be 1 (Alipay), 2 (WeChat Pay) or 3 (Stripe)",
+    );
     /// A payment method this shop has not enabled.
     pub fn pay_type_off(code: i16, label: &str) -> Text {
         Text::new(format!("支付方式 {code}（{label}）未开通"), format!("{code} ({label}) is not enabled"))
@@ -599,6 +601,7 @@ pub mod msg {
         match PayType::from_code(i64::from(pay_type)) {
             Some(PayType::Alipay) => Text::fixed("支付宝", "Alipay"),
             Some(PayType::WechatPay) => Text::fixed("微信支付", "WeChat Pay"),
+            Some(PayType::Stripe) => Text::fixed("银行卡 (Stripe)", "Card (Stripe)"),
             None => Text::new(format!("支付方式 {pay_type}"), format!("pay_type {pay_type}")),
         }
     }
@@ -613,6 +616,11 @@ pub mod msg {
     pub fn bad_import(detail: impl std::fmt::Display) -> Text {
         Text::new(format!("课程数据无法导入：{detail}"), detail.to_string())
     }
+    /// A Stripe webhook whose signature did not verify (or that is not an event).
+    pub const WEBHOOK_REFUSED: Text = Text::fixed(
+        "Stripe-Signature 验证失败或不是 Stripe 事件：未做任何更改",
+        "Stripe-Signature did not verify, or the body is not a Stripe event: nothing changed",
+    );
     /// A request the payment simulator refuses (development only).
     pub fn simulator_refused(detail: impl std::fmt::Display) -> Text {
         Text::new(format!("模拟收银台拒绝了该请求：{detail}"), detail.to_string())

@@ -72,6 +72,22 @@ pub enum Job {
         /// Reason shown to the buyer.
         reason: String,
     },
+    /// Expire an unpaid Checkout Session at Stripe.
+    StripeClose {
+        /// Our order number.
+        out_trade_no: String,
+    },
+    /// Refund money through Stripe.
+    StripeRefund {
+        /// Our order number.
+        out_trade_no: String,
+        /// The refund's `Idempotency-Key` at Stripe.
+        out_request_no: String,
+        /// Amount in fen.
+        amount_fen: i64,
+        /// Reason (kept; Stripe shows the buyer none).
+        reason: String,
+    },
 }
 
 /// A call to a payment provider that a job makes (the provider is named by the job's kind).
@@ -119,6 +135,7 @@ impl Job {
         match pay_type {
             PayType::Alipay => Job::AlipayClose { out_trade_no },
             PayType::WechatPay => Job::WechatpayClose { out_trade_no },
+            PayType::Stripe => Job::StripeClose { out_trade_no },
         }
     }
 
@@ -133,6 +150,7 @@ impl Job {
         match pay_type {
             PayType::Alipay => Job::AlipayRefund { out_trade_no, out_request_no, amount_fen, reason },
             PayType::WechatPay => Job::WechatpayRefund { out_trade_no, out_request_no, amount_fen, reason },
+            PayType::Stripe => Job::StripeRefund { out_trade_no, out_request_no, amount_fen, reason },
         }
     }
 
@@ -150,11 +168,15 @@ impl Job {
         match self {
             Job::AlipayClose { out_trade_no } => Some((PayType::Alipay, close(out_trade_no))),
             Job::WechatpayClose { out_trade_no } => Some((PayType::WechatPay, close(out_trade_no))),
+            Job::StripeClose { out_trade_no } => Some((PayType::Stripe, close(out_trade_no))),
             Job::AlipayRefund { out_trade_no, out_request_no, amount_fen, reason } => {
                 Some((PayType::Alipay, refund(out_trade_no, out_request_no, *amount_fen, reason)))
             }
             Job::WechatpayRefund { out_trade_no, out_request_no, amount_fen, reason } => {
                 Some((PayType::WechatPay, refund(out_trade_no, out_request_no, *amount_fen, reason)))
+            }
+            Job::StripeRefund { out_trade_no, out_request_no, amount_fen, reason } => {
+                Some((PayType::Stripe, refund(out_trade_no, out_request_no, *amount_fen, reason)))
             }
             Job::OrderPaid { .. } | Job::OrderEmail { .. } | Job::CampaignEmail { .. } => None,
         }
@@ -168,6 +190,8 @@ impl Job {
             Job::AlipayRefund { .. } => "alipay_refund",
             Job::WechatpayClose { .. } => "wechatpay_close",
             Job::WechatpayRefund { .. } => "wechatpay_refund",
+            Job::StripeClose { .. } => "stripe_close",
+            Job::StripeRefund { .. } => "stripe_refund",
             Job::OrderEmail { .. } => "order_email",
             Job::CampaignEmail { .. } => "campaign_email",
         }
@@ -190,6 +214,8 @@ impl Job {
             Job::AlipayRefund { out_request_no, .. } => format!("alipay_refund:{out_request_no}"),
             Job::WechatpayClose { out_trade_no } => format!("wechatpay_close:{out_trade_no}"),
             Job::WechatpayRefund { out_request_no, .. } => format!("wechatpay_refund:{out_request_no}"),
+            Job::StripeClose { out_trade_no } => format!("stripe_close:{out_trade_no}"),
+            Job::StripeRefund { out_request_no, .. } => format!("stripe_refund:{out_request_no}"),
             Job::OrderEmail { order_id } => format!("order_email:{order_id}"),
             Job::CampaignEmail { campaign_id, user_id } => format!("campaign_email:{campaign_id}:{user_id}"),
         }
@@ -197,20 +223,22 @@ impl Job {
 }
 
 /// The dedupe keys of every job an order can cause: its payment's, its close, its emails
-/// and its refunds' (`refund_request_nos`), so an order's page can list them.
+/// and its refunds' (`refund_request_nos`), so an order's page can list them. The close and
+/// refund jobs of every provider are named (an order's jobs are those of its provider).
 pub fn order_job_keys(order_id: i64, out_trade_no: &str, refund_request_nos: &[String]) -> Vec<String> {
     let mut jobs = vec![
         Job::OrderPaid { order: OrderRef::Number { out_trade_no: out_trade_no.to_owned() } },
         Job::OrderPaid { order: OrderRef::Id { order_id } },
-        Job::AlipayClose { out_trade_no: out_trade_no.to_owned() },
         Job::OrderEmail { order_id },
     ];
-    jobs.extend(refund_request_nos.iter().map(|no| Job::AlipayRefund {
-        out_trade_no: out_trade_no.to_owned(),
-        out_request_no: no.clone(),
-        amount_fen: 0,
-        reason: String::new(),
-    }));
+    for pay_type in PayType::ALL {
+        jobs.push(Job::close(pay_type, out_trade_no.to_owned()));
+        jobs.extend(
+            refund_request_nos
+                .iter()
+                .map(|no| Job::refund(pay_type, out_trade_no.to_owned(), no.clone(), 0, String::new())),
+        );
+    }
     jobs.iter().map(Job::dedupe_key).collect()
 }
 

@@ -123,14 +123,20 @@ pub enum PayType {
     Alipay,
     /// WeChat Pay Native (a QR code).
     WechatPay,
+    /// Stripe Checkout (cards).
+    Stripe,
 }
 
 impl PayType {
+    /// Every pay type.
+    pub const ALL: [PayType; 3] = [PayType::Alipay, PayType::WechatPay, PayType::Stripe];
+
     /// The stored number.
     pub fn code(self) -> i16 {
         match self {
             PayType::Alipay => 1,
             PayType::WechatPay => 2,
+            PayType::Stripe => 3,
         }
     }
 
@@ -139,6 +145,7 @@ impl PayType {
         match self {
             PayType::Alipay => "Alipay",
             PayType::WechatPay => "WeChat Pay",
+            PayType::Stripe => "Stripe",
         }
     }
 
@@ -147,6 +154,7 @@ impl PayType {
         match code {
             1 => Some(PayType::Alipay),
             2 => Some(PayType::WechatPay),
+            3 => Some(PayType::Stripe),
             _ => None,
         }
     }
@@ -184,7 +192,11 @@ mod tests {
         }
         assert_eq!(OrderStatus::from_code(6), None);
         assert_eq!(PayType::from_code(1), Some(PayType::Alipay));
-        assert_eq!(PayType::from_code(3), None);
+        assert_eq!(PayType::from_code(3), Some(PayType::Stripe));
+        assert_eq!(PayType::from_code(4), None);
+        for t in PayType::ALL {
+            assert_eq!(PayType::from_code(i64::from(t.code())), Some(t));
+        }
     }
 
     /// The stored codes are the discriminants, as the active enum of the entities reads and

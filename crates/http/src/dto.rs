@@ -492,7 +492,7 @@ pub struct PayRequest {
     /// Shown at Alipay's cashier.
     #[schema(schema_with = schemas::subject_body)]
     pub subject: String,
-    /// 1 Alipay (default), 2 WeChat Pay.
+    /// 1 Alipay (default), 2 WeChat Pay, 3 Stripe.
     #[serde(default, deserialize_with = "optional_string_or_number")]
     #[schema(schema_with = schemas::pay_type_body, required = false)]
     pub pay_type: Option<String>,
@@ -516,8 +516,9 @@ pub struct PayResponse {
     /// Message.
     pub msg: String,
     /// The page to open: Alipay's signed page-pay URL (the simulator's cashier in
-    /// development), or for WeChat Pay our cashier page showing the QR code and polling the
-    /// status.
+    /// development), for WeChat Pay our cashier page showing the QR code and polling the
+    /// status, for Stripe the Checkout Session's page (the simulator's card form in
+    /// development).
     pub pay_url: String,
     /// Our order number.
     pub out_trade_no: String,
@@ -568,9 +569,9 @@ pub struct OrderDto {
     pub order_status: i16,
     /// Status in words.
     pub order_status_name: String,
-    /// 1 Alipay.
+    /// 1 Alipay, 2 WeChat Pay, 3 Stripe.
     pub pay_type: i16,
-    /// Alipay's trade number, once paid.
+    /// The provider's trade number, once paid (Stripe: the PaymentIntent `pi_...`).
     pub trade_no: Option<String>,
     /// Payment time.
     pub pay_time: Option<DateTime<Utc>>,

@@ -121,6 +121,47 @@ pub struct WechatCashierPage<'a> {
     pub simulator: bool,
 }
 
+/// What the simulator's Stripe card form shows.
+pub struct StripeCardView {
+    /// The Checkout Session.
+    pub session_id: String,
+    /// Our order number.
+    pub out_trade_no: String,
+    /// The amount as text (`99.00`).
+    pub amount: String,
+    /// The currency, upper case (`CNY`).
+    pub currency: String,
+    /// Beijing time, when it expires.
+    pub expires_at: Option<String>,
+    /// Whether it can still be paid.
+    pub open: bool,
+}
+
+impl From<&shop_app::payments::stripe::CardForm> for StripeCardView {
+    fn from(c: &shop_app::payments::stripe::CardForm) -> Self {
+        StripeCardView {
+            session_id: c.session_id.clone(),
+            out_trade_no: c.out_trade_no.clone(),
+            amount: shop_domain::Money::from_fen(c.amount)
+                .map_or_else(|| c.amount.to_string(), |m| m.to_string()),
+            currency: c.currency.to_uppercase(),
+            expires_at: c.expires_at.map(|t| in_beijing(t).format("%Y-%m-%d %H:%M:%S").to_string()),
+            open: c.open,
+        }
+    }
+}
+
+/// The development simulator's Stripe Checkout page: a card form whose button pays (the
+/// simulator then sends a signed webhook to the shop).
+#[derive(Template)]
+#[template(path = "stripe_card.html")]
+pub struct StripeCardPage<'a> {
+    /// The page's language (its texts are in both).
+    pub lang: Lang,
+    /// What it shows.
+    pub c: &'a StripeCardView,
+}
+
 /// The QR code of `content` as an SVG image in a `data:` URI (made here: no CDN, no script).
 ///
 /// # Errors

@@ -40,12 +40,14 @@ fn json_has_nul(bytes: &[u8]) -> bool {
     false
 }
 
-/// A payment provider's notification (WeChat Pay's JSON notify): its handler verifies the
-/// signature over the raw bytes and answers in the provider's format, so the body is not
-/// refused here (the audit row escapes NUL characters).
+/// A payment provider's notification (WeChat Pay's JSON notify, Stripe's webhook): its handler
+/// verifies the signature over the raw bytes and answers in the provider's way, so the body is
+/// not refused here (the audit row escapes NUL characters).
 fn is_provider_notify(req: &ServiceRequest) -> bool {
-    let path = shop_app::payments::wechat::NOTIFY_PATH;
-    req.path().trim_end_matches('/') == path.trim_end_matches('/')
+    let path = req.path().trim_end_matches('/');
+    [shop_app::payments::wechat::NOTIFY_PATH, crate::handlers::stripe::WEBHOOK_PATH]
+        .iter()
+        .any(|p| p.trim_end_matches('/') == path)
 }
 
 fn is_json(req: &ServiceRequest) -> bool {

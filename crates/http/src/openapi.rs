@@ -7,7 +7,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, user, wechat,
+    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, stripe, user,
+    wechat,
 };
 
 /// Registers the security schemes: the JWT of the API, the session cookie of the console.
@@ -114,6 +115,7 @@ impl Modify for SharedResponses {
         order::pay,
         order::alipay,
         wechat::notify,
+        stripe::webhook,
         order::notify,
         order::status,
         order::list,

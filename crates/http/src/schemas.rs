@@ -177,17 +177,16 @@ pub fn subject_body() -> Schema {
         .into()
 }
 
-/// `pay_type` of a purchase: 1 (Alipay) or 2 (WeChat Pay), as a number or a string.
+/// `pay_type` of a purchase: 1 (Alipay), 2 (WeChat Pay) or 3 (Stripe), as a number or a string.
 pub fn pay_type_body() -> Schema {
     ObjectBuilder::new()
-        .enum_values(Some([
-            serde_json::json!(1),
-            serde_json::json!("1"),
-            serde_json::json!(2),
-            serde_json::json!("2"),
-        ]))
+        .enum_values(Some(
+            shop_domain::order::PayType::ALL
+                .iter()
+                .flat_map(|t| [serde_json::json!(t.code()), serde_json::json!(t.code().to_string())]),
+        ))
         .description(Some(
-            "1 Alipay (the default), 2 WeChat Pay (Native: a QR code). A provider that is not enabled on this server is refused with 400 (`errors.pay_type`).",
+            "1 Alipay (the default), 2 WeChat Pay (Native: a QR code), 3 Stripe (Checkout: cards). A provider that is not enabled on this server is refused with 400 (`errors.pay_type`).",
         ))
         .into()
 }
@@ -220,6 +219,49 @@ impl utoipa::PartialSchema for WechatNotifyBody {
 }
 
 impl utoipa::ToSchema for WechatNotifyBody {}
+
+/// A Stripe event (`object: event`), as Stripe posts it to the webhook.
+pub struct StripeEvent;
+
+impl utoipa::PartialSchema for StripeEvent {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("id", string().examples(["evt_1QxyzAbCdEf"]))
+            .property("object", string().examples(["event"]))
+            .property("type", string().examples(["checkout.session.completed"]))
+            .property("created", ObjectBuilder::new().schema_type(Type::Integer))
+            .property("livemode", ObjectBuilder::new().schema_type(Type::Boolean))
+            .property(
+                "data",
+                ObjectBuilder::new().property(
+                    "object",
+                    ObjectBuilder::new().description(Some(
+                        "A Checkout Session (`checkout.session.*`: `amount_total`, `currency`, `client_reference_id`, `metadata.out_trade_no`, `payment_status`, `payment_intent`) or a Charge (`charge.refunded`: `amount`, `amount_refunded`, cumulative, `currency`, `metadata.out_trade_no`)",
+                    )),
+                ),
+            )
+            .required("id")
+            .required("type")
+            .required("data")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StripeEvent {}
+
+/// The webhook's acknowledgement: `{"received":true}`.
+pub struct StripeReceived;
+
+impl utoipa::PartialSchema for StripeReceived {
+    fn schema() -> utoipa::openapi::RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("received", ObjectBuilder::new().schema_type(Type::Boolean))
+            .required("received")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StripeReceived {}
 
 /// The failure answer WeChat Pay expects: `{"code":"FAIL","message":..}`.
 pub struct WechatFailure;

@@ -18,7 +18,7 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 use crate::error::{self, ApiError};
 use crate::handlers::{
     admin, admin_campaigns, admin_catalog, admin_orders, console, course, delivery, health, home, order,
-    pages, user, wechat,
+    pages, stripe, user, wechat,
 };
 use crate::links::Links;
 use crate::openapi::ApiDoc;
@@ -119,6 +119,11 @@ where
     (build(web::resource(path)), build(web::resource(path.trim_end_matches('/'))))
 }
 
+/// A route of the `/api/v1/order` scope, from its whole path (a provider's notification URL).
+fn order_route(path: &'static str) -> &'static str {
+    path.strip_prefix("/api/v1/order").unwrap_or(path)
+}
+
 /// Answers every method with 405 and `Allow`: registered after a service that routes by a
 /// method guard (Swagger UI, the spec, static files), so that another method gets the 405
 /// every path promises instead of falling through to a 404.
@@ -167,8 +172,11 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 }))
                 .service(res("/pay/", |r| r.route(web::post().to(order::pay))))
                 .service(res("/alipay/", |r| r.route(web::post().to(order::alipay))))
-                .service(res(wechat::notify_route(), |r| {
+                .service(res(order_route(shop_app::payments::wechat::NOTIFY_PATH), |r| {
                     r.app_data(web::PayloadConfig::new(64 * 1024)).route(web::post().to(wechat::notify))
+                }))
+                .service(res(order_route(stripe::WEBHOOK_PATH), |r| {
+                    r.app_data(web::PayloadConfig::new(256 * 1024)).route(web::post().to(stripe::webhook))
                 }))
                 .service(res("/list/", |r| r.route(web::get().to(order::list))))
                 .service(res("/{out_trade_no}/", |r| r.route(web::get().to(order::detail)))),
@@ -376,6 +384,21 @@ fn build_app(
             )
             .service(browser_route(
                 web::resource("/dev/wechatpay/pay").route(web::post().to(wechat::simulator_pay)),
+            ));
+    }
+    if state.ctx.payments().stripe_simulator.is_some() {
+        app = app
+            .service(
+                web::resource("/v1/{tail:.*}")
+                    .app_data(web::PayloadConfig::new(64 * 1024))
+                    .route(web::get().to(stripe::simulator_api))
+                    .route(web::post().to(stripe::simulator_api)),
+            )
+            .service(browser_route(
+                web::resource("/dev/stripe/checkout/{session_id}").route(web::get().to(stripe::card_form)),
+            ))
+            .service(browser_route(
+                web::resource("/dev/stripe/pay").route(web::post().to(stripe::simulator_pay)),
             ));
     }
     if settings.docs.enabled {

@@ -15,7 +15,7 @@ use shop_domain::order::PayType;
 use super::keys::Keys;
 use super::provider::{
     Headers, NewPayment, Notice, PayLinks, Provider, ProviderError, QueryAnswer, RefundAnswer, RefundCall,
-    Rejected, StatementKind, StatementLine, TradeFacts, TradeState, VerifiedNotice, storable,
+    Rejected, StatementKind, StatementLine, TradeFacts, TradeRef, TradeState, VerifiedNotice, storable,
 };
 use super::simulator;
 use crate::config::{AlipayMode, AlipaySettings};
@@ -147,6 +147,7 @@ impl Provider for AlipayProvider {
                 out_trade_no: find("out_trade_no"),
                 notify_id: find("notify_id"),
                 status_text: find("trade_status").map(|s| storable(&s, 32)),
+                authentic: false,
             }
         };
         let notify = verify_notify(&params, &self.keys.alipay_public_key)
@@ -165,7 +166,8 @@ impl Provider for AlipayProvider {
     }
 
     /// `alipay.trade.query`; `ACQ.TRADE_NOT_EXIST` is "not found" (never opened the cashier).
-    async fn query(&self, out_trade_no: &str) -> Result<QueryAnswer, ProviderError> {
+    async fn query(&self, trade: TradeRef<'_>) -> Result<QueryAnswer, ProviderError> {
+        let out_trade_no = trade.out_trade_no;
         match self.endpoints_now().client.trade_query(out_trade_no).await? {
             QueryOutcome::Found(info) => Ok(QueryAnswer::Found(TradeFacts {
                 out_trade_no: info.out_trade_no,
@@ -180,7 +182,8 @@ impl Provider for AlipayProvider {
         }
     }
 
-    async fn close(&self, out_trade_no: &str) -> Result<(), ProviderError> {
+    async fn close(&self, trade: TradeRef<'_>) -> Result<(), ProviderError> {
+        let out_trade_no = trade.out_trade_no;
         match self.endpoints_now().client.trade_close(out_trade_no).await? {
             CloseOutcome::Closed { .. } | CloseOutcome::NotExist => {}
             CloseOutcome::StatusError { sub_msg } => {

@@ -76,11 +76,12 @@ impl OrderQuery {
             .map(|p| match p.as_str() {
                 "1" | "alipay" => Ok(PayType::Alipay),
                 "2" | "wechat" => Ok(PayType::WechatPay),
+                "3" | "stripe" => Ok(PayType::Stripe),
                 other => Err(AppError::invalid(
                     "provider",
                     Text::new(
-                        format!("{other:?} 不是 alipay 或 wechat"),
-                        format!("{other:?} is not alipay or wechat"),
+                        format!("{other:?} 不是 alipay、wechat 或 stripe"),
+                        format!("{other:?} is not alipay, wechat or stripe"),
                     ),
                 )),
             })

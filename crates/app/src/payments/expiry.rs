@@ -9,7 +9,7 @@ use shop_domain::order::OrderStatus;
 
 use super::apply::{Applied, apply, pay_type_of};
 use super::context::PaymentsContext;
-use super::provider::{QueryAnswer, TradeState};
+use super::provider::{QueryAnswer, TradeState, trade_ref};
 use crate::error::AppResult;
 use crate::jobs::{Job, enqueue};
 
@@ -38,7 +38,7 @@ pub(crate) async fn expire_one(
         Ok(provider) => provider,
         Err(e) => return Ok(ExpiryOutcome::Deferred(e.to_string())),
     };
-    let observed = match provider.query(&order.out_trade_no).await {
+    let observed = match provider.query(trade_ref(order)).await {
         Ok(QueryAnswer::Found(facts)) if facts.state == TradeState::Paid => {
             if facts.total_amount_fen != order.total_amount_fen.fen() {
                 return Ok(ExpiryOutcome::Deferred(format!(

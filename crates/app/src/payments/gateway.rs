@@ -10,6 +10,7 @@ use shop_domain::order::{OrderStatus, PayType};
 use super::alipay::AlipayProvider;
 pub use super::alipay::Endpoints;
 use super::provider::Provider;
+use super::stripe::{StripeProvider, StripeSim};
 use super::wechat::{WechatPayProvider, WechatSimulator};
 use super::{keys, simulator};
 use crate::config::{AlipayMode, Settings};
@@ -22,6 +23,9 @@ pub struct Payments {
     pub simulator: Option<Arc<simulator::Simulator>>,
     /// WeChat Pay's simulator, with `wechatpay.mode = "simulator"`.
     pub wechat_simulator: Option<Arc<WechatSimulator>>,
+    stripe: Option<StripeProvider>,
+    /// Stripe's simulator, with `stripe.mode = "simulator"`.
+    pub stripe_simulator: Option<Arc<StripeSim>>,
     /// Recent status answers (see [`payment_status`]).
     pub status_cache: StatusCache,
 }
@@ -51,7 +55,19 @@ impl Payments {
             Some((provider, simulator)) => (Some(provider), simulator),
             None => (None, None),
         };
-        Ok(Payments { alipay, wechat, simulator, wechat_simulator, status_cache: StatusCache::default() })
+        let (stripe, stripe_simulator) = match StripeProvider::new(settings, public_url)? {
+            Some((provider, simulator)) => (Some(provider), simulator),
+            None => (None, None),
+        };
+        Ok(Payments {
+            alipay,
+            wechat,
+            simulator,
+            wechat_simulator,
+            stripe,
+            stripe_simulator,
+            status_cache: StatusCache::default(),
+        })
     }
 
     /// Re-targets the clients and callback URLs once the server knows its public URL.
@@ -66,12 +82,23 @@ impl Payments {
         if let Some(wechat) = &self.wechat {
             wechat.set_public_url(public_url)?;
         }
+        if let Some(stripe) = &self.stripe {
+            stripe.set_public_url(public_url)?;
+        }
+        if let Some(sim) = &self.stripe_simulator {
+            sim.set_public_url(public_url);
+        }
         Ok(())
     }
 
     /// Where WeChat Pay posts notifications, when it is enabled.
     pub fn wechat_notify_url(&self) -> Option<String> {
         self.wechat.as_ref().map(WechatPayProvider::notify_url)
+    }
+
+    /// Where Stripe's webhook events go (this server's endpoint), when Stripe is enabled.
+    pub fn stripe_webhook_url(&self) -> Option<String> {
+        self.stripe.as_ref().map(StripeProvider::webhook_url)
     }
 
     /// Alipay's current endpoints.
@@ -84,6 +111,7 @@ impl Payments {
         match pay_type {
             PayType::Alipay => Some(&self.alipay),
             PayType::WechatPay => self.wechat.as_ref().map(|w| w as &dyn Provider),
+            PayType::Stripe => self.stripe.as_ref().map(|s| s as &dyn Provider),
         }
     }
 

@@ -1,10 +1,11 @@
 //! Payments' jobs: closing an unpaid trade and refunding money, each through the provider the
-//! job's kind names (`alipay_close`, `alipay_refund`, `wechatpay_close`, `wechatpay_refund`).
+//! job's kind names (`alipay_close`, `alipay_refund`, `wechatpay_close`, `wechatpay_refund`,
+//! `stripe_close`, `stripe_refund`).
 use sea_orm::DatabaseTransaction;
 use shop_db::{orders, payments};
 
 use super::context::PaymentsContext;
-use super::provider::{ProviderError, RefundAnswer, RefundCall};
+use super::provider::{ProviderError, RefundAnswer, RefundCall, TradeRef};
 use crate::context::AppContext;
 use crate::error::AppResult;
 use crate::jobs::{self, Failure, Job, JobHandler, TradeCall};
@@ -24,7 +25,14 @@ pub struct PaymentJobs;
 #[async_trait::async_trait]
 impl JobHandler for PaymentJobs {
     fn kinds(&self) -> &'static [&'static str] {
-        &["alipay_close", "alipay_refund", "wechatpay_close", "wechatpay_refund"]
+        &[
+            "alipay_close",
+            "alipay_refund",
+            "wechatpay_close",
+            "wechatpay_refund",
+            "stripe_close",
+            "stripe_refund",
+        ]
     }
 
     async fn run(&self, ctx: &AppContext, id: i64, job: Job) -> Result<(), Failure> {
@@ -38,15 +46,17 @@ impl JobHandler for PaymentJobs {
             .ok_or_else(|| Failure::Retry(format!("{}: its payment provider is not enabled", job.kind())))?;
         match call {
             TradeCall::Close { out_trade_no } => {
-                provider.close(&out_trade_no).await?;
+                let order = orders::by_out_trade_no(&ctx.db, &out_trade_no).await?;
+                let stored = order.as_ref().and_then(|o| o.pay_url.as_deref());
+                provider.close(TradeRef { out_trade_no: &out_trade_no, stored }).await?;
                 jobs::complete(&ctx.db, id).await
             }
             TradeCall::Refund { out_trade_no, out_request_no, amount_fen, reason } => {
-                let total_fen = orders::by_out_trade_no(&ctx.db, &out_trade_no)
-                    .await?
-                    .map_or(amount_fen, |o| o.total_amount_fen.fen());
+                let order = orders::by_out_trade_no(&ctx.db, &out_trade_no).await?;
+                let total_fen = order.as_ref().map_or(amount_fen, |o| o.total_amount_fen.fen());
                 let call = RefundCall {
                     out_trade_no: &out_trade_no,
+                    stored: order.as_ref().and_then(|o| o.pay_url.as_deref()),
                     out_request_no: &out_request_no,
                     amount_fen,
                     total_fen,

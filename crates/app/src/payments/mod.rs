@@ -26,6 +26,7 @@ pub mod provider;
 mod refunds;
 pub mod simulator;
 mod statement;
+pub mod stripe;
 pub mod wechat;
 
 pub use cashier::{QrCashier, wechat_cashier};

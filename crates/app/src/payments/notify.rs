@@ -26,8 +26,12 @@ pub enum NotifyReply {
     /// Pay: 204).
     Success,
     /// Unverifiable or not ours; nothing changed; the provider will resend (Alipay: `fail`;
-    /// WeChat Pay: 400 `{"code":"FAIL",..}`).
+    /// WeChat Pay: 400 `{"code":"FAIL",..}`; Stripe: 400).
     Fail,
+    /// Authentic (the signature verified) but refused for what it says: not one of our
+    /// orders, another amount or currency. Nothing changed; audited as rejected. Stripe is
+    /// answered 200 (a resend says the same); Alipay and WeChat Pay as for [`Self::Fail`].
+    Refused,
 }
 
 /// Longest body stored in the audit log.
@@ -58,6 +62,7 @@ impl Received<'_> {
     async fn reject(&self, rejected: Rejected) -> AppResult<NotifyReply> {
         let provider = self.provider.name();
         tracing::warn!(notify.out_trade_no = ?rejected.out_trade_no, notify.remote = %self.remote, reason = %rejected.reason, provider, "payment notification rejected");
+        let reply = if rejected.authentic { NotifyReply::Refused } else { NotifyReply::Fail };
         let reason = match self.provider.pay_type() {
             PayType::Alipay => rejected.reason,
             _ => format!("{provider}: {}", rejected.reason),
@@ -75,7 +80,7 @@ impl Received<'_> {
             },
         )
         .await?;
-        Ok(NotifyReply::Fail)
+        Ok(reply)
     }
 
     /// The audit row of a verified notification.
@@ -235,6 +240,7 @@ fn unverified_fields(facts: &Observed, notify_id: &str, reason: String) -> Rejec
         out_trade_no: Some(storable(&facts.out_trade_no, 64)),
         notify_id: Some(storable(notify_id, 64)),
         status_text: Some(storable(&facts.status_text, 32)),
+        authentic: true,
     }
 }
 
@@ -253,6 +259,7 @@ async fn refund_notice(
             out_trade_no: Some(storable(&refund.out_trade_no, 64)),
             notify_id: Some(storable(notify_id, 64)),
             status_text: Some(storable(&refund.status_text, 32)),
+            authentic: true,
         };
         return received.reject(rejected).await;
     };

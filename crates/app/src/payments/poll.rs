@@ -10,7 +10,7 @@ use shop_domain::order::OrderStatus;
 
 use super::apply::{Applied, apply};
 use super::context::PaymentsContext;
-use super::provider::QueryAnswer;
+use super::provider::{QueryAnswer, trade_ref};
 use crate::error::{AppError, AppResult};
 
 /// The status answer.
@@ -39,7 +39,7 @@ pub(crate) async fn query_and_apply(
             return Ok(None);
         }
     };
-    let observed = match provider.query(&order.out_trade_no).await {
+    let observed = match provider.query(trade_ref(order)).await {
         Ok(QueryAnswer::Found(facts)) => facts,
         Ok(QueryAnswer::NotFound) => return Ok(None),
         Err(e) => {

@@ -99,6 +99,10 @@ pub struct Rejected {
     pub notify_id: Option<String>,
     /// Its state text, if readable.
     pub status_text: Option<String>,
+    /// The message is authentic (its signature verified) but refused for what it says (not
+    /// our order, another amount or currency, not our merchant): Stripe is answered 2xx for
+    /// it (resending cannot change it), the other providers a failure as for any refusal.
+    pub authentic: bool,
 }
 
 impl Rejected {
@@ -143,6 +147,22 @@ pub struct PayLinks {
     pub code_url: Option<String>,
 }
 
+/// A trade at its provider, as the order knows it: our number and what `create` returned (the
+/// order's stored payment reference, e.g. Stripe's Checkout Session), so query, close and
+/// refund can use the provider's own reference where it has one.
+#[derive(Debug, Clone, Copy)]
+pub struct TradeRef<'a> {
+    /// Our order number.
+    pub out_trade_no: &'a str,
+    /// What [`Provider::create`] returned for the order (`None` for an order that has none).
+    pub stored: Option<&'a str>,
+}
+
+/// The [`TradeRef`] of a stored order.
+pub(crate) fn trade_ref(order: &shop_db::entities::order::Model) -> TradeRef<'_> {
+    TradeRef { out_trade_no: &order.out_trade_no, stored: order.pay_url.as_deref() }
+}
+
 /// The provider's answer to a query.
 #[derive(Debug, Clone)]
 pub enum QueryAnswer {
@@ -157,6 +177,8 @@ pub enum QueryAnswer {
 pub struct RefundCall<'a> {
     /// Our order number.
     pub out_trade_no: &'a str,
+    /// What [`Provider::create`] returned for the order (see [`TradeRef`]).
+    pub stored: Option<&'a str>,
     /// The refund's idempotency key at the provider.
     pub out_request_no: &'a str,
     /// The amount of this refund in fen.
@@ -222,13 +244,13 @@ pub enum ProviderError {
 }
 
 /// A payment provider. Implementations: `payments::alipay::AlipayProvider`,
-/// `payments::wechat::WechatPayProvider`.
+/// `payments::wechat::WechatPayProvider`, `payments::stripe::StripeProvider`.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
     /// The pay type orders of this provider carry.
     fn pay_type(&self) -> PayType;
 
-    /// A short name for logs and job kinds (`alipay`, `wechatpay`).
+    /// A short name for logs and job kinds (`alipay`, `wechatpay`, `stripe`).
     fn name(&self) -> &'static str;
 
     /// Creates the payment at the provider (or signs the URL that does); returns what the
@@ -244,11 +266,11 @@ pub trait Provider: Send + Sync {
     fn verify_notification(&self, body: &[u8], headers: &Headers) -> Result<VerifiedNotice, Rejected>;
 
     /// Asks the provider about a trade; the answer is verified.
-    async fn query(&self, out_trade_no: &str) -> Result<QueryAnswer, ProviderError>;
+    async fn query(&self, trade: TradeRef<'_>) -> Result<QueryAnswer, ProviderError>;
 
     /// Closes an unpaid trade. A trade unknown to the provider, or already paid or closed
     /// (a notification or a query brings that money in), is not an error.
-    async fn close(&self, out_trade_no: &str) -> Result<(), ProviderError>;
+    async fn close(&self, trade: TradeRef<'_>) -> Result<(), ProviderError>;
 
     /// Refunds (part of) a trade; idempotent by `out_request_no`.
     async fn refund(&self, call: &RefundCall<'_>) -> Result<RefundAnswer, ProviderError>;

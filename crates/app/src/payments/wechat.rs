@@ -29,7 +29,8 @@ use shop_wechatpay::{
 use super::keys::{kept_text, text_or_file};
 use super::provider::{
     Headers, NewPayment, Notice, PayLinks, Provider, ProviderError, QueryAnswer, RefundAnswer, RefundCall,
-    RefundFacts, Rejected, StatementKind, StatementLine, TradeFacts, TradeState, VerifiedNotice, storable,
+    RefundFacts, Rejected, StatementKind, StatementLine, TradeFacts, TradeRef, TradeState, VerifiedNotice,
+    storable,
 };
 use crate::config::{AlipayMode, Settings, WechatPaySettings};
 use crate::error::{AppError, AppResult};
@@ -330,6 +331,7 @@ impl Provider for WechatPayProvider {
             out_trade_no: Some(storable(out_trade_no, 64)),
             notify_id: Some(storable(&notify_id, 64)),
             status_text: Some(storable(status, 32)),
+            authentic: true,
         };
         let notice = match verified.event {
             NotifyEvent::Transaction(tx) => {
@@ -366,7 +368,8 @@ impl Provider for WechatPayProvider {
 
     /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=`; a signed `ORDER_NOT_EXIST` is "not
     /// found". `trade_state: REFUND` counts as paid (the money was received).
-    async fn query(&self, out_trade_no: &str) -> Result<QueryAnswer, ProviderError> {
+    async fn query(&self, trade: TradeRef<'_>) -> Result<QueryAnswer, ProviderError> {
+        let out_trade_no = trade.out_trade_no;
         match self.endpoints.load().client.query_by_out_trade_no(out_trade_no).await? {
             QueryOutcome::Found(tx) => {
                 Ok(QueryAnswer::Found(Self::facts(&tx).map_err(ProviderError::Permanent)?))
@@ -376,7 +379,8 @@ impl Provider for WechatPayProvider {
     }
 
     /// Closing a paid, closed or unknown order is not an error (the query brings money in).
-    async fn close(&self, out_trade_no: &str) -> Result<(), ProviderError> {
+    async fn close(&self, trade: TradeRef<'_>) -> Result<(), ProviderError> {
+        let out_trade_no = trade.out_trade_no;
         match self.endpoints.load().client.close(out_trade_no).await {
             Ok(()) => Ok(()),
             Err(ApiError::Api { code, signed: true, .. })

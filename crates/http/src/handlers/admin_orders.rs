@@ -25,7 +25,7 @@ pub struct OrderSearchQuery {
     pub buyer: Option<String>,
     /// `unpaid`, `paid`, `cancelled`, `expired`, `paid after cancel`, `refunded` (or 0–5).
     pub status: Option<String>,
-    /// `alipay` or `wechat`.
+    /// `alipay`, `wechat` or `stripe`.
     pub provider: Option<String>,
     /// Created on or after this day (`YYYY-MM-DD`, Beijing time).
     pub from: Option<String>,
@@ -68,7 +68,7 @@ pub struct AdminOrderDto {
     pub refunded: String,
     /// Status.
     pub status: String,
-    /// `alipay` or `wechat` (null: unknown).
+    /// `alipay`, `wechat` or `stripe` (null: unknown).
     pub provider: Option<String>,
     /// The buyer's id.
     pub buyer_id: i64,
@@ -85,6 +85,7 @@ pub fn provider_name(p: shop_domain::order::PayType) -> &'static str {
     match p {
         shop_domain::order::PayType::Alipay => "alipay",
         shop_domain::order::PayType::WechatPay => "wechat",
+        shop_domain::order::PayType::Stripe => "stripe",
     }
 }
 

@@ -10,5 +10,6 @@ pub mod health;
 pub mod home;
 pub mod order;
 pub mod pages;
+pub mod stripe;
 pub mod user;
 pub mod wechat;

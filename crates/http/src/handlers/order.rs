@@ -9,6 +9,7 @@ use shop_app::i18n::msg;
 use shop_app::payments::{self, NotifyReply, Purchase};
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
+use shop_domain::order::PayType;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 
@@ -30,12 +31,16 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
     // Exactly as sent: the rule of amounts admits no surrounding spaces.
     let total = Money::parse_yuan(&body.total_amount)
         .map_err(|e| ApiError::field("total_amount", msg::bad_amount(&body.total_amount, e)))?;
-    // 1 (Alipay) or 2 (WeChat Pay) as a number or a string, or absent (1); the spec's enum
-    // says the same. Whether the provider is enabled is the use case's to say.
+    // A pay type's code (1 Alipay, 2 WeChat Pay, 3 Stripe) as a number or a string, written
+    // as the code is, or absent (1); the spec's enum says the same. Whether the provider is
+    // enabled is the use case's to say.
     let pay_type = match body.pay_type.as_deref() {
-        None | Some("1") => 1,
-        Some("2") => 2,
-        Some(_) => return Err(ApiError::field("pay_type", msg::PAY_TYPE)),
+        None => 1,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|code| code.to_string() == text && PayType::from_code(*code).is_some())
+            .ok_or_else(|| ApiError::field("pay_type", msg::PAY_TYPE))?,
     };
     let idempotency_key = match req.headers().get("idempotency-key") {
         None => None,
@@ -136,7 +141,9 @@ pub async fn notify(state: web::Data<State>, client: ClientAddr, body: web::Byte
     }
     match retry_if_connection_lost(|| payments::handle_notify(&state.ctx, &body, &client.0)).await {
         Ok(NotifyReply::Success) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("success"),
-        Ok(NotifyReply::Fail) => HttpResponse::Ok().content_type(ContentType::plaintext()).body("fail"),
+        Ok(NotifyReply::Fail | NotifyReply::Refused) => {
+            HttpResponse::Ok().content_type(ContentType::plaintext()).body("fail")
+        }
         Err(e) => {
             tracing::error!(error = ?e, "alipay notify could not be processed");
             let mut res =

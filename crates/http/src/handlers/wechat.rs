@@ -8,7 +8,6 @@ use shop_app::AppError;
 use shop_app::error::retry_if_connection_lost;
 use shop_app::i18n::msg;
 use shop_app::payments::provider::Headers;
-use shop_app::payments::wechat::NOTIFY_PATH;
 use shop_app::payments::{self, NotifyReply};
 use shop_domain::order::PayType;
 
@@ -18,13 +17,6 @@ use crate::extract::{ClientAddr, Language};
 use crate::html::{self, WechatCashierPage};
 use crate::schemas;
 use crate::state::State;
-
-/// The route of WeChat Pay's notifications in the `/api/v1/order` scope: the tail of the
-/// `notify_url` we give WeChat Pay ([`NOTIFY_PATH`], also named by the NUL guard, which leaves
-/// provider notifications to their own verification and answer format).
-pub fn notify_route() -> &'static str {
-    NOTIFY_PATH.strip_prefix("/api/v1/order").unwrap_or(NOTIFY_PATH)
-}
 
 /// A failure answer in WeChat Pay's format, `{"code":"FAIL","message":..}`, kept as it is.
 fn failure(status: StatusCode, message: &str) -> HttpResponse {
@@ -81,7 +73,9 @@ pub async fn notify(
     .await;
     match handled {
         Ok(NotifyReply::Success) => HttpResponse::NoContent().finish(),
-        Ok(NotifyReply::Fail) => failure(StatusCode::BAD_REQUEST, "verification failed"),
+        Ok(NotifyReply::Fail | NotifyReply::Refused) => {
+            failure(StatusCode::BAD_REQUEST, "verification failed")
+        }
         Err(AppError::NotFound(_)) => failure(StatusCode::NOT_FOUND, "WeChat Pay is not enabled"),
         Err(e) => {
             tracing::error!(error = ?e, "wechatpay notification could not be processed");
