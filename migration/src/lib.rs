@@ -15,6 +15,7 @@ mod m20261130_000005_holds_and_limits;
 mod m20261130_000006_buyers;
 mod m20261130_000007_console_sessions;
 mod m20261130_000007_console_views;
+mod m20261130_000008_guests;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_buyers::Migration),
             Box::new(m20261130_000007_console_sessions::Migration),
             Box::new(m20261130_000007_console_views::Migration),
+            Box::new(m20261130_000008_guests::Migration),
         ]
     }
 }

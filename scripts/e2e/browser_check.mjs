@@ -7,7 +7,9 @@
 //    chapter and a section, upload its cover, see the course in the public course/list/;
 //    refund the order paid in 2 (with the confirmation step); the sales page draws its
 //    charts. Screenshots at 1366 px and on a phone.
-// 4. Nothing on these pages is refused by their Content-Security-Policy.
+// 4. A guest buys course 3 on its buy page /buy/3 with only an email, pays at the development
+//    cashier, lands on the purchase page and downloads the course's material from it.
+// 5. Nothing on these pages is refused by their Content-Security-Policy.
 // Usage: node browser_check.mjs http://127.0.0.1:8000 <username> <password> <screenshot dir> <admin> <admin password>
 import { chromium } from 'playwright-core';
 
@@ -74,6 +76,30 @@ try {
   await page.screenshot({ path: `${shots}/pay-result.png` });
   const poll = await page.evaluate(async (no) => (await fetch(`/api/v1/order/success/?out_trade_no=${no}`)).json(), order.out_trade_no);
   check('the status endpoint agrees', poll.code === 100);
+
+  // 4. A guest at the buy page: email, pay, purchase page, download.
+  const guest = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, locale: 'zh-CN' });
+  const gpage = await guest.newPage();
+  gpage.on('console', (m) => { if (m.text().includes('Content Security Policy')) cspViolations.push(m.text()); });
+  await gpage.goto(`${base}/buy/3?ref=browser-check`);
+  check('buy page shows the course and an Alipay button', (await gpage.content()).includes('使用支付宝支付'));
+  await gpage.fill('input[name=email]', 'guest@example.com');
+  await gpage.screenshot({ path: `${shots}/buy-page.png` });
+  await Promise.all([gpage.waitForURL(/\/dev\/alipay\//, { timeout: 20000 }), gpage.click('button[name=pay_type][value="1"]')]);
+  await gpage.waitForSelector('button[type=submit]');
+  await Promise.all([gpage.waitForURL(/\/p\//, { timeout: 20000 }), gpage.click('button[type=submit]')]);
+  check('the cashier returns the guest to the purchase page', /\/p\/[A-Za-z0-9_-]{43}$/.test(gpage.url()));
+  await gpage.waitForSelector('a.download', { timeout: 20000 });
+  check('the purchase page shows the link', (await gpage.locator('.left').first().innerText()).includes('5'));
+  await gpage.screenshot({ path: `${shots}/purchase-page.png`, fullPage: true });
+  const [download] = await Promise.all([gpage.waitForEvent('download', { timeout: 20000 }), gpage.click('a.download')]);
+  const file = `${shots}/guest-download.txt`;
+  await download.saveAs(file);
+  const { readFileSync } = await import('node:fs');
+  check('the guest downloads the material', readFileSync(file, 'utf8').includes('the notes of course 3'));
+  await gpage.reload();
+  check('one download counted', (await gpage.locator('.left').first().innerText()).includes('4'));
+  await guest.close();
 
   // 3. The seller's console.
   if (admin) {

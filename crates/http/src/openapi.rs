@@ -7,7 +7,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, user, wechat,
+    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, guest, health, home, order, user,
+    wechat,
 };
 
 /// Registers the security schemes: the JWT of the API, the session cookie of the console.
@@ -121,6 +122,7 @@ impl Modify for SharedResponses {
         delivery::mine,
         delivery::play,
         delivery::download,
+        guest::purchase_page,
         admin::login,
         admin::session,
         admin::logout,
