@@ -165,6 +165,13 @@ async fn a_guest_buys_downloads_five_times_and_a_later_account_owns_the_course()
             "the open order of this email: {repeat}"
         );
         assert_eq!(repeat["msg"], "existing order");
+        assert!(
+            repeat.get("purchase_url").is_none(),
+            "someone else giving the address gets no page: {repeat}"
+        );
+        let (_, other_key) = guest_buy(&app, &body, Some("g-2"), "en").await;
+        assert_eq!(other_key["out_trade_no"].as_str(), Some(no.as_str()), "{other_key}");
+        assert!(other_key.get("purchase_url").is_none(), "nor with another key: {other_key}");
         let row = app.order_row(&no).await;
         assert_eq!(row.delivery_email.as_deref(), Some("guest.buyer@example.com"));
         let token = page.rsplit('/').next().expect("token");

@@ -1,5 +1,6 @@
 //! Attempt limits: logins and registrations per client address and minute, SMS codes per
-//! client address and hour and for the whole shop per hour. Counted in the database
+//! client address and hour and for the whole shop per hour, orders without an account per
+//! client address and per email address and hour. Counted in the database
 //! (`shop_db::limits`), so N replicas behind a load balancer allow each limit once, not N
 //! times. A fixed window: the count starts again at each window's start.
 use chrono::{DateTime, Utc};

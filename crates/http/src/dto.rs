@@ -526,8 +526,12 @@ pub struct PayResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code_url: Option<String>,
     /// The order's private purchase page (`/p/<token>`): after payment its courses and
-    /// download links, without logging in. The same URL is in the purchase email.
-    pub purchase_url: String,
+    /// download links, without logging in. The same URL is in the purchase email. Absent only
+    /// for an order without an account when the answer is the open order an earlier request
+    /// made for the same email and purchase (the page is that request's; retries with its
+    /// `Idempotency-Key` get it again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_url: Option<String>,
 }
 
 /// A course of a purchase page.

@@ -51,8 +51,12 @@ pub struct PurchaseOutcome {
     pub code_url: Option<String>,
     /// `false` when an existing order was returned (idempotent retry or repeat).
     pub created: bool,
-    /// The token of the order's purchase page (`guests::purchase_url`).
-    pub purchase_token: String,
+    /// The order made earlier for this same `Idempotency-Key` was returned (a retry).
+    pub replayed: bool,
+    /// The token of the order's purchase page (`guests::purchase_url`); `None` for a guest
+    /// whose request was answered with an open order made earlier by another request (the
+    /// page is its holder's: see [`create_guest_order`]).
+    pub purchase_token: Option<String>,
 }
 
 /// One line of an order view.
@@ -196,14 +200,15 @@ async fn outcome(ctx: &PaymentsContext, order: &order::Model) -> AppResult<Purch
         pay_url: links.pay_url,
         code_url: links.code_url,
         created: false,
-        purchase_token: guests::token_of(&ctx.db, &ctx.settings, order).await?,
+        replayed: false,
+        purchase_token: Some(guests::token_of(&ctx.db, &ctx.settings, order).await?),
     })
 }
 
 /// Replays an existing order for the same idempotency key, or refuses a different body.
 async fn replay(ctx: &PaymentsContext, existing: &order::Model, hash: &str) -> AppResult<PurchaseOutcome> {
     if existing.request_hash.as_deref() == Some(hash) {
-        outcome(ctx, existing).await
+        Ok(PurchaseOutcome { replayed: true, ..outcome(ctx, existing).await? })
     } else {
         Err(AppError::Conflict(msg::IDEMPOTENCY_KEY_REUSED))
     }
@@ -295,7 +300,8 @@ pub async fn create_order(
                 pay_url: links.pay_url,
                 code_url: links.code_url,
                 created: true,
-                purchase_token,
+                replayed: false,
+                purchase_token: Some(purchase_token),
             })
         }
         Ok(Placed::Existing(existing)) => outcome(ctx, &existing).await,
@@ -500,6 +506,12 @@ pub fn enabled_pay_types(ctx: impl Into<PaymentsContext>) -> Vec<PayType> {
 /// (`delivery.guest_orders_per_*`), counted once the request is otherwise valid; a refused
 /// request writes no order and no guest buyer.
 ///
+/// Anyone may give any address, so the purchase page of an order is handed out only to the
+/// request that made it and to its retries with the same `Idempotency-Key`: an identical
+/// purchase answered with the open order of the address (the one-open-order rule) gets its
+/// number and pay URL but no `purchase_token` (the page's link came with the first answer
+/// and comes with the purchase email).
+///
 /// # Errors
 /// Those of [`create_order`]; `Validation` of `email`; `RateLimited`.
 pub async fn create_guest_order(
@@ -522,7 +534,10 @@ pub async fn create_guest_order(
     let key = guests::email_limit_key(&ctx.settings, email.as_str());
     limits::check(&ctx.db, &ctx.settings, Limit::GuestOrderPerEmail, &key).await?;
     let buyer = guests::buyer_of(&ctx.db, email.as_str()).await?;
-    let outcome = create_order(&ctx, buyer, purchase).await?;
+    let mut outcome = create_order(&ctx, buyer, purchase).await?;
+    if !outcome.created && !outcome.replayed {
+        outcome.purchase_token = None;
+    }
     shop_db::buyers::set_delivery_email(&ctx.db, buyer, &outcome.out_trade_no, email.as_str()).await?;
     Ok(outcome)
 }

@@ -180,18 +180,23 @@ pub async fn buy(
     };
     match attempt.await {
         Ok(outcome) => {
-            let secure = state.ctx.public_url().starts_with("https://");
-            let cookie = Cookie::build(PURCHASE_COOKIE, outcome.purchase_token)
-                .path("/pay/result/")
-                .http_only(true)
-                .secure(secure)
-                .same_site(SameSite::Lax)
-                .max_age(actix_web::cookie::time::Duration::days(1))
-                .finish();
-            Ok(HttpResponse::SeeOther()
-                .cookie(cookie)
-                .insert_header((header::LOCATION, outcome.pay_url))
-                .finish())
+            let mut res = HttpResponse::SeeOther();
+            res.insert_header((header::LOCATION, outcome.pay_url));
+            // The open order an earlier page made for this address and course comes without
+            // its purchase page (see `payments::create_guest_order`): no cookie then.
+            if let Some(token) = outcome.purchase_token {
+                let secure = state.ctx.public_url().starts_with("https://");
+                res.cookie(
+                    Cookie::build(PURCHASE_COOKIE, token)
+                        .path("/pay/result/")
+                        .http_only(true)
+                        .secure(secure)
+                        .same_site(SameSite::Lax)
+                        .max_age(actix_web::cookie::time::Duration::days(1))
+                        .finish(),
+                );
+            }
+            Ok(res.finish())
         }
         Err(err) if err.status().is_client_error() => {
             let text = err.body(lang).msg;

@@ -112,7 +112,9 @@ pub async fn pay(
         pay_url: outcome.pay_url,
         out_trade_no: outcome.out_trade_no,
         code_url: outcome.code_url,
-        purchase_url: shop_app::guests::purchase_url(&state.ctx.public_url(), &outcome.purchase_token),
+        purchase_url: outcome
+            .purchase_token
+            .map(|token| shop_app::guests::purchase_url(&state.ctx.public_url(), &token)),
     }))
 }
 
