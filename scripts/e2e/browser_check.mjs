@@ -21,7 +21,8 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+// A Chinese browser, like the shop's buyers (the pages answer in the Accept-Language's tongue).
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
 // The pages' Content-Security-Policy must not block anything they need: Chromium reports
 // each refusal on the console.
 const cspViolations = [];
@@ -89,7 +90,8 @@ try {
   await gpage.waitForSelector('button[type=submit]');
   await Promise.all([gpage.waitForURL(/\/p\//, { timeout: 20000 }), gpage.click('button[type=submit]')]);
   check('the cashier returns the guest to the purchase page', /\/p\/[A-Za-z0-9_-]{43}$/.test(gpage.url()));
-  await gpage.waitForSelector('a.download', { timeout: 20000 });
+  // The links are issued by the paid order's job: the page refreshes itself until they are.
+  await gpage.waitForSelector('a.download', { timeout: 30000 });
   check('the purchase page shows the link', (await gpage.locator('.left').first().innerText()).includes('5'));
   await gpage.screenshot({ path: `${shots}/purchase-page.png`, fullPage: true });
   const [download] = await Promise.all([gpage.waitForEvent('download', { timeout: 20000 }), gpage.click('a.download')]);

@@ -23,13 +23,14 @@ cfg="$PWD/config"
 ( cd "$work" && echo 'correct horse battery' | "$bin" --config-dir "$cfg" user add browser --email browser@example.com >/dev/null )
 # The seller, as a new user makes one: course-shop user add boss --admin.
 ( cd "$work" && echo 'seller horse battery' | "$bin" --config-dir "$cfg" user add boss --admin >/dev/null )
-# A material of course 3, for the guest's download from the purchase page.
-printf 'the notes of course 3\n' > "$work/notes.txt"
-( cd "$work" && "$bin" --config-dir "$cfg" media put 3 notes.txt --material notes --version 1 >/dev/null )
 ( cd "$work" && PORT=$port exec "$bin" --config-dir "$cfg" > server.log 2>&1 ) &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
+# A material of the demo course 3 (the server seeds the demo catalog), for the guest's
+# download from the purchase page.
+printf 'the notes of course 3\n' > "$work/notes.txt"
+( cd "$work" && "$bin" --config-dir "$cfg" media put 3 notes.txt --material notes --version 1 >/dev/null )
 cp scripts/e2e/browser_check.mjs "$pw/"
 node "$pw/browser_check.mjs" "http://127.0.0.1:$port" browser 'correct horse battery' "$shots" boss 'seller horse battery'
 echo "screenshots in $shots"

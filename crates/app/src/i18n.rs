@@ -650,6 +650,11 @@ pub mod msg {
     pub const PURCHASE_LEFT: Text = Text::fixed("剩余下载次数：", "downloads left: ");
     /// The purchase page: version (followed by it).
     pub const PURCHASE_VERSION: Text = Text::fixed("版本 ", "version ");
+    /// The purchase page: paid, the links are being made (it refreshes itself).
+    pub const PURCHASE_LINKS_PENDING: Text = Text::fixed(
+        "下载链接生成中，本页面会自动刷新。",
+        "Your download links are being prepared; this page refreshes itself.",
+    );
     /// The purchase page: paid, nothing to download.
     pub const PURCHASE_NO_LINKS: Text =
         Text::fixed("该课程暂无可下载的资料。", "Nothing to download for these courses yet.");

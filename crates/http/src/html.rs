@@ -148,7 +148,7 @@ pub struct PurchaseHtml<'a> {
     pub status_text: &'a str,
     /// Paid: the links are shown.
     pub paid: bool,
-    /// Unpaid: the page refreshes itself.
+    /// Unpaid, or the links are being issued: the page refreshes itself.
     pub waiting: bool,
 }
 
@@ -318,6 +318,7 @@ mod tests {
                 downloads_left: 3,
                 max_downloads: 5,
             }],
+            links_pending: false,
         };
         let page = |lang, paid, waiting| {
             PurchaseHtml { lang, p: &p, courses: vec![EVIL.into()], status_text: EVIL, paid, waiting }
@@ -335,6 +336,18 @@ mod tests {
             en.contains("http-equiv=\"refresh\"") && !en.contains("/d/x") && en.contains("Your purchase"),
             "{en}"
         );
+        let pending = PurchasePage { links: vec![], links_pending: true, ..p.clone() };
+        let html = PurchaseHtml {
+            lang: Lang::En,
+            p: &pending,
+            courses: vec![],
+            status_text: "",
+            paid: true,
+            waiting: true,
+        }
+        .render()
+        .expect("page");
+        assert!(html.contains("being prepared") && html.contains("refresh"), "{html}");
         let buy = |error: Option<String>| {
             BuyHtml {
                 lang: Lang::En,

@@ -36,6 +36,9 @@ pub struct PurchasePage {
     pub courses: Vec<(i64, String)>,
     /// The working links (none before payment or after a refund), oldest first.
     pub links: Vec<PurchaseLink>,
+    /// Paid, and the links are still being issued (the paid order's job has not run yet,
+    /// though a course has materials).
+    pub links_pending: bool,
 }
 
 /// The purchase page of `token`; an unknown or malformed token is `NotFound`.
@@ -52,7 +55,7 @@ pub async fn purchase_page(ctx: &Delivery<'_>, token: &str) -> AppResult<Purchas
         .filter(|o| !o.is_delete)
         .ok_or(AppError::NotFound(WHAT))?;
     let snapshot = ctx.catalog.snapshot();
-    let courses = orders::details(ctx.db, order.id)
+    let courses: Vec<(i64, String)> = orders::details(ctx.db, order.id)
         .await?
         .into_iter()
         .map(|d| (d.course_id, snapshot.course(d.course_id).map(|c| c.name.clone()).unwrap_or_default()))
@@ -65,7 +68,7 @@ pub async fn purchase_page(ctx: &Delivery<'_>, token: &str) -> AppResult<Purchas
     live.sort_by_key(|l| l.id);
     let wanted: Vec<(i64, &str)> = live.iter().map(|l| (l.course_id, l.material_name.as_str())).collect();
     let latest = delivery::latest_materials(ctx.db, &wanted).await?;
-    let links = live
+    let links: Vec<PurchaseLink> = live
         .iter()
         .map(|l| PurchaseLink {
             course_id: l.course_id,
@@ -76,5 +79,20 @@ pub async fn purchase_page(ctx: &Delivery<'_>, token: &str) -> AppResult<Purchas
             max_downloads: l.max_downloads,
         })
         .collect();
-    Ok(PurchasePage { out_trade_no: order.out_trade_no, status: order.order_status, courses, links })
+    let mut links_pending = false;
+    if order.order_status == OrderStatus::Paid && links.is_empty() {
+        for (course_id, _) in &courses {
+            if !delivery::material_names(ctx.db, *course_id).await?.is_empty() {
+                links_pending = true;
+                break;
+            }
+        }
+    }
+    Ok(PurchasePage {
+        out_trade_no: order.out_trade_no,
+        status: order.order_status,
+        courses,
+        links,
+        links_pending,
+    })
 }

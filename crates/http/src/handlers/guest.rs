@@ -58,7 +58,7 @@ pub async fn purchase_page(
         courses: page.courses.iter().map(|(_, name)| name.clone()).collect(),
         status_text: text.get(lang),
         paid: page.status == OrderStatus::Paid,
-        waiting: page.status == OrderStatus::Unpaid,
+        waiting: page.status == OrderStatus::Unpaid || page.links_pending,
         p: &page,
     })
 }
