@@ -13,7 +13,7 @@ use crate::entities::{campaign, download_link, material, order, user_course};
 /// The access rows of `user_courses` active at `now` (not revoked, not expired), with the
 /// columns qualified by the table, so the condition also reads the existing row in an
 /// upsert's `ON CONFLICT ... DO UPDATE ... WHERE`.
-pub fn active_at(now: DateTime<Utc>) -> Condition {
+pub fn active_at(now: impl Into<Expr>) -> Condition {
     let col = |c: user_course::Column| Expr::col((user_course::Entity, c));
     Condition::all().add(col(user_course::Column::RevokedAt).is_null()).add(
         Condition::any()
@@ -54,13 +54,13 @@ pub(crate) fn grant_row(
     course_id: Expr,
     order_id: Expr,
     expires_at: Expr,
-    now: DateTime<Utc>,
+    now: impl Into<Expr>,
 ) -> Vec<(user_course::Column, Expr)> {
     vec![
         (user_course::Column::UserId, user_id),
         (user_course::Column::CourseId, course_id),
         (user_course::Column::OrderId, order_id),
-        (user_course::Column::GrantedAt, Expr::val(now)),
+        (user_course::Column::GrantedAt, now.into()),
         (user_course::Column::ExpiresAt, expires_at),
         (user_course::Column::RevokedAt, Expr::val(Option::<DateTime<Utc>>::None)),
     ]
@@ -68,7 +68,7 @@ pub(crate) fn grant_row(
 
 /// What a grant does to an existing access row of the buyer and course: it replaces it only
 /// when that access is no longer active at `now`, or came from the same order (a repeat).
-pub(crate) fn grant_on_conflict(now: DateTime<Utc>) -> OnConflict {
+pub(crate) fn grant_on_conflict(now: impl Into<Expr>) -> OnConflict {
     let replaceable = Condition::any().add(active_at(now).not()).add(
         Expr::col((user_course::Entity, user_course::Column::OrderId))
             .equals((Alias::new("excluded"), user_course::Column::OrderId)),

@@ -479,7 +479,7 @@ async fn transition(
     to: OrderStatus,
     set: Vec<(order::Column, Expr)>,
 ) -> Result<bool, DbErr> {
-    let mut update = transition_update(from, to, set)?;
+    let mut update = transition_update(from, to, set, Utc::now())?;
     update.and_where(Expr::col((order::Entity, order::Column::Id)).eq(id));
     Ok(conn.execute(&update).await?.rows_affected() == 1)
 }
@@ -492,6 +492,7 @@ pub(crate) fn transition_update(
     from: &[OrderStatus],
     to: OrderStatus,
     set: Vec<(order::Column, Expr)>,
+    now: impl Into<Expr>,
 ) -> Result<UpdateStatement, DbErr> {
     if let Some(bad) = from.iter().find(|s| !s.can_become(to)) {
         return Err(DbErr::Custom(format!("an order cannot go from {} to {}", bad.label(), to.label())));
@@ -500,7 +501,7 @@ pub(crate) fn transition_update(
     update
         .table(order::Entity)
         .value(order::Column::OrderStatus, to.code())
-        .value(order::Column::UpdatedTime, Utc::now())
+        .value(order::Column::UpdatedTime, now)
         .values(set)
         .and_where(
             Expr::col((order::Entity, order::Column::OrderStatus)).is_in(from.iter().map(|s| s.code())),
@@ -510,8 +511,11 @@ pub(crate) fn transition_update(
 
 /// What recording a payment writes besides the status: Alipay's trade number and when the
 /// buyer paid.
-pub(crate) fn payment_values(trade_no: &str, pay_time: DateTime<Utc>) -> Vec<(order::Column, Expr)> {
-    vec![(order::Column::TradeNo, Expr::val(trade_no)), (order::Column::PayTime, Expr::val(pay_time))]
+pub(crate) fn payment_values(
+    trade_no: impl Into<Expr>,
+    pay_time: impl Into<Expr>,
+) -> Vec<(order::Column, Expr)> {
+    vec![(order::Column::TradeNo, trade_no.into()), (order::Column::PayTime, pay_time.into())]
 }
 
 /// Unpaid → paid (or cancelled/expired → `to` for late money). `true` when this call made

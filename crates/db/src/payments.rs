@@ -1,12 +1,14 @@
 //! The audit log of Alipay notifies, and refunds.
 use chrono::{DateTime, Utc};
+use std::sync::OnceLock;
+
 use sea_orm::sea_query::{
-    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, Query, SelectStatement, SubQueryStatement,
-    WithClause, WithQuery,
+    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, PostgresQueryBuilder, Query,
+    SelectStatement, SubQueryStatement, WithClause,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, Set, Statement,
 };
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
@@ -122,7 +124,7 @@ pub async fn settle_payment_notify(
         // The one-statement path is Postgres's; elsewhere the caller goes step by step.
         return Ok(NotifySettled::Undecided);
     }
-    let statement = conn.get_database_backend().build(&settle_statement(n, Utc::now())?);
+    let statement = settle_statement(n, Utc::now())?;
     let row = match conn.query_one_raw(statement).await {
         Ok(row) => row,
         Err(e) if is_fast_path_abort(&e) => return Ok(NotifySettled::Undecided),
@@ -173,26 +175,130 @@ pub const DUPLICATE: &str = "duplicate";
 /// `o` is the order as read at the start of the statement; `paid` re-checks the state on the
 /// row itself (Postgres re-evaluates the WHERE on the newest version of a row a concurrent
 /// transaction changed), so only one notify can pay.
-fn settle_statement(n: PaymentNotify, now: DateTime<Utc>) -> Result<WithQuery, DbErr> {
+fn settle_statement(n: PaymentNotify, now: DateTime<Utc>) -> Result<Statement, DbErr> {
+    let params = SettleParams::new(n, now);
+    let cached = SETTLE_SQL.get_or_init(|| settle_sql(&params.shape));
+    let sql = match cached {
+        Ok((shape, sql)) if *shape == params.shape => sql.clone(),
+        // Rows of another shape than the cached text's (no row function makes them today):
+        // their own text, built the same way.
+        _ => settle_sql(&params.shape)?.1,
+    };
+    Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, params.values))
+}
+
+/// The text of the settle statement and the row shape it was built for: built once, as
+/// before sea-query built it per notify (the text does not depend on the notify: each of its
+/// values is a parameter, see [`SettleParams`]; building it costs more than the rest of the
+/// notify's work in this process).
+static SETTLE_SQL: OnceLock<Result<(SettleShape, String), DbErr>> = OnceLock::new();
+
+/// The columns the outbox row and the audit row of a settle statement set (the row
+/// functions decide them).
+#[derive(Debug, Clone)]
+struct SettleShape {
+    job: Vec<outbox_row::Column>,
+    record: Vec<payment_notify::Column>,
+}
+
+impl PartialEq for SettleShape {
+    fn eq(&self, other: &Self) -> bool {
+        use std::mem::discriminant as d;
+        self.job.iter().map(d).eq(other.job.iter().map(d))
+            && self.record.iter().map(d).eq(other.record.iter().map(d))
+    }
+}
+
+/// The per-notify values of the settle statement, in parameter order: the scalars of
+/// [`Slot`], then the outbox row's values, then the audit row's values (except the verdict
+/// and the reason, which the statement chooses between the two reasons).
+struct SettleParams {
+    values: Vec<sea_orm::Value>,
+    shape: SettleShape,
+}
+
+/// The scalar parameters of the settle statement (`$1` is `OutTradeNo`).
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    OutTradeNo,
+    TotalFen,
+    TradeNo,
+    PaidAt,
+    Now,
+    PaidReason,
+    DuplicateReason,
+}
+
+const SLOTS: usize = 7;
+
+impl Slot {
+    /// Its parameter in the statement's text.
+    fn param(self) -> Expr {
+        param(self as usize)
+    }
+}
+
+/// The `i`-th (from 0) parameter of a statement.
+fn param(i: usize) -> Expr {
+    Expr::cust(format!("${}", i + 1))
+}
+
+/// Whether the audit row's `column` is chosen by the statement rather than given.
+fn chosen_by_statement(column: payment_notify::Column) -> bool {
+    matches!(column, payment_notify::Column::Verdict | payment_notify::Column::Reason)
+}
+
+impl SettleParams {
+    fn new(n: PaymentNotify, now: DateTime<Utc>) -> Self {
+        let job = set_values(&outbox::job_row(&n.job, now));
+        let record: Vec<_> = set_values(&notify_row(n.record, now))
+            .into_iter()
+            .filter(|(c, _)| !chosen_by_statement(*c))
+            .collect();
+        let shape = SettleShape {
+            job: job.iter().map(|(c, _)| *c).collect(),
+            record: record.iter().map(|(c, _)| *c).collect(),
+        };
+        let scalars: [sea_orm::Value; SLOTS] = [
+            n.out_trade_no.into(),
+            n.total_amount_fen.into(),
+            n.trade_no.into(),
+            n.paid_at.into(),
+            now.into(),
+            n.paid_reason.into(),
+            n.duplicate_reason.into(),
+        ];
+        let values = scalars
+            .into_iter()
+            .chain(job.into_iter().map(|(_, v)| v))
+            .chain(record.into_iter().map(|(_, v)| v))
+            .collect();
+        SettleParams { values, shape }
+    }
+}
+
+fn settle_sql(shape: &SettleShape) -> Result<(SettleShape, String), DbErr> {
+    let now = Slot::Now.param();
     let (o, paid, grants, lines, audit) =
         (Alias::new("o"), Alias::new("paid"), Alias::new("grants"), Alias::new("lines"), Alias::new("audit"));
     let id = || Alias::new("id");
     let amount_matches =
-        |table: Alias| Expr::col((table, order::Column::TotalAmountFen)).eq(n.total_amount_fen);
+        |table: Alias| Expr::col((table, order::Column::TotalAmountFen)).eq(Slot::TotalFen.param());
 
     let mut read = Query::select();
     read.columns([order::Column::Id, order::Column::OrderStatus, order::Column::TotalAmountFen])
         .from(order::Entity)
-        .and_where(Expr::col((order::Entity, order::Column::OutTradeNo)).eq(n.out_trade_no.as_str()));
+        .and_where(Expr::col((order::Entity, order::Column::OutTradeNo)).eq(Slot::OutTradeNo.param()));
 
     let mut pay = orders::transition_update(
         &[OrderStatus::Unpaid],
         OrderStatus::Paid,
-        orders::payment_values(&n.trade_no, n.paid_at),
+        orders::payment_values(Slot::TradeNo.param(), Slot::PaidAt.param()),
+        now.clone(),
     )?;
     pay.from(o.clone())
         .and_where(Expr::col((order::Entity, order::Column::Id)).equals((o.clone(), id())))
-        .and_where(Expr::col((order::Entity, order::Column::TotalAmountFen)).eq(n.total_amount_fen))
+        .and_where(Expr::col((order::Entity, order::Column::TotalAmountFen)).eq(Slot::TotalFen.param()))
         .returning(
             Query::returning()
                 .columns([(order::Entity, order::Column::Id), (order::Entity, order::Column::UserId)]),
@@ -206,8 +312,8 @@ fn settle_statement(n: PaymentNotify, now: DateTime<Utc>) -> Result<WithQuery, D
         Expr::col((paid.clone(), order::Column::UserId)),
         Expr::col((order_detail::Entity, order_detail::Column::CourseId)),
         Expr::col((paid.clone(), order::Column::Id)),
-        delivery::access_until_sql(Expr::val(n.paid_at), Expr::col((course::Entity, course::Column::Period))),
-        now,
+        delivery::access_until_sql(Slot::PaidAt.param(), Expr::col((course::Entity, course::Column::Period))),
+        now.clone(),
     )
     .into_iter()
     .unzip();
@@ -226,23 +332,27 @@ fn settle_statement(n: PaymentNotify, now: DateTime<Utc>) -> Result<WithQuery, D
         .from(paid.clone())
         .inner_join(order_detail::Entity, line_of_paid());
 
-    let (columns, values): (Vec<_>, Vec<_>) = set_values(&outbox::job_row(&n.job, now)).into_iter().unzip();
+    let mut next = SLOTS;
+    let mut params = |n: usize| {
+        let exprs: Vec<Expr> = (next..next + n).map(param).collect();
+        next += n;
+        exprs
+    };
     let mut job_of_paid = Query::select();
-    job_of_paid.exprs(values.into_iter().map(Expr::val)).from(paid.clone());
-    let mut job = insert_select(outbox_row::Entity, columns, job_of_paid);
+    job_of_paid.exprs(params(shape.job.len())).from(paid.clone());
+    let mut job = insert_select(outbox_row::Entity, shape.job.iter().copied(), job_of_paid);
     job.on_conflict(outbox::on_duplicate());
 
     let paid_now = Expr::col((paid.clone(), id())).is_not_null();
-    let case = |if_paid: String, if_not: String| -> Expr {
-        Expr::case(paid_now.clone(), Expr::val(if_paid)).finally(Expr::val(if_not)).into()
+    let case = |if_paid: Expr, if_not: Expr| -> Expr {
+        Expr::case(paid_now.clone(), if_paid).finally(if_not).into()
     };
-    let (columns, exprs): (Vec<_>, Vec<_>) = set_values(&notify_row(n.record, now))
-        .into_iter()
-        .map(|(c, v)| match c {
-            payment_notify::Column::Verdict => (c, case(ACCEPTED.into(), DUPLICATE.into())),
-            payment_notify::Column::Reason => (c, case(n.paid_reason.clone(), n.duplicate_reason.clone())),
-            _ => (c, Expr::val(v)),
-        })
+    let given = shape.record.iter().copied().zip(params(shape.record.len()));
+    let (columns, exprs): (Vec<_>, Vec<_>) = given
+        .chain([
+            (payment_notify::Column::Verdict, case(Expr::val(ACCEPTED), Expr::val(DUPLICATE))),
+            (payment_notify::Column::Reason, case(Slot::PaidReason.param(), Slot::DuplicateReason.param())),
+        ])
         .unzip();
     let settled = OrderStatus::ALL.iter().filter(|s| s.money_received()).map(|s| s.code());
     let mut record = Query::select();
@@ -279,7 +389,9 @@ fn settle_statement(n: PaymentNotify, now: DateTime<Utc>) -> Result<WithQuery, D
         .cte(cte(Alias::new("job"), job.into()))
         .cte(cte(audit, record.into()))
         .to_owned();
-    Ok(answer.with(with))
+    // Constants (statuses, verdicts) are written into the text; every value of the notify
+    // is a parameter.
+    Ok((shape.clone(), answer.with(with).to_string(PostgresQueryBuilder)))
 }
 
 /// Notify records, oldest first, optionally of one order.
@@ -366,4 +478,60 @@ pub async fn set_refund_status(
         .exec(conn)
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn notify(out_trade_no: &str, fen: i64, paid_at: DateTime<Utc>) -> PaymentNotify {
+        PaymentNotify {
+            out_trade_no: out_trade_no.into(),
+            total_amount_fen: fen,
+            trade_no: format!("T{out_trade_no}"),
+            paid_at,
+            job: NewJob {
+                kind: "order_paid",
+                payload: format!("{{\"order\":\"{out_trade_no}\"}}"),
+                dedupe_key: out_trade_no.into(),
+            },
+            record: NotifyRecord {
+                out_trade_no: Some(out_trade_no.into()),
+                verdict: ACCEPTED,
+                ..Default::default()
+            },
+            paid_reason: "reason-when-paid".into(),
+            duplicate_reason: "reason-when-repeated".into(),
+        }
+    }
+
+    #[test]
+    fn the_settle_statement_is_one_text_with_every_value_of_the_notify_a_parameter() {
+        let t1 = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let t2 = Utc.with_ymd_and_hms(2027, 6, 7, 8, 9, 10).unwrap();
+        let a = settle_statement(notify("CS1", 9_900, t1), t1).unwrap();
+        let b = settle_statement(notify("CS2", 100, t2), t2).unwrap();
+        // One text for every notify: nothing of a notify (nor the clock) is written into it.
+        assert_eq!(a.sql, b.sql);
+        for literal in ["CS1", "9900", "2026-", "reason-when", "order_paid"] {
+            assert!(!a.sql.contains(literal), "{literal} in {}", a.sql);
+        }
+        // As many parameters as values, numbered from $1 without gaps.
+        let values = a.values.as_ref().map_or(0, |v| v.0.len());
+        assert!(values > SLOTS, "{values}");
+        assert!(
+            a.sql.contains(&format!("${values}")) && !a.sql.contains(&format!("${}", values + 1)),
+            "{}",
+            a.sql
+        );
+        assert!((1..=values).all(|i| a.sql.contains(&format!("${i}"))), "{}", a.sql);
+        // The scalars come first, in the order of `Slot`.
+        let first: Vec<_> = a.values.as_ref().map(|v| v.0[..3].to_vec()).unwrap_or_default();
+        assert_eq!(first, vec![sea_orm::Value::from("CS1"), 9_900_i64.into(), "TCS1".into()]);
+        // The statement's constants are in the text: the unpaid status it pays from, the verdicts.
+        assert!(a.sql.contains(&format!("IN ({})", OrderStatus::Unpaid.code())), "{}", a.sql);
+        assert!(a.sql.contains("'accepted'") && a.sql.contains("'duplicate'"), "{}", a.sql);
+    }
 }

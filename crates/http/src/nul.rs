@@ -44,7 +44,8 @@ fn json_has_nul(bytes: &[u8]) -> bool {
 /// signature over the raw bytes and answers in the provider's format, so the body is not
 /// refused here (the audit row escapes NUL characters).
 fn is_provider_notify(req: &ServiceRequest) -> bool {
-    req.path().strip_prefix("/api/v1") == Some(crate::handlers::wechat::NOTIFY_ROUTE)
+    let path = shop_app::payments::wechat::NOTIFY_PATH;
+    req.path().trim_end_matches('/') == path.trim_end_matches('/')
 }
 
 fn is_json(req: &ServiceRequest) -> bool {

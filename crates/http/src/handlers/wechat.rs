@@ -8,6 +8,7 @@ use shop_app::AppError;
 use shop_app::error::retry_if_connection_lost;
 use shop_app::i18n::msg;
 use shop_app::payments::provider::Headers;
+use shop_app::payments::wechat::NOTIFY_PATH;
 use shop_app::payments::{self, NotifyReply};
 use shop_domain::order::PayType;
 
@@ -18,9 +19,12 @@ use crate::html::{self, WechatCashierPage};
 use crate::schemas;
 use crate::state::State;
 
-/// The route of WeChat Pay's notifications, under `/api/v1` (also named by the NUL guard,
-/// which leaves provider notifications to their own verification and answer format).
-pub const NOTIFY_ROUTE: &str = "/order/wechat/notify/";
+/// The route of WeChat Pay's notifications in the `/api/v1/order` scope: the tail of the
+/// `notify_url` we give WeChat Pay ([`NOTIFY_PATH`], also named by the NUL guard, which leaves
+/// provider notifications to their own verification and answer format).
+pub fn notify_route() -> &'static str {
+    NOTIFY_PATH.strip_prefix("/api/v1/order").unwrap_or(NOTIFY_PATH)
+}
 
 /// A failure answer in WeChat Pay's format, `{"code":"FAIL","message":..}`, kept as it is.
 fn failure(status: StatusCode, message: &str) -> HttpResponse {
