@@ -15,6 +15,7 @@ mod m20261130_000005_holds_and_limits;
 mod m20261130_000006_buyers;
 mod m20261130_000007_console_sessions;
 mod m20261130_000007_console_views;
+mod m20261130_000008_guests;
 mod m20261130_000011_reconciliation;
 
 /// Every migration, in order.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_buyers::Migration),
             Box::new(m20261130_000007_console_sessions::Migration),
             Box::new(m20261130_000007_console_views::Migration),
+            Box::new(m20261130_000008_guests::Migration),
             Box::new(m20261130_000011_reconciliation::Migration),
         ]
     }

@@ -49,6 +49,10 @@ for id in 4 5 7 9 10; do
     -d "{\"courses\":[$id],\"total_amount\":\"$price\",\"subject\":\"课程 $id\",\"pay_type\":1,\"ref\":\"$tag\"}" \
     "$base/api/v1/order/alipay/" || echo "order of course $id refused (free course?)"
 done
+# A material of the demo course 3 (the server seeds the demo catalog), for the guest's
+# download from the purchase page.
+printf 'the notes of course 3\n' > "$work/notes.txt"
+( cd "$work" && "$bin" --config-dir "$cfg" media put 3 notes.txt --material notes --version 1 >/dev/null )
 cp scripts/e2e/browser_check.mjs "$pw/"
 node "$pw/browser_check.mjs" "http://127.0.0.1:$port" browser 'correct horse battery' "$shots" boss 'seller horse battery'
 echo "screenshots in $shots"

@@ -13,6 +13,7 @@ mod contract;
 mod delivery;
 mod errors;
 mod faults;
+mod guests;
 mod hardening;
 mod i18n;
 mod limits;

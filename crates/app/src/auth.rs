@@ -23,6 +23,8 @@ pub enum KeyPurpose {
     /// The key of the checkout funnel's visitor hashes (mixed with the day, so it rotates
     /// daily).
     VisitorHash,
+    /// The key of purchase page tokens (an order's token is its number's keyed hash).
+    PurchasePage,
 }
 
 impl KeyPurpose {
@@ -31,6 +33,7 @@ impl KeyPurpose {
             KeyPurpose::SmsCode => b"course-shop sms code key",
             KeyPurpose::MediaUrl => b"course-shop media url key",
             KeyPurpose::VisitorHash => b"course-shop visitor hash key",
+            KeyPurpose::PurchasePage => b"course-shop purchase page key",
         }
     }
 }

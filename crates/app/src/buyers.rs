@@ -179,7 +179,9 @@ async fn send_email_code(
 }
 
 /// Confirms the newest pending email address of the account with its code: the address
-/// becomes the account's email.
+/// becomes the account's email, and what was bought with only that address (as a guest) is
+/// attached to the account once (`shop_db::guests::claim`): its orders, course access and
+/// download links.
 ///
 /// # Errors
 /// `InvalidEmailCode` for a wrong, used or expired code; `Conflict` when another account
@@ -207,8 +209,13 @@ pub async fn confirm_email(ctx: &Accounts<'_>, user_id: i64, code: &str) -> AppR
     buyers::update_profile(&txn, user_id, None, Some(stored.email.clone()))
         .await
         .map_err(profile_conflict)?;
+    // Purchases made with only this address (checkout as a guest) become the account's, once.
+    let claimed = shop_db::guests::claim(&txn, &stored.email, user_id, now).await?;
     txn.commit().await?;
     tracing::info!(user.id = user_id, "email address confirmed");
+    if let Some(c) = claimed {
+        tracing::info!(user.id = user_id, orders = c.orders, courses = c.courses, "guest purchases attached");
+    }
     Ok(active_user(ctx, user_id).await?.into())
 }
 

@@ -215,6 +215,10 @@ pub enum StorageBackend {
 pub struct DeliverySettings {
     /// Downloads allowed per private link.
     pub downloads_per_link: i32,
+    /// Orders without an account (checkout with only an email) per client address and hour.
+    pub guest_orders_per_address_per_hour: u32,
+    /// Orders without an account per email address and hour.
+    pub guest_orders_per_email_per_hour: u32,
 }
 
 /// `[alipay]`.

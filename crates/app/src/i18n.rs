@@ -656,6 +656,72 @@ pub mod msg {
     pub const PAGE_REFUNDED_TEXT: Text = Text::fixed("款项已退回。", "The payment was refunded.");
     /// "Order number" label.
     pub const PAGE_ORDER_NO: Text = Text::fixed("订单号", "Order");
+    /// The result page's link to the order's purchase page.
+    pub const PAGE_OPEN_PURCHASE: Text =
+        Text::fixed("查看购买页面和下载链接", "Open your purchase page and downloads");
+    /// The purchase page's title.
+    pub const PURCHASE_TITLE: Text = Text::fixed("您的购买", "Your purchase");
+    /// The purchase page: what it is.
+    pub const PURCHASE_KEEP: Text = Text::fixed(
+        "请收藏本页：这是您的私人购买页面，无需登录即可下载，请勿分享。",
+        "Bookmark this page: it is your private purchase page, downloads work without logging in. Do not share it.",
+    );
+    /// The purchase page: courses heading.
+    pub const PURCHASE_COURSES: Text = Text::fixed("课程", "Courses");
+    /// The purchase page: links heading.
+    pub const PURCHASE_LINKS: Text = Text::fixed("下载", "Downloads");
+    /// The purchase page: downloads left (followed by the number).
+    pub const PURCHASE_LEFT: Text = Text::fixed("剩余下载次数：", "downloads left: ");
+    /// The purchase page: version (followed by it).
+    pub const PURCHASE_VERSION: Text = Text::fixed("版本 ", "version ");
+    /// The purchase page: paid, the links are being made (it refreshes itself).
+    pub const PURCHASE_LINKS_PENDING: Text = Text::fixed(
+        "下载链接生成中，本页面会自动刷新。",
+        "Your download links are being prepared; this page refreshes itself.",
+    );
+    /// The purchase page: paid, nothing to download.
+    pub const PURCHASE_NO_LINKS: Text =
+        Text::fixed("该课程暂无可下载的资料。", "Nothing to download for these courses yet.");
+    /// The purchase page while unpaid (it refreshes itself).
+    pub const PURCHASE_WAITING: Text = Text::fixed(
+        "尚未收到付款。本页面每隔几秒自动刷新。",
+        "Payment not received yet. This page refreshes itself every few seconds.",
+    );
+    /// The buy page's heading (followed by the course's name).
+    pub const BUY_TITLE: Text = Text::fixed("购买课程", "Buy the course");
+    /// The buy page: price label.
+    pub const BUY_PRICE: Text = Text::fixed("价格", "Price");
+    /// The buy page: the email field.
+    pub const BUY_EMAIL: Text = Text::fixed("邮箱", "Email");
+    /// The buy page: what the email is for.
+    pub const BUY_EMAIL_HINT: Text = Text::fixed(
+        "无需注册：购买页面和下载链接会发送到这个邮箱。以后用同一邮箱注册的账号会自动获得本课程。",
+        "No account needed: your purchase page and download links are sent to this address. An account that later confirms this address gets the course too.",
+    );
+    /// The buy page without any payment provider enabled.
+    pub const BUY_NO_PROVIDER: Text = Text::fixed("暂不支持在线支付。", "Online payment is not available.");
+    /// Order creation without a token and without an email.
+    pub const GUEST_NEEDS_EMAIL: Text = Text::fixed(
+        "请先登录，或填写邮箱（email）免注册购买",
+        "log in, or give an email to buy without an account",
+    );
+    /// The buy page's summary of a course: its access period (0: forever) and sections.
+    pub fn buy_summary(period_days: i32, sections: i32) -> Text {
+        let (zh, en) = if period_days == 0 {
+            ("永久有效".to_owned(), "access forever".to_owned())
+        } else {
+            (format!("有效期 {period_days} 天"), format!("access for {period_days} days"))
+        };
+        Text::new(format!("{zh} · 共 {sections} 节"), format!("{en} · {sections} sections"))
+    }
+    /// A pay button: "Pay with <provider>", the provider named by [`provider_name`].
+    pub fn pay_with(pay_type: i16) -> Text {
+        let name = provider_name(pay_type);
+        Text::new(
+            format!("使用{}支付", name.get(super::Lang::Zh)),
+            format!("Pay with {}", name.get(super::Lang::En)),
+        )
+    }
     /// The cashier's title.
     pub const CASHIER_TITLE: Text = Text::fixed("支付宝收银台（模拟）", "Alipay cashier (simulated)");
     /// The cashier's banner.

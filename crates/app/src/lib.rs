@@ -10,6 +10,7 @@ pub mod context;
 pub mod delivery;
 pub mod error;
 pub mod funnel;
+pub mod guests;
 pub mod i18n;
 pub mod jobs;
 pub mod limits;

@@ -1,5 +1,6 @@
 //! Attempt limits: logins and registrations per client address and minute, SMS codes per
-//! client address and hour and for the whole shop per hour. Counted in the database
+//! client address and hour and for the whole shop per hour, orders without an account per
+//! client address and per email address and hour. Counted in the database
 //! (`shop_db::limits`), so N replicas behind a load balancer allow each limit once, not N
 //! times. A fixed window: the count starts again at each window's start.
 use chrono::{DateTime, Utc};
@@ -22,6 +23,13 @@ pub enum Limit {
     /// Email confirmation codes sent on behalf of one client address, per hour (the SMS
     /// codes' per-address limit, `sms.max_per_address_per_hour`).
     EmailPerAddress,
+    /// Orders without an account per client address and hour
+    /// (`delivery.guest_orders_per_address_per_hour`).
+    GuestOrderPerAddress,
+    /// Orders without an account per email address and hour
+    /// (`delivery.guest_orders_per_email_per_hour`; the key is a keyed hash of the address,
+    /// never the address).
+    GuestOrderPerEmail,
 }
 
 impl Limit {
@@ -32,6 +40,8 @@ impl Limit {
             Limit::SmsPerAddress => "sms-address",
             Limit::SmsOverall => "sms-all",
             Limit::EmailPerAddress => "email-address",
+            Limit::GuestOrderPerAddress => "guest-order-address",
+            Limit::GuestOrderPerEmail => "guest-order-email",
         }
     }
 
@@ -43,6 +53,8 @@ impl Limit {
             Limit::SmsPerAddress => (s.sms.max_per_address_per_hour, 3600),
             Limit::SmsOverall => (s.sms.max_overall_per_hour, 3600),
             Limit::EmailPerAddress => (s.sms.max_per_address_per_hour, 3600),
+            Limit::GuestOrderPerAddress => (s.delivery.guest_orders_per_address_per_hour, 3600),
+            Limit::GuestOrderPerEmail => (s.delivery.guest_orders_per_email_per_hour, 3600),
         }
     }
 }

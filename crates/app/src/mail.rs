@@ -198,6 +198,7 @@ mod tests {
                 ],
                 links: links(),
                 my_courses_url: "https://shop.example.com/my/courses".into(),
+                purchase_url: "https://shop.example.com/p/token".into(),
             }
         }
 
@@ -230,6 +231,8 @@ mod tests {
                 "仅供您本人使用",
                 "personal",
                 "https://shop.example.com/my/courses",
+                "购买页面查看课程和下载链接：\nhttps://shop.example.com/p/token\n",
+                "without logging in: \nhttps://shop.example.com/p/token\n",
                 "<script>alert('x')</script> & Co", // the text part is not HTML
             ] {
                 assert!(text.contains(needle), "{needle} missing in text:\n{text}");
@@ -245,6 +248,7 @@ mod tests {
                 "Python 全栈开发 &#38; 数据分析",
                 "<a href=\"https://shop.example.com/d/abc?x=1&#38;y=2\">Python 全栈开发 — slides (v2)</a>",
                 "<a href=\"https://shop.example.com/my/courses\">",
+                "<a href=\"https://shop.example.com/p/token\">购买页面</a>",
             ] {
                 assert!(html.contains(needle), "{needle} missing in html:\n{html}");
             }

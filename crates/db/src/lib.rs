@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod entities;
 pub mod fault;
 pub mod funnel;
+pub mod guests;
 pub mod limits;
 pub mod orders;
 pub mod outbox;

@@ -52,6 +52,8 @@ pub struct NewOrder {
     pub idempotency_key: Option<String>,
     /// Hash of the purchase (courses, amount, subject, pay type).
     pub request_hash: String,
+    /// SHA-256 (hex) of the token of the order's purchase page.
+    pub purchase_token_hash: Option<String>,
 }
 
 /// One line of a new order: a course at its price.
@@ -98,6 +100,7 @@ fn order_row(new: NewOrder, now: DateTime<Utc>) -> order::ActiveModel {
         pay_url: Set(Some(new.pay_url)),
         idempotency_key: Set(new.idempotency_key),
         request_hash: Set(Some(new.request_hash)),
+        purchase_token_hash: Set(new.purchase_token_hash),
         last_query_at: Set(None),
         closed_at: Set(None),
         orders: Set(0),
@@ -341,6 +344,29 @@ pub async fn status_by_out_trade_no(
         .into_tuple()
         .one(conn)
         .await
+}
+
+/// The order whose purchase page token hashes to `token_hash`.
+pub async fn by_purchase_token_hash(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::find().filter(order::Column::PurchaseTokenHash.eq(token_hash)).one(conn).await
+}
+
+/// Keeps the hash of an order's purchase page token (for an order made before orders had
+/// one, or whose token changed with the key).
+pub async fn set_purchase_token_hash(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    token_hash: &str,
+) -> Result<(), DbErr> {
+    order::Entity::update_many()
+        .col_expr(order::Column::PurchaseTokenHash, Expr::value(token_hash))
+        .filter(order::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
 /// An order by id.

@@ -508,7 +508,7 @@ pub struct PayRequest {
     pub ref_tag: Option<String>,
 }
 
-/// `{code:100, msg, pay_url, out_trade_no}`: open `pay_url` to pay.
+/// `{code:100, msg, pay_url, out_trade_no, purchase_url}`: open `pay_url` to pay.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PayResponse {
     /// 100.
@@ -526,6 +526,71 @@ pub struct PayResponse {
     /// end that draws the code itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code_url: Option<String>,
+    /// The order's private purchase page (`/p/<token>`): after payment its courses and
+    /// download links, without logging in. The same URL is in the purchase email. Absent only
+    /// for an order without an account when the answer is the open order an earlier request
+    /// made for the same email and purchase (the page is that request's; retries with its
+    /// `Idempotency-Key` get it again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_url: Option<String>,
+}
+
+/// A course of a purchase page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchaseCourseDto {
+    /// Course id.
+    pub id: i64,
+    /// Course name.
+    pub name: String,
+}
+
+/// A download link of a purchase page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchaseLinkDto {
+    /// The material's name.
+    pub name: String,
+    /// The version a download serves now (the latest); `null` before a file was uploaded.
+    pub version: Option<String>,
+    /// The private download URL (`/d/<token>`).
+    pub url: String,
+    /// Downloads left.
+    pub downloads_left: i32,
+}
+
+/// `GET /p/{token}` with `Accept: application/json`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchasePageDto {
+    /// 100.
+    pub code: i32,
+    /// Our order number.
+    pub out_trade_no: String,
+    /// 0 unpaid, 1 paid, 2 cancelled, 3 expired, 4 paid after cancel, 5 refunded.
+    pub order_status: i16,
+    /// The courses bought.
+    pub courses: Vec<PurchaseCourseDto>,
+    /// The working download links (none before payment or after a refund).
+    pub links: Vec<PurchaseLinkDto>,
+}
+
+impl From<shop_app::delivery::PurchasePage> for PurchasePageDto {
+    fn from(p: shop_app::delivery::PurchasePage) -> Self {
+        PurchasePageDto {
+            code: 100,
+            out_trade_no: p.out_trade_no,
+            order_status: p.status.code(),
+            courses: p.courses.into_iter().map(|(id, name)| PurchaseCourseDto { id, name }).collect(),
+            links: p
+                .links
+                .into_iter()
+                .map(|l| PurchaseLinkDto {
+                    name: l.name,
+                    version: l.version,
+                    url: l.url,
+                    downloads_left: l.downloads_left,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The payment status.
@@ -583,13 +648,18 @@ pub struct OrderDto {
     pub refunded_amount: String,
     /// The pay URL, while the order can still be paid.
     pub pay_url: Option<String>,
+    /// The order's private purchase page (`/p/<token>`): its courses and download links,
+    /// without logging in.
+    pub purchase_url: String,
     /// The courses.
     pub details: Vec<OrderLineDto>,
 }
 
-impl From<shop_app::payments::OrderView> for OrderDto {
-    fn from(o: shop_app::payments::OrderView) -> Self {
+impl OrderDto {
+    /// The wire form of an order; `public_url` is the shop's (for the purchase page).
+    pub fn from_view(o: shop_app::payments::OrderView, public_url: &str) -> Self {
         OrderDto {
+            purchase_url: shop_app::guests::purchase_url(public_url, &o.purchase_token),
             out_trade_no: o.out_trade_no,
             subject: o.subject,
             total_amount: o.total_amount.to_string(),

@@ -48,6 +48,23 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// The buyer of an order: the user of a valid token when an `Authorization` header is sent
+/// (an invalid one is refused as by [`AuthUser`]), nobody without one (a guest checkout).
+#[derive(Debug, Clone, Copy)]
+pub struct UserOrGuest(pub Option<i64>);
+
+impl FromRequest for UserOrGuest {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            return ready(AuthUser::from_request(req, payload).into_inner().map(|u| UserOrGuest(Some(u.0))));
+        }
+        ready(Ok(UserOrGuest(None)))
+    }
+}
+
 /// The client's address: the peer, or with `server.trusted_proxy_hops = N` the N-th
 /// `X-Forwarded-For` entry from the right (the first one our proxies did not add).
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use askama::Template;
 use shop_app::AppError;
-use shop_app::i18n::{Lang, msg};
+use shop_app::i18n::{Lang, Text, msg};
 use shop_app::payments::QrCashier;
 use shop_app::payments::simulator::Cashier;
 use shop_domain::time::in_beijing;
@@ -175,6 +175,65 @@ pub fn qr_svg_data_uri(content: &str) -> Result<String, ApiError> {
     Ok(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
 }
 
+/// A purchase's private page (`/p/<token>`): status, courses, download links.
+#[derive(Template)]
+#[template(path = "purchase.html")]
+pub struct PurchaseHtml<'a> {
+    /// The page's language.
+    pub lang: Lang,
+    /// What it shows.
+    pub p: &'a shop_app::delivery::PurchasePage,
+    /// The course names.
+    pub courses: Vec<String>,
+    /// The status in words.
+    pub status_text: &'a str,
+    /// Paid: the links are shown.
+    pub paid: bool,
+    /// Unpaid, or the links are being issued: the page refreshes itself.
+    pub waiting: bool,
+}
+
+impl PurchaseHtml<'_> {
+    /// A text in the page's language.
+    pub fn word(&self, text: Text) -> String {
+        text.get(self.lang).to_owned()
+    }
+}
+
+/// The hosted buy page of a course (`/buy/<id>`): summary, price, email, a pay button per
+/// enabled provider.
+#[derive(Template)]
+#[template(path = "buy.html")]
+pub struct BuyHtml<'a> {
+    /// The page's language.
+    pub lang: Lang,
+    /// The course.
+    pub course_id: i64,
+    /// Its name.
+    pub course_name: &'a str,
+    /// Its summary in words (access period, sections).
+    pub summary: String,
+    /// Its price in yuan.
+    pub price: String,
+    /// The pay buttons: `pay_type` and label.
+    pub buttons: Vec<(i16, String)>,
+    /// The email given (after a refused attempt).
+    pub email: &'a str,
+    /// The idempotency key of this page's form (a double click makes one order).
+    pub key: &'a str,
+    /// The funnel's `ref`, carried to the order.
+    pub ref_tag: Option<&'a str>,
+    /// Why the last attempt was refused.
+    pub error: Option<String>,
+}
+
+impl BuyHtml<'_> {
+    /// A text in the page's language.
+    pub fn word(&self, text: Text) -> String {
+        text.get(self.lang).to_owned()
+    }
+}
+
 /// An error of a page route, for a browser.
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -282,6 +341,74 @@ mod tests {
             .render()
             .expect("page");
         assert!(html.contains("支付成功") && !html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn the_purchase_and_buy_pages_escape_what_they_show() {
+        use shop_app::delivery::{PurchaseLink, PurchasePage};
+        use shop_domain::order::OrderStatus;
+        let p = PurchasePage {
+            out_trade_no: EVIL.into(),
+            status: OrderStatus::Paid,
+            courses: vec![(1, EVIL.into())],
+            links: vec![PurchaseLink {
+                course_id: 1,
+                name: EVIL.into(),
+                version: Some(EVIL.into()),
+                url: "https://shop.example/d/x".into(),
+                downloads_left: 3,
+                max_downloads: 5,
+            }],
+            links_pending: false,
+        };
+        let page = |lang, paid, waiting| {
+            PurchaseHtml { lang, p: &p, courses: vec![EVIL.into()], status_text: EVIL, paid, waiting }
+                .render()
+                .expect("page")
+        };
+        let html = page(Lang::Zh, true, false);
+        assert_eq!(html.matches(ESCAPED).count(), 5, "status, order, course, link, version:\n{html}");
+        assert!(
+            html.contains("剩余下载次数：3") && !html.contains("<script>") && !html.contains("refresh"),
+            "{html}"
+        );
+        let en = page(Lang::En, false, true);
+        assert!(
+            en.contains("http-equiv=\"refresh\"") && !en.contains("/d/x") && en.contains("Your purchase"),
+            "{en}"
+        );
+        let pending = PurchasePage { links: vec![], links_pending: true, ..p.clone() };
+        let html = PurchaseHtml {
+            lang: Lang::En,
+            p: &pending,
+            courses: vec![],
+            status_text: "",
+            paid: true,
+            waiting: true,
+        }
+        .render()
+        .expect("page");
+        assert!(html.contains("being prepared") && html.contains("refresh"), "{html}");
+        let buy = |error: Option<String>| {
+            BuyHtml {
+                lang: Lang::En,
+                course_id: 7,
+                course_name: EVIL,
+                summary: "s".into(),
+                price: "9.90".into(),
+                buttons: vec![(1, "Pay with Alipay".into()), (3, "Pay with Stripe".into())],
+                email: EVIL,
+                key: "buy-k",
+                ref_tag: Some("spring"),
+                error,
+            }
+            .render()
+            .expect("page")
+        };
+        let html = buy(Some(EVIL.into()));
+        assert_eq!(html.matches(ESCAPED).count(), 4, "title, heading, email, error:\n{html}");
+        assert!(html.contains("action=\"/buy/7\"") && html.contains("value=\"3\">Pay with Stripe"), "{html}");
+        assert!(!buy(None).contains("role=\"alert\""));
     }
 
     #[test]

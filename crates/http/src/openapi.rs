@@ -7,8 +7,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, health, home, order, stripe, user,
-    wechat,
+    admin, admin_campaigns, admin_catalog, admin_orders, course, delivery, guest, health, home, order,
+    stripe, user, wechat,
 };
 
 /// Registers the security schemes: the JWT of the API, the session cookie of the console.
@@ -123,6 +123,7 @@ impl Modify for SharedResponses {
         delivery::mine,
         delivery::play,
         delivery::download,
+        guest::purchase_page,
         admin::login,
         admin::session,
         admin::logout,

@@ -17,8 +17,8 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::{self, ApiError};
 use crate::handlers::{
-    admin, admin_campaigns, admin_catalog, admin_orders, console, course, delivery, health, home, order,
-    pages, stripe, user, wechat,
+    admin, admin_campaigns, admin_catalog, admin_orders, console, course, delivery, guest, health, home,
+    order, pages, stripe, user, wechat,
 };
 use crate::links::Links;
 use crate::openapi::ApiDoc;
@@ -350,6 +350,12 @@ fn build_app(
         .service(res("/pay/wechat/", |r| browser_route(r.route(web::get().to(wechat::cashier)))))
         .service(web::resource("/pay/wechat/cashier.js").route(web::get().to(wechat::cashier_js)))
         .service(browser_route(web::resource("/d/{token}").route(web::get().to(delivery::download))))
+        .service(browser_route(web::resource("/p/{token}").route(web::get().to(guest::purchase_page))))
+        .service(browser_route(
+            web::resource("/buy/{id}")
+                .route(web::get().to(guest::buy_page))
+                .route(web::post().to(guest::buy)),
+        ))
         .service(browser_route(
             web::resource("/media/private/{key:.*}").route(web::get().to(delivery::private_media)),
         ))

@@ -47,8 +47,9 @@ pub const REDACTED: &str = "[redacted]";
 const SENSITIVE_NAMES: [&str; 9] =
     ["mobile", "phone", "email", "buyer", "code", "token", "password", "secret", "sign"];
 
-/// Paths whose rest is a secret: private download links (`/d/{token}`).
-const SECRET_PATH_PREFIXES: [&str; 1] = ["/d/"];
+/// Paths whose rest is a secret: private download links (`/d/{token}`) and purchase pages
+/// (`/p/{token}`).
+const SECRET_PATH_PREFIXES: [&str; 2] = ["/d/", "/p/"];
 
 fn sensitive(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -168,6 +169,7 @@ mod tests {
             ("/x?phone", "/x?[redacted]"),
             ("/d/SECRETTOKEN", "/d/[redacted]"),
             ("/d/SECRETTOKEN?mobile=1", "/d/[redacted]?mobile=[redacted]"),
+            ("/p/SECRETTOKEN", "/p/[redacted]"),
         ] {
             assert_eq!(redact_target(target), logged, "{target}");
         }

@@ -77,6 +77,10 @@ pub(crate) async fn send_order_email(ctx: &Delivery<'_>, order_id: i64) -> Resul
         courses,
         links: link_lines(ctx, &links).await?,
         my_courses_url: format!("{}/api/v1/course/mine/", ctx.public_url),
+        purchase_url: crate::guests::purchase_url(
+            &ctx.public_url,
+            &crate::guests::token_of(ctx.db, ctx.settings, &order).await.map_err(Failure::from)?,
+        ),
     };
     let (subject, text, html) = templates::order_confirmation(ctx.settings.email.language, &data);
     ctx.mailer.send(&Email { to, subject, text, html }).await?;

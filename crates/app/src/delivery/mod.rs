@@ -9,6 +9,7 @@ pub(crate) mod email;
 mod jobs;
 mod links;
 mod media;
+mod purchase;
 mod sales;
 
 pub use access::{MyCourse, my_courses, owned_course_ids};
@@ -19,4 +20,5 @@ pub use campaign::{
 pub use jobs::DeliveryJobs;
 pub use links::{Download, DownloadRefusal, LinkView, link_url, my_links, take_download};
 pub use media::{MediaTarget, PlayUrl, Uploaded, play_url, put as put_media};
+pub use purchase::{PurchaseLink, PurchasePage, purchase_page};
 pub use sales::{CourseSales, DaySales, ProviderSales, ReportPeriod, SalesReport, sales_report};

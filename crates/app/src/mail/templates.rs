@@ -46,6 +46,8 @@ pub struct OrderConfirmation {
     pub links: Vec<DownloadLinkLine>,
     /// The "my courses" page.
     pub my_courses_url: String,
+    /// The order's private purchase page (its courses and links, without logging in).
+    pub purchase_url: String,
 }
 
 /// What a course update email shows.
@@ -184,6 +186,7 @@ pub fn order_confirmation(lang: EmailLanguage, data: &OrderConfirmation) -> (Str
                 close: if zh { "）" } else { ")" },
                 links: link_lines(&[l], &data.links),
                 my_courses: Link::new(&data.my_courses_url, order_words(l).my_courses_label),
+                purchase: Link::new(&data.purchase_url, order_words(l).purchase_label),
             }
         })
         .collect();
@@ -211,6 +214,7 @@ struct OrderSection<'a> {
     close: &'static str,
     links: Vec<LinkLine<'a>>,
     my_courses: Link<'a>,
+    purchase: Link<'a>,
 }
 
 impl OrderSection<'_> {
@@ -250,6 +254,8 @@ struct OrderWords {
     personal: &'static str,
     my_courses_label: &'static str,
     my_courses: &'static str,
+    purchase_label: &'static str,
+    purchase: &'static str,
 }
 
 fn order_words(lang: Lang) -> OrderWords {
@@ -266,6 +272,8 @@ fn order_words(lang: Lang) -> OrderWords {
             personal: "以上链接仅供您本人使用，请勿转发或分享。",
             my_courses_label: "我的课程",
             my_courses: "随时在“我的课程”中查看已购课程：",
+            purchase_label: "购买页面",
+            purchase: "无需登录即可在您的购买页面查看课程和下载链接：",
         },
         Lang::En => OrderWords {
             thanks: "Your payment has been received. Thank you for your purchase!",
@@ -279,6 +287,8 @@ fn order_words(lang: Lang) -> OrderWords {
             personal: "These links are personal: please do not forward or share them.",
             my_courses_label: "My courses",
             my_courses: "Find everything you bought in \"My courses\": ",
+            purchase_label: "Purchase page",
+            purchase: "Your purchase page shows the courses and links without logging in: ",
         },
     }
 }

@@ -302,6 +302,7 @@ mod tests {
             pay_url: "https://example.invalid".into(),
             idempotency_key: None,
             request_hash: "h".into(),
+            purchase_token_hash: None,
         };
         let order = orders::insert(
             &db,

@@ -41,6 +41,7 @@ fn new_order(now: DateTime<Utc>) -> (NewOrder, Vec<NewLine>) {
         pay_url: "https://example.invalid/pay".into(),
         idempotency_key: Some("k1".into()),
         request_hash: "h".into(),
+        purchase_token_hash: Some("a1".repeat(32)),
     };
     (new, vec![NewLine { course_id: 2, price_fen: fen(1990) }, NewLine { course_id: 1, price_fen: fen(990) }])
 }
@@ -75,6 +76,7 @@ async fn order_creation_writes_the_same_rows_on_both_paths() {
     }
     let (mut other, _) = new_order(now);
     other.out_trade_no = "CSDIFF2".into();
+    other.purchase_token_hash = Some("b2".repeat(32));
     other.idempotency_key = None;
     let a = orders::create_in_one_statement(&one, other.clone(), &lines, now).await.expect("statement");
     let b = orders::create_step_by_step(&steps, other, &lines, now).await.expect("steps");

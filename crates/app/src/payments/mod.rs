@@ -36,8 +36,8 @@ pub use gateway::{Endpoints, Payments};
 pub use jobs::PaymentJobs;
 pub use notify::{NotifyReply, handle_notify, handle_provider_notify};
 pub use ordering::{
-    MAX_COURSES, MIN_COURSES, OrderLine, OrderView, Purchase, PurchaseOutcome, create_order,
-    create_order_with_email, order_detail, orders_of,
+    MAX_COURSES, MIN_COURSES, OrderLine, OrderView, Purchase, PurchaseOutcome, create_guest_order,
+    create_order, create_order_with_email, enabled_pay_types, order_detail, orders_of,
 };
 pub use poll::{PaymentState, payment_status};
 pub use refunds::{

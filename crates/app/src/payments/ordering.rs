@@ -14,8 +14,10 @@ use super::apply::pay_type_of;
 use super::context::PaymentsContext;
 use super::provider::NewPayment;
 use crate::error::{AppError, AppResult};
+use crate::guests;
 use crate::i18n::msg;
 use crate::jobs::{self, Job};
+use crate::limits::{self, Limit};
 
 /// Fewest courses in one order (the published API spec's `minItems` of `courses`).
 pub const MIN_COURSES: usize = 1;
@@ -49,6 +51,12 @@ pub struct PurchaseOutcome {
     pub code_url: Option<String>,
     /// `false` when an existing order was returned (idempotent retry or repeat).
     pub created: bool,
+    /// The order made earlier for this same `Idempotency-Key` was returned (a retry).
+    pub replayed: bool,
+    /// The token of the order's purchase page (`guests::purchase_url`); `None` for a guest
+    /// whose request was answered with an open order made earlier by another request (the
+    /// page is its holder's: see [`create_guest_order`]).
+    pub purchase_token: Option<String>,
 }
 
 /// One line of an order view.
@@ -91,6 +99,8 @@ pub struct OrderView {
     pub pay_url: Option<String>,
     /// The lines.
     pub lines: Vec<OrderLine>,
+    /// The token of the order's purchase page (`guests::purchase_url`).
+    pub purchase_token: String,
 }
 
 fn request_hash(course_ids: &[i64], total: Money, subject: &str, pay_type: i64) -> String {
@@ -149,7 +159,38 @@ fn validate(p: &Purchase) -> AppResult<()> {
     Ok(())
 }
 
-fn outcome(ctx: &PaymentsContext, order: &order::Model) -> AppResult<PurchaseOutcome> {
+/// The lines of `purchase` at the catalog's prices, and their sum; refused: a course not for
+/// sale or offline, a total that is not the sum, a free total.
+///
+/// Courses and prices come from the in-memory catalog, the one the buyer browsed: it follows
+/// every catalog write within `catalog.refresh_seconds`, and it holds only public (shown, not
+/// deleted) courses.
+fn priced_lines(ctx: &PaymentsContext, purchase: &Purchase) -> AppResult<(Vec<NewLine>, Money)> {
+    let snapshot = ctx.catalog.snapshot();
+    let mut lines = Vec::with_capacity(purchase.course_ids.len());
+    let mut sum = Money::ZERO;
+    for id in &purchase.course_ids {
+        let course = snapshot
+            .course(*id)
+            .ok_or_else(|| AppError::invalid("courses", msg::course_not_for_sale(*id)))?;
+        if course.status == CourseStatus::Offline {
+            return Err(AppError::invalid("courses", msg::course_offline(*id)));
+        }
+        sum = sum
+            .checked_add(course.price)
+            .ok_or_else(|| AppError::invalid("courses", msg::TOTAL_TOO_LARGE))?;
+        lines.push(NewLine { course_id: *id, price_fen: course.price });
+    }
+    if sum != purchase.total {
+        return Err(AppError::invalid("total_amount", msg::total_mismatch(purchase.total, sum)));
+    }
+    if sum == Money::ZERO {
+        return Err(AppError::invalid("courses", msg::FREE_COURSES));
+    }
+    Ok((lines, sum))
+}
+
+async fn outcome(ctx: &PaymentsContext, order: &order::Model) -> AppResult<PurchaseOutcome> {
     let stored = order.pay_url.as_deref().ok_or_else(|| {
         AppError::Unexpected(anyhow::anyhow!("order {} has no pay URL", order.out_trade_no))
     })?;
@@ -159,13 +200,15 @@ fn outcome(ctx: &PaymentsContext, order: &order::Model) -> AppResult<PurchaseOut
         pay_url: links.pay_url,
         code_url: links.code_url,
         created: false,
+        replayed: false,
+        purchase_token: Some(guests::token_of(&ctx.db, &ctx.settings, order).await?),
     })
 }
 
 /// Replays an existing order for the same idempotency key, or refuses a different body.
-fn replay(ctx: &PaymentsContext, existing: &order::Model, hash: &str) -> AppResult<PurchaseOutcome> {
+async fn replay(ctx: &PaymentsContext, existing: &order::Model, hash: &str) -> AppResult<PurchaseOutcome> {
     if existing.request_hash.as_deref() == Some(hash) {
-        outcome(ctx, existing)
+        Ok(PurchaseOutcome { replayed: true, ..outcome(ctx, existing).await? })
     } else {
         Err(AppError::Conflict(msg::IDEMPOTENCY_KEY_REUSED))
     }
@@ -197,6 +240,8 @@ pub async fn create_order(
         .payments
         .provider(pay_type)
         .ok_or_else(|| AppError::invalid("pay_type", msg::pay_type_off(pay_type.code(), pay_type.label())))?;
+    // Refused before anything is read or written: courses and prices (below again).
+    priced_lines(ctx, &purchase)?;
     let subject = purchase.subject.trim().to_owned();
     let hash = request_hash(&purchase.course_ids, purchase.total, &subject, purchase.pay_type);
     let now = Utc::now();
@@ -206,33 +251,9 @@ pub async fn create_order(
     if purchase.idempotency_key.is_none()
         && let Some(existing) = orders::reusable(&ctx.db, user_id, &hash, now).await?
     {
-        return outcome(ctx, &existing);
+        return outcome(ctx, &existing).await;
     }
-
-    // Courses and prices come from the in-memory catalog, the one the buyer browsed: it
-    // follows every catalog write within `catalog.refresh_seconds`, and it holds only public
-    // (shown, not deleted) courses.
-    let snapshot = ctx.catalog.snapshot();
-    let mut lines = Vec::with_capacity(purchase.course_ids.len());
-    let mut sum = Money::ZERO;
-    for id in &purchase.course_ids {
-        let course = snapshot
-            .course(*id)
-            .ok_or_else(|| AppError::invalid("courses", msg::course_not_for_sale(*id)))?;
-        if course.status == CourseStatus::Offline {
-            return Err(AppError::invalid("courses", msg::course_offline(*id)));
-        }
-        sum = sum
-            .checked_add(course.price)
-            .ok_or_else(|| AppError::invalid("courses", msg::TOTAL_TOO_LARGE))?;
-        lines.push(NewLine { course_id: *id, price_fen: course.price });
-    }
-    if sum != purchase.total {
-        return Err(AppError::invalid("total_amount", msg::total_mismatch(purchase.total, sum)));
-    }
-    if sum == Money::ZERO {
-        return Err(AppError::invalid("courses", msg::FREE_COURSES));
-    }
+    let (lines, sum) = priced_lines(ctx, &purchase)?;
     let out_trade_no = new_out_trade_no(now);
     let expires_at = now + Duration::minutes(ctx.settings.alipay.order_timeout_minutes);
     let payment = NewPayment {
@@ -249,6 +270,7 @@ pub async fn create_order(
         other => AppError::Unexpected(anyhow::anyhow!("{other}")),
     })?;
     let links = provider.links(&out_trade_no, &stored);
+    let purchase_token = guests::purchase_token(&ctx.settings, &out_trade_no);
 
     let new = NewOrder {
         out_trade_no: out_trade_no.clone(),
@@ -260,6 +282,7 @@ pub async fn create_order(
         pay_url: stored,
         idempotency_key: purchase.idempotency_key.clone(),
         request_hash: hash.clone(),
+        purchase_token_hash: Some(guests::token_hash(&purchase_token)),
     };
     // The ownership check, the order, its lines and the buyer's holds on the courses are one
     // atomic write; a course held by another order of the buyer is decided in `replace_held`.
@@ -277,9 +300,11 @@ pub async fn create_order(
                 pay_url: links.pay_url,
                 code_url: links.code_url,
                 created: true,
+                replayed: false,
+                purchase_token: Some(purchase_token),
             })
         }
-        Ok(Placed::Existing(existing)) => outcome(ctx, &existing),
+        Ok(Placed::Existing(existing)) => outcome(ctx, &existing).await,
         Ok(Placed::AlreadyOwned) => {
             let owned =
                 crate::delivery::owned_course_ids(&ctx.db, user_id, Some(&purchase.course_ids)).await?;
@@ -293,7 +318,7 @@ pub async fn create_order(
             let existing = orders::by_idempotency_key(&ctx.db, user_id, key)
                 .await?
                 .ok_or_else(|| AppError::Conflict(msg::IDEMPOTENCY_KEY_IN_PROGRESS))?;
-            replay(ctx, &existing, &hash)
+            replay(ctx, &existing, &hash).await
         }
         Err(WriteError::Conflict(c)) => Err(AppError::Unexpected(c.into())),
         Err(WriteError::Db(e)) => Err(e.into()),
@@ -379,6 +404,7 @@ async fn replace_held(
 
 fn view(ctx: &PaymentsContext, order: order::Model, lines: Vec<order_detail::Model>) -> OrderView {
     let status = order.order_status;
+    let purchase_token = guests::purchase_token(&ctx.settings, &order.out_trade_no);
     let snapshot = ctx.catalog.snapshot();
     let payable = status == OrderStatus::Unpaid && order.expires_at.is_some_and(|at| at > Utc::now());
     let pay_url = order.pay_url.as_deref().filter(|_| payable).and_then(|stored| {
@@ -406,6 +432,7 @@ fn view(ctx: &PaymentsContext, order: order::Model, lines: Vec<order_detail::Mod
         expires_at: order.expires_at,
         refunded: order.refunded_fen,
         pay_url,
+        purchase_token,
     }
 }
 
@@ -415,7 +442,12 @@ fn view(ctx: &PaymentsContext, order: order::Model, lines: Vec<order_detail::Mod
 /// Database errors.
 pub async fn orders_of(ctx: impl Into<PaymentsContext>, user_id: i64) -> AppResult<Vec<OrderView>> {
     let ctx: PaymentsContext = ctx.into();
-    Ok(orders::for_user(&ctx.db, user_id, 200).await?.into_iter().map(|(o, l)| view(&ctx, o, l)).collect())
+    let mut views = Vec::new();
+    for (order, lines) in orders::for_user(&ctx.db, user_id, 200).await? {
+        guests::token_of(&ctx.db, &ctx.settings, &order).await?;
+        views.push(view(&ctx, order, lines));
+    }
+    Ok(views)
 }
 
 /// One of the user's orders; another user's order is `NotFound`, as is an unknown one.
@@ -433,6 +465,7 @@ pub async fn order_detail(
         .filter(|o| o.user_id == user_id && !o.is_delete)
         .ok_or(AppError::NotFound("order"))?;
     let lines = orders::details(&ctx.db, order.id).await?;
+    guests::token_of(&ctx.db, &ctx.settings, &order).await?;
     Ok(view(&ctx, order, lines))
 }
 
@@ -457,6 +490,55 @@ pub async fn create_order_with_email(
     if let Some(email) = email {
         shop_db::buyers::set_delivery_email(&ctx.db, user_id, &outcome.out_trade_no, email.as_str()).await?;
     }
+    Ok(outcome)
+}
+
+/// The pay types whose provider is enabled, in code order (the buy page's buttons).
+pub fn enabled_pay_types(ctx: impl Into<PaymentsContext>) -> Vec<PayType> {
+    let ctx: PaymentsContext = ctx.into();
+    PayType::ALL.iter().copied().filter(|t| ctx.payments.provider(*t).is_some()).collect()
+}
+
+/// Creates an order without an account, for `email` (checkout with only an email): the
+/// checks, idempotency and one-open-order rules of [`create_order`], per email address (the
+/// order belongs to the address's guest buyer, see [`crate::guests`]), the address kept on
+/// the order as its delivery address. Limited per client address and per email address
+/// (`delivery.guest_orders_per_*`), counted once the request is otherwise valid; a refused
+/// request writes no order and no guest buyer.
+///
+/// Anyone may give any address, so the purchase page of an order is handed out only to the
+/// request that made it and to its retries with the same `Idempotency-Key`: an identical
+/// purchase answered with the open order of the address (the one-open-order rule) gets its
+/// number and pay URL but no `purchase_token` (the page's link came with the first answer
+/// and comes with the purchase email).
+///
+/// # Errors
+/// Those of [`create_order`]; `Validation` of `email`; `RateLimited`.
+pub async fn create_guest_order(
+    ctx: impl Into<PaymentsContext>,
+    client: &str,
+    email: &str,
+    purchase: Purchase,
+) -> AppResult<PurchaseOutcome> {
+    let email = shop_domain::user::Email::parse(email)
+        .map_err(|e| AppError::invalid("email", msg::user_value(&e)))?;
+    let ctx: PaymentsContext = ctx.into();
+    validate(&purchase)?;
+    let pay_type =
+        PayType::from_code(purchase.pay_type).ok_or_else(|| AppError::invalid("pay_type", msg::PAY_TYPE))?;
+    if ctx.payments.provider(pay_type).is_none() {
+        return Err(AppError::invalid("pay_type", msg::pay_type_off(pay_type.code(), pay_type.label())));
+    }
+    priced_lines(&ctx, &purchase)?;
+    limits::check(&ctx.db, &ctx.settings, Limit::GuestOrderPerAddress, client).await?;
+    let key = guests::email_limit_key(&ctx.settings, email.as_str());
+    limits::check(&ctx.db, &ctx.settings, Limit::GuestOrderPerEmail, &key).await?;
+    let buyer = guests::buyer_of(&ctx.db, email.as_str()).await?;
+    let mut outcome = create_order(&ctx, buyer, purchase).await?;
+    if !outcome.created && !outcome.replayed {
+        outcome.purchase_token = None;
+    }
+    shop_db::buyers::set_delivery_email(&ctx.db, buyer, &outcome.out_trade_no, email.as_str()).await?;
     Ok(outcome)
 }
 
@@ -518,6 +600,7 @@ mod stored_values {
                 pay_url: "https://example.invalid".into(),
                 idempotency_key: None,
                 request_hash: "h".into(),
+                purchase_token_hash: None,
             };
             let lines = [NewLine { course_id: 1, price_fen: price }];
             let order = orders::insert(&db, new, &lines, Utc::now()).await.expect("order");

@@ -9,6 +9,7 @@ pub mod course_category;
 pub mod course_view;
 pub mod download_link;
 pub mod email_code;
+pub mod guest_buyer;
 pub mod material;
 pub mod order;
 pub mod order_detail;

@@ -32,6 +32,7 @@ pub struct Model {
     pub updated_time: DateTimeUtc,
     /// Where the delivery goes for a buyer without a confirmed email (given at checkout).
     pub delivery_email: Option<String>,
+    pub purchase_token_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -236,7 +236,7 @@ pub async fn detail(
 
 /// Counts a view of a course page for the checkout funnel (`shop_app::funnel`), off the
 /// request's path: the answer does not wait for it, and a failure is only logged.
-fn count_view(state: &web::Data<State>, course_id: i64, client: &ClientAddr, req: &HttpRequest) {
+pub(crate) fn count_view(state: &web::Data<State>, course_id: i64, client: &ClientAddr, req: &HttpRequest) {
     let ua =
         req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if shop_app::funnel::is_bot(ua) {

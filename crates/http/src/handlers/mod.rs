@@ -6,6 +6,7 @@ pub mod admin_orders;
 pub mod console;
 pub mod course;
 pub mod delivery;
+pub mod guest;
 pub mod health;
 pub mod home;
 pub mod order;

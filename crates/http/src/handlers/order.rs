@@ -15,7 +15,7 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::dto::{OrderDto, OrderList, OrderResponse, PayRequest, PayResponse, PaymentStatusResponse};
 use crate::error::{ApiError, ErrorBody, Verbatim, codes};
-use crate::extract::{AuthUser, ClientAddr, Language};
+use crate::extract::{AuthUser, ClientAddr, Language, UserOrGuest};
 use crate::schemas;
 use crate::state::State;
 
@@ -54,27 +54,36 @@ fn purchase(body: PayRequest, req: &HttpRequest) -> Result<Purchase, ApiError> {
 }
 
 /// Creates an order and returns how to pay it: `pay_url` to open (Alipay's cashier, or ours
-/// showing the WeChat Pay QR code) and, for WeChat Pay, `code_url`. The total must equal the
-/// server's sum of the course prices. An optional `email` is kept on the order: the purchase
-/// email goes there when the account has no confirmed email. Send an `Idempotency-Key` header to make retries
-/// safe: the same key returns the same order and URL (with a different body: 409).
+/// showing the WeChat Pay QR code) and, for WeChat Pay, `code_url`, and `purchase_url`, the
+/// order's private purchase page (its courses and download links once paid, no login). The
+/// total must equal the server's sum of the course prices. An optional `email` is kept on the
+/// order: the purchase email goes there when the account has no confirmed email.
+///
+/// Without an `Authorization` header and with `email`, the order is a guest checkout: no
+/// account is made; the same checks, idempotency and one-open-order rules apply per email
+/// address, limited per client address and per email address (429); an account that later
+/// confirms the address gets the purchase. Without either: 401. Send an `Idempotency-Key`
+/// header to make retries safe: the same key returns the same order and URL (with a
+/// different body: 409).
 #[utoipa::path(
     post,
     path = "/api/v1/order/pay/",
     tag = "order",
-    security(("jwt" = [])),
+    security((), ("jwt" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries return the same order (1 to 255 visible ASCII characters)")),
     request_body = PayRequest,
     responses(
         (status = 200, description = "Order created (or the same order returned)", body = PayResponse),
         (status = 400, description = "Unknown, hidden or repeated course, total mismatch, a pay type that is unknown or not enabled", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 409, description = "Course already owned, or Idempotency-Key reused with another body", body = ErrorBody)
+        (status = 401, description = "An invalid token, or neither a token nor an email", body = ErrorBody),
+        (status = 409, description = "Course already owned, or Idempotency-Key reused with another body", body = ErrorBody),
+        (status = 429, description = "Too many orders without an account from this client address or for this email", body = ErrorBody)
     )
 )]
 pub async fn pay(
     state: web::Data<State>,
-    user: AuthUser,
+    buyer: UserOrGuest,
+    client: ClientAddr,
     req: HttpRequest,
     body: web::Json<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -84,10 +93,21 @@ pub async fn pay(
     let ref_tag =
         body.ref_tag.as_deref().filter(|r| !r.is_empty()).map(shop_app::funnel::parse_ref).transpose()?;
     let purchase = purchase(body, &req)?;
-    let outcome = retry_if_connection_lost(|| {
-        shop_app::payments::create_order_with_email(&state.ctx, user.0, purchase.clone(), email.as_deref())
-    })
-    .await?;
+    let outcome = match buyer.0 {
+        Some(user) => {
+            retry_if_connection_lost(|| {
+                payments::create_order_with_email(&state.ctx, user, purchase.clone(), email.as_deref())
+            })
+            .await?
+        }
+        None => {
+            let email = email.ok_or(AppError::Unauthorized(msg::GUEST_NEEDS_EMAIL))?;
+            retry_if_connection_lost(|| {
+                payments::create_guest_order(&state.ctx, &client.0, &email, purchase.clone())
+            })
+            .await?
+        }
+    };
     if let Some(r) = ref_tag {
         shop_app::funnel::attach_ref(&state.ctx, &outcome.out_trade_no, &r).await?;
     }
@@ -97,6 +117,9 @@ pub async fn pay(
         pay_url: outcome.pay_url,
         out_trade_no: outcome.out_trade_no,
         code_url: outcome.code_url,
+        purchase_url: outcome
+            .purchase_token
+            .map(|token| shop_app::guests::purchase_url(&state.ctx.public_url(), &token)),
     }))
 }
 
@@ -105,18 +128,19 @@ pub async fn pay(
     post,
     path = "/api/v1/order/alipay/",
     tag = "order",
-    security(("jwt" = [])),
+    security((), ("jwt" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries return the same order")),
     request_body = PayRequest,
-    responses((status = 200, body = PayResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody))
+    responses((status = 200, body = PayResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody))
 )]
 pub async fn alipay(
     state: web::Data<State>,
-    user: AuthUser,
+    buyer: UserOrGuest,
+    client: ClientAddr,
     req: HttpRequest,
     body: web::Json<PayRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    pay(state, user, req, body).await
+    pay(state, buyer, client, req, body).await
 }
 
 /// Alipay's asynchronous notify (`application/x-www-form-urlencoded`, signed by Alipay, no
@@ -218,7 +242,7 @@ pub async fn list(state: web::Data<State>, user: AuthUser, lang: Language) -> Re
     Ok(HttpResponse::Ok().json(OrderList {
         code: codes::OK,
         msg: msg::OK.get(lang.0).into(),
-        result: orders.into_iter().map(OrderDto::from).collect(),
+        result: orders.into_iter().map(|o| OrderDto::from_view(o, &state.ctx.public_url())).collect(),
     }))
 }
 
@@ -241,7 +265,7 @@ pub async fn detail(
     Ok(HttpResponse::Ok().json(OrderResponse {
         code: codes::OK,
         msg: msg::OK.get(lang.0).into(),
-        result: OrderDto::from(order),
+        result: OrderDto::from_view(order, &state.ctx.public_url()),
     }))
 }
 

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use shop_app::i18n::msg;
+use shop_app::i18n::{Text, msg};
 use shop_app::payments;
 use shop_domain::order::OrderStatus;
 
@@ -14,11 +14,25 @@ use crate::extract::Language;
 use crate::html::{self, CashierPage, PayResult};
 use crate::state::State;
 
+/// The heading and text of an order's status, on the result and purchase pages.
+pub fn status_words(status: OrderStatus) -> (Text, Text) {
+    match status {
+        OrderStatus::Paid => (msg::PAGE_PAID, msg::PAGE_PAID_TEXT),
+        OrderStatus::Unpaid => (msg::PAGE_WAITING, msg::PAGE_WAITING_TEXT),
+        OrderStatus::PaidAfterCancel => (msg::PAGE_CANCELLED, msg::PAGE_CANCELLED_REFUNDING_TEXT),
+        OrderStatus::Refunded => (msg::PAGE_REFUNDED, msg::PAGE_REFUNDED_TEXT),
+        OrderStatus::Cancelled | OrderStatus::Expired => (msg::PAGE_CANCELLED, msg::PAGE_CANCELLED_TEXT),
+    }
+}
+
 /// Where Alipay sends the buyer back. Shows the order's status (asking Alipay when the
-/// notify has not arrived yet). The return parameters themselves prove nothing.
+/// notify has not arrived yet). The return parameters themselves prove nothing. A browser
+/// that made the order on the buy page (its purchase cookie names this order) goes on to
+/// the order's purchase page.
 pub async fn pay_result(
     state: web::Data<State>,
     Language(lang): Language,
+    req: HttpRequest,
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(no) = query.out_trade_no.as_deref().filter(|n| !n.is_empty()) else {
@@ -31,13 +45,13 @@ pub async fn pay_result(
     };
     let status =
         shop_app::error::retry_if_connection_lost(|| payments::payment_status(&state.ctx, no)).await?.status;
-    let (title, text) = match status {
-        OrderStatus::Paid => (msg::PAGE_PAID, msg::PAGE_PAID_TEXT),
-        OrderStatus::Unpaid => (msg::PAGE_WAITING, msg::PAGE_WAITING_TEXT),
-        OrderStatus::PaidAfterCancel => (msg::PAGE_CANCELLED, msg::PAGE_CANCELLED_REFUNDING_TEXT),
-        OrderStatus::Refunded => (msg::PAGE_REFUNDED, msg::PAGE_REFUNDED_TEXT),
-        OrderStatus::Cancelled | OrderStatus::Expired => (msg::PAGE_CANCELLED, msg::PAGE_CANCELLED_TEXT),
-    };
+    if let Some(cookie) = req.cookie(super::guest::PURCHASE_COOKIE)
+        && cookie.value() == shop_app::guests::purchase_token(state.ctx.settings(), no)
+    {
+        let to = shop_app::guests::purchase_url(&state.ctx.public_url(), cookie.value());
+        return Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish());
+    }
+    let (title, text) = status_words(status);
     html::page(&PayResult { lang, title: title.get(lang), text: text.get(lang), out_trade_no: Some(no) })
 }
 
