@@ -116,7 +116,9 @@ pub async fn load_listing(conn: &impl ConnectionTrait, per_course: usize) -> Res
     drop(seen);
     // Sections are read in batches by id; a course keeps its `per_course` best by
     // (chapter place, section priority, id), the display order.
-    let mut best: HashMap<i64, Vec<((usize, i32, i64), section::Model)>> = HashMap::new();
+    // (chapter place, section priority, section id), then the section.
+    type Ranked = ((usize, i32, i64), section::Model);
+    let mut best: HashMap<i64, Vec<Ranked>> = HashMap::new();
     let mut after = i64::MIN;
     loop {
         let batch = section::Entity::find()
