@@ -116,6 +116,7 @@ start_server() {
     # Every payment provider on (their simulators), so every notify endpoint is checked.
     export COURSE_SHOP__WECHATPAY__MODE=simulator COURSE_SHOP__WECHATPAY__APP_ID=wx0000000000000001
     export COURSE_SHOP__WECHATPAY__MCH_ID=1900000001
+    export COURSE_SHOP__STRIPE__MODE=simulator
     exec "$BIN" serve
   ) >"$work_dir/server.log" 2>&1 &
   server_pid=$!

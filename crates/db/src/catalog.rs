@@ -1,10 +1,12 @@
 //! The catalog tables: loading them whole for the in-memory catalog, the revision counter
 //! that tells servers to reload, and the upserts of `import-catalog`.
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, PaginatorTrait, QueryFilter,
-    QueryOrder, Statement,
+    QueryOrder, QuerySelect, Select, Statement,
 };
 
 use crate::entities::{banner, catalog_revision, chapter, course, course_category, section, teacher};
@@ -30,6 +32,19 @@ pub struct CatalogRows {
 /// transaction for a consistent view on a busy database.
 pub async fn load_all(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr> {
     Ok(CatalogRows {
+        chapters: chapters_in_order(chapter::Entity::find().filter(chapter::Column::IsDelete.eq(false)))
+            .all(conn)
+            .await?,
+        sections: sections_in_order(section::Entity::find().filter(section::Column::IsDelete.eq(false)))
+            .all(conn)
+            .await?,
+        ..load_courses(conn).await?
+    })
+}
+
+/// Categories, teachers, courses and banners that are not deleted; no chapters or sections.
+async fn load_courses(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr> {
+    Ok(CatalogRows {
         categories: course_category::Entity::find()
             .filter(course_category::Column::IsDelete.eq(false))
             .order_by_asc(course_category::Column::Orders)
@@ -43,19 +58,8 @@ pub async fn load_all(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr>
             .order_by_asc(course::Column::Id)
             .all(conn)
             .await?,
-        chapters: chapter::Entity::find()
-            .filter(chapter::Column::IsDelete.eq(false))
-            .order_by_asc(chapter::Column::Chapter)
-            .order_by_asc(chapter::Column::Orders)
-            .order_by_asc(chapter::Column::Id)
-            .all(conn)
-            .await?,
-        sections: section::Entity::find()
-            .filter(section::Column::IsDelete.eq(false))
-            .order_by_asc(section::Column::Orders)
-            .order_by_asc(section::Column::Id)
-            .all(conn)
-            .await?,
+        chapters: Vec::new(),
+        sections: Vec::new(),
         banners: banner::Entity::find()
             .filter(banner::Column::IsDelete.eq(false))
             .order_by_asc(banner::Column::Orders)
@@ -63,6 +67,125 @@ pub async fn load_all(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr>
             .all(conn)
             .await?,
     })
+}
+
+/// Chapters in display order: chapter number, then priority, then id.
+fn chapters_in_order(select: Select<chapter::Entity>) -> Select<chapter::Entity> {
+    select
+        .order_by_asc(chapter::Column::Chapter)
+        .order_by_asc(chapter::Column::Orders)
+        .order_by_asc(chapter::Column::Id)
+}
+
+/// Sections in display order within their chapter: priority, then id.
+fn sections_in_order(select: Select<section::Entity>) -> Select<section::Entity> {
+    select.order_by_asc(section::Column::Orders).order_by_asc(section::Column::Id)
+}
+
+/// What the public course lists and search need: every row of [`CatalogRows`] that is not
+/// deleted except chapters and sections, of which only each course's first `per_course`
+/// public sections are kept (in chapter order, then section order; a hidden chapter hides its
+/// sections). Sections are read in batches, so memory follows the courses, not the sections.
+#[derive(Debug, Default)]
+pub struct ListingRows {
+    /// Categories, teachers, courses and banners, as [`load_all`] reads them; `chapters`
+    /// and `sections` are empty.
+    pub rows: CatalogRows,
+    /// The first public sections of each course, by course id.
+    pub first_sections: HashMap<i64, Vec<section::Model>>,
+}
+
+/// Loads [`ListingRows`]. Runs in the caller's transaction for a consistent view.
+pub async fn load_listing(conn: &impl ConnectionTrait, per_course: usize) -> Result<ListingRows, DbErr> {
+    let rows = load_courses(conn).await?;
+    // Each public chapter's course and its place among that course's chapters.
+    let chapter_ids: Vec<(i64, i64)> = chapters_in_order(public_chapters_query())
+        .select_only()
+        .column(chapter::Column::Id)
+        .column(chapter::Column::CourseId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut place: HashMap<i64, (i64, usize)> = HashMap::with_capacity(chapter_ids.len());
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    for (id, course_id) in chapter_ids {
+        let n = seen.entry(course_id).or_default();
+        place.insert(id, (course_id, *n));
+        *n += 1;
+    }
+    drop(seen);
+    // Sections are read in batches by id; a course keeps its `per_course` best by
+    // (chapter place, section priority, id), the display order.
+    // (chapter place, section priority, section id), then the section.
+    type Ranked = ((usize, i32, i64), section::Model);
+    let mut best: HashMap<i64, Vec<Ranked>> = HashMap::new();
+    let mut after = i64::MIN;
+    loop {
+        let batch = section::Entity::find()
+            .filter(section::Column::Id.gt(after))
+            .filter(section::Column::IsDelete.eq(false))
+            .filter(section::Column::IsShow.eq(true))
+            .order_by_asc(section::Column::Id)
+            .limit(SECTION_BATCH)
+            .all(conn)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        for s in batch {
+            let Some(&(course_id, chapter_place)) = place.get(&s.chapter_id) else {
+                continue;
+            };
+            let key = (chapter_place, s.orders, s.id);
+            let kept = best.entry(course_id).or_default();
+            if kept.len() >= per_course && kept.last().is_none_or(|(k, _)| *k < key) {
+                continue;
+            }
+            let at = kept.partition_point(|(k, _)| *k < key);
+            kept.insert(at, (key, s));
+            kept.truncate(per_course);
+        }
+    }
+    let first_sections =
+        best.into_iter().map(|(course, kept)| (course, kept.into_iter().map(|(_, s)| s).collect())).collect();
+    Ok(ListingRows { rows, first_sections })
+}
+
+fn public_chapters_query() -> Select<chapter::Entity> {
+    chapter::Entity::find()
+        .filter(chapter::Column::IsDelete.eq(false))
+        .filter(chapter::Column::IsShow.eq(true))
+}
+
+/// The public chapters of one course in display order, each with its public sections in
+/// display order.
+pub async fn public_chapters(
+    conn: &impl ConnectionTrait,
+    course_id: i64,
+) -> Result<Vec<(chapter::Model, Vec<section::Model>)>, DbErr> {
+    let chapters = chapters_in_order(public_chapters_query().filter(chapter::Column::CourseId.eq(course_id)))
+        .all(conn)
+        .await?;
+    let mut by_chapter: HashMap<i64, Vec<section::Model>> = HashMap::new();
+    if !chapters.is_empty() {
+        let sections = sections_in_order(
+            section::Entity::find()
+                .filter(section::Column::ChapterId.is_in(chapters.iter().map(|c| c.id)))
+                .filter(section::Column::IsDelete.eq(false))
+                .filter(section::Column::IsShow.eq(true)),
+        )
+        .all(conn)
+        .await?;
+        for s in sections {
+            by_chapter.entry(s.chapter_id).or_default().push(s);
+        }
+    }
+    Ok(chapters
+        .into_iter()
+        .map(|c| {
+            let sections = by_chapter.remove(&c.id).unwrap_or_default();
+            (c, sections)
+        })
+        .collect())
 }
 
 /// The catalog revision: a counter bumped by every catalog write.
@@ -85,6 +208,9 @@ pub async fn bump_revision(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
 pub async fn course_count(conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
     course::Entity::find().count(conn).await
 }
+
+/// Sections per query of [`load_listing`].
+const SECTION_BATCH: u64 = 20_000;
 
 /// Rows per INSERT statement: keeps SQLite under its bound-parameter limit.
 const CHUNK: usize = 400;

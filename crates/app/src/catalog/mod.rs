@@ -1,13 +1,14 @@
 //! The catalog: categories, teachers, courses, chapters, sections and banners.
 //!
-//! Reads are served from an immutable in-memory [`Snapshot`] of the whole public catalog,
-//! swapped atomically when the database's catalog revision changes (every catalog write
-//! bumps it in its own transaction). A catalog of thousands of courses is a few megabytes,
-//! and search, listing and detail then cost microseconds on Postgres and SQLite alike; see
+//! Reads are served from an immutable in-memory [`Snapshot`] of the public courses (with
+//! their first sections, not their chapters) and a bigram index of their names, swapped
+//! atomically when the database's catalog revision changes (every catalog write bumps it in
+//! its own transaction); a course's chapters are read from the database. See
 //! `docs/search.md` for the design and `docs/benchmarks.md` for the figures.
 mod demo;
 pub mod edit;
 mod import;
+mod index;
 pub mod remove;
 mod snapshot;
 
@@ -20,11 +21,11 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 pub use demo::{DEMO_CATALOG_JSON, write_demo_media};
 pub use import::{ImportSummary, import_catalog_json};
 pub use snapshot::{
-    BannerView, CategoryView, ChapterView, CourseView, Ordering, Page, SectionBrief, SectionView, Snapshot,
-    TeacherView,
+    BannerView, CARD_SECTIONS, CategoryView, ChapterView, CourseView, Ordering, Page, SectionBrief,
+    SectionView, Snapshot, TeacherView,
 };
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The live catalog of one server process.
 pub struct Catalog {
@@ -44,6 +45,19 @@ impl Catalog {
     /// The current snapshot; cheap, and stays valid while held.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// The chapters of a public course (one in the current snapshot) with their public
+    /// sections, read from the database: the snapshot keeps only each course's first
+    /// sections.
+    ///
+    /// # Errors
+    /// `NotFound("course")`; database errors.
+    pub async fn chapters(&self, db: &DatabaseConnection, course_id: i64) -> AppResult<Vec<ChapterView>> {
+        if self.current.load().course(course_id).is_none() {
+            return Err(AppError::NotFound("course"));
+        }
+        Ok(snapshot::chapter_views(shop_db::catalog::public_chapters(db, course_id).await?))
     }
 
     /// Reloads when the database revision differs from the snapshot's. Returns whether it
@@ -108,7 +122,7 @@ async fn load_snapshot(db: &DatabaseConnection) -> AppResult<Snapshot> {
     // One transaction: the revision and the rows belong together.
     let txn = db.begin().await?;
     let revision = shop_db::catalog::revision(&txn).await?;
-    let rows = shop_db::catalog::load_all(&txn).await?;
+    let rows = shop_db::catalog::load_listing(&txn, CARD_SECTIONS).await?;
     txn.commit().await?;
     Ok(Snapshot::build(revision, rows, chrono::Utc::now()))
 }
@@ -122,6 +136,42 @@ mod tests {
     use super::*;
 
     const CATALOG: &str = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[{"id":1,"name":"C","teacher_id":1,"price":"9.90","period":30}]}"#;
+
+    /// A course's card shows its first [`CARD_SECTIONS`] public sections in chapter order, then
+    /// section order (priority, then id), without those of hidden chapters; the chapter
+    /// endpoint's chapters, read from the database, show every public section in that order.
+    #[tokio::test]
+    async fn first_sections_and_chapters_keep_the_display_order() {
+        let catalog_json = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[
+            {"id":1,"name":"C","teacher_id":1,"price":"9.90","period":30,"chapters":[
+              {"id":10,"chapter":2,"name":"second","sections":[
+                {"id":100,"name":"s100","orders":2},{"id":101,"name":"s101","orders":1},
+                {"id":102,"name":"s102","orders":3}]},
+              {"id":11,"chapter":1,"name":"first","sections":[
+                {"id":112,"name":"s112","orders":5},{"id":111,"name":"s111","orders":5},
+                {"id":110,"name":"s110","orders":0,"is_show":false}]},
+              {"id":12,"chapter":0,"name":"hidden","is_show":false,"sections":[
+                {"id":120,"name":"s120","orders":0}]}]},
+            {"id":2,"name":"D","teacher_id":1,"price":"1","period":30}]}"#;
+        for (db, _) in crate::test_support::seeded_on_both_backends(catalog_json).await {
+            let backend = db.get_database_backend();
+            let catalog = Catalog::load(&db).await.expect("loads");
+            let snapshot = catalog.snapshot();
+            let card: Vec<i64> =
+                snapshot.course(1).expect("public").section_list.iter().map(|s| s.id).collect();
+            assert_eq!(card, vec![111, 112, 101, 100], "{backend:?}");
+            assert!(snapshot.course(2).expect("public").section_list.is_empty(), "{backend:?}");
+            let chapters = catalog.chapters(&db, 1).await.expect("chapters");
+            let outline: Vec<(i64, Vec<i64>)> =
+                chapters.iter().map(|c| (c.id, c.coursesections.iter().map(|s| s.id).collect())).collect();
+            assert_eq!(outline, vec![(11, vec![111, 112]), (10, vec![101, 100, 102])], "{backend:?}");
+            assert!(catalog.chapters(&db, 2).await.expect("none").is_empty(), "{backend:?}");
+            assert!(
+                matches!(catalog.chapters(&db, 3).await, Err(AppError::NotFound("course"))),
+                "{backend:?}"
+            );
+        }
+    }
 
     /// A course price stored out of range fails the load (a running process keeps serving
     /// its previous snapshot), instead of putting the course on sale for nothing.

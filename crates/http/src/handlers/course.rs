@@ -272,7 +272,7 @@ pub async fn chapters(
 ) -> Result<HttpResponse, ApiError> {
     let course = query.course.as_deref().ok_or_else(|| ApiError::field("course", msg::REQUIRED))?;
     let course = parse_id("course", course)?;
-    let chapters = state.ctx.catalog().snapshot().chapters(course).ok_or(AppError::NotFound("course"))?;
+    let chapters = state.ctx.catalog().chapters(state.ctx.db(), course).await?;
     let body: Vec<ChapterDto> = chapters.iter().map(ChapterDto::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
