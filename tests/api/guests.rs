@@ -179,6 +179,11 @@ async fn a_guest_buys_downloads_five_times_and_a_later_account_owns_the_course()
         assert_ne!(row.purchase_token_hash.as_deref(), Some(token), "only a hash is stored");
         let (orders, users, guests) = counts(&app).await;
         assert_eq!((orders, users, guests), (orders_before + 1, users_before + 1, 1), "{backend:?}");
+        // The seller finds the guest's order by the address.
+        let boss = app.console_session("boss").await;
+        let (_, found) = app.console_get("/api/v1/admin/orders/?buyer=guest.buyer@example.com", &boss).await;
+        assert_eq!(found["result"]["count"], 1, "{backend:?}: {found}");
+        assert_eq!(found["result"]["results"][0]["out_trade_no"], no.as_str());
         let buyer = shop_db::users::by_id(app.ctx.db(), row.user_id).await.expect("db").expect("buyer");
         assert!(
             !buyer.is_active

@@ -2,7 +2,7 @@
 //! `m20261130_000008_guests`), and attaching its purchases to the account that confirms the
 //! address.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 use crate::entities::{download_link, guest_buyer, order, order_hold, user, user_course};
@@ -16,6 +16,16 @@ pub const EMAIL_TAKEN: &str = "uq_guest_buyers_email";
 
 const UNIQUE: &[(&str, &str)] =
     &[(EMAIL_TAKEN, "guest_buyers.email"), ("uq_users_username", "users.username")];
+
+/// The guest buyer (its `users` id) of an email address, as a sub-query: the seller's order
+/// search finds a guest's orders by the address.
+pub(crate) fn with_email(email: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(guest_buyer::Column::UserId)
+        .from(guest_buyer::Entity)
+        .and_where(Expr::col(guest_buyer::Column::Email).eq(email))
+        .to_owned()
+}
 
 /// The unclaimed guest buyer of `email`, if any.
 pub async fn by_email(conn: &impl ConnectionTrait, email: &str) -> Result<Option<guest_buyer::Model>, DbErr> {

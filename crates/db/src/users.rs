@@ -84,7 +84,8 @@ pub async fn matching(conn: &impl ConnectionTrait, text: &str) -> Result<Vec<i64
             Condition::any()
                 .add(user::Column::Username.eq(text))
                 .add(user::Column::Email.eq(text.to_lowercase()))
-                .add(user::Column::Mobile.eq(text)),
+                .add(user::Column::Mobile.eq(text))
+                .add(user::Column::Id.in_subquery(crate::guests::with_email(&text.to_lowercase()))),
         )
         .into_tuple()
         .all(conn)
