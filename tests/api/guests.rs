@@ -312,6 +312,68 @@ async fn an_sms_buyer_with_a_confirmed_email_gets_the_purchase_page_by_email() {
     }
 }
 
+/// A guest checkout with an address an account has already confirmed: once paid, the
+/// purchase is the account's (course access, order, links), as if the account had confirmed
+/// the address after it.
+#[tokio::test]
+async fn a_guest_paying_with_an_address_an_account_confirmed_gives_the_course_to_that_account() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let sink = SmtpSink::start().await;
+        let gw = FakeGateway::start().await;
+        let app = spawn(backend, &sink, &gw, |_| {}).await;
+        app.upload(
+            3,
+            "notes.pdf",
+            b"the notes",
+            MediaTarget::Material { name: "notes".into(), version: "1".into() },
+        )
+        .await;
+        let (_, course) = app.get_json("/api/v1/course/list/3/").await;
+        let account = register_by_sms(&app, "13900000023").await;
+        let auth = format!("jwt {account}");
+        confirm_email(&app, &sink, &account, "known@example.com", 0).await;
+
+        let (status, answer) =
+            guest_buy(&app, &purchase(&course, Some("Known@Example.com")), Some("k-1"), "zh-CN").await;
+        assert_eq!((status, answer["code"].as_i64()), (StatusCode::OK, Some(100)), "{backend:?}: {answer}");
+        let no = answer["out_trade_no"].as_str().expect("no").to_owned();
+        let page = answer["purchase_url"].as_str().expect("purchase_url").to_owned();
+        let (_, mine) = app.get_json_auth("/api/v1/course/mine/", &auth).await;
+        assert_eq!(mine["result"].as_array().map(Vec::len), Some(0), "not before payment: {mine}");
+
+        app.pay(&gw, &no, fen(&course)).await;
+        let mails = sink.wait_for(2, Duration::from_secs(10)).await;
+        assert_eq!(mails[1].to, ["known@example.com"], "{backend:?}");
+        assert_eq!(word_with(&mails[1], "/p/"), page);
+        let link = word_with(&mails[1], "/d/");
+
+        let (_, mine) = app.get_json_auth("/api/v1/course/mine/", &auth).await;
+        let owned: Vec<i64> = mine["result"]
+            .as_array()
+            .expect("courses")
+            .iter()
+            .filter_map(|c| c["course_id"].as_i64().or(c["id"].as_i64()))
+            .collect();
+        assert_eq!(owned, vec![3], "{backend:?}: the account owns it: {mine}");
+        let (_, list) = app.get_json_auth("/api/v1/order/list/", &auth).await;
+        assert_eq!(list["result"][0]["out_trade_no"].as_str(), Some(no.as_str()), "{list}");
+        let account_id = app.order_row(&no).await.user_id;
+        let me = shop_db::users::by_email(app.ctx.db(), "known@example.com").await.expect("db").expect("me");
+        assert_eq!(account_id, me.id, "the order is the account's");
+        let claimed = guest_buyer::Entity::find().all(app.ctx.db()).await.expect("guests");
+        assert!(
+            claimed.len() == 1 && claimed[0].email.is_none() && claimed[0].claimed_by == Some(me.id),
+            "{claimed:?}"
+        );
+        let res = app.client.get(&link).send().await.expect("download");
+        assert_eq!(res.status(), StatusCode::OK, "the emailed link works");
+        let (_, shown) = page_json(&app, &page).await;
+        assert_eq!(shown["links"][0]["downloads_left"], 4, "the purchase page still serves it: {shown}");
+        let (status, _) = app.buy(&account, &purchase(&course, None), None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "the account owns the course");
+    }
+}
+
 #[tokio::test]
 async fn bad_guest_orders_get_clear_errors_and_create_nothing() {
     for backend in [Backend::Sqlite, Backend::Postgres] {

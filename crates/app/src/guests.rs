@@ -6,7 +6,9 @@
 //! `shop_db::guests`), because course access, download links, the one-open-order holds and
 //! idempotency keys are all keyed by a buyer. No account is made: nobody can log in as a
 //! guest buyer, and an account that later confirms the address takes its purchases over
-//! (`shop_db::guests::claim`, called by `buyers::confirm_email`).
+//! (`shop_db::guests::claim`, called by `buyers::confirm_email`); a guest order paid with an
+//! address an account has already confirmed goes to that account the same way
+//! ([`attach_paid`], called by the `order_paid` job).
 //!
 //! Every order's purchase page is `/p/<token>`: the token is 256 bits, the keyed hash
 //! (HMAC-SHA256, a key derived from `auth.jwt_secret`) of the order number, so the same URL
@@ -118,6 +120,33 @@ pub(crate) async fn buyer_of(db: &DatabaseConnection, email: &str) -> AppResult<
         }
     }
     Err(AppError::Unexpected(anyhow::anyhow!("no guest buyer could be made")))
+}
+
+/// When `order` (just paid) belongs to a guest buyer whose address an account has already
+/// confirmed, attaches the guest's purchases to that account ([`guests::claim`], the same
+/// rule as a confirmation after the purchase) and returns the order as it now is. Orders
+/// given without an address are never a guest's and cost no query. Call inside the
+/// transaction of the `order_paid` job, before the order's links are issued.
+///
+/// # Errors
+/// Database errors.
+pub async fn attach_paid(conn: &impl ConnectionTrait, order: order::Model) -> AppResult<order::Model> {
+    if order.delivery_email.is_none() {
+        return Ok(order);
+    }
+    let Some((email, account)) = guests::confirmed_account_of(conn, order.user_id).await? else {
+        return Ok(order);
+    };
+    let Some(claimed) = guests::claim(conn, &email, account, Utc::now()).await? else {
+        return Ok(order);
+    };
+    tracing::info!(
+        user.id = account,
+        orders = claimed.orders,
+        courses = claimed.courses,
+        "a guest purchase attached to the account of its address"
+    );
+    Ok(orders::by_id(conn, order.id).await?.unwrap_or(order))
 }
 
 #[cfg(test)]

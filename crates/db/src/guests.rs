@@ -72,6 +72,26 @@ pub async fn insert(
     Ok(buyer.id)
 }
 
+/// The account that has confirmed the address of the guest buyer `guest_user_id`, if any: an
+/// active account (not a guest) whose email is that address. With it, the address's
+/// owner is known when the guest's order is paid (see `shop_app::guests::attach_paid`).
+pub async fn confirmed_account_of(
+    conn: &impl ConnectionTrait,
+    guest_user_id: i64,
+) -> Result<Option<(String, i64)>, DbErr> {
+    let Some(email) = guest_buyer::Entity::find_by_id(guest_user_id).one(conn).await?.and_then(|g| g.email)
+    else {
+        return Ok(None);
+    };
+    let account = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .filter(user::Column::IsActive.eq(true))
+        .filter(user::Column::Role.ne(GUEST_ROLE))
+        .one(conn)
+        .await?;
+    Ok(account.map(|a| (email, a.id)))
+}
+
 /// What [`claim`] moved to the account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Claimed {

@@ -43,6 +43,8 @@ async fn order_paid(ctx: &super::Delivery<'_>, id: i64, order: OrderRef) -> Resu
     let Some(order) = order else {
         return Err(Failure::Permanent("the paid order does not exist".into()));
     };
+    // A guest's purchase with an address an account has confirmed is that account's.
+    let order = crate::guests::attach_paid(&txn, order).await?;
     let lines = orders::details(&txn, order.id).await?;
     let courses: Vec<i64> = lines.iter().map(|d| d.course_id).collect();
     orders::add_students(&txn, &courses, 1).await?;
