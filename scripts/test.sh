@@ -9,6 +9,8 @@
 # Then the contract check: scripts/schemathesis.sh runs schemathesis over the served OpenAPI
 # spec against the real server binary on SQLite and on the same Postgres (about a minute or
 # two; its virtual environment is created once under /var/cache/course-shop).
+# Then scripts/e2e/luffy_trial.py: a new buyer's trial of the Luffy front end's flow against the
+# binary in its development defaults (seconds).
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh search); with them the contract
 # check is skipped.
 set -euo pipefail
@@ -39,11 +41,16 @@ if [ $# -eq 0 ]; then
   COURSE_SHOP_BIN=${CARGO_TARGET_DIR:-target}/debug/course-shop scripts/schemathesis.sh 2>&1 | tee -a "$log"
   contract=${PIPESTATUS[0]}
   [ "$contract" = 0 ] || status=$contract
+  # A new buyer's trial of the Luffy front end's flow, call for call, in the development
+  # defaults with the README's quick start for that front end (each check counts as one).
+  python3 scripts/e2e/luffy_trial.py "${CARGO_TARGET_DIR:-target}/debug/course-shop" 2>&1 | tee -a "$log"
+  trial=${PIPESTATUS[0]}
+  [ "$trial" = 0 ] || status=$trial
 fi
 set -e
 # One closing line over every test binary (cargo's last line is often an empty doc-test run)
 # and the contract check's own `schemathesis: N passed, M failed` line.
-awk '/^test result:/ || /^schemathesis: [0-9]+ passed, [0-9]+ failed$/ {
+awk '/^test result:/ || /^(schemathesis|luffy_trial): [0-9]+ passed, [0-9]+ failed$/ {
        for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"
