@@ -94,6 +94,7 @@ for n in $SIZES; do
   wrk -t"$WRK_THREADS" -c16 -d1s -s bench/search.lua "$BASE" >/dev/null  # warm-up
 
   sleep "$PAUSE"
+  echo "uptime: $(uptime)" >>"$f"
   echo "command: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency -s bench/search.lua $BASE" >>"$f"
   s0=$(proc_ticks "$SERVER_PID")
   read -r t0 i0 < <(cpu_total_idle)
@@ -117,15 +118,16 @@ out, sizes = sys.argv[1], sys.argv[2:]
 def grab(pattern, text, default="-"):
     m = re.search(pattern, text, re.M)
     return m.group(1) if m else default
-print("| courses | searches/s | p50 | p99 | non-2xx | server RSS after | server RSS peak | server cores | server CPU per search (ms) |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| courses | searches/s | p50 | p99 | non-2xx | server RSS after | server RSS peak | server cores | server CPU per search (ms) | load avg before (1/5/15 min) |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for n in sizes:
     t = open(os.path.join(out, f"search-{n}.txt"), encoding="utf-8").read()
     non2xx = grab(r"^non-2xx: (\d+)", t, grab(r"Non-2xx or 3xx responses: (\d+)", t, "0"))
     print("| " + " | ".join([f"{int(n):,}", grab(r"Requests/sec:\s+(\S+)", t), grab(r"^\s+50%\s+(\S+)", t),
                              grab(r"^\s+99%\s+(\S+)", t), non2xx, grab(r"server-rss: (\d+ MB)", t),
                              grab(r"peak (\d+ MB)", t), grab(r"server ([\d.]+) cores", t),
-                             grab(r"cpu-per-request: server ([\d.]+) ms", t)]) + " |")
+                             grab(r"cpu-per-request: server ([\d.]+) ms", t),
+                             grab(r"load average: (.*)$", t)]) + " |")
 print()
 print("- conditions: " + grab(r"^conditions: (.*)$", open(os.path.join(out, "machine.txt"), encoding="utf-8").read()))
 for line in open(os.path.join(out, "limits.txt"), encoding="utf-8"):
