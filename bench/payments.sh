@@ -6,8 +6,11 @@
 #   bench/payments.sh                 # 20 s per run (the recorded benchmark; about 7 minutes
 #                                     # on a quiet machine, plus the release build when needed)
 #   DURATION=3s bench/payments.sh     # quick smoke run
+#   BENCH_PROFILE=relaxed bench/payments.sh   # the relaxed variant (development profile, log
+#                                     # at warn, Postgres with fsync off): labelled RELAXED
 #
 # Settings (environment):
+#   BENCH_PROFILE     production or relaxed (bench/lib.sh)                default production
 #   DURATION          wrk -d (e.g. 20s, 3s, 1m)                           default 20s
 #   CONNECTIONS       wrk -c values                                       default "16 64"
 #   BENCH_REV         git revision to build; it is extracted with git archive into
@@ -24,26 +27,29 @@
 #   QUIET_WAIT        seconds to wait for a quiet sample before running anyway   default 600
 #
 # What it does:
-#   1. builds the release binary; starts a throwaway PostgreSQL (scripts/pg-throwaway.sh) with
-#      a database "bench"; imports a generated catalog of $CATALOG_COURSES courses (so that there
-#      are enough buyer-course pairs: a buyer has one open order per course, and every creation
-#      request asks for a pair nobody asked for before); starts `course-shop serve` on a free
-#      port: development profile (demo catalog seeding off), alipay.mode = gateway with the TEST_ONLY keys of
-#      crates/alipay/tests/fixtures/test-only-keys/ (app private key; "alipay" public key),
-#      app_id 2021000000000001, seller_id 2088000000000001, a gateway URL nobody listens on
-#      (http://127.0.0.1:9/gateway.do: the measured paths never call it), log filter warn,
+#   1. builds the release binary; starts a throwaway PostgreSQL (scripts/pg-throwaway.sh;
+#      durable: fsync and synchronous_commit on) with a database "bench"; imports a generated
+#      catalog of $CATALOG_COURSES courses (so that there are enough buyer-course pairs: a
+#      buyer has one open order per course, and every creation request asks for a pair nobody
+#      asked for before); starts `course-shop serve` on a free
+#      port: production profile with what it requires generated for the run, JSON log at info
+#      (bench/lib.sh bench_server_env; demo catalog seeding off), alipay.mode = gateway with
+#      key pairs generated for the run (bench/lib.sh bench_alipay_gateway: the app's, and one
+#      playing Alipay's), app_id 2021000000000001, seller_id 2088000000000001, a gateway URL
+#      nobody listens on (http://127.0.0.1:9/gateway.do: the measured paths never call it),
 #      workers on (the outbox worker runs the order_paid and order_email jobs), login limit 100000/min,
 #      order timeout 1440 min (so the expiry sweep never touches the benchmark's orders);
 #   2. adds $USERS users with `course-shop user add` (password on stdin) and logs each in with
 #      POST /api/v1/user/user/mul_login/ (bench/payments_prep.py) to collect the tokens;
 #      reads the paid courses with psql; a pre-check creates one order for each of 20 paid
 #      courses and requires 200 / code 100;
-#   3. signing limit: `openssl speed -seconds 5 rsa2048` and the same with `-multi 2`;
+#   3. machine limits: signing, `openssl speed -seconds 5 rsa2048` and the same with
+#      `-multi 2`; pg_test_fsync and pgbench SELECT 1 (bench/lib.sh bench_limits);
 #   4. order creation: wrk -s bench/payments_create.lua (each request a buyer-course pair not
 #      asked for before, from BENCH_OFFSET = the orders so far; a unique Idempotency-Key per
 #      request) at each connection count;
 #   5. notify: $NOTIFY_ORDERS random unpaid orders are read with psql, one TRADE_SUCCESS notify
-#      per order is signed beforehand with the TEST_ONLY "alipay" private key
+#      per order is signed beforehand with the generated "alipay" private key
 #      (bench/payments_prep.py sign), and wrk -s bench/payments_notify.lua posts them in order,
 #      round and round (first pass: new payments; later passes: duplicates). Orders the first
 #      run did not reach are notified afterwards, unmeasured (recorded). The second connection
@@ -53,9 +59,11 @@
 #      paid order; every answer must carry code 100).
 # Every wrk run is `wrk -t2 -c<N> -d$DURATION --latency` and counts statuses and answers
 # whose body fails the check (bench/payments_common.lua). During each run it records the CPU
-# used by the server, Postgres, wrk (or openssl) and everything else. The users have email
-# addresses, so each payment also makes the outbox write a confirmation email (.eml files, the
-# development transport), as in production. Before every measured run (and the
+# used by the server, Postgres, wrk (or openssl) and everything else, and the CPU time of the
+# server and of Postgres per request (/proc/<pid>/stat; the postmaster and its children). The
+# users have email addresses, so each payment also makes the outbox write a confirmation email
+# (.eml files: the file transport, which production allows by explicit setting), as in
+# production. Before every measured run (and the
 # openssl runs) it samples the CPU use of other processes for $PAUSE s while the server is
 # idle, retrying until it is at most $QUIET_CPU % or $QUIET_WAIT s have passed (then it runs
 # anyway and records it), and records `uptime`. Raw outputs go to
@@ -79,7 +87,6 @@ WRK_THREADS=2
 PASSWORD='bench password 1'
 APP_ID=2021000000000001
 SELLER_ID=2088000000000001
-KEYS=$ROOT/crates/alipay/tests/fixtures/test-only-keys
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
 BIN=$CARGO_TARGET_DIR/release/course-shop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -121,37 +128,23 @@ bench_workdir course-shop-bench-pay
 bench_build
 
 # --- database and server -------------------------------------------------------------------
-log "starting a throwaway PostgreSQL"
-eval "$(scripts/pg-throwaway.sh start)"
-PG_STARTED=1
+bench_pg_start
 command -v psql >/dev/null 2>&1 || { log "psql is missing (postgresql-client)"; exit 1; }
 psql -q "$TEST_DATABASE_URL" -c 'CREATE DATABASE bench'
 export DATABASE_URL=${TEST_DATABASE_URL%/*}/bench
 sql() { psql -X -q -At -F $'\t' -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
 
-unset RUST_LOG COURSE_SHOP_PROFILE COURSE_SHOP_CONFIG_DIR
-export COURSE_SHOP__LOG__FILTER=warn
+bench_server_env
+bench_alipay_gateway "$APP_ID" "$SELLER_ID"
 export COURSE_SHOP__MEDIA__ROOT=$WORK/media
-export COURSE_SHOP__ALIPAY__MODE=gateway
-export COURSE_SHOP__ALIPAY__APP_ID=$APP_ID
-export COURSE_SHOP__ALIPAY__SELLER_ID=$SELLER_ID
-export COURSE_SHOP__ALIPAY__APP_PRIVATE_KEY_FILE=$KEYS/TEST_ONLY_app_private_key_pkcs8.b64.txt
-export COURSE_SHOP__ALIPAY__ALIPAY_PUBLIC_KEY_FILE=$KEYS/TEST_ONLY_alipay_public_key_spki.b64.txt
-export COURSE_SHOP__ALIPAY__GATEWAY_URL=http://127.0.0.1:9/gateway.do
 export COURSE_SHOP__ALIPAY__ORDER_TIMEOUT_MINUTES=1440
 export COURSE_SHOP__AUTH__LOGIN_ATTEMPTS_PER_MINUTE=100000
 export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
 mkdir -p "$WORK/media" "$WORK/run" "$WORK/data"
 export BENCH_DATA=$WORK/data BENCH_THREADS=$WRK_THREADS
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-export PORT
-BASE=http://127.0.0.1:$PORT
 {
-  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "nproc: $(nproc)"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "os: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+  bench_machine
   echo "rustc: $(rustc --version)"
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "openssl: $(openssl version)"
@@ -160,9 +153,9 @@ BASE=http://127.0.0.1:$PORT
   echo "duration: $DURATION, wrk threads: $WRK_THREADS, connections: $CONNECTIONS"
   echo "users: $USERS, notify orders: $NOTIFY_ORDERS"
   echo "catalog: bench/gen_catalog.py --courses $CATALOG_COURSES"
-  echo "server settings: development profile (generated catalog), alipay gateway mode, app_id $APP_ID, seller_id $SELLER_ID,"
-  echo "  gateway_url $COURSE_SHOP__ALIPAY__GATEWAY_URL, TEST_ONLY keys, log filter warn, workers on,"
-  echo "  login limit 100000/min, order timeout 1440 min, other settings default (pool 10, workers 1 per core)"
+  echo "server settings: $BENCH_PROFILE profile (generated catalog), alipay gateway mode, app_id $APP_ID, seller_id $SELLER_ID,"
+  echo "  gateway_url $COURSE_SHOP__ALIPAY__GATEWAY_URL, generated keys, workers on,"
+  echo "  login limit 100000/min, order timeout 1440 min, other settings the profile's (workers 1 per core)"
   echo "memory:"
   free -h
 } >"$OUT/machine.txt"
@@ -172,7 +165,8 @@ python3 bench/gen_catalog.py "$WORK/catalog.json" --courses "$CATALOG_COURSES" >
 log "importing the catalog ($CATALOG_COURSES courses)"
 (cd "$WORK/run" && "$BIN" import-catalog "$WORK/catalog.json") >>"$OUT/catalog.txt"
 log "starting the server on $BASE"
-(cd "$WORK/run" && exec "$BIN" serve) >"$OUT/server.log" 2>&1 &
+SERVER_LOG=$OUT/server.log
+(cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 ready=""
 for _ in $(seq 1 240); do
@@ -209,21 +203,15 @@ child_cpu() {
   times >"$WORK/times.txt"
   CHILD_CPU=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }' "$WORK/times.txt")
 }
-cpu_total_idle() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# CPU ticks of the Postgres cluster: the postmaster and its children (pooled backends live on).
-pg_ticks() {
-  local pm t=0 p
-  pm=$(head -1 "$PG_THROWAWAY_DIR/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
-  for p in "$pm" $(ps -o pid= --ppid "$pm"); do t=$((t + $(proc_ticks "$p"))); done
-  echo "$t"
-}
-HZ=$(getconf CLK_TCK)
+# cpu_total_idle, proc_ticks, pg_ticks (the postmaster and its children), HZ and
+# cpu_per_request: bench/lib.sh.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# Waits until the outbox has no pending job; appends what it saw to outbox.txt.
+# Waits until the outbox has no pending job; appends what it saw to outbox.txt, with the CPU
+# the server and Postgres spent meanwhile per job done (the psql polls included: small).
 drain_outbox() {
-  local label=$1 e0 e1 pending0 pending done0 done1
+  local label=$1 e0 e1 pending0 pending done0 done1 s0 s1 p0 p1
+  s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks)
   e0=$(date +%s.%N)
   pending0=$(sql -c "SELECT count(*) FROM outbox WHERE status NOT IN ('done', 'failed')")
   done0=$(sql -c "SELECT count(*) FROM outbox WHERE status = 'done'")
@@ -234,9 +222,13 @@ drain_outbox() {
     pending=$(sql -c "SELECT count(*) FROM outbox WHERE status NOT IN ('done', 'failed')")
   done
   e1=$(date +%s.%N)
+  s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks)
   done1=$(sql -c "SELECT count(*) FROM outbox WHERE status = 'done'")
   awk -v l="$label" -v p0="$pending0" -v n="$((done1 - done0))" -v t="$(elapsed "$e0" "$e1")" -v p="$pending" \
-    'BEGIN { printf "outbox %s: %d jobs pending; %d done in %.1f s (%.0f jobs/s); pending at the end: %d\n", l, p0, n, t, (t > 0 ? n / t : 0), p }' |
+    -v s="$((s1 - s0))" -v q="$((p1 - p0))" -v hz="$HZ" \
+    'BEGIN { printf "outbox %s: %d jobs pending; %d done in %.1f s (%.0f jobs/s); pending at the end: %d", l, p0, n, t, (t > 0 ? n / t : 0), p;
+             if (n > 0) printf "; CPU per job: server %.3f ms, postgres %.3f ms", 1000 * s / hz / n, 1000 * q / hz / n;
+             printf "\n" }' |
     tee -a "$OUT/outbox.txt"
 }
 # cpu_during SECONDS MACHINE_TICKS IDLE_TICKS SERVER_TICKS PG_TICKS TOOL_SECONDS TOOL_NAME
@@ -293,6 +285,7 @@ wrk_run() {
   tee -a "$f" <"$WORK/wrk.out"
   cpu_during "$(elapsed "$e0" "$e1")" "$((t1 - t0))" "$((i1 - i0))" "$((s1 - s0))" "$((p1 - p0))" \
     "$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" wrk | tee -a "$f"
+  cpu_per_request "$WORK/wrk.out" "$((s1 - s0))" "$((p1 - p0))" | tee -a "$f"
 }
 
 # 3. The signing limit (server idle).
@@ -318,6 +311,9 @@ for multi in 1 2; do
   echo "sign/s ($multi process(es)): $(awk '/^rsa 2048 bits/ { v = $6 } END { print v }' "$g")" | tee -a "$f"
   grep -E '^(cpu-during|busy-before)' "$g" | sed "s/^/  ($multi) /" | tee -a "$f"
 done
+
+# The other limits: the disk's flushes (pg_test_fsync) and Postgres's round trips (pgbench).
+bench_limits fsync pgbench
 
 # 4. Order creation. A 1 s warm-up first (its orders count like the others).
 log "warm-up: 1 s of order creation"
@@ -351,7 +347,7 @@ done
 # 5. Notify.
 log "reading $NOTIFY_ORDERS random unpaid orders and signing one notify for each"
 sql -c "SELECT out_trade_no, total_amount_fen FROM orders WHERE order_status = 0 ORDER BY random() LIMIT $NOTIFY_ORDERS" >"$WORK/orders.tsv"
-python3 bench/payments_prep.py sign "$WORK/orders.tsv" "$KEYS/TEST_ONLY_alipay_private_key_pkcs8.pem" \
+python3 bench/payments_prep.py sign "$WORK/orders.tsv" "$BENCH_ALIPAY_PRIVATE_KEY" \
   "$APP_ID" "$SELLER_ID" "$BENCH_DATA/notify_bodies.txt" "$WORK/expected.tsv" | tee -a "$OUT/orders.txt"
 cut -f1 "$WORK/expected.tsv" >"$BENCH_DATA/paid.txt"
 students_before=$(sql -c 'SELECT sum(students) FROM courses')
@@ -494,8 +490,8 @@ def grab(pattern, text, default="-"):
 order = {"create": 0, "notify": 1, "poll": 2}
 files = sorted(glob.glob(os.path.join(out, "wrk-*.txt")),
                key=lambda f: (order.get(os.path.basename(f)[4:].split("-c")[0], 9), int(f.rsplit("-c", 1)[1][:-4])))
-print("| endpoint | conns | requests/s | p50 | p99 | non-2xx | bad body | socket errors | load avg before (1/5/15 min) | other CPU before | quiet wait | CPU during: server / postgres / wrk / others (cores) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| endpoint | conns | requests/s | p50 | p99 | non-2xx | bad body | socket errors | load avg before (1/5/15 min) | other CPU before | quiet wait | CPU during: server / postgres / wrk / others (cores) | CPU per request: server / postgres (ms) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 rates = {}
 for f in files:
     t = open(f, encoding="utf-8").read()
@@ -505,7 +501,8 @@ for f in files:
     cells = [ep, c, rates[(ep, c)], grab(r"^\s+50%\s+(\S+)", t), grab(r"^\s+99%\s+(\S+)", t),
              grab(r"^non-2xx: (\d+)", t), grab(r"^bad-body: (\d+)", t), grab(r"Socket errors: (.*)$", t, "0"),
              grab(r"load average: (.*)$", t), grab(r"busy-before: (\d+%)", t),
-             grab(r"quiet-wait: (\S+ \S+ \S+)", t), " / ".join(m.groups()) if m else "-"]
+             grab(r"quiet-wait: (\S+ \S+ \S+)", t), " / ".join(m.groups()) if m else "-",
+             grab(r"cpu-per-request: server ([\d.]+) ms", t) + " / " + grab(r"cpu-per-request: .*postgres ([\d.]+) ms", t)]
     print("| " + " | ".join(cells) + " |")
 print()
 for f in glob.glob(os.path.join(out, "wrk-notify-c*.txt")):
@@ -528,6 +525,11 @@ for c in ("16", "64"):
     r = rates.get(("create", c))
     if r and r != "-" and two > 0:
         print("- order creation c{}: {} orders/s = {:.1%} of the 2-core signing limit".format(c, r, float(r) / two))
+for line in open(os.path.join(out, "limits.txt"), encoding="utf-8"):
+    print("- machine " + line.strip())
+m = open(os.path.join(out, "machine.txt"), encoding="utf-8").read()
+print("- conditions: " + grab(r"^conditions: (.*)$", m))
+print("- postgres: " + grab(r"^postgres settings: (.*)$", m))
 ck = open(os.path.join(out, "checks.txt"), encoding="utf-8").read()
 print("- " + grab(r"^(exactly-once: .*)$", ck))
 EOF

@@ -163,8 +163,8 @@ def sign(orders_tsv, key_file, app_id, seller_id, bodies_out, expected_out):
         for no, fen, trade_no, body in results:
             b.write(body + "\n")
             e.write("{}\t{}\t{}\n".format(no, fen, trade_no))
-    print("sign: {} notifies signed with the TEST_ONLY alipay key ({} bytes on average)".format(
-        len(results), sum(len(r[3]) for r in results) // max(1, len(results))))
+    print("sign: {} notifies signed with the \"alipay\" private key {} ({} bytes on average)".format(
+        len(results), os.path.basename(key_file), sum(len(r[3]) for r in results) // max(1, len(results))))
 
 
 def post(base, bodies_file, list_file=None):

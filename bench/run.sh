@@ -2,11 +2,14 @@
 # Catalog benchmark: course search, course list and course detail under wrk, plus the naive
 # SQL of a Django-style search under pgbench for comparison. Results: docs/benchmarks.md.
 #
-#   bench/run.sh                 # 20 s per run (the recorded benchmark; about 3 minutes
+#   bench/run.sh                 # 20 s per run (the recorded benchmark; about 4 minutes
 #                                # plus the first release build, which takes several)
 #   DURATION=3s bench/run.sh     # quick smoke run
+#   BENCH_PROFILE=relaxed bench/run.sh   # the relaxed variant (development profile, log at
+#                                # warn, Postgres with fsync off): labelled RELAXED
 #
 # Settings (environment):
+#   BENCH_PROFILE     production or relaxed (bench/lib.sh)                default production
 #   DURATION          wrk -d and pgbench -T (e.g. 20s, 3s, 1m)        default 20s
 #   CONNECTIONS       wrk -c values                                  default "16 64"
 #   ENDPOINTS         among search list detail                       default "search list detail"
@@ -19,13 +22,18 @@
 #
 # What it does: installs wrk from Debian when missing (as root); builds the release binary;
 # generates the catalog (bench/gen_catalog.py: 2,000 courses, 50 teachers); starts a
-# throwaway PostgreSQL (scripts/pg-throwaway.sh, fsync off) and imports the catalog into a
-# database "bench"; starts `course-shop serve` on a free port (development profile, default
+# throwaway PostgreSQL (scripts/pg-throwaway.sh; durable: fsync and synchronous_commit on) and
+# imports the catalog into a database "bench"; measures the machine's limits (bench/lib.sh
+# bench_limits: openssl speed rsa2048 on every core, pg_test_fsync, pgbench SELECT 1 on that
+# Postgres); starts `course-shop serve` on a free port (production profile with what it
+# requires generated for the run, JSON log at info: bench/lib.sh bench_server_env; default
 # workers = one per core); checks that every request the wrk scripts can send answers 200;
 # then for each endpoint and connection count runs
 #   wrk -t2 -c<N> -d$DURATION --latency -s bench/<endpoint>.lua http://127.0.0.1:<port>
 # and finally pgbench -c16 -j2 with bench/naive_search.sql. Before each run it records the
-# load average (uptime) and the machine's CPU use over the idle pause (other processes).
+# load average (uptime) and the machine's CPU use over the idle pause (other processes);
+# around each run it reads the CPU time of the server and of the Postgres cluster
+# (/proc/<pid>/stat) and reports it per request, and the bytes the server logged.
 # Raw outputs go to bench/runs/<UTC timestamp>/ (ignored by git: server logs and machine
 # details stay on the machine; the figures that matter go into docs/benchmarks.md); a summary
 # table is printed at the end and saved there as summary.md. The server and Postgres are
@@ -80,16 +88,13 @@ bench_workdir course-shop-bench
 bench_build
 python3 bench/gen_catalog.py "$WORK/catalog.json" | tee "$OUT/catalog.txt"
 
-log "starting a throwaway PostgreSQL"
-eval "$(scripts/pg-throwaway.sh start)"
-PG_STARTED=1
+bench_pg_start
 command -v pgbench >/dev/null 2>&1 || { log "pgbench is missing (postgresql-client)"; exit 1; }
 psql -q "$TEST_DATABASE_URL" -c 'CREATE DATABASE bench'
 export DATABASE_URL=${TEST_DATABASE_URL%/*}/bench
 export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
-export COURSE_SHOP__LOG__FILTER=warn
 export COURSE_SHOP__MEDIA__ROOT=$WORK/media
-unset RUST_LOG COURSE_SHOP_PROFILE COURSE_SHOP_CONFIG_DIR
+bench_server_env
 mkdir -p "$WORK/media" "$WORK/run"
 
 # The binary runs in $WORK/run, so it uses its built-in configuration, not ./config.
@@ -98,10 +103,7 @@ log "importing the catalog"
 
 # --- machine -------------------------------------------------------------------------------
 {
-  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "nproc: $(nproc)"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "os: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+  bench_machine
   echo "rustc: $(rustc --version)"
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "postgres: $("$PG_THROWAWAY_BIN/postgres" --version)"
@@ -111,13 +113,12 @@ log "importing the catalog"
   echo "memory:"
   free -h
 } >"$OUT/machine.txt"
+bench_limits openssl fsync pgbench
 
 # --- server --------------------------------------------------------------------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-export PORT
-BASE=http://127.0.0.1:$PORT
-log "starting the server on $BASE"
-(cd "$WORK/run" && exec "$BIN" serve) >"$OUT/server.log" 2>&1 &
+log "starting the server on $BASE ($BENCH_PROFILE)"
+SERVER_LOG=$OUT/server.log
+(cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 ready=""
 for _ in $(seq 1 120); do
@@ -167,9 +168,8 @@ if bad:
 print("precheck: every search page 1-3, list page and detail the scripts send answers 200")
 EOF
 
-# --- measurements --------------------------------------------------------------------------
-cpu_total_idle() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# --- measurements (cpu_total_idle, proc_ticks, pg_ticks, cpu_per_request: bench/lib.sh) ----
+log_bytes() { stat -c %s "$SERVER_LOG" 2>/dev/null || echo 0; }
 
 # Writes "load: ..." and "other CPU use: ..." for the PAUSE seconds before a run.
 before_run() {
@@ -193,13 +193,15 @@ for ep in $ENDPOINTS; do
     log "wrk $ep, $c connections, $DURATION"
     before_run >"$f"
     echo "command: wrk -t$WRK_THREADS -c$c -d$DURATION --latency -s bench/$ep.lua $BASE" >>"$f"
-    s0=$(proc_ticks "$SERVER_PID")
+    s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks); l0=$(log_bytes)
     read -r t0 i0 < <(cpu_total_idle)
     wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "bench/$ep.lua" "$BASE" | tee -a "$f"
     read -r t1 i1 < <(cpu_total_idle)
-    s1=$(proc_ticks "$SERVER_PID")
-    awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" -v i="$((i1 - i0))" -v n="$(nproc)" -v hz="$(getconf CLK_TCK)" -v d="$SECONDS_RUN" \
-      'BEGIN { printf "cpu-during: machine %.0f%% busy; server %.2f cores (of %d)\n", (t > 0 ? 100 * (t - i) / t : 0), s / hz / d, n }' | tee -a "$f"
+    s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks); l1=$(log_bytes)
+    awk -v s="$((s1 - s0))" -v p="$((p1 - p0))" -v t="$((t1 - t0))" -v i="$((i1 - i0))" -v n="$(nproc)" -v hz="$HZ" -v d="$SECONDS_RUN" \
+      'BEGIN { printf "cpu-during: machine %.0f%% busy; server %.2f cores, postgres %.2f (of %d)\n", (t > 0 ? 100 * (t - i) / t : 0), s / hz / d, p / hz / d, n }' | tee -a "$f"
+    cpu_per_request "$f" "$((s1 - s0))" "$((p1 - p0))" | tee -a "$f"
+    echo "server-log-during: $((l1 - l0)) bytes" | tee -a "$f"
   done
 done
 stop_server
@@ -230,8 +232,8 @@ def grab(pattern, text, default="-"):
 order = {"search": 0, "list": 1, "detail": 2}
 files = sorted(glob.glob(os.path.join(out, "wrk-*.txt")),
                key=lambda f: (order.get(f.split("wrk-")[1].split("-c")[0], 9), int(f.rsplit("-c", 1)[1][:-4])))
-print("| endpoint | conns | requests/s | p50 | p99 | non-2xx | socket errors | load avg before (1/5/15 min) | other CPU before | server cores |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| endpoint | conns | requests/s | p50 | p99 | non-2xx | socket errors | load avg before (1/5/15 min) | other CPU before | server cores | postgres cores | CPU per request: server / postgres (ms) | log bytes per request |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for f in files:
     t = open(f, encoding="utf-8").read()
     ep, c = os.path.basename(f)[4:-4].rsplit("-c", 1)
@@ -239,7 +241,11 @@ for f in files:
     non2xx = grab(r"^non-2xx: (\d+)", t, grab(r"Non-2xx or 3xx responses: (\d+)", t, "0"))
     cells = [ep, c, grab(r"Requests/sec:\s+(\S+)", t), grab(r"^\s+50%\s+(\S+)", t),
              grab(r"^\s+99%\s+(\S+)", t), non2xx, sock, grab(r"load average: (.*)$", t),
-             grab(r"busy-before: (\d+%)", t), grab(r"server ([\d.]+) cores", t)]
+             grab(r"busy-before: (\d+%)", t), grab(r"server ([\d.]+) cores", t),
+             grab(r"postgres ([\d.]+) \(", t),
+             grab(r"cpu-per-request: server ([\d.]+) ms", t) + " / " + grab(r"cpu-per-request: .*postgres ([\d.]+) ms", t)]
+    n, b = grab(r"\((\d+) requests\)", t, ""), grab(r"^server-log-during: (\d+) bytes", t, "")
+    cells.append("%.0f" % (int(b) / int(n)) if n and b and int(n) > 0 else "-")
     print("| " + " | ".join(cells) + " |")
 for f in glob.glob(os.path.join(out, "pgbench-*.txt")):
     t = open(f, encoding="utf-8").read()
@@ -247,7 +253,12 @@ for f in glob.glob(os.path.join(out, "pgbench-*.txt")):
     fails = grab(r"number of failed transactions: (\d+)", t, "0")
     cells = ["naive SQL (pgbench)", c, grab(r"tps = ([\d.]+)", t), grab(r"p50 (\S+)", t),
              grab(r"p99 (\S+)", t), fails + " failed", "-", grab(r"load average: (.*)$", t),
-             grab(r"busy-before: (\d+%)", t), "-"]
+             grab(r"busy-before: (\d+%)", t), "-", "-", "-", "-"]
     print("| " + " | ".join(cells) + " |")
+print()
+print("- conditions: " + grab(r"^conditions: (.*)$", open(os.path.join(out, "machine.txt"), encoding="utf-8").read()))
+print("- postgres: " + grab(r"^postgres settings: (.*)$", open(os.path.join(out, "machine.txt"), encoding="utf-8").read()))
+for line in open(os.path.join(out, "limits.txt"), encoding="utf-8"):
+    print("- machine " + line.strip())
 EOF
 log "raw results in $OUT"

@@ -3,13 +3,17 @@
 # a fresh SQLite database, `course-shop serve`, and
 #   wrk -t2 -c16 -d$DURATION --latency -s bench/search.lua http://127.0.0.1:<port>
 # reporting searches/s, p50, p99, the server's resident memory after the run (RSS) and its
-# peak (VmHWM: the catalog load included) and the server's CPU. Results: docs/benchmarks.md,
-# docs/search.md.
+# peak (VmHWM: the catalog load included) and the server's CPU (cores, and ms per search from
+# /proc/<pid>/stat). The machine's limits are measured in the same run (bench/lib.sh
+# bench_limits: openssl speed rsa2048 on every core, pg_test_fsync). Results:
+# docs/benchmarks.md, docs/search.md.
 #
 #   bench/search_sweep.sh                          # 2,000 / 20,000 / 100,000 courses, 20 s each
 #   DURATION=5s SIZES=100000 bench/search_sweep.sh # one quick run
+#   BENCH_PROFILE=relaxed bench/search_sweep.sh    # development profile, log at warn (labelled)
 #
 # Settings (environment):
+#   BENCH_PROFILE     production or relaxed (bench/lib.sh)           default production
 #   SIZES             catalog sizes (courses)                        default "2000 20000 100000"
 #   DURATION          wrk -d (e.g. 20s, 5s, 1m)                      default 20s
 #   CONNECTIONS       wrk -c                                         default 16
@@ -17,7 +21,9 @@
 #   CARGO_TARGET_DIR  where the release binary is built              default /var/cache/course-shop/target-bench
 #   BENCH_REV         build this git revision instead of the work tree (bench/lib.sh)
 #
-# The server runs as in bench/run.sh (built-in development profile, log filter `warn`).
+# The server runs as in bench/run.sh (bench/lib.sh bench_server_env: the production profile,
+# JSON log at info, what it requires generated for the run), on SQLite (search reads the
+# per-process catalog; the database is not on the measured path).
 # Raw outputs go to bench/runs/search-sweep-<UTC timestamp>/;
 # the summary table is printed and saved there as summary.md.
 set -euo pipefail
@@ -44,19 +50,16 @@ bench_build
 
 export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
 export COURSE_SHOP__MEDIA__ROOT=$WORK/media
-export COURSE_SHOP__LOG__FILTER=warn
-unset RUST_LOG COURSE_SHOP_PROFILE COURSE_SHOP_CONFIG_DIR
+bench_server_env
 mkdir -p "$WORK/media" "$WORK/run"
 {
-  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "nproc: $(nproc)"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "server built from: $SOURCE_DESC, development profile, log filter warn, SQLite"
+  bench_machine
+  echo "server built from: $SOURCE_DESC, $BENCH_PROFILE profile, SQLite"
   echo "duration: $DURATION, wrk threads: $WRK_THREADS, connections: $CONNECTIONS, sizes: $SIZES"
 } >"$OUT/machine.txt"
+bench_limits openssl fsync
 
-cpu_total_idle() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# cpu_total_idle, proc_ticks, cpu_per_request: bench/lib.sh.
 proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 for n in $SIZES; do
@@ -67,10 +70,9 @@ for n in $SIZES; do
   (cd "$WORK/run" && "$BIN" import-catalog "$WORK/catalog-$n.json") >>"$f"
   rm -f "$WORK/catalog-$n.json"
 
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-  export PORT
-  BASE=http://127.0.0.1:$PORT
-  (cd "$WORK/run" && exec "$BIN" serve) >"$OUT/server-$n.log" 2>&1 &
+  bench_pick_port
+  SERVER_LOG=$OUT/server-$n.log
+  (cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   ready=""
   for _ in $(seq 1 600); do
@@ -92,6 +94,7 @@ for n in $SIZES; do
   wrk -t"$WRK_THREADS" -c16 -d1s -s bench/search.lua "$BASE" >/dev/null  # warm-up
 
   sleep "$PAUSE"
+  echo "uptime: $(uptime)" >>"$f"
   echo "command: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency -s bench/search.lua $BASE" >>"$f"
   s0=$(proc_ticks "$SERVER_PID")
   read -r t0 i0 < <(cpu_total_idle)
@@ -100,26 +103,34 @@ for n in $SIZES; do
   end=$(date +%s.%N)
   read -r t1 i1 < <(cpu_total_idle)
   s1=$(proc_ticks "$SERVER_PID")
-  awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" -v i="$((i1 - i0))" -v hz="$(getconf CLK_TCK)" -v a="$start" -v b="$end" \
+  awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" -v i="$((i1 - i0))" -v hz="$HZ" -v a="$start" -v b="$end" \
     'BEGIN { printf "cpu-during: machine %.0f%% busy; server %.2f cores\n", (t > 0 ? 100 * (t - i) / t : 0), s / hz / (b - a) }' | tee -a "$f"
+  cpu_per_request "$f" "$((s1 - s0))" - | tee -a "$f"
   echo "server-rss: $(( $(proc_kb "$SERVER_PID" VmRSS) / 1024 )) MB, peak $(( $(proc_kb "$SERVER_PID" VmHWM) / 1024 )) MB" | tee -a "$f"
   stop_server
   rm -f "$WORK/shop-$n.db"*
 done
 
+# shellcheck disable=SC2086  # one argument per size
 python3 - "$OUT" $SIZES <<'PY' | tee "$OUT/summary.md"
 import os, re, sys
 out, sizes = sys.argv[1], sys.argv[2:]
 def grab(pattern, text, default="-"):
     m = re.search(pattern, text, re.M)
     return m.group(1) if m else default
-print("| courses | searches/s | p50 | p99 | non-2xx | server RSS after | server RSS peak | server cores |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| courses | searches/s | p50 | p99 | non-2xx | server RSS after | server RSS peak | server cores | server CPU per search (ms) | load avg before (1/5/15 min) |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for n in sizes:
     t = open(os.path.join(out, f"search-{n}.txt"), encoding="utf-8").read()
     non2xx = grab(r"^non-2xx: (\d+)", t, grab(r"Non-2xx or 3xx responses: (\d+)", t, "0"))
     print("| " + " | ".join([f"{int(n):,}", grab(r"Requests/sec:\s+(\S+)", t), grab(r"^\s+50%\s+(\S+)", t),
                              grab(r"^\s+99%\s+(\S+)", t), non2xx, grab(r"server-rss: (\d+ MB)", t),
-                             grab(r"peak (\d+ MB)", t), grab(r"server ([\d.]+) cores", t)]) + " |")
+                             grab(r"peak (\d+ MB)", t), grab(r"server ([\d.]+) cores", t),
+                             grab(r"cpu-per-request: server ([\d.]+) ms", t),
+                             grab(r"load average: (.*)$", t)]) + " |")
+print()
+print("- conditions: " + grab(r"^conditions: (.*)$", open(os.path.join(out, "machine.txt"), encoding="utf-8").read()))
+for line in open(os.path.join(out, "limits.txt"), encoding="utf-8"):
+    print("- machine " + line.strip())
 PY
 log "raw results in $OUT"

@@ -3,10 +3,14 @@
 #
 #   eval "$(scripts/pg-throwaway.sh start)"   # prints export lines: TEST_DATABASE_URL, PG_THROWAWAY_DIR
 #   scripts/pg-throwaway.sh stop              # stops it and deletes its directory
+#   PG_DURABLE=1 scripts/pg-throwaway.sh start   # durable: fsync, synchronous_commit and
+#                                                # full_page_writes on (the benchmarks, bench/)
 #
 # Installs Debian's postgresql package when no server binaries are found and we are root.
 # The cluster lives in a temporary directory, listens on 127.0.0.1 only, trusts local
-# connections, and runs with fsync off: fast, and never for real data.
+# connections, and by default runs with fsync, synchronous_commit and full_page_writes off:
+# fast, for tests, and never for real data. PG_DURABLE=1 keeps Postgres's durable defaults
+# (a commit returns after its WAL is flushed to disk), as a production server runs.
 set -euo pipefail
 
 find_bin() {
@@ -47,8 +51,13 @@ free_port() {
 
 start() {
   ensure_postgres
-  local bin dir port
+  local bin dir port durability
   bin=$(find_bin)
+  if [ "${PG_DURABLE:-0}" = 1 ]; then
+    durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  else
+    durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
   dir=$(mktemp -d "${TMPDIR:-/tmp}/course-shop-pg.XXXXXX")
   chmod 755 "$dir"
   [ "$(id -u)" = 0 ] && { id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql --shell /bin/bash postgres; chown postgres "$dir"; }
@@ -56,7 +65,7 @@ start() {
   as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=300" \
     start >&2
   echo "export PG_THROWAWAY_DIR=$dir"
   echo "export PG_THROWAWAY_BIN=$bin"
