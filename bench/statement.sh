@@ -13,10 +13,12 @@
 #   DAY       the statement's day (Beijing time)                     default 2026-11-01
 #   PYTHON    a python3 with `cryptography` (signs the fake's answers) default /var/cache/course-shop/venv-pay/bin/python
 #   KEEP      1: keep the work directory (database, statement, output)
+#   ONE_LINE_TOTALS  1: write the totals as one comment line, for builds before f6ae6e8 (they
+#             refuse the two lines Alipay's files have)
 #
 # What it does:
-#   1. migrates a fresh database (`course-shop migrate`) and inserts the ORDERS orders with one
-#      bulk INSERT ... SELECT (order i: CSB%012d, 990 + (i % 100) * 100 fen, paid that day at
+#   1. migrates a fresh database (`course-shop migrate`), adds one buyer (`course-shop user add`)
+#      and inserts the ORDERS orders with one bulk INSERT ... SELECT (order i: CSB%012d, 990 + (i % 100) * 100 fen, paid that day at
 #      10:00 Beijing + i % 36000 s; i % 20000 == 7 unpaid);
 #   2. writes the day's Alipay statement zip (bench/statement_gateway.py zip: GBK detail file in
 #      the published format) listing those orders with planted differences: 10 paid orders not
@@ -27,7 +29,7 @@
 #      crates/alipay/tests/fixtures/test-only-keys/; the zip at /bill.zip);
 #   4. runs `course-shop reconcile --statement DAY --provider alipay --json` under
 #      /usr/bin/time -v (alipay.mode = gateway, log filter warn) and checks its counts:
-#      100,010 lines, 99,965 matched, 10 applied, 35 flagged (for the default ORDERS);
+#      100,010 lines, 99,975 matched, 10 applied, 35 flagged (for the default ORDERS);
 #   5. prints wall time, user+system CPU time and the peak RSS (maximum resident set size),
 #      and the load average.
 set -euo pipefail
@@ -74,12 +76,14 @@ export COURSE_SHOP__ALIPAY__ALIPAY_PUBLIC_KEY=$(cat "$KEYS/TEST_ONLY_alipay_publ
 unset DATABASE_URL
 
 "$BIN" migrate >/dev/null
+# The buyer of every order (orders.user_id references users on Postgres).
+echo "bench password 1" | "$BIN" user add statement-bench >/dev/null
 
 # 1. The orders, in one statement.
 COLUMNS="subject, total_amount_fen, out_trade_no, trade_no, order_status, pay_type, pay_time, user_id, refunded_fen, orders, is_show, is_delete, created_time, updated_time"
 T0=$(date +%s.%N)
 if [ "$BACKEND" = sqlite ]; then
-  sqlite3 "$WORK/bench.db" <<SQL
+  sqlite3 -bail "$WORK/bench.db" <<SQL
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ORDERS)
 INSERT INTO orders ($COLUMNS)
 SELECT 'Bench course', 990 + (i % 100) * 100, printf('CSB%012d', i),
@@ -87,19 +91,19 @@ SELECT 'Bench course', 990 + (i % 100) * 100, printf('CSB%012d', i),
        CASE WHEN i % 20000 = 7 THEN 0 ELSE 1 END, 1,
        CASE WHEN i % 20000 = 7 THEN NULL
             ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', '$DAY 02:00:00', '+' || (i % 36000) || ' seconds') END,
-       1, 0, 1, 1, 0,
+       (SELECT min(id) FROM users), 0, 1, 1, 0,
        strftime('%Y-%m-%dT%H:%M:%S+00:00', '$DAY 01:00:00'), strftime('%Y-%m-%dT%H:%M:%S+00:00', '$DAY 01:00:00')
 FROM n;
 SQL
 else
-  psql -q "$DB_URL" <<SQL
+  psql -q -v ON_ERROR_STOP=1 "$DB_URL" <<SQL
 INSERT INTO orders ($COLUMNS)
 SELECT 'Bench course', 990 + (i % 100) * 100, 'CSB' || lpad(i::text, 12, '0'),
        CASE WHEN i % 20000 = 7 THEN NULL ELSE to_char(DATE '$DAY', 'YYYYMMDD') || '22001' || lpad(i::text, 15, '0') END,
        CASE WHEN i % 20000 = 7 THEN 0 ELSE 1 END, 1,
        CASE WHEN i % 20000 = 7 THEN NULL
             ELSE TIMESTAMPTZ '$DAY 02:00:00+00' + make_interval(secs => i % 36000) END,
-       1, 0, 1, true, false, TIMESTAMPTZ '$DAY 01:00:00+00', TIMESTAMPTZ '$DAY 01:00:00+00'
+       (SELECT min(id) FROM users), 0, 1, true, false, TIMESTAMPTZ '$DAY 01:00:00+00', TIMESTAMPTZ '$DAY 01:00:00+00'
 FROM generate_series(1, $ORDERS) AS i;
 ANALYZE orders;
 SQL
@@ -108,7 +112,8 @@ T1=$(date +%s.%N)
 echo "inserted $ORDERS orders in $(echo "$T1 - $T0" | bc) s" >&2
 
 # 2-3. The statement and the fake gateway.
-"$PYTHON" bench/statement_gateway.py zip --orders "$ORDERS" --day "$DAY" --out "$WORK/bill.zip"
+"$PYTHON" bench/statement_gateway.py zip --orders "$ORDERS" --day "$DAY" --out "$WORK/bill.zip" \
+  $([ "${ONE_LINE_TOTALS:-0}" = 1 ] && echo --one-line-totals)
 "$PYTHON" bench/statement_gateway.py serve --zip "$WORK/bill.zip" \
   --key "$KEYS/TEST_ONLY_alipay_private_key_pkcs8.pem" --port-file "$WORK/port" &
 GATEWAY_PID=$!

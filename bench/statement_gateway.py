@@ -57,7 +57,7 @@ def row(trade_no, out_trade_no, kind, at, fen, refund_no=""):
     return ",".join(v + "\t" for v in values) + "\r\n"
 
 
-def write_zip(orders, day, out):
+def write_zip(orders, day, out, one_line_totals=False):
     start = datetime(day.year, day.month, day.day, 10, 0, 0)
     ymd = day.strftime("%Y%m%d")
     detail = io.StringIO()
@@ -88,8 +88,12 @@ def write_zip(orders, day, out):
         trades += 1
         income += 1234
     detail.write("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
-    detail.write(f"#交易合计：{trades}笔，商家实收共{yuan(income)}元，商家优惠共0.00元\r\n")
-    detail.write(f"#退款合计：{refunds}笔，商家实收退款共{yuan(-outgo)}元，商家优惠退款共0.00元\r\n")
+    if one_line_totals:
+        # What builds before f6ae6e8 read (they refuse Alipay's two-line totals).
+        detail.write(f"#交易合计：{trades}笔，退款合计：{refunds}笔\r\n")
+    else:
+        detail.write(f"#交易合计：{trades}笔，商家实收共{yuan(income)}元，商家优惠共0.00元\r\n")
+        detail.write(f"#退款合计：{refunds}笔，商家实收退款共{yuan(-outgo)}元，商家优惠退款共0.00元\r\n")
     detail.write(f"#导出时间：[{end.year}年{end.month:02d}月{end.day:02d}日 09:12:01]\r\n")
     summary = ("#支付宝业务汇总查询\r\n" + f"#账号：[{PID}0156]\r\n" + span
                + "门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）\r\n"
@@ -166,13 +170,15 @@ def main():
     z.add_argument("--orders", type=int, required=True)
     z.add_argument("--day", required=True)
     z.add_argument("--out", required=True)
+    z.add_argument("--one-line-totals", action="store_true",
+                   help="the totals in one comment line, for builds before f6ae6e8")
     s = sub.add_parser("serve")
     s.add_argument("--zip", required=True)
     s.add_argument("--key", required=True)
     s.add_argument("--port-file", required=True)
     a = p.parse_args()
     if a.cmd == "zip":
-        write_zip(a.orders, date.fromisoformat(a.day), a.out)
+        write_zip(a.orders, date.fromisoformat(a.day), a.out, a.one_line_totals)
     else:
         serve(a.zip, a.key, a.port_file)
 
