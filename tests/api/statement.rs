@@ -270,6 +270,17 @@ async fn a_broken_statement_applies_nothing(app: TestApp, gw: FakeGateway) {
     let runs = shop_app::payments::last_runs(&app.ctx, 10).await.expect("runs");
     assert_eq!(runs.len(), 1);
     assert!(runs[0].error.as_deref().is_some_and(|e| e.contains("zip")), "{runs:?}");
+    // A statement file downloaded before (--file) is verified the same way: cut short, it is
+    // refused and applies nothing.
+    let zip = gw.statement_zip(&today().replace('-', ""));
+    let file = app.dir.join("statement.zip");
+    std::fs::write(&file, &zip[..zip.len() / 2]).expect("write");
+    let path = file.to_str().expect("path");
+    let args = ["reconcile", "--statement", &today(), "--provider", "alipay", "--file", path];
+    let (code, _, stderr) = course_shop(&app, &alipay_env(&gw), &args).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("zip"), "{stderr}");
+    assert_eq!(app.order_row(&lost).await.order_status, OrderStatus::Unpaid, "nothing applied");
     // Once the statement is whole, the same day reconciles and applies the payment.
     gw.truncate_statements(false);
     let (code, stdout, stderr) =
@@ -277,6 +288,11 @@ async fn a_broken_statement_applies_nothing(app: TestApp, gw: FakeGateway) {
             .await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(app.order_row(&lost).await.order_status, OrderStatus::Paid);
+    // The whole file reads as the download does: the payment now matches.
+    std::fs::write(&file, &zip).expect("write");
+    let (code, table, stderr) = course_shop(&app, &alipay_env(&gw), &args).await;
+    assert_eq!(code, Some(0), "{table}\n{stderr}");
+    assert!(table.contains("1 line(s): 1 matched, 0 applied, 0 flagged"), "{table}");
 }
 
 /// A server with WeChat Pay against the fake, and the settings the command needs for it.
