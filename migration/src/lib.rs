@@ -17,6 +17,7 @@ mod m20261130_000007_console_sessions;
 mod m20261130_000007_console_views;
 mod m20261130_000008_guests;
 mod m20261130_000011_reconciliation;
+mod m20261130_000012_reconciliation_listed;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_console_views::Migration),
             Box::new(m20261130_000008_guests::Migration),
             Box::new(m20261130_000011_reconciliation::Migration),
+            Box::new(m20261130_000012_reconciliation_listed::Migration),
         ]
     }
 }

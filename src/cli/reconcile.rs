@@ -4,8 +4,9 @@ use anyhow::Context as _;
 use chrono::{NaiveDate, NaiveTime, Utc};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
+use shop_app::AppContext;
 use shop_app::config::Settings;
-use shop_app::payments::{self, Difference, StatementReport};
+use shop_app::payments::{self, APPLIED, Difference, FLAGGED, StatementReport};
 use shop_domain::order::PayType;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -27,6 +28,11 @@ pub struct Reconcile {
     /// without --provider).
     #[arg(long, requires = "statement")]
     json: bool,
+    /// With --statement and --provider: reconcile this statement file, downloaded before (the
+    /// provider's format: Alipay's zip, WeChat Pay's trade bill CSV), instead of downloading
+    /// the day's statement.
+    #[arg(long, requires = "statement", requires = "provider", value_name = "PATH")]
+    file: Option<std::path::PathBuf>,
     /// Without --statement: only orders created since this date (YYYY-MM-DD, UTC); default:
     /// 30 days ago.
     #[arg(long, conflicts_with = "statement")]
@@ -69,17 +75,30 @@ async fn statement(args: &Reconcile, day: &str, settings: Settings) -> anyhow::R
         Some(ProviderArg::Wechatpay) => vec![PayType::WechatPay],
         None => payments::statement_providers(&ctx),
     };
-    let mut documents = Vec::new();
     let mut flagged = 0;
     let mut failure = None;
+    // The JSON is written as the runs finish, their differences read back page by page from
+    // the stored run: nothing of a statement is held whole in memory.
+    let array = args.json && args.provider.is_none();
+    let mut first = true;
+    if array {
+        print!("[");
+    }
     for pay_type in providers {
-        match payments::reconcile_statement(&ctx, pay_type, day).await {
+        let reconciled = match &args.file {
+            Some(path) => payments::reconcile_statement_file(&ctx, pay_type, day, path).await,
+            None => payments::reconcile_statement(&ctx, pay_type, day).await,
+        };
+        match reconciled {
             Ok(report) => {
-                flagged += report.flagged.len();
+                flagged += report.flagged;
                 if args.json {
-                    documents.push(document(&report));
+                    if array && !std::mem::take(&mut first) {
+                        print!(",");
+                    }
+                    print_document(&ctx, &report).await?;
                 } else {
-                    print_table(&report);
+                    print_table(&ctx, &report).await?;
                 }
             }
             Err(e) => {
@@ -91,19 +110,8 @@ async fn statement(args: &Reconcile, day: &str, settings: Settings) -> anyhow::R
             }
         }
     }
-    if args.json {
-        let out = match (args.provider, documents.pop()) {
-            // One provider asked for: its document (none when its statement failed).
-            (Some(_), Some(doc)) => Some(doc),
-            (Some(_), None) => None,
-            (None, last) => {
-                documents.extend(last);
-                Some(Value::Array(documents))
-            }
-        };
-        if let Some(out) = out {
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
+    if array {
+        println!("]");
     }
     if let Some(e) = failure {
         return Err(e.context("a statement could not be reconciled"));
@@ -124,49 +132,67 @@ fn entry(d: &Difference) -> Value {
     })
 }
 
-/// The JSON document of one provider's run.
-fn document(r: &StatementReport) -> Value {
-    json!({
-        "date": r.date.format("%Y-%m-%d").to_string(),
-        "provider": r.provider,
-        "lines": r.lines,
-        "matched": r.matched,
-        "applied": r.applied.iter().map(entry).collect::<Vec<_>>(),
-        "flagged": r.flagged.iter().map(entry).collect::<Vec<_>>(),
-    })
+/// Prints the JSON document of one provider's run: `{"date", "provider", "lines", "matched",
+/// "applied": [...], "flagged": [...]}`, its lists streamed from the stored run.
+async fn print_document(ctx: &AppContext, r: &StatementReport) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    write!(
+        out,
+        "{{\"date\": {}, \"provider\": {}, \"lines\": {}, \"matched\": {}",
+        Value::from(r.date.format("%Y-%m-%d").to_string()),
+        Value::from(r.provider.as_str()),
+        r.lines,
+        r.matched
+    )?;
+    for outcome in [APPLIED, FLAGGED] {
+        write!(out, ",\n \"{outcome}\": [")?;
+        let mut n = 0u64;
+        let mut failed = None;
+        payments::run_differences(ctx, r.run_id, outcome, |d| {
+            let sep = if n == 0 { "\n  " } else { ",\n  " };
+            n += 1;
+            if let Err(e) = write!(out, "{sep}{}", entry(&d)) {
+                failed.get_or_insert(e);
+            }
+        })
+        .await?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        write!(out, "]")?;
+    }
+    writeln!(out, "}}")?;
+    out.flush()?;
+    Ok(())
 }
 
-fn print_table(r: &StatementReport) {
+async fn print_table(ctx: &AppContext, r: &StatementReport) -> anyhow::Result<()> {
     println!("{} statement of {}", r.provider, r.date.format("%Y-%m-%d"));
-    let rows = r.applied.iter().map(|d| ("applied", d)).chain(r.flagged.iter().map(|d| ("flagged", d)));
-    let mut any = false;
-    for (outcome, d) in rows {
-        if !any {
-            println!(
-                "{:<8} {:<15} {:<34} {:<30} {:>12}  note",
-                "outcome", "kind", "out_trade_no", "trade_no", "amount"
-            );
-            any = true;
-        }
-        println!(
-            "{outcome:<8} {:<15} {:<34} {:<30} {:>12}  {}",
-            d.kind,
-            d.out_trade_no,
-            d.trade_no,
-            d.amount.to_string(),
-            d.note
-        );
-    }
-    if !any {
+    if r.applied + r.flagged == 0 {
         println!("no differences");
+    } else {
+        println!(
+            "{:<8} {:<15} {:<34} {:<30} {:>12}  note",
+            "outcome", "kind", "out_trade_no", "trade_no", "amount"
+        );
+        for outcome in [APPLIED, FLAGGED] {
+            payments::run_differences(ctx, r.run_id, outcome, |d| {
+                println!(
+                    "{outcome:<8} {:<15} {:<34} {:<30} {:>12}  {}",
+                    d.kind,
+                    d.out_trade_no,
+                    d.trade_no,
+                    d.amount.to_string(),
+                    d.note
+                );
+            })
+            .await?;
+        }
     }
     println!(
         "{} line(s): {} matched, {} applied, {} flagged; money in {} yuan, out {} yuan",
-        r.lines,
-        r.matched,
-        r.applied.len(),
-        r.flagged.len(),
-        r.money_in,
-        r.money_out
+        r.lines, r.matched, r.applied, r.flagged, r.money_in, r.money_out
     );
+    Ok(())
 }

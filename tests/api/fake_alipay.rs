@@ -104,6 +104,11 @@ impl FakeGateway {
         self.state.sim.console_refund(out_trade_no, fen).expect("a paid trade with that much left")
     }
 
+    /// The statement zip of `day` (`yyyymmdd`) as the gateway serves it (whole).
+    pub fn statement_zip(&self, day: &str) -> Vec<u8> {
+        self.state.sim.statement_zip(&format!("day={day}")).expect("a statement")
+    }
+
     /// Serves statements cut in half (a truncated zip) from now on.
     pub fn truncate_statements(&self, on: bool) {
         *self.state.truncate_statements.lock().expect("lock") = on;

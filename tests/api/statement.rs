@@ -270,6 +270,17 @@ async fn a_broken_statement_applies_nothing(app: TestApp, gw: FakeGateway) {
     let runs = shop_app::payments::last_runs(&app.ctx, 10).await.expect("runs");
     assert_eq!(runs.len(), 1);
     assert!(runs[0].error.as_deref().is_some_and(|e| e.contains("zip")), "{runs:?}");
+    // A statement file downloaded before (--file) is verified the same way: cut short, it is
+    // refused and applies nothing.
+    let zip = gw.statement_zip(&today().replace('-', ""));
+    let file = app.dir.join("statement.zip");
+    std::fs::write(&file, &zip[..zip.len() / 2]).expect("write");
+    let path = file.to_str().expect("path");
+    let args = ["reconcile", "--statement", &today(), "--provider", "alipay", "--file", path];
+    let (code, _, stderr) = course_shop(&app, &alipay_env(&gw), &args).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("zip"), "{stderr}");
+    assert_eq!(app.order_row(&lost).await.order_status, OrderStatus::Unpaid, "nothing applied");
     // Once the statement is whole, the same day reconciles and applies the payment.
     gw.truncate_statements(false);
     let (code, stdout, stderr) =
@@ -277,6 +288,11 @@ async fn a_broken_statement_applies_nothing(app: TestApp, gw: FakeGateway) {
             .await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(app.order_row(&lost).await.order_status, OrderStatus::Paid);
+    // The whole file reads as the download does: the payment now matches.
+    std::fs::write(&file, &zip).expect("write");
+    let (code, table, stderr) = course_shop(&app, &alipay_env(&gw), &args).await;
+    assert_eq!(code, Some(0), "{table}\n{stderr}");
+    assert!(table.contains("1 line(s): 1 matched, 0 applied, 0 flagged"), "{table}");
 }
 
 /// A server with WeChat Pay against the fake, and the settings the command needs for it.
@@ -359,6 +375,115 @@ mod the_wechat_pay_bill_finds_every_difference_once {
     async fn postgres() {
         super::the_wechat_pay_bill_finds_every_difference_once(crate::helpers::Backend::Postgres).await;
     }
+}
+
+mod a_late_malformed_line_applies_nothing {
+    #[tokio::test]
+    async fn sqlite() {
+        super::a_late_malformed_line_applies_nothing(crate::helpers::Backend::Sqlite).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::a_late_malformed_line_applies_nothing(crate::helpers::Backend::Postgres).await;
+    }
+}
+
+/// The start of today (Beijing time), in seconds: planted lines are placed after it.
+fn start_of_today() -> i64 {
+    shop_domain::time::beijing_day_start(shop_domain::time::beijing_day(Utc::now())).timestamp()
+}
+
+/// The statement is compared in batches, but verified whole first: a malformed line after more
+/// than a batch of good ones refuses it before its first line (a lost payment) is applied.
+async fn a_late_malformed_line_applies_nothing(backend: Backend) {
+    let (app, fake, env) = spawn_wechat(backend).await;
+    let sim = fake.simulator();
+    let start = start_of_today();
+    let token = app.buyer("late-malformed").await;
+    // The bill's first line: a payment whose notification was lost.
+    let (lost, lost_fen) = buy_wechat(&app, &token, 3).await;
+    sim.plant_payment(&lost, lost_fen, "数据结构", start + 60);
+    // More than a batch of lines after it, then one with a value that splits in two (",`").
+    let filler = shop_app::payments::STATEMENT_BATCH + 100;
+    for i in 0..filler {
+        sim.plant_payment(&format!("OTHERSHOP{i:05}"), 100, "别家的课", start + 120);
+    }
+    sim.plant_payment("OTHERSHOPBROKEN", 100, "坏,`行", start + 180);
+    let (code, stdout, stderr) =
+        course_shop(&app, &env, &["reconcile", "--statement", &today(), "--provider", "wechatpay"]).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    // The header is line 1, the lost payment line 2, the filler after it.
+    let line = format!("bill line {}", filler + 3);
+    assert!(stderr.contains(&line), "the message names the late line ({line}): {stderr}");
+    assert_eq!(app.order_row(&lost).await.order_status, OrderStatus::Unpaid, "nothing applied");
+    let runs = shop_app::payments::last_runs(&app.ctx, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].error.as_deref().is_some_and(|e| e.contains(&line)), "{runs:?}");
+    assert_eq!((runs[0].lines, runs[0].matched), (0, 0));
+    assert!(runs[0].applied.is_empty() && runs[0].flagged.is_empty(), "nothing stored: {runs:?}");
+}
+
+mod a_statement_of_several_batches {
+    #[tokio::test]
+    async fn sqlite() {
+        super::a_statement_of_several_batches(crate::helpers::Backend::Sqlite).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::a_statement_of_several_batches(crate::helpers::Backend::Postgres).await;
+    }
+}
+
+/// Lines in different batches are each compared once; an order listed in an early batch is
+/// not taken for unlisted at the end; the lines, money and differences add up over batches.
+async fn a_statement_of_several_batches(backend: Backend) {
+    let (app, fake, env) = spawn_wechat(backend).await;
+    let sim = fake.simulator();
+    let start = start_of_today();
+    let token = app.buyer("batches").await;
+    // First batch: a lost payment; the matched payment (paid through its notification) is
+    // placed in the first batch too.
+    let (first, first_fen) = buy_wechat(&app, &token, 3).await;
+    sim.plant_payment(&first, first_fen, "数据结构", start + 60);
+    let (matched, matched_fen) = buy_wechat(&app, &token, 2).await;
+    wechat_pays(&app, &fake, &matched).await;
+    sim.plant_payment(&matched, matched_fen, "数据结构", start + 61);
+    // Two batches and more of trades that are not ours, then a second lost payment.
+    let batch = shop_app::payments::STATEMENT_BATCH;
+    let others = 2 * batch + 10;
+    for i in 0..others {
+        sim.plant_payment(&format!("OTHERSHOP{i:05}"), 100, "别家的课", start + 120);
+    }
+    let (last, last_fen) = buy_wechat(&app, &token, 4).await;
+    sim.plant_payment(&last, last_fen, "数据结构", start + 180);
+
+    let day = today();
+    let (code, stdout, stderr) =
+        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay", "--json"])
+            .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    let doc = json_of(&stdout);
+    let lines = u64::try_from(others + 3).expect("lines");
+    assert_eq!((doc["lines"].as_u64(), doc["matched"].as_u64()), (Some(lines), Some(1)));
+    assert_eq!(entries(&doc, "applied", "payment", &first).len(), 1);
+    assert_eq!(entries(&doc, "applied", "payment", &last).len(), 1);
+    assert_eq!(doc["applied"].as_array().map(Vec::len), Some(2));
+    let flagged = doc["flagged"].as_array().expect("flagged");
+    assert_eq!(flagged.len(), others, "every other trade flagged once, nothing unlisted");
+    assert!(flagged.iter().all(|f| f["kind"] == "unknown_trade"));
+    assert_eq!(app.order_row(&first).await.order_status, OrderStatus::Paid);
+    assert_eq!(app.order_row(&last).await.order_status, OrderStatus::Paid);
+    let runs = shop_app::payments::last_runs(&app.ctx, 1).await.expect("runs");
+    let money_in = first_fen + matched_fen + last_fen + 100 * i64::try_from(others).expect("n");
+    assert_eq!((runs[0].money_in.fen(), runs[0].error.as_deref()), (money_in, None));
+    assert_eq!((runs[0].applied.len(), runs[0].flagged.len()), (2, others));
+
+    // Again: both payments now match; nothing applied twice.
+    let (_, stdout, _) =
+        course_shop(&app, &env, &["reconcile", "--statement", &day, "--provider", "wechatpay", "--json"])
+            .await;
+    let again = json_of(&stdout);
+    assert_eq!((again["matched"].as_u64(), again["applied"].as_array().map(Vec::len)), (Some(3), Some(0)));
 }
 
 async fn the_wechat_pay_bill_finds_every_difference_once(backend: Backend) {

@@ -11,13 +11,16 @@
 //! 支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,…,退款批次号/请求号,服务费（元）,分润（元）,备注
 //! 2026112922001400001234567890<TAB>,CS20261129101500…<TAB>,交易<TAB>,Python 全栈开发<TAB>,2026-11-29 10:15:00<TAB>,2026-11-29 10:15:20<TAB>,…
 //! #-----------------------------------------业务明细列表结束------------------------------------
-//! #交易合计：1笔，退款合计：0笔
+//! #交易合计：1笔，商家实收共99.00元，商家优惠共0.00元
+//! #退款合计：0笔，商家实收退款共0.00元，商家优惠退款共0.00元
 //! #导出时间：[2026年11月30日 09:12:01]
 //! ```
 //!
 //! Values are padded with a tab (`<TAB>` above; so spreadsheets keep long numbers as text) and trimmed here;
 //! columns are found by their header names, never by position; amounts are yuan with two
-//! decimals (refund lines negative), read by the one amount rule (`shop-yuan`). The file is
+//! decimals, read by the one amount rule (`shop-yuan`). Refund rows carry what went back as a
+//! negative amount (`-0.01`), as Alipay's files do; a refund row that is not negative (or a
+//! payment row that is) is refused. The file is
 //! read line by line from the zip (bounded memory whatever its size); a line that is not GBK,
 //! a row with another number of fields than the header, an unreadable amount, a missing end
 //! marker (a truncated file) or totals that disagree with the rows refuse the whole statement.
@@ -265,7 +268,8 @@ fn signed_fen(text: &str) -> Result<i64, String> {
     Ok(if negative { -fen } else { fen })
 }
 
-/// The number before `笔` after `label` in the totals comment (`#交易合计：2笔，退款合计：1笔`).
+/// The number before `笔` after `label` in a totals comment (`#交易合计：2笔，商家实收共…元`,
+/// `#退款合计：1笔，商家实收退款共-0.01元…`).
 fn total_after(text: &str, label: &str) -> Option<u64> {
     let rest = &text[text.find(label)? + label.len()..];
     let rest = rest.trim_start_matches([':', '：']);
@@ -286,7 +290,8 @@ pub fn read_detail_csv<R: BufRead>(
     let mut header: Option<Vec<String>> = None;
     let mut columns = [0usize; 7];
     let mut ended = false;
-    let mut totals: Option<(u64, u64)> = None;
+    // `#交易合计：N笔…` and `#退款合计：M笔…` after the end marker (two lines in Alipay's files).
+    let (mut trade_total, mut refund_total): (Option<u64>, Option<u64>) = (None, None);
     let mut summary = BillSummary::default();
     loop {
         raw.clear();
@@ -309,10 +314,15 @@ pub fn read_detail_csv<R: BufRead>(
         if let Some(comment) = text.strip_prefix('#') {
             if comment.contains(LIST_END) {
                 ended = true;
-            } else if comment.contains("交易合计") {
-                totals = total_after(comment, "交易合计").zip(total_after(comment, "退款合计"));
-                if totals.is_none() {
-                    return Err(malformed(format!("unreadable totals {comment:?}")));
+            } else if comment.contains("交易合计") || comment.contains("退款合计") {
+                for (label, total) in [("交易合计", &mut trade_total), ("退款合计", &mut refund_total)]
+                {
+                    if comment.contains(label) {
+                        *total = Some(
+                            total_after(comment, label)
+                                .ok_or_else(|| malformed(format!("unreadable totals {comment:?}")))?,
+                        );
+                    }
                 }
             } else if !comment.contains(LIST_START) && header.is_some() && !ended {
                 return Err(malformed("a comment inside the list".into()));
@@ -353,10 +363,13 @@ pub fn read_detail_csv<R: BufRead>(
             return Err(malformed("a row without 支付宝交易号 or 商户订单号".into()));
         }
         let fen = signed_fen(amount).map_err(|e| malformed(format!("{}: {e}", column::AMOUNT)))?;
+        // Alipay's files show what went back negative (`-0.01` on a 退款 row): a refund that is
+        // not negative, or a payment that is, is not the format.
         let amount_fen = match kind {
             BillKind::Trade if fen >= 0 => fen,
-            BillKind::Refund => fen.abs(),
+            BillKind::Refund if fen < 0 => -fen,
             BillKind::Trade => return Err(malformed("a payment with a negative amount".into())),
+            BillKind::Refund => return Err(malformed("a refund whose amount is not negative".into())),
         };
         let finished_at = if finished.is_empty() {
             None
@@ -384,16 +397,17 @@ pub fn read_detail_csv<R: BufRead>(
     if !ended {
         return Err(BillError::Malformed { line, reason: "the list has no end marker: truncated".into() });
     }
-    if let Some((trades, refunds)) = totals
-        && (trades, refunds) != (summary.trades, summary.refunds)
+    for (total, rows, what) in
+        [(trade_total, summary.trades, "payments"), (refund_total, summary.refunds, "refunds")]
     {
-        return Err(BillError::Malformed {
-            line,
-            reason: format!(
-                "the totals say {trades} payments and {refunds} refunds, the list has {} and {}",
-                summary.trades, summary.refunds
-            ),
-        });
+        if let Some(total) = total
+            && total != rows
+        {
+            return Err(BillError::Malformed {
+                line,
+                reason: format!("the totals say {total} {what}, the list has {rows}"),
+            });
+        }
     }
     Ok(summary)
 }
@@ -486,7 +500,14 @@ mod writer {
             detail.push_str("\r\n");
         }
         detail.push_str("#-----------------------------------------业务明细列表结束------------------------------------\r\n");
-        detail.push_str(&format!("#交易合计：{trades}笔，退款合计：{refunds}笔\r\n"));
+        detail.push_str(&format!(
+            "#交易合计：{trades}笔，商家实收共{}元，商家优惠共0.00元\r\n",
+            format_yuan(income)
+        ));
+        detail.push_str(&format!(
+            "#退款合计：{refunds}笔，商家实收退款共{}元，商家优惠退款共0.00元\r\n",
+            format_yuan(-outgo)
+        ));
         detail.push_str(&format!("#导出时间：[{exported}]\r\n"));
 
         let mut summary = String::new();
@@ -521,7 +542,7 @@ mod tests {
 
     /// A detail file as Alipay publishes it (tab-padded values, comments, totals), GBK.
     fn fixture() -> Vec<u8> {
-        let text = "#支付宝业务明细查询\r\n#账号：[20880000000000010156]\r\n#起始日期：[2026年11月29日 00:00:00]   终止日期：[2026年11月30日 00:00:00]\r\n#-----------------------------------------业务明细列表----------------------------------------\r\n支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注\r\n2026112922001400001234567890\t,CS2026112910150011223344556677AA\t,交易\t,Python 全栈开发\t,2026-11-29 10:15:00\t,2026-11-29 10:15:20\t,\t,\t,\t,\t,abc***@example.com\t,99.00\t,99.00\t,0.00\t,0.00\t,0.00\t,0.00\t,0.00\t,\t,0.00\t,0.00\t,\t,-0.59\t,0.00\t,\t\r\n2026112922001400001234567890\t,CS2026112910150011223344556677AA\t,退款\t,Python 全栈开发\t,2026-11-29 12:00:00\t,2026-11-29 12:00:03\t,\t,\t,\t,\t,abc***@example.com\t,-19.90\t,-19.90\t,0.00\t,0.00\t,0.00\t,0.00\t,0.00\t,\t,0.00\t,0.00\t,2026112921001004000123\t,0.12\t,0.00\t,\t\r\n#-----------------------------------------业务明细列表结束------------------------------------\r\n#交易合计：1笔，退款合计：1笔\r\n#导出时间：[2026年11月30日 09:12:01]\r\n";
+        let text = "#支付宝业务明细查询\r\n#账号：[20880000000000010156]\r\n#起始日期：[2026年11月29日 00:00:00]   终止日期：[2026年11月30日 00:00:00]\r\n#-----------------------------------------业务明细列表----------------------------------------\r\n支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注\r\n2026112922001400001234567890\t,CS2026112910150011223344556677AA\t,交易\t,Python 全栈开发\t,2026-11-29 10:15:00\t,2026-11-29 10:15:20\t,\t,\t,\t,\t,abc***@example.com\t,99.00\t,99.00\t,0.00\t,0.00\t,0.00\t,0.00\t,0.00\t,\t,0.00\t,0.00\t,\t,-0.59\t,0.00\t,\t\r\n2026112922001400001234567890\t,CS2026112910150011223344556677AA\t,退款\t,Python 全栈开发\t,2026-11-29 12:00:00\t,2026-11-29 12:00:03\t,\t,\t,\t,\t,abc***@example.com\t,-19.90\t,-19.90\t,0.00\t,0.00\t,0.00\t,0.00\t,0.00\t,\t,0.00\t,0.00\t,2026112921001004000123\t,0.12\t,0.00\t,\t\r\n#-----------------------------------------业务明细列表结束------------------------------------\r\n#交易合计：1笔，商家实收共99.00元，商家优惠共0.00元\r\n#退款合计：1笔，商家实收退款共-19.90元，商家优惠退款共0.00元\r\n#导出时间：[2026年11月30日 09:12:01]\r\n";
         encoding_rs::GBK.encode(text).0.into_owned()
     }
 
@@ -574,8 +595,9 @@ mod tests {
         let text = encoding_rs::GBK.decode(&good).0.into_owned();
         assert!(matches!(read(text.as_bytes()), Err(BillError::Encoding { .. })));
         // Truncated: no end marker.
-        let cut: Vec<u8> = good[..good.len() - 200].to_vec();
-        let err = read(&cut).expect_err("truncated");
+        let marker = text.find(LIST_END).expect("end marker");
+        let cut = &text[..text[..marker].rfind('\n').map_or(0, |i| i + 1)];
+        let err = read(&encoding_rs::GBK.encode(cut).0).expect_err("truncated");
         assert!(err.to_string().contains("truncated") || matches!(err, BillError::Malformed { .. }), "{err}");
         // A malformed amount.
         let bad = text.replace(",99.00\t,99.00", ",99.0x\t,99.00");
@@ -584,9 +606,15 @@ mod tests {
         // A row with a missing field.
         let bad = text.replace("\t,-0.59\t,0.00\t,\t", "\t,-0.59\t,0.00\t");
         assert!(matches!(read(&encoding_rs::GBK.encode(&bad).0), Err(BillError::Malformed { line: 6, .. })));
-        // Totals that do not match the rows.
+        // Totals that do not match the rows (each of the two lines).
         let bad = text.replace("退款合计：1笔", "退款合计：2笔");
         assert!(read(&encoding_rs::GBK.encode(&bad).0).is_err());
+        let bad = text.replace("交易合计：1笔", "交易合计：0笔");
+        assert!(read(&encoding_rs::GBK.encode(&bad).0).is_err());
+        // A refund row whose amount is not negative.
+        let bad = text.replace(",-19.90\t,-19.90", ",19.90\t,19.90");
+        let err = read(&encoding_rs::GBK.encode(&bad).0).expect_err("positive refund");
+        assert!(err.to_string().contains("line 7") && err.to_string().contains("not negative"), "{err}");
         // An unknown business type.
         let bad = text.replace(",交易\t,", ",冻结\t,");
         assert!(read(&encoding_rs::GBK.encode(&bad).0).is_err());

@@ -1,5 +1,6 @@
-//! The HTTP client for gateway API calls: `alipay.trade.query`, `alipay.trade.close` and
-//! `alipay.trade.refund`. The only module of this crate that does I/O (reqwest, rustls).
+//! The HTTP client for gateway API calls: `alipay.trade.query`, `alipay.trade.close`,
+//! `alipay.trade.refund` and the statement download ([`TradeBillFile`]). The only module of
+//! this crate that does I/O (reqwest, rustls, the statement's file).
 //!
 //! Each call is signed (protocol §3) and POSTed to the configured gateway URL like the official
 //! Java SDK does: the public parameters (including `sign`) in the query string and
@@ -256,41 +257,52 @@ impl AlipayClient {
     }
 
     /// Downloads the statement zip at `url` into a temporary file (the body is streamed, never
-    /// held whole in memory) and hands every row of its detail file to `on_line`.
+    /// held whole in memory) and verifies it whole ([`TradeBillFile`]): a statement that is
+    /// refused is refused before any of its rows is used.
     ///
     /// # Errors
-    /// [`BillError`]: the download failed, or the file is not a statement (see [`crate::bill`]);
-    /// rows handed over before the error must be discarded.
-    pub async fn download_trade_bill(
-        &self,
-        url: &str,
-        on_line: impl FnMut(BillLine),
-    ) -> Result<BillSummary, BillError> {
-        use std::io::{Seek, Write};
+    /// [`BillError`]: the download failed, or the file is not a statement (see [`crate::bill`]).
+    pub async fn download_trade_bill(&self, url: &str) -> Result<TradeBillFile, BillError> {
         let mut response =
             self.http.get(url).send().await.map_err(|e| BillError::Gateway(map_reqwest(&e.without_url())))?;
         if !response.status().is_success() {
             return Err(BillError::Gateway(GatewayError::HttpStatus { status: response.status().as_u16() }));
         }
-        let mut file = TempFile::create()?;
+        let mut file = TradeBillFile::temporary()?;
         while let Some(chunk) =
             response.chunk().await.map_err(|e| BillError::Gateway(map_reqwest(&e.without_url())))?
         {
-            file.file.write_all(&chunk).map_err(|e| BillError::Download(e.to_string()))?;
+            file.append(&chunk)?;
         }
-        file.file.rewind().map_err(|e| BillError::Download(e.to_string()))?;
-        read_trade_bill_zip(std::io::BufReader::new(&file.file), on_line)
+        file.verified()
     }
 }
 
-/// A temporary file, removed when dropped.
-struct TempFile {
-    path: std::path::PathBuf,
+/// A trade statement zip on disk, verified whole: a first pass reads every row of its detail
+/// file (zip integrity, encoding, format, end marker, totals) and keeps nothing but the
+/// counts, so whatever its size it is accepted or refused before any row is used; then
+/// [`TradeBillFile::read`] reads the same bytes again, row by row, as often as asked. A
+/// downloaded file is a temporary file, removed when this is dropped.
+#[derive(Debug)]
+pub struct TradeBillFile {
     file: std::fs::File,
+    /// A temporary file's path (removed on drop); `None` for a file of the caller's.
+    temporary: Option<std::path::PathBuf>,
+    summary: BillSummary,
 }
 
-impl TempFile {
-    fn create() -> Result<Self, BillError> {
+impl TradeBillFile {
+    /// A statement zip downloaded before (e.g. from the merchant console), verified whole.
+    ///
+    /// # Errors
+    /// [`BillError::Download`] when it cannot be opened; otherwise as [`read_trade_bill_zip`].
+    pub fn open(path: &std::path::Path) -> Result<Self, BillError> {
+        let file =
+            std::fs::File::open(path).map_err(|e| BillError::Download(format!("{}: {e}", path.display())))?;
+        TradeBillFile { file, temporary: None, summary: BillSummary::default() }.verified()
+    }
+
+    fn temporary() -> Result<Self, BillError> {
         let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let path = std::env::temp_dir().join(format!("shop-alipay-bill-{}-{nanos}.zip", std::process::id()));
         let file = std::fs::OpenOptions::new()
@@ -299,12 +311,43 @@ impl TempFile {
             .create_new(true)
             .open(&path)
             .map_err(|e| BillError::Download(format!("{}: {e}", path.display())))?;
-        Ok(TempFile { path, file })
+        Ok(TradeBillFile { file, temporary: Some(path), summary: BillSummary::default() })
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(), BillError> {
+        use std::io::Write;
+        self.file.write_all(bytes).map_err(|e| BillError::Download(e.to_string()))
+    }
+
+    /// The first pass: every row read, none kept.
+    fn verified(mut self) -> Result<Self, BillError> {
+        self.summary = self.read(|_| {})?;
+        Ok(self)
+    }
+
+    /// The rows of the detail file, as the verifying pass counted them.
+    #[must_use]
+    pub fn summary(&self) -> BillSummary {
+        self.summary
+    }
+
+    /// Reads the file from its start and hands every row of its detail file to `on_line`, in
+    /// order (blocking file I/O and decompression).
+    ///
+    /// # Errors
+    /// As [`read_trade_bill_zip`] (after the verifying pass, only an I/O error can occur).
+    pub fn read(&self, on_line: impl FnMut(BillLine)) -> Result<BillSummary, BillError> {
+        use std::io::Seek;
+        let mut file = &self.file;
+        file.rewind().map_err(|e| BillError::Download(e.to_string()))?;
+        read_trade_bill_zip(std::io::BufReader::new(file), on_line)
     }
 }
 
-impl Drop for TempFile {
+impl Drop for TradeBillFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.temporary {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

@@ -39,7 +39,7 @@ pub mod sign;
 pub mod time;
 
 pub use amount::{AmountError, format_yuan, parse_yuan};
-pub use client::{AlipayClient, ClientConfig};
+pub use client::{AlipayClient, ClientConfig, TradeBillFile};
 pub use form::{FormError, encode_pairs, parse_urlencoded};
 pub use keys::{AlipayPublicKey, AppPrivateKey, KeyError, SignError};
 pub use notify::{

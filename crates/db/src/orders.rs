@@ -330,6 +330,18 @@ pub async fn by_out_trade_no(
     order::Entity::find().filter(order::Column::OutTradeNo.eq(out_trade_no)).one(conn).await
 }
 
+/// The orders with these numbers (those that exist, in no particular order): one query for a
+/// batch of statement lines.
+pub async fn by_out_trade_nos(
+    conn: &impl ConnectionTrait,
+    out_trade_nos: &[String],
+) -> Result<Vec<order::Model>, DbErr> {
+    if out_trade_nos.is_empty() {
+        return Ok(Vec::new());
+    }
+    order::Entity::find().filter(order::Column::OutTradeNo.is_in(out_trade_nos)).all(conn).await
+}
+
 /// The id and status of an order by our number: the status poll's hot path, without the
 /// rest of the row.
 pub async fn status_by_out_trade_no(

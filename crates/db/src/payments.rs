@@ -452,6 +452,18 @@ pub async fn refund_by_request_no(
     refund::Entity::find().filter(refund::Column::OutRequestNo.eq(out_request_no)).one(conn).await
 }
 
+/// The refunds with these request numbers (those that exist): one query for a batch of
+/// statement lines.
+pub async fn refunds_by_request_nos(
+    conn: &impl ConnectionTrait,
+    out_request_nos: &[String],
+) -> Result<Vec<refund::Model>, DbErr> {
+    if out_request_nos.is_empty() {
+        return Ok(Vec::new());
+    }
+    refund::Entity::find().filter(refund::Column::OutRequestNo.is_in(out_request_nos)).all(conn).await
+}
+
 /// The refunds of an order.
 pub async fn refunds_of(conn: &impl ConnectionTrait, order_id: i64) -> Result<Vec<refund::Model>, DbErr> {
     refund::Entity::find()

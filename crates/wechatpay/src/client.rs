@@ -397,17 +397,12 @@ impl WechatPayClient {
 
     /// Downloads the bill `answer` announces with a signed `GET` of its URL (WeChat Pay does
     /// not sign this answer: the SHA1 `hash_value` is checked instead), streaming it into a
-    /// temporary file, then hands every row to `on_line`. Returns the number of rows.
+    /// temporary file, and verifies it whole ([`TradeBillFile`]).
     ///
     /// # Errors
-    /// [`BillError`]: the download failed, the hash differs, or the file is not a bill; nothing
-    /// is handed over when the hash differs.
-    pub async fn download_trade_bill(
-        &self,
-        answer: &TradeBillAnswer,
-        on_line: impl FnMut(BillLine),
-    ) -> Result<u64, BillError> {
-        use std::io::{Seek, Write};
+    /// [`BillError`]: the download failed, the hash differs, or the file is not a bill; a bill
+    /// that is refused is refused before any of its rows is used.
+    pub async fn download_trade_bill(&self, answer: &TradeBillAnswer) -> Result<TradeBillFile, BillError> {
         let url = url::Url::parse(&answer.download_url)
             .map_err(|e| BillError::Api(ApiError::Malformed(format!("download_url: {e}"))))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -443,27 +438,44 @@ impl WechatPayClient {
             return Err(BillError::Api(ApiError::HttpStatus { status }));
         }
         let mut check = HashCheck::new(answer)?;
-        let mut file = TempFile::create()?;
+        let mut file = TradeBillFile::temporary()?;
         while let Some(chunk) =
             response.chunk().await.map_err(|e| BillError::Api(map_reqwest(&e.without_url())))?
         {
             check.update(&chunk);
-            file.file.write_all(&chunk).map_err(|e| BillError::Io(e.to_string()))?;
+            file.append(&chunk)?;
         }
         check.finish()?;
-        file.file.rewind().map_err(|e| BillError::Io(e.to_string()))?;
-        read_trade_bill(std::io::BufReader::new(&file.file), on_line)
+        file.verified()
     }
 }
 
-/// A temporary file, removed when dropped.
-struct TempFile {
-    path: std::path::PathBuf,
+/// A trade bill on disk, verified whole: a first pass reads every row (format, summary; the
+/// SHA1 of a downloaded bill is checked while it downloads) and keeps nothing but the count,
+/// so whatever its size it is accepted or refused before any row is used; then
+/// [`TradeBillFile::read`] reads the same bytes again, row by row, as often as asked. A
+/// downloaded bill is a temporary file, removed when this is dropped.
+#[derive(Debug)]
+pub struct TradeBillFile {
     file: std::fs::File,
+    /// A temporary file's path (removed on drop); `None` for a file of the caller's.
+    temporary: Option<std::path::PathBuf>,
+    rows: u64,
 }
 
-impl TempFile {
-    fn create() -> Result<Self, BillError> {
+impl TradeBillFile {
+    /// A bill downloaded before (e.g. from the merchant platform), verified whole; without the
+    /// announced `hash_value` there is no SHA1 to check.
+    ///
+    /// # Errors
+    /// [`BillError::Io`] when it cannot be opened; otherwise as [`read_trade_bill`].
+    pub fn open(path: &std::path::Path) -> Result<Self, BillError> {
+        let file =
+            std::fs::File::open(path).map_err(|e| BillError::Io(format!("{}: {e}", path.display())))?;
+        TradeBillFile { file, temporary: None, rows: 0 }.verified()
+    }
+
+    fn temporary() -> Result<Self, BillError> {
         let path = std::env::temp_dir().join(format!(
             "shop-wechatpay-bill-{}-{}.csv",
             std::process::id(),
@@ -475,12 +487,43 @@ impl TempFile {
             .create_new(true)
             .open(&path)
             .map_err(|e| BillError::Io(format!("{}: {e}", path.display())))?;
-        Ok(TempFile { path, file })
+        Ok(TradeBillFile { file, temporary: Some(path), rows: 0 })
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<(), BillError> {
+        use std::io::Write;
+        self.file.write_all(bytes).map_err(|e| BillError::Io(e.to_string()))
+    }
+
+    /// The first pass: every row read, none kept.
+    fn verified(mut self) -> Result<Self, BillError> {
+        self.rows = self.read(|_| {})?;
+        Ok(self)
+    }
+
+    /// The rows of the bill, as the verifying pass counted them.
+    #[must_use]
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Reads the bill from its start and hands every row to `on_line`, in order (blocking file
+    /// I/O). Returns the number of rows.
+    ///
+    /// # Errors
+    /// As [`read_trade_bill`] (after the verifying pass, only an I/O error can occur).
+    pub fn read(&self, on_line: impl FnMut(BillLine)) -> Result<u64, BillError> {
+        use std::io::Seek;
+        let mut file = &self.file;
+        file.rewind().map_err(|e| BillError::Io(e.to_string()))?;
+        read_trade_bill(std::io::BufReader::new(file), on_line)
     }
 }
 
-impl Drop for TempFile {
+impl Drop for TradeBillFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.temporary {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

@@ -39,7 +39,8 @@ pub mod verify;
 
 pub use aead::{DecryptError, EncryptedResource, decrypt_resource};
 pub use client::{
-    ApiError, ClientConfig, PRODUCTION_BASE_URL, QueryOutcome, RefundQueryOutcome, WechatPayClient,
+    ApiError, ClientConfig, PRODUCTION_BASE_URL, QueryOutcome, RefundQueryOutcome, TradeBillFile,
+    WechatPayClient,
 };
 pub use keys::{ApiV3Key, ApiV3KeyError, KeyError, KeyRole, MerchantPrivateKey, WechatPayPublicKey};
 pub use model::{

@@ -7,15 +7,16 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use shop_alipay::bill::{BillError, BillKind};
 use shop_alipay::{
-    AlipayClient, ClientConfig, CloseOutcome, GatewayError, PagePay, QueryOutcome, TradeStatus,
-    VerifiedNotify, parse_urlencoded, verify_notify,
+    AlipayClient, ClientConfig, CloseOutcome, GatewayError, PagePay, QueryOutcome, TradeBillFile,
+    TradeStatus, VerifiedNotify, parse_urlencoded, verify_notify,
 };
 use shop_domain::order::PayType;
 
 use super::keys::Keys;
 use super::provider::{
     Headers, NewPayment, Notice, PayLinks, Provider, ProviderError, QueryAnswer, RefundAnswer, RefundCall,
-    Rejected, StatementKind, StatementLine, TradeFacts, TradeRef, TradeState, VerifiedNotice, storable,
+    Rejected, Statement, StatementKind, StatementLine, TradeFacts, TradeRef, TradeState, VerifiedNotice,
+    storable,
 };
 use super::simulator;
 use crate::config::{AlipayMode, AlipaySettings};
@@ -209,13 +210,38 @@ impl Provider for AlipayProvider {
 
     /// `alipay.data.dataservice.bill.downloadurl.query` (`bill_type = trade`), then the zip at
     /// `bill_download_url`, its detail file read row by row.
-    async fn statement(&self, day: chrono::NaiveDate) -> Result<Vec<StatementLine>, ProviderError> {
+    async fn statement(&self, day: chrono::NaiveDate) -> Result<Box<dyn Statement>, ProviderError> {
         let client = self.endpoints_now().client.clone();
         let url = client.bill_download_url(day).await?;
-        let mut lines = Vec::new();
-        client
-            .download_trade_bill(&url, |l| {
-                lines.push(StatementLine {
+        let file = client.download_trade_bill(&url).await.map_err(refused)?;
+        Ok(Box::new(AlipayStatement(file)))
+    }
+
+    fn statement_file(&self, path: &std::path::Path) -> Result<Box<dyn Statement>, ProviderError> {
+        Ok(Box::new(AlipayStatement(TradeBillFile::open(path).map_err(refused)?)))
+    }
+}
+
+fn refused(e: BillError) -> ProviderError {
+    match e {
+        BillError::Gateway(g) => ProviderError::from(g),
+        other => ProviderError::Permanent(format!("refused: {other}")),
+    }
+}
+
+/// A verified Alipay statement zip, read back as statement lines.
+struct AlipayStatement(TradeBillFile);
+
+impl Statement for AlipayStatement {
+    fn lines(&self) -> u64 {
+        let summary = self.0.summary();
+        summary.trades + summary.refunds
+    }
+
+    fn read(&self, on_line: &mut dyn FnMut(StatementLine)) -> Result<(), ProviderError> {
+        self.0
+            .read(|l| {
+                on_line(StatementLine {
                     kind: match l.kind {
                         BillKind::Trade => StatementKind::Payment,
                         BillKind::Refund => StatementKind::Refund,
@@ -227,11 +253,7 @@ impl Provider for AlipayProvider {
                     at: l.finished_at,
                 });
             })
-            .await
-            .map_err(|e| match e {
-                BillError::Gateway(g) => ProviderError::from(g),
-                other => ProviderError::Permanent(format!("refused: {other}")),
-            })?;
-        Ok(lines)
+            .map(|_| ())
+            .map_err(refused)
     }
 }

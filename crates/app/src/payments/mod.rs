@@ -43,7 +43,9 @@ pub use poll::{PaymentState, payment_status};
 pub use refunds::{
     ReconcileRow, RefundPreview, RefundRequested, preview_refund, reconcile, refundable, request_refund,
 };
+pub use statement::BATCH as STATEMENT_BATCH;
 pub use statement::{
-    Difference, ReconciliationRun, StatementReport, last_runs, reconcile_due_statements, reconcile_statement,
-    statement_providers, yesterday_in_beijing,
+    APPLIED, Difference, FLAGGED, ReconciliationRun, StatementReport, last_runs, reconcile_due_statements,
+    reconcile_statement, reconcile_statement_file, run_differences, statement_providers,
+    yesterday_in_beijing,
 };

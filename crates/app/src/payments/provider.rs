@@ -7,6 +7,8 @@
 //!
 //! An order keeps its provider in `pay_type` (1 Alipay, 2 WeChat Pay, 3 Stripe); the jobs
 //! that close and refund trades name it by their kind (`alipay_close`, `wechatpay_refund`...).
+use std::path::Path;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use shop_domain::order::PayType;
 
@@ -275,12 +277,33 @@ pub trait Provider: Send + Sync {
     /// Refunds (part of) a trade; idempotent by `out_request_no`.
     async fn refund(&self, call: &RefundCall<'_>) -> Result<RefundAnswer, ProviderError>;
 
-    /// The provider's statement (对账单) of a day (Beijing time), downloaded, verified and read
-    /// whole (a statement that is malformed, in another encoding or truncated is an error, and
-    /// nothing of it is returned). Alipay and WeChat Pay implement it.
-    async fn statement(&self, _day: NaiveDate) -> Result<Vec<StatementLine>, ProviderError> {
+    /// The provider's statement (对账单) of a day (Beijing time), downloaded to a temporary
+    /// file and verified whole (a statement that is malformed, in another encoding, truncated
+    /// or whose hash differs is an error before any line of it is used). Alipay and WeChat Pay
+    /// implement it.
+    async fn statement(&self, _day: NaiveDate) -> Result<Box<dyn Statement>, ProviderError> {
         Err(ProviderError::NotSupported("statements"))
     }
+
+    /// A statement file downloaded before (the same format as [`Provider::statement`]'s),
+    /// verified whole (blocking file I/O).
+    fn statement_file(&self, _path: &Path) -> Result<Box<dyn Statement>, ProviderError> {
+        Err(ProviderError::NotSupported("statements"))
+    }
+}
+
+/// A provider's statement, verified whole and on disk: it reads back line by line, never whole
+/// into memory.
+pub trait Statement: Send + Sync {
+    /// Payment and refund lines in it (as the verifying pass counted them).
+    fn lines(&self) -> u64;
+
+    /// Reads the statement again from its start and hands every line to `on_line`, in order.
+    /// Blocking (file I/O, decompression): run it on a blocking thread.
+    ///
+    /// # Errors
+    /// An I/O error (the file was verified before, so nothing else).
+    fn read(&self, on_line: &mut dyn FnMut(StatementLine)) -> Result<(), ProviderError>;
 }
 
 /// Text as the audit log can store it: at most `max` characters, a NUL (which Postgres

@@ -16,9 +16,11 @@
 //! The rules it applies are idempotent (conditional transitions; a console refund is recorded
 //! under its request number once), so a second run of the same day applies nothing again: its
 //! payments and refunds are then matched.
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
+use shop_db::entities::{order, refund};
 use shop_db::{orders, payments, reconciliation};
 use shop_domain::Money;
 use shop_domain::order::{OrderStatus, PayType};
@@ -27,11 +29,18 @@ use shop_domain::time::{beijing_day, beijing_day_start, in_beijing};
 use super::apply::{Applied, record_refund_total};
 use super::context::PaymentsContext;
 use super::poll::query_and_apply;
-use super::provider::{StatementKind, StatementLine};
+use super::provider::{Statement, StatementKind, StatementLine};
 use crate::error::{AppError, AppResult};
+
+pub use shop_db::reconciliation::{APPLIED, FLAGGED};
 
 /// The providers that have statements, in the order they are reconciled.
 const WITH_STATEMENTS: [PayType; 2] = [PayType::Alipay, PayType::WechatPay];
+
+/// Statement lines compared per batch: one query reads the batch's orders, one its refunds,
+/// and its differences are stored together. In memory at any time: one batch, at most one
+/// more the reader has handed over ahead of it, and counts.
+pub const BATCH: usize = 1000;
 
 /// One difference: applied or flagged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +58,8 @@ pub struct Difference {
     pub note: String,
 }
 
-/// What a reconciliation of one statement found.
+/// What a reconciliation of one statement found: counts only (the differences are stored
+/// with the run as they are found; [`run_differences`] reads them back).
 #[derive(Debug, Clone)]
 pub struct StatementReport {
     /// The stored run.
@@ -63,9 +73,9 @@ pub struct StatementReport {
     /// Lines that matched.
     pub matched: u64,
     /// Lines applied.
-    pub applied: Vec<Difference>,
+    pub applied: u64,
     /// Differences flagged (nothing applied).
-    pub flagged: Vec<Difference>,
+    pub flagged: u64,
     /// Payments the statement lists.
     pub money_in: Money,
     /// Refunds the statement lists.
@@ -95,35 +105,88 @@ fn money(fen: i64) -> Money {
     Money::from_fen(fen.clamp(0, shop_domain::money::MAX_FEN)).unwrap_or(Money::ZERO)
 }
 
+/// What a run has found so far: counts, and the current batch's differences and listed
+/// order numbers until they are stored ([`Findings::store`]).
+#[derive(Default)]
 struct Findings {
+    lines: u64,
     matched: u64,
-    applied: Vec<Difference>,
-    flagged: Vec<Difference>,
+    applied: u64,
+    flagged: u64,
+    money_in: i64,
+    money_out: i64,
+    /// Differences of the current batch, not stored yet.
+    differences: Vec<reconciliation::NewLine>,
+    /// Our order numbers the current batch lists as payments, not stored yet.
+    listed: Vec<String>,
 }
 
 impl Findings {
-    fn flag(&mut self, kind: &str, line: &StatementLine, note: String) {
-        self.flagged.push(Difference {
+    fn difference(
+        outcome: &'static str,
+        kind: &str,
+        line: &StatementLine,
+        note: String,
+    ) -> reconciliation::NewLine {
+        reconciliation::NewLine {
+            outcome,
             kind: kind.to_owned(),
             trade_no: line.trade_no.clone(),
             out_trade_no: line.out_trade_no.clone(),
             amount: money(line.amount_fen),
             note,
-        });
+        }
+    }
+
+    fn flag(&mut self, kind: &str, line: &StatementLine, note: String) {
+        self.flagged += 1;
+        self.differences.push(Self::difference(reconciliation::FLAGGED, kind, line, note));
     }
 
     fn apply(&mut self, kind: &str, line: &StatementLine, note: String) {
-        self.applied.push(Difference {
-            kind: kind.to_owned(),
-            trade_no: line.trade_no.clone(),
-            out_trade_no: line.out_trade_no.clone(),
-            amount: money(line.amount_fen),
-            note,
+        self.applied += 1;
+        self.differences.push(Self::difference(reconciliation::APPLIED, kind, line, note));
+    }
+
+    fn not_listed(&mut self, order: &order::Model) {
+        self.flagged += 1;
+        self.differences.push(reconciliation::NewLine {
+            outcome: reconciliation::FLAGGED,
+            kind: "not_listed".into(),
+            trade_no: order.trade_no.clone().unwrap_or_default(),
+            out_trade_no: order.out_trade_no.clone(),
+            amount: order.total_amount_fen,
+            note: format!(
+                "已记为支付，但对账单中没有 / recorded as paid ({}), not in the statement",
+                order.order_status.label()
+            ),
         });
+    }
+
+    /// Stores the current batch's differences and listed order numbers with run `run_id`.
+    async fn store(&mut self, ctx: &PaymentsContext, run_id: i64) -> AppResult<()> {
+        reconciliation::insert_lines(&ctx.db, run_id, &self.differences).await?;
+        reconciliation::mark_listed(&ctx.db, run_id, &self.listed).await?;
+        self.differences.clear();
+        self.listed.clear();
+        Ok(())
+    }
+
+    fn counts(&self) -> reconciliation::RunCounts {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        reconciliation::RunCounts {
+            lines: count(self.lines),
+            matched: count(self.matched),
+            applied: count(self.applied),
+            flagged: count(self.flagged),
+            money_in: money(self.money_in),
+            money_out: money(self.money_out),
+        }
     }
 }
 
-/// Reconciles `pay_type`'s statement of `day` (Beijing time) and stores the run.
+/// Reconciles `pay_type`'s statement of `day` (Beijing time), downloaded from the provider,
+/// and stores the run.
 ///
 /// # Errors
 /// `BadRequest` when the provider is not enabled or has no statements; `Unavailable` when the
@@ -134,8 +197,30 @@ pub async fn reconcile_statement(
     pay_type: PayType,
     day: NaiveDate,
 ) -> AppResult<StatementReport> {
-    let ctx: PaymentsContext = ctx.into();
-    let ctx = &ctx;
+    reconcile(&ctx.into(), pay_type, day, None).await
+}
+
+/// Reconciles `pay_type`'s statement of `day` from a file downloaded before (the provider's
+/// format; a WeChat Pay bill without its announced hash, which only the download has), and
+/// stores the run. Verifying the file is blocking I/O.
+///
+/// # Errors
+/// As [`reconcile_statement`].
+pub async fn reconcile_statement_file(
+    ctx: impl Into<PaymentsContext>,
+    pay_type: PayType,
+    day: NaiveDate,
+    path: &Path,
+) -> AppResult<StatementReport> {
+    reconcile(&ctx.into(), pay_type, day, Some(path)).await
+}
+
+async fn reconcile(
+    ctx: &PaymentsContext,
+    pay_type: PayType,
+    day: NaiveDate,
+    file: Option<&Path>,
+) -> AppResult<StatementReport> {
     let started_at = Utc::now();
     let provider = ctx
         .payments
@@ -143,112 +228,211 @@ pub async fn reconcile_statement(
         .ok_or_else(|| AppError::BadRequest(crate::i18n::msg::no_statement(pay_type.label())))?;
     let name = provider.name().to_owned();
     let statement_date = day.format("%Y-%m-%d").to_string();
-    let lines = match provider.statement(day).await {
-        Ok(lines) => lines,
+    // The first pass: the whole file is verified, nothing of it kept.
+    let verified = match file {
+        None => provider.statement(day).await,
+        Some(path) => provider.statement_file(path),
+    };
+    let new_run = |lines: u64, error: String| reconciliation::NewRun {
+        provider: name.clone(),
+        statement_date: statement_date.clone(),
+        started_at,
+        lines: i64::try_from(lines).unwrap_or(i64::MAX),
+        matched: 0,
+        money_in: Money::ZERO,
+        money_out: Money::ZERO,
+        error: Some(error),
+    };
+    let statement = match verified {
+        Ok(statement) => statement,
         Err(e) => {
             let why = format!("{} statement of {statement_date}: {e}", pay_type.label());
-            let run = reconciliation::NewRun {
-                provider: name,
-                statement_date,
-                started_at,
-                lines: 0,
-                matched: 0,
-                money_in: Money::ZERO,
-                money_out: Money::ZERO,
-                error: Some(why.clone()),
-            };
-            reconciliation::insert_run(&ctx.db, run, &[]).await?;
+            reconciliation::insert_run(&ctx.db, new_run(0, why.clone()), &[]).await?;
             return Err(AppError::Unavailable(why));
         }
     };
-    let mut found = Findings { matched: 0, applied: Vec::new(), flagged: Vec::new() };
-    let mut listed = HashSet::new();
-    let (mut money_in, mut money_out) = (0i64, 0i64);
-    for line in &lines {
-        match line.kind {
-            StatementKind::Payment => {
-                money_in = money_in.saturating_add(line.amount_fen);
-                listed.insert(line.out_trade_no.clone());
-                payment_line(ctx, pay_type, line, &mut found).await?;
-            }
-            StatementKind::Refund => {
-                money_out = money_out.saturating_add(line.amount_fen);
-                refund_line(ctx, pay_type, line, &mut found).await?;
-            }
-        }
+    // The second pass: the run is stored first (unfinished), its differences as they are found.
+    let run = reconciliation::insert_run(
+        &ctx.db,
+        new_run(statement.lines(), reconciliation::UNFINISHED.to_owned()),
+        &[],
+    )
+    .await?;
+    let mut found = Findings::default();
+    let compared = compare(ctx, pay_type, day, run.id, statement, &mut found).await;
+    let error = compared.as_ref().err().map(|e| {
+        format!(
+            "{} statement of {statement_date}: stopped after {} line(s): {e}",
+            pay_type.label(),
+            found.lines
+        )
+    });
+    reconciliation::clear_listed(&ctx.db, run.id).await?;
+    reconciliation::finish_run(&ctx.db, run.id, found.counts(), error.clone()).await?;
+    if let Some(why) = error {
+        return Err(match compared {
+            Err(AppError::Unavailable(_)) => AppError::Unavailable(why),
+            Err(other) => other,
+            Ok(()) => AppError::Unavailable(why),
+        });
     }
-    let (from, until) = day_bounds(day);
-    for order in reconciliation::paid_between(&ctx.db, pay_type.code(), from, until).await? {
-        if !listed.contains(&order.out_trade_no) {
-            found.flagged.push(Difference {
-                kind: "not_listed".into(),
-                trade_no: order.trade_no.clone().unwrap_or_default(),
-                out_trade_no: order.out_trade_no.clone(),
-                amount: order.total_amount_fen,
-                note: format!(
-                    "已记为支付，但对账单中没有 / recorded as paid ({}), not in the statement",
-                    order.order_status.label()
-                ),
-            });
-        }
-    }
-    let stored: Vec<reconciliation::NewLine> = found
-        .applied
-        .iter()
-        .map(|d| (reconciliation::APPLIED, d))
-        .chain(found.flagged.iter().map(|d| (reconciliation::FLAGGED, d)))
-        .map(|(outcome, d)| reconciliation::NewLine {
-            outcome,
-            kind: d.kind.clone(),
-            trade_no: d.trade_no.clone(),
-            out_trade_no: d.out_trade_no.clone(),
-            amount: d.amount,
-            note: d.note.clone(),
-        })
-        .collect();
-    let run = reconciliation::NewRun {
-        provider: name.clone(),
-        statement_date,
-        started_at,
-        lines: i64::try_from(lines.len()).unwrap_or(i64::MAX),
-        matched: i64::try_from(found.matched).unwrap_or(i64::MAX),
-        money_in: money(money_in),
-        money_out: money(money_out),
-        error: None,
-    };
-    let txn = shop_db::begin_write(&ctx.db).await?;
-    let run = reconciliation::insert_run(&txn, run, &stored).await?;
-    txn.commit().await?;
-    if !found.flagged.is_empty() {
-        tracing::warn!(provider = %name, day = %day, flagged = found.flagged.len(), "the statement differs from our records");
+    if found.flagged > 0 {
+        tracing::warn!(provider = %name, day = %day, flagged = found.flagged, "the statement differs from our records");
     }
     Ok(StatementReport {
         run_id: run.id,
         provider: name,
         date: day,
-        lines: lines.len() as u64,
+        lines: found.lines,
         matched: found.matched,
         applied: found.applied,
         flagged: found.flagged,
-        money_in: money(money_in),
-        money_out: money(money_out),
+        money_in: money(found.money_in),
+        money_out: money(found.money_out),
     })
 }
 
+/// Reads the verified statement again on a blocking thread, compares it batch by batch, then
+/// flags the day's paid orders it did not list.
+async fn compare(
+    ctx: &PaymentsContext,
+    pay_type: PayType,
+    day: NaiveDate,
+    run_id: i64,
+    statement: Box<dyn Statement>,
+    found: &mut Findings,
+) -> AppResult<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<StatementLine>(BATCH);
+    let reader = tokio::task::spawn_blocking(move || {
+        // A send fails only when the comparison stopped: the rest is read and dropped.
+        statement.read(&mut |line| {
+            let _ = tx.blocking_send(line);
+        })
+    });
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        batch.clear();
+        while batch.len() < BATCH {
+            let room = BATCH - batch.len();
+            if rx.recv_many(&mut batch, room).await == 0 {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        compare_batch(ctx, pay_type, &batch, found).await?;
+        found.store(ctx, run_id).await?;
+    }
+    reader
+        .await
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("statement reader: {e}")))?
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let mut after = 0;
+    loop {
+        let page = reconciliation::paid_not_listed(
+            &ctx.db,
+            run_id,
+            pay_type.code(),
+            day_bounds(day),
+            after,
+            BATCH as u64,
+        )
+        .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for order in &page {
+            found.not_listed(order);
+        }
+        found.store(ctx, run_id).await?;
+    }
+    Ok(())
+}
+
+/// The key of a refund line: its request number; a line without one is keyed by trade and
+/// time.
+fn request_no(line: &StatementLine) -> String {
+    line.refund_no
+        .clone()
+        .unwrap_or_else(|| format!("{}@{}", line.trade_no, line.at.map_or(0, |t| t.timestamp())))
+        .chars()
+        .take(64)
+        .collect()
+}
+
+/// Compares one batch: its orders and our refunds are read with one query each.
+async fn compare_batch(
+    ctx: &PaymentsContext,
+    pay_type: PayType,
+    batch: &[StatementLine],
+    found: &mut Findings,
+) -> AppResult<()> {
+    let mut numbers: Vec<String> = batch.iter().map(|l| l.out_trade_no.clone()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let orders: HashMap<String, order::Model> = orders::by_out_trade_nos(&ctx.db, &numbers)
+        .await?
+        .into_iter()
+        .map(|o| (o.out_trade_no.clone(), o))
+        .collect();
+    let refund_nos: Vec<String> =
+        batch.iter().filter(|l| l.kind == StatementKind::Refund).map(request_no).collect();
+    let ours: HashMap<String, refund::Model> = payments::refunds_by_request_nos(&ctx.db, &refund_nos)
+        .await?
+        .into_iter()
+        .map(|r| (r.out_request_no.clone(), r))
+        .collect();
+    for line in batch {
+        found.lines += 1;
+        let order = orders.get(&line.out_trade_no);
+        match line.kind {
+            StatementKind::Payment => {
+                found.money_in = found.money_in.saturating_add(line.amount_fen);
+                payment_line(ctx, pay_type, line, order, found).await?;
+            }
+            StatementKind::Refund => {
+                found.money_out = found.money_out.saturating_add(line.amount_fen);
+                let request_no = request_no(line);
+                refund_line(ctx, pay_type, line, order, &request_no, ours.get(&request_no), found).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The order a line names, when it is ours and of this provider; flags it otherwise.
+fn our_order<'a>(
+    pay_type: PayType,
+    line: &StatementLine,
+    order: Option<&'a order::Model>,
+    found: &mut Findings,
+) -> Option<&'a order::Model> {
+    let Some(order) = order else {
+        found.flag("unknown_trade", line, "不是本店的订单 / not an order of this shop".into());
+        return None;
+    };
+    if order.pay_type != pay_type.code() {
+        found.flag("unknown_trade", line, "该订单属于另一支付渠道 / the order is of another provider".into());
+        return None;
+    }
+    Some(order)
+}
+
+/// Whether the money of an order is ours already (the payment line matches).
+fn received(order: &order::Model) -> bool {
+    order.order_status.money_received() || order.order_status == OrderStatus::Refunded
+}
+
+/// A payment line; `order` as the batch read it.
 async fn payment_line(
     ctx: &PaymentsContext,
     pay_type: PayType,
     line: &StatementLine,
+    order: Option<&order::Model>,
     found: &mut Findings,
 ) -> AppResult<()> {
-    let Some(order) = orders::by_out_trade_no(&ctx.db, &line.out_trade_no).await? else {
-        found.flag("unknown_trade", line, "不是本店的订单 / not an order of this shop".into());
-        return Ok(());
-    };
-    if order.pay_type != pay_type.code() {
-        found.flag("unknown_trade", line, "该订单属于另一支付渠道 / the order is of another provider".into());
-        return Ok(());
-    }
+    let Some(order) = our_order(pay_type, line, order, found) else { return Ok(()) };
+    found.listed.push(order.out_trade_no.clone());
     if line.amount_fen != order.total_amount_fen.fen() {
         found.flag(
             "amount_differs",
@@ -260,7 +444,13 @@ async fn payment_line(
         );
         return Ok(());
     }
-    if order.order_status.money_received() || order.order_status == OrderStatus::Refunded {
+    if received(order) {
+        found.matched += 1;
+        return Ok(());
+    }
+    // Read again: a line earlier in the batch may have applied it.
+    let order = orders::by_id(&ctx.db, order.id).await?.ok_or(AppError::NotFound("order"))?;
+    if received(&order) {
         found.matched += 1;
         return Ok(());
     }
@@ -290,39 +480,45 @@ async fn payment_line(
     Ok(())
 }
 
+/// A refund line that names a refund we have: matched when it is this order's and amount.
+fn our_refund(
+    line: &StatementLine,
+    order: &order::Model,
+    request_no: &str,
+    ours: &refund::Model,
+    found: &mut Findings,
+) {
+    if ours.order_id == order.id && ours.amount_fen.fen() == line.amount_fen {
+        found.matched += 1;
+    } else {
+        found.flag(
+            "amount_differs",
+            line,
+            format!("退款金额不符 / our refund {request_no} is {}", ours.amount_fen),
+        );
+    }
+}
+
+/// A refund line; `order` and `ours` (our refund under its request number) as the batch read
+/// them.
 async fn refund_line(
     ctx: &PaymentsContext,
     pay_type: PayType,
     line: &StatementLine,
+    order: Option<&order::Model>,
+    request_no: &str,
+    ours: Option<&refund::Model>,
     found: &mut Findings,
 ) -> AppResult<()> {
-    let Some(order) = orders::by_out_trade_no(&ctx.db, &line.out_trade_no).await? else {
-        found.flag("unknown_trade", line, "不是本店的订单 / not an order of this shop".into());
-        return Ok(());
-    };
-    if order.pay_type != pay_type.code() {
-        found.flag("unknown_trade", line, "该订单属于另一支付渠道 / the order is of another provider".into());
+    let Some(order) = our_order(pay_type, line, order, found) else { return Ok(()) };
+    if let Some(ours) = ours {
+        our_refund(line, order, request_no, ours, found);
         return Ok(());
     }
-    // The refund's key: its request number; a line without one is keyed by trade and time.
-    let request_no: String = line
-        .refund_no
-        .clone()
-        .unwrap_or_else(|| format!("{}@{}", line.trade_no, line.at.map_or(0, |t| t.timestamp())))
-        .chars()
-        .take(64)
-        .collect();
     let txn = shop_db::begin_write(&ctx.db).await?;
-    if let Some(ours) = payments::refund_by_request_no(&txn, &request_no).await? {
-        if ours.order_id == order.id && ours.amount_fen.fen() == line.amount_fen {
-            found.matched += 1;
-        } else {
-            found.flag(
-                "amount_differs",
-                line,
-                format!("退款金额不符 / our refund {request_no} is {}", ours.amount_fen),
-            );
-        }
+    // Read again in the transaction: a line earlier in the batch may have recorded it.
+    if let Some(ours) = payments::refund_by_request_no(&txn, request_no).await? {
+        our_refund(line, order, request_no, &ours, found);
         return Ok(());
     }
     let current = orders::by_id(&txn, order.id).await?.ok_or(AppError::NotFound("order"))?;
@@ -343,13 +539,13 @@ async fn refund_line(
     payments::insert_refund(
         &txn,
         order.id,
-        &request_no,
+        request_no,
         amount,
         "商户后台退款（对账单） / refunded in the provider's console (statement)",
     )
     .await?;
     let total = current.refunded_fen.fen() + line.amount_fen;
-    payments::set_refund_status(&txn, &request_no, payments::refund_status::SUCCEEDED, Some(total), None)
+    payments::set_refund_status(&txn, request_no, payments::refund_status::SUCCEEDED, Some(total), None)
         .await?;
     record_refund_total(&txn, &current, total).await?;
     let after = orders::by_id(&txn, order.id).await?.map_or(current.order_status, |o| o.order_status);
@@ -365,6 +561,35 @@ async fn refund_line(
     };
     found.apply("refund", line, note);
     Ok(())
+}
+
+/// The differences run `run_id` stored with `outcome` (`applied`, `flagged`), in the order
+/// they were found, read page by page and handed to `each`.
+///
+/// # Errors
+/// Database errors.
+pub async fn run_differences(
+    ctx: impl Into<PaymentsContext>,
+    run_id: i64,
+    outcome: &str,
+    mut each: impl FnMut(Difference),
+) -> AppResult<()> {
+    let ctx: PaymentsContext = ctx.into();
+    let mut after = 0;
+    loop {
+        let page = reconciliation::lines_after(&ctx.db, run_id, outcome, after, BATCH as u64).await?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.id;
+        for l in page {
+            each(Difference {
+                kind: l.kind,
+                trade_no: l.trade_no,
+                out_trade_no: l.out_trade_no,
+                amount: l.amount_fen,
+                note: l.note,
+            });
+        }
+    }
 }
 
 /// A stored reconciliation run.
@@ -455,7 +680,7 @@ pub async fn reconcile_due_statements(
         runs += 1;
         match reconcile_statement(&ctx, pay_type, day).await {
             Ok(report) => {
-                tracing::info!(provider = %report.provider, day = %day, lines = report.lines, matched = report.matched, applied = report.applied.len(), flagged = report.flagged.len(), "daily reconciliation done");
+                tracing::info!(provider = %report.provider, day = %day, lines = report.lines, matched = report.matched, applied = report.applied, flagged = report.flagged, "daily reconciliation done");
             }
             Err(AppError::Unavailable(why)) => {
                 tracing::warn!(%why, "daily reconciliation: statement not reconciled")

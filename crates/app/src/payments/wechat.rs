@@ -22,15 +22,15 @@ use shop_wechatpay::model::parse_time;
 use shop_wechatpay::simulator::{SignedAnswer, WechatPaySimulator};
 use shop_wechatpay::{
     ApiError, ApiV3Key, ClientConfig, MerchantPrivateKey, NativeOrder, NotifyEvent, QueryOutcome,
-    RefundRequest, RefundStatus, SignatureHeaders, Transaction, WechatPayClient, WechatPayPublicKey,
-    verify_notification,
+    RefundRequest, RefundStatus, SignatureHeaders, TradeBillFile, Transaction, WechatPayClient,
+    WechatPayPublicKey, verify_notification,
 };
 
 use super::keys::{kept_text, text_or_file};
 use super::provider::{
     Headers, NewPayment, Notice, PayLinks, Provider, ProviderError, QueryAnswer, RefundAnswer, RefundCall,
-    RefundFacts, Rejected, StatementKind, StatementLine, TradeFacts, TradeRef, TradeState, VerifiedNotice,
-    storable,
+    RefundFacts, Rejected, Statement, StatementKind, StatementLine, TradeFacts, TradeRef, TradeState,
+    VerifiedNotice, storable,
 };
 use crate::config::{AlipayMode, Settings, WechatPaySettings};
 use crate::error::{AppError, AppResult};
@@ -416,13 +416,37 @@ impl Provider for WechatPayProvider {
 
     /// `GET /v3/bill/tradebill` (type `ALL`), then the signed download of its `download_url`,
     /// checked against its SHA1 `hash_value`, read row by row.
-    async fn statement(&self, day: chrono::NaiveDate) -> Result<Vec<StatementLine>, ProviderError> {
+    async fn statement(&self, day: chrono::NaiveDate) -> Result<Box<dyn Statement>, ProviderError> {
         let client = self.endpoints.load_full().client.clone();
         let answer = client.trade_bill(day).await?;
-        let mut lines = Vec::new();
-        client
-            .download_trade_bill(&answer, |l| {
-                lines.push(StatementLine {
+        let file = client.download_trade_bill(&answer).await.map_err(refused)?;
+        Ok(Box::new(WechatPayStatement(file)))
+    }
+
+    fn statement_file(&self, path: &std::path::Path) -> Result<Box<dyn Statement>, ProviderError> {
+        Ok(Box::new(WechatPayStatement(TradeBillFile::open(path).map_err(refused)?)))
+    }
+}
+
+fn refused(e: shop_wechatpay::bill::BillError) -> ProviderError {
+    match e {
+        shop_wechatpay::bill::BillError::Api(api) => ProviderError::from(api),
+        other => ProviderError::Permanent(format!("refused: {other}")),
+    }
+}
+
+/// A verified WeChat Pay trade bill, read back as statement lines.
+struct WechatPayStatement(TradeBillFile);
+
+impl Statement for WechatPayStatement {
+    fn lines(&self) -> u64 {
+        self.0.rows()
+    }
+
+    fn read(&self, on_line: &mut dyn FnMut(StatementLine)) -> Result<(), ProviderError> {
+        self.0
+            .read(|l| {
+                on_line(StatementLine {
                     kind: match l.kind {
                         BillKind::Payment => StatementKind::Payment,
                         BillKind::Refund => StatementKind::Refund,
@@ -434,12 +458,8 @@ impl Provider for WechatPayProvider {
                     at: l.at,
                 });
             })
-            .await
-            .map_err(|e| match e {
-                shop_wechatpay::bill::BillError::Api(api) => ProviderError::from(api),
-                other => ProviderError::Permanent(format!("refused: {other}")),
-            })?;
-        Ok(lines)
+            .map(|_| ())
+            .map_err(refused)
     }
 }
 
