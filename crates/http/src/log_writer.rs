@@ -207,7 +207,7 @@ mod tests {
             let (released, cv) = &*self.release;
             let mut r = lock(released);
             while !*r {
-                r = cv.wait(r).unwrap();
+                r = cv.wait(r).expect("not poisoned");
             }
             lock(&self.got).extend_from_slice(buf);
             Ok(buf.len())
@@ -245,13 +245,13 @@ mod tests {
         *lock(&release.0) = true;
         release.1.notify_all();
         writer.stop();
-        let text = String::from_utf8(lock(&got).clone()).unwrap();
+        let text = String::from_utf8(lock(&got).clone()).expect("UTF-8");
         assert_eq!(text, format!("first\n{}dropped 90\n", "0123456789abcdef\n".repeat(10)));
 
         // Room again: lines are kept, and no count is repeated.
         assert!(writer.append(b"after\n"));
         writer.flush();
-        let text = String::from_utf8(lock(&got).clone()).unwrap();
+        let text = String::from_utf8(lock(&got).clone()).expect("UTF-8");
         assert!(text.ends_with("dropped 90\nafter\n"), "{text}");
         assert_eq!(writer.dropped(), 90);
     }

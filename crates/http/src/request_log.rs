@@ -187,7 +187,7 @@ mod tests {
     use super::*;
 
     fn line(format: LineFormat) -> String {
-        let id = RequestId(Uuid::parse_str("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b").unwrap());
+        let id = RequestId(Uuid::parse_str("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b").expect("a UUID"));
         let mut out = Vec::new();
         RequestLine {
             id,
@@ -197,7 +197,7 @@ mod tests {
             elapsed: Duration::from_micros(1_042),
         }
         .write(format, &mut out);
-        String::from_utf8(out).unwrap()
+        String::from_utf8(out).expect("UTF-8")
     }
 
     #[test]
@@ -213,15 +213,15 @@ mod tests {
         assert_eq!(v["http.route"], "/api/v1/order/{out_trade_no}/");
         assert_eq!(v["http.status"], 200);
         assert_eq!(v["elapsed_ms"].as_f64(), Some(1.042));
-        let ts = v["timestamp"].as_str().unwrap();
+        let ts = v["timestamp"].as_str().expect("a timestamp");
         assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
-        assert_eq!(v.as_object().unwrap().len(), 9, "{text}");
+        assert_eq!(v.as_object().expect("an object").len(), 9, "{text}");
     }
 
     #[test]
     fn the_plain_line_has_the_same_fields() {
         let text = line(LineFormat::Plain);
-        let (ts, rest) = text.split_once("  ").unwrap();
+        let (ts, rest) = text.split_once("  ").expect("two spaces after the timestamp");
         assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
         assert_eq!(
             rest,
@@ -236,7 +236,7 @@ mod tests {
         let mut out = Vec::new();
         let l = RequestLine { id, method: "GET", route: "/", status: 404, elapsed: Duration::from_micros(7) };
         l.write(LineFormat::Json, &mut out);
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
         assert_eq!(v["elapsed_ms"].as_f64(), Some(0.007));
         assert_eq!(v["request_id"], id.to_string());
     }

@@ -179,14 +179,14 @@ mod tests {
         let sink = Arc::clone(&got);
         let writer = move || Capture(Arc::clone(&sink));
         tracing::subscriber::with_default(subscriber(format, EnvFilter::new("info"), writer, false), f);
-        String::from_utf8(got.lock().unwrap().clone()).unwrap()
+        String::from_utf8(got.lock().expect("not poisoned").clone()).expect("UTF-8")
     }
 
     struct Capture(Arc<Mutex<Vec<u8>>>);
 
     impl Write for Capture {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            self.0.lock().expect("not poisoned").extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
