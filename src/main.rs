@@ -57,7 +57,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(command, settings)) {
+    let outcome = runtime.block_on(cli::run(command, settings));
+    // The server's log lines still in the buffer of its writer thread.
+    shop_http::telemetry::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` prints the whole chain of causes, e.g. "internal error: cannot open x: ...".

@@ -22,11 +22,60 @@ pub enum Backend {
     Postgres,
 }
 
+/// Every test server logs (JSON, the production default filter) into [`LOG`], where a test
+/// can read what the server wrote ([`logged_lines`]); with `TEST_LOG` set it is also printed.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
-    if std::env::var_os("TEST_LOG").is_some() {
-        shop_http::telemetry::init("pretty", "info");
-    }
+    let echo = std::env::var_os("TEST_LOG").is_some();
+    shop_http::telemetry::init_to("json", "info,sqlx=warn,sea_orm=warn", Box::new(LogCapture { echo }));
 });
+
+/// What the test servers logged; the older half is let go beyond 16 MiB.
+static LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogCapture {
+    echo: bool,
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.echo {
+            std::io::stdout().write_all(buf)?;
+        }
+        let mut log = LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if log.len() > 16 << 20 {
+            let half = log.len() / 2;
+            let cut = log[half..].iter().position(|&b| b == b'\n').map_or(log.len(), |i| half + i + 1);
+            log.drain(..cut);
+        }
+        log.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The lines the test servers logged that carry `request_id` (JSON objects), once written:
+/// waits up to 5 s for at least one.
+pub fn logged_lines(request_id: &str) -> Vec<(String, Value)> {
+    let needle = format!("\"request_id\":\"{request_id}\"");
+    for _ in 0..100 {
+        shop_http::telemetry::flush();
+        let log = LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lines: Vec<(String, Value)> = String::from_utf8_lossy(&log)
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(|l| (l.to_owned(), serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))))
+            .collect();
+        if !lines.is_empty() {
+            return lines;
+        }
+        drop(log);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Vec::new()
+}
 
 /// A server in Alipay gateway mode, talking to a fake gateway; workers off (tests drive the
 /// outbox and expiry passes themselves).

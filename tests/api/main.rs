@@ -17,6 +17,7 @@ mod guests;
 mod hardening;
 mod i18n;
 mod limits;
+mod logs;
 mod money_once;
 mod openapi;
 mod pages;

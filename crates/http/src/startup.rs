@@ -7,11 +7,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{HttpServiceFactory, Server, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{Condition, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, Resource, guard, web};
+use actix_web::{App, HttpResponse, HttpServer, Resource, guard, web};
 use anyhow::Context as _;
 use shop_app::AppContext;
 use shop_app::config::{Profile, Settings};
-use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
@@ -261,33 +260,6 @@ fn cors(settings: &Settings) -> Cors {
         .max_age(3600)
 }
 
-/// Echoes the request id of the tracing span as `X-Request-Id`, logs one line per request
-/// inside that span (so the line carries the request id; the path redacted like the span's
-/// target), and counts the request as in progress while its handler runs
-/// (`AppContext::requests`).
-async fn request_id_header(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().copied();
-    // Counted while the handler runs: the outbox worker gives way when requests queue.
-    let _in_flight = req.app_data::<web::Data<State>>().map(|state| state.ctx.requests().enter());
-    let started = std::time::Instant::now();
-    let (method, path) = (req.method().clone(), req.path().to_owned());
-    let mut res = next.call(req).await?;
-    tracing::info!(
-        http.method = %method,
-        http.path = %crate::telemetry::redact_target(&path),
-        http.status = res.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    if let Some(value) = id.and_then(|id| header::HeaderValue::from_str(&id.to_string()).ok()) {
-        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
-    }
-    Ok(res)
-}
-
 /// The compatibility switch: business (4xx) errors answered with HTTP 200, same body.
 async fn business_errors_as_200(
     req: ServiceRequest,
@@ -424,8 +396,7 @@ fn build_app(
         .wrap(ErrorHandlers::new().default_handler(error::jsonify))
         .wrap(from_fn(error::localize))
         .wrap(Condition::new(settings.api.business_errors_as_200, from_fn(business_errors_as_200)))
-        .wrap(from_fn(request_id_header))
-        .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
+        .wrap(from_fn(crate::request_log::log_request))
         .wrap(cors(&settings))
         .wrap(from_fn(crate::security_headers::security_headers))
 }

@@ -1,193 +1,221 @@
-//! Structured logs, set up once per process, and what they may say about a request's URL.
-use std::borrow::Cow;
+//! Structured logs, set up once per process, written without making a worker wait.
+use std::cell::RefCell;
+use std::fmt;
+use std::io::Write;
+use std::sync::OnceLock;
 
-use actix_web::HttpMessage as _;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use tracing::Span;
-use tracing::field::Empty;
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::format::{FmtSpan, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::{SubscriberInitExt as _, TryInitError};
 
-/// Installs the global subscriber: `RUST_LOG` if set, else `filter`; JSON lines when
-/// `format` is `json`. Safe to call more than once (later calls do nothing).
+use crate::log_writer::{self, LogWriter};
+use crate::request_log::{self, LineFormat};
+
+/// The server's log output and the request line's format, once [`init`] has run.
+static OUTPUT: OnceLock<(LogWriter, LineFormat)> = OnceLock::new();
+
+/// Installs the global subscriber of the server: `RUST_LOG` if set, else `filter`; JSON
+/// lines when `format` is `json`; written to standard output by a thread of its own
+/// ([`LogWriter`]: a worker never waits for the output; when it falls behind by more than
+/// [`log_writer::DEFAULT_CAPACITY`] bytes, lines are dropped and counted). Safe to call more
+/// than once (later calls do nothing). Call [`flush`] before the process ends.
 pub fn init(format: &str, filter: &str) {
     init_with(format, filter, false);
 }
 
-/// As [`init`], writing to standard error when `to_stderr` (the operator commands, whose
-/// standard output is their result, e.g. `--json` documents).
+/// As [`init`]; when `to_stderr`, writes to standard error, on the calling thread (the
+/// operator commands, whose standard output is their result, e.g. `--json` documents).
 pub fn init_with(format: &str, filter: &str, to_stderr: bool) {
+    if to_stderr {
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let _ = install(format, filter, std::io::stderr, ansi);
+    } else {
+        init_to(format, filter, Box::new(std::io::stdout()));
+    }
+}
+
+/// As [`init`], writing to `sink` (the tests read what the server logs).
+pub fn init_to(format: &str, filter: &str, sink: Box<dyn Write + Send>) {
+    if OUTPUT.get().is_some() {
+        return;
+    }
+    let line_format = if format == "json" { LineFormat::Json } else { LineFormat::Plain };
+    let notice = match line_format {
+        LineFormat::Json => dropped_notice_json as log_writer::DroppedNotice,
+        LineFormat::Plain => dropped_notice_plain,
+    };
+    let writer = LogWriter::spawn(sink, log_writer::DEFAULT_CAPACITY, notice);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if install(format, filter, writer.clone(), ansi).is_ok()
+        && OUTPUT.set((writer.clone(), line_format)).is_ok()
+    {
+        return;
+    }
+    writer.stop();
+}
+
+/// Writes what the server logged and has not written yet (at exit; tests).
+pub fn flush() {
+    if let Some((writer, _)) = OUTPUT.get() {
+        writer.flush();
+    }
+}
+
+/// Where and how the request line is written, when [`init`] has run.
+pub(crate) fn request_output() -> Option<(&'static LogWriter, LineFormat)> {
+    OUTPUT.get().map(|(writer, format)| (writer, *format))
+}
+
+/// Log lines dropped because the output did not keep up, since start.
+pub fn dropped_lines() -> u64 {
+    OUTPUT.get().map_or(0, |(writer, _)| writer.dropped())
+}
+
+const DROPPED: &str = "log lines dropped: the log output did not keep up";
+
+fn dropped_notice_json(dropped: u64, out: &mut Vec<u8>) {
+    let mut ts = String::new();
+    let _ = SystemTime.format_time(&mut Writer::new(&mut ts));
+    let _ = writeln!(
+        out,
+        "{{\"timestamp\":\"{ts}\",\"level\":\"WARN\",\"message\":\"{DROPPED}\",\"dropped\":{dropped},\"target\":\"shop_http::log_writer\"}}"
+    );
+}
+
+fn dropped_notice_plain(dropped: u64, out: &mut Vec<u8>) {
+    let mut ts = String::new();
+    let _ = SystemTime.format_time(&mut Writer::new(&mut ts));
+    let _ = writeln!(out, "{ts}  WARN {DROPPED} dropped={dropped}");
+}
+
+fn install<W>(format: &str, filter: &str, writer: W, ansi: bool) -> Result<(), TryInitError>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_span_events(FmtSpan::NONE);
-    let _ = match (format == "json", to_stderr) {
-        (true, false) => builder.json().flatten_event(true).with_current_span(true).try_init(),
-        (true, true) => {
-            builder.json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr).try_init()
-        }
-        (false, false) => builder
-            .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .try_init(),
-        (false, true) => builder
-            .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .try_init(),
-    };
+    subscriber(format, env_filter, writer, ansi).try_init()
 }
 
-/// What a redacted value is replaced with.
-pub const REDACTED: &str = "[redacted]";
-
-/// A query parameter whose name (decoded, in any case) contains one of these has its value
-/// redacted: personal data (mobile numbers, email addresses, Alipay's `buyer_*`), secrets
-/// (codes, tokens, passwords) and signatures (`sign`, `signature`).
-const SENSITIVE_NAMES: [&str; 9] =
-    ["mobile", "phone", "email", "buyer", "code", "token", "password", "secret", "sign"];
-
-/// Paths whose rest is a secret: private download links (`/d/{token}`) and purchase pages
-/// (`/p/{token}`).
-const SECRET_PATH_PREFIXES: [&str; 2] = ["/d/", "/p/"];
-
-fn sensitive(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SENSITIVE_NAMES.iter().any(|s| name.contains(s))
-}
-
-/// A request target (path and query) as it may be logged: the secret part of a download path
-/// and the values of personal, secret or signed query parameters replaced with
-/// [`REDACTED`]; the rest as sent. Every log line that shows a request's path or target
-/// goes through this function.
-pub fn redact_target(target: &str) -> Cow<'_, str> {
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (target, None),
-    };
-    let secret_path = SECRET_PATH_PREFIXES.iter().find(|p| path.len() > p.len() && path.starts_with(*p));
-    let query_is_clean = query.is_none_or(|q| {
-        q.split('&').all(|pair| {
-            url::form_urlencoded::parse(pair.as_bytes()).next().is_none_or(|(name, _)| !sensitive(&name))
-        })
-    });
-    if secret_path.is_none() && query_is_clean {
-        return Cow::Borrowed(target);
-    }
-    let mut out = match secret_path {
-        Some(prefix) => format!("{prefix}{REDACTED}"),
-        None => path.to_owned(),
-    };
-    if let Some(query) = query {
-        out.push('?');
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            let hide =
-                url::form_urlencoded::parse(pair.as_bytes()).next().is_some_and(|(name, _)| sensitive(&name));
-            match pair.split_once('=') {
-                Some((name, _)) if hide => {
-                    out.push_str(name);
-                    out.push('=');
-                    out.push_str(REDACTED);
-                }
-                _ if hide => out.push_str(REDACTED),
-                _ => out.push_str(pair),
-            }
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// tracing-actix-web's root span of a request, with the same fields as its default
-/// (OpenTelemetry's names), except that `http.target` is [`redact_target`]ed: every event
-/// logged while the request runs carries this span's fields.
-pub struct RedactedRootSpan;
-
-impl RootSpanBuilder for RedactedRootSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        let target = request.uri().path_and_query().map_or("", |p| p.as_str());
-        let user_agent = request.headers().get("User-Agent").and_then(|h| h.to_str().ok()).unwrap_or("");
-        let route = request.match_pattern().unwrap_or_else(|| "default".to_owned());
-        let request_id = request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default();
-        let connection = request.connection_info();
-        tracing::info_span!(
-            "HTTP request",
-            http.method = %request.method(),
-            http.route = %route,
-            http.flavor = ?request.version(),
-            http.scheme = %connection.scheme(),
-            http.host = %connection.host(),
-            http.client_ip = %connection.realip_remote_addr().unwrap_or(""),
-            http.user_agent = %user_agent,
-            http.target = %redact_target(target),
-            http.status_code = Empty,
-            otel.name = %format!("{} {route}", request.method()),
-            otel.kind = "server",
-            otel.status_code = Empty,
-            request_id = %request_id,
-            exception.message = Empty,
-            exception.details = Empty,
+/// The subscriber [`init`] installs.
+fn subscriber<W>(format: &str, filter: EnvFilter, writer: W, ansi: bool) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE).with_writer(writer);
+    if format == "json" {
+        Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .map_event_format(|inner| WithRequestId { inner, json: true })
+                .finish(),
+        )
+    } else {
+        Box::new(
+            builder
+                .with_target(false)
+                .with_ansi(ansi)
+                .map_event_format(|inner| WithRequestId { inner, json: false })
+                .finish(),
         )
     }
+}
 
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+/// An event format that adds `request_id` to the events logged while a request's handler
+/// runs ([`request_log::current_request_id`]): first in a JSON object, last on a plain line.
+struct WithRequestId<F> {
+    inner: F,
+    json: bool,
+}
+
+thread_local! {
+    static EVENT: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl<S, N, F> FormatEvent<S, N> for WithRequestId<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let Some(id) = request_log::current_request_id() else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        EVENT.with_borrow_mut(|text| {
+            text.clear();
+            self.inner.format_event(ctx, Writer::new(&mut *text), event)?;
+            let json_object = if self.json { text.strip_prefix('{') } else { None };
+            match (json_object, text.strip_suffix('\n')) {
+                (Some(rest), _) => write!(writer, "{{\"request_id\":\"{id}\",{rest}"),
+                (None, Some(line)) => writeln!(writer, "{line} request_id={id}"),
+                (None, None) => write!(writer, "{text} request_id={id}"),
+            }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::{Arc, Mutex};
 
-    #[test]
-    fn personal_secret_and_signed_values_are_redacted() {
-        for (target, logged) in [
-            (
-                "/api/v1/user/user/send_sms/?mobile=13812345678",
-                "/api/v1/user/user/send_sms/?mobile=[redacted]",
-            ),
-            ("/api/v1/user/user/mobile/?MOBILE=13812345678", "/api/v1/user/user/mobile/?MOBILE=[redacted]"),
-            // The name as the server decodes it counts, however it is spelled on the wire.
-            (
-                "/api/v1/user/user/mobile/?mob%69le=13812345678",
-                "/api/v1/user/user/mobile/?mob%69le=[redacted]",
-            ),
-            (
-                "/pay/result/?out_trade_no=CS1&total_amount=1.00&buyer_logon_id=a%40b.com&sign=AbC%3D&sign_type=RSA2",
-                "/pay/result/?out_trade_no=CS1&total_amount=1.00&buyer_logon_id=[redacted]&sign=[redacted]&sign_type=[redacted]",
-            ),
-            (
-                "/x?email=a@b.com&code=123456&token=t&password=p&secret=s",
-                "/x?email=[redacted]&code=[redacted]&token=[redacted]&password=[redacted]&secret=[redacted]",
-            ),
-            (
-                "/media/private/c/1/v.mp4?expires=1700000600&signature=abcd",
-                "/media/private/c/1/v.mp4?expires=1700000600&signature=[redacted]",
-            ),
-            ("/x?phone", "/x?[redacted]"),
-            ("/d/SECRETTOKEN", "/d/[redacted]"),
-            ("/d/SECRETTOKEN?mobile=1", "/d/[redacted]?mobile=[redacted]"),
-            ("/p/SECRETTOKEN", "/p/[redacted]"),
-        ] {
-            assert_eq!(redact_target(target), logged, "{target}");
+    use super::*;
+    use crate::request_log::RequestId;
+
+    /// Runs `f` under the subscriber of `format` and returns what it logged.
+    fn logged(format: &str, f: impl FnOnce()) -> String {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&got);
+        let writer = move || Capture(Arc::clone(&sink));
+        tracing::subscriber::with_default(subscriber(format, EnvFilter::new("info"), writer, false), f);
+        String::from_utf8(got.lock().expect("not poisoned").clone()).expect("UTF-8")
+    }
+
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 
     #[test]
-    fn other_targets_are_logged_as_sent() {
-        for target in [
-            "/api/v1/course/search/?search=python&page=2",
-            "/api/v1/order/success/?out_trade_no=CS2026",
-            "/api/v1/course/list/?ordering=-students&course_category=1",
-            "/api/v1/order/CS2026/",
-            "/d/",
-            "/docs/",
-            "/x?&=&a",
-            "",
-        ] {
-            assert!(matches!(redact_target(target), Cow::Borrowed(t) if t == target), "{target}");
-        }
+    fn events_logged_while_a_request_runs_carry_its_request_id() {
+        let id = RequestId::generate();
+        let log = |format| {
+            logged(format, || {
+                tracing::info!(user.id = 7, "outside");
+                request_log::in_request(id, || tracing::info!(user.id = 7, "inside"));
+            })
+        };
+        let text = log("json");
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!((&lines[0]["message"], lines[0].get("request_id")), (&"outside".into(), None));
+        assert_eq!(lines[1]["message"], "inside");
+        assert_eq!(lines[1]["request_id"], id.to_string());
+        assert_eq!(lines[1]["user.id"], 7);
+
+        let text = log("pretty");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("outside user.id=7"), "{text}");
+        assert!(lines[1].ends_with(&format!("inside user.id=7 request_id={id}")), "{text}");
     }
 }
