@@ -13,7 +13,7 @@
 #   BURST             seconds of the burst run (0: none)                    default 30
 #   BURST_ORDERS      orders paid by the burst (must outlast it)            default 30000
 #   USERS             buyers (each with an email address)                   default 100
-#   CATALOG_COURSES   courses of bench/gen_catalog.py                       default 400
+#   CATALOG_COURSES   courses of bench/gen_catalog.py                       default 2000
 #   CARGO_TARGET_DIR  where the release binary is built                     default /var/cache/course-shop/target-bench
 #   BENCH_BIN         a course-shop binary built already (then nothing is built; say which
 #                     revision and profile it is in BENCH_BIN_DESC)
@@ -42,7 +42,7 @@ ORDERS=${ORDERS:-4000}
 BURST=${BURST:-30}
 BURST_ORDERS=${BURST_ORDERS:-30000}
 USERS=${USERS:-100}
-CATALOG_COURSES=${CATALOG_COURSES:-400}
+CATALOG_COURSES=${CATALOG_COURSES:-2000}
 PASSWORD='bench password 1'
 APP_ID=2021000000000001
 SELLER_ID=2088000000000001

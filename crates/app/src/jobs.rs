@@ -390,8 +390,9 @@ pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler]) -> AppResu
             break;
         }
         let mut follow_ups = Vec::new();
-        // Jobs in claim order, grouped by handler (each kind has one).
-        let mut groups: Vec<(&dyn JobHandler, Vec<row::Model>, Vec<Claimed>)> = Vec::new();
+        // Jobs in claim order, grouped by handler (by its place in `handlers`: handlers are
+        // zero-sized, so their addresses may not tell them apart).
+        let mut groups: Vec<(usize, Vec<row::Model>, Vec<Claimed>)> = Vec::new();
         for job in claimed {
             let parsed = match serde_json::from_str::<Job>(&job.payload) {
                 Ok(parsed) => parsed,
@@ -401,13 +402,13 @@ pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler]) -> AppResu
                     continue;
                 }
             };
-            let Some(handler) = handler_of(handlers, &job.kind) else {
+            let Some(handler) = handlers.iter().position(|h| h.kinds().contains(&job.kind.as_str())) else {
                 let failure = Failure::Retry(format!("no handler for job kind {}", job.kind));
                 settle(ctx, handlers, &job, Err(failure), &mut pass).await?;
                 continue;
             };
             let read = Claimed { id: job.id, job: parsed };
-            match groups.iter_mut().find(|(h, _, _)| std::ptr::addr_eq(*h, handler)) {
+            match groups.iter_mut().find(|(h, _, _)| *h == handler) {
                 Some((_, rows, jobs)) => {
                     rows.push(job);
                     jobs.push(read);
@@ -416,7 +417,7 @@ pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler]) -> AppResu
             }
         }
         for (handler, rows, jobs) in groups {
-            let batch = handler.run_batch(ctx, jobs).await;
+            let batch = handlers[handler].run_batch(ctx, jobs).await;
             let mut outcomes = batch.outcomes.into_iter();
             for job in &rows {
                 let outcome = outcomes
