@@ -40,6 +40,7 @@ with_gateway_on_both_backends!(
     notify_buyers_mails_each_owner_once_with_fresh_links,
     sales_reports_units_revenue_conversion_and_refunds,
     sales_are_summed_per_beijing_day_and_per_course,
+    a_failed_job_in_a_batch_is_retried_alone,
 );
 
 /// Course 38 has no period (access for good), course 2 has 730 days: one order for both,
@@ -261,6 +262,81 @@ async fn twenty_concurrent_downloads_on_five_left_serve_exactly_five(app: TestAp
     }
     assert_eq!((ok, gone), (5, 15));
     assert_eq!(my_links(&app, &token).await[0]["downloads_left"], 0);
+}
+
+/// The worker runs a batch of `order_paid` jobs together; when one of them fails (here a
+/// trigger refuses to count course 3's learners), the others still finish, with their emails
+/// in the same pass, and only the failed one is tried again later: no course is counted
+/// twice, no email sent twice.
+async fn a_failed_job_in_a_batch_is_retried_alone(app: TestApp, gw: FakeGateway) {
+    use sea_orm::ConnectionTrait;
+    let db = app.ctx.db();
+    let students = || async {
+        let courses = shop_db::orders::courses(db, &[2, 3, 4]).await.expect("courses");
+        courses.iter().map(|c| (c.id, c.students)).collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = students().await;
+    let mut orders = Vec::new();
+    for (name, course) in [("batch2", 2), ("batch3", 3), ("batch4", 4)] {
+        let token = app.buyer_with_email(name).await;
+        orders.push(app.order(&token, &[course]).await);
+    }
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let (create, drop) = if postgres {
+        db.execute_unprepared(
+            "CREATE FUNCTION refuse_course_3() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+        )
+        .await
+        .expect("function");
+        (
+            "CREATE TRIGGER refuse_course_3 BEFORE UPDATE ON courses FOR EACH ROW WHEN (NEW.id = 3) EXECUTE FUNCTION refuse_course_3()",
+            "DROP TRIGGER refuse_course_3 ON courses",
+        )
+    } else {
+        (
+            "CREATE TRIGGER refuse_course_3 BEFORE UPDATE ON courses WHEN NEW.id = 3 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            "DROP TRIGGER refuse_course_3",
+        )
+    };
+    db.execute_unprepared(create).await.expect("trigger");
+    for (no, fen) in &orders {
+        let (_, text) = app.post_notify(gw.sign(&gw.paid_notify(no, *fen, TradeStatus::TradeSuccess))).await;
+        assert_eq!(text, "success");
+    }
+    let pass = shop_app::worker::run_once(&app.ctx).await.expect("pass");
+    assert_eq!((pass.claimed, pass.done, pass.retried, pass.failed), (3, 4, 1, 0), "{pass:?}");
+    let paid = shop_db::outbox::list(db, Some("order_paid")).await.expect("jobs");
+    let failed: Vec<_> = paid.iter().filter(|j| j.status == "pending").collect();
+    assert_eq!(failed.len(), 1, "{paid:?}");
+    assert!(failed[0].payload.contains(&orders[1].0), "{failed:?}");
+    assert!(failed[0].last_error.as_deref().is_some_and(|e| e.contains("refused")), "{failed:?}");
+    let mid = students().await;
+    assert_eq!((mid[&2], mid[&3], mid[&4]), (before[&2] + 1, before[&3], before[&4] + 1));
+    let mails = || std::fs::read_dir(app.dir.join("mail")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(mails(), 2, "the emails of the two orders done, in the same pass");
+
+    db.execute_unprepared(drop).await.expect("drop trigger");
+    db.execute_unprepared("UPDATE outbox SET next_attempt_at = created_time WHERE status = 'pending'")
+        .await
+        .expect("due now");
+    app.drain_outbox().await;
+    let after = students().await;
+    assert_eq!(
+        after.values().copied().collect::<Vec<_>>(),
+        before.values().map(|n| n + 1).collect::<Vec<_>>()
+    );
+    assert_eq!(mails(), 3, "one email per order");
+    let jobs = shop_db::outbox::list(db, None).await.expect("jobs");
+    let kinds = |kind: &str| jobs.iter().filter(|j| j.kind == kind).collect::<Vec<_>>();
+    assert_eq!(kinds("order_paid").len(), 3);
+    assert_eq!(kinds("order_email").len(), 3);
+    assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
+    let attempts: Vec<i32> = kinds("order_paid").iter().map(|j| j.attempts).collect();
+    assert_eq!(
+        attempts.iter().filter(|a| **a == 2).count(),
+        1,
+        "only the failed job ran again: {attempts:?}"
+    );
 }
 
 async fn the_confirmation_email_is_written_once_with_working_links(app: TestApp, gw: FakeGateway) {

@@ -361,8 +361,9 @@ pub struct OutboxSettings {
     pub backoff_base_seconds: i64,
     /// Largest retry delay.
     pub backoff_max_seconds: i64,
-    /// With at least this many HTTP requests in progress in the process, the worker takes
-    /// one batch per poll interval instead of one after another (0: never holds back).
+    /// With at least this many HTTP requests in progress in the process, the worker pauses
+    /// after each batch as long as the batch took instead of running them one after another
+    /// (0: never holds back).
     pub yield_at_requests: usize,
 }
 

@@ -273,12 +273,36 @@ impl From<AppError> for Failure {
 /// What one pass of the worker did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxPass {
+    /// Jobs claimed from the queue (not counting those the pass's own jobs enqueued and ran).
+    pub claimed: usize,
     /// Jobs finished.
     pub done: usize,
     /// Jobs that will be retried.
     pub retried: usize,
     /// Jobs given up.
     pub failed: usize,
+}
+
+/// Most jobs one pass claims (a full batch: the worker looks again at once).
+pub const BATCH: usize = 32;
+
+/// A claimed job, read: its row's id and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The outbox row.
+    pub id: i64,
+    /// The job.
+    pub job: Job,
+}
+
+/// What a handler did with a batch of jobs ([`JobHandler::run_batch`]).
+#[derive(Default)]
+pub struct BatchRun {
+    /// How each job ended, in the order of the batch.
+    pub outcomes: Vec<Result<(), Failure>>,
+    /// Jobs the batch enqueued already claimed (`enqueue_claimed`): the pass runs them next,
+    /// instead of a later pass claiming them.
+    pub follow_ups: Vec<row::Model>,
 }
 
 /// Runs the jobs of some kinds: a feature's part of the worker.
@@ -291,6 +315,18 @@ pub trait JobHandler: Send + Sync {
     /// transaction of its own database effects when it has some, so that they commit
     /// together.
     async fn run(&self, ctx: &AppContext, id: i64, job: Job) -> Result<(), Failure>;
+
+    /// Runs several jobs of its kinds claimed by one pass (default: one after the other with
+    /// [`Self::run`]). A handler that does them together completes each job it reports done
+    /// (in one statement, [`complete_all`]), and makes a job that fails fail alone: the others
+    /// are not run again.
+    async fn run_batch(&self, ctx: &AppContext, jobs: Vec<Claimed>) -> BatchRun {
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for Claimed { id, job } in jobs {
+            outcomes.push(self.run(ctx, id, job).await);
+        }
+        BatchRun { outcomes, follow_ups: Vec::new() }
+    }
 
     /// Records, in `txn`, that the job was given up after `reason` (default: nothing more).
     async fn given_up(&self, _txn: &DatabaseTransaction, _job: &Job, _reason: &str) -> AppResult<()> {
@@ -306,42 +342,121 @@ pub async fn complete(conn: &impl ConnectionTrait, id: i64) -> Result<(), Failur
     Ok(outbox::complete(conn, id).await?)
 }
 
+/// Marks jobs done in one statement (in the caller's transaction, with the jobs' effects).
+///
+/// # Errors
+/// Database errors.
+pub async fn complete_all(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), Failure> {
+    Ok(outbox::complete_many(conn, ids).await?)
+}
+
+/// Enqueues `jobs` claimed by the running pass, in the caller's transaction, to return as
+/// [`BatchRun::follow_ups`]: the pass runs them right after the batch (a job whose key
+/// exists already is not added, nor returned).
+///
+/// # Errors
+/// Database errors.
+pub async fn enqueue_claimed(
+    ctx: &AppContext,
+    txn: &impl ConnectionTrait,
+    jobs: &[Job],
+) -> AppResult<Vec<row::Model>> {
+    let rows = jobs.iter().map(Job::to_row).collect::<AppResult<Vec<_>>>()?;
+    let lease = Duration::seconds(ctx.settings.outbox.lease_seconds);
+    Ok(outbox::enqueue_claimed(txn, &rows, Utc::now(), lease).await?)
+}
+
 fn handler_of<'h>(handlers: &[&'h dyn JobHandler], kind: &str) -> Option<&'h dyn JobHandler> {
     handlers.iter().copied().find(|h| h.kinds().contains(&kind))
 }
 
-/// Claims the due jobs once and runs each with the handler of its kind.
+/// How many rounds of follow-ups one pass runs (an `order_paid` job's email is the one).
+const FOLLOW_UP_ROUNDS: usize = 3;
+
+/// Claims up to [`BATCH`] due jobs once and runs them, each kind's together with the handler
+/// of its kind ([`JobHandler::run_batch`]), then the jobs they enqueued claimed.
 ///
 /// # Errors
-/// Database errors while claiming.
+/// Database errors while claiming or recording a failure.
 pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler]) -> AppResult<OutboxPass> {
     let cfg = &ctx.settings.outbox;
-    let claimed = outbox::claim_due(&ctx.db, Utc::now(), Duration::seconds(cfg.lease_seconds), 20).await?;
-    let mut pass = OutboxPass::default();
-    for job in claimed {
-        let outcome = match serde_json::from_str::<Job>(&job.payload) {
-            Err(e) => Err(Failure::Permanent(format!("unreadable job payload: {e}"))),
-            Ok(parsed) => match handler_of(handlers, &job.kind) {
-                Some(handler) => handler.run(ctx, job.id, parsed).await,
-                None => Err(Failure::Retry(format!("no handler for job kind {}", job.kind))),
-            },
-        };
-        match outcome {
-            Ok(()) => pass.done += 1,
-            Err(Failure::Retry(msg)) if job.attempts < cfg.max_attempts => {
-                let delay = backoff(job.attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds);
-                tracing::warn!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, error = %msg, retry_in_s = delay.num_seconds(), "outbox job failed; will retry");
-                outbox::fail(&ctx.db, job.id, &msg, Some(Utc::now() + delay)).await?;
-                pass.retried += 1;
-            }
-            Err(Failure::Retry(msg) | Failure::Permanent(msg)) => {
-                tracing::error!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, error = %msg, "outbox job failed for good");
-                give_up(ctx, handlers, &job, &msg).await?;
-                pass.failed += 1;
+    let lease = Duration::seconds(cfg.lease_seconds);
+    let mut claimed = outbox::claim_due(&ctx.db, Utc::now(), lease, BATCH as u64).await?;
+    let mut pass = OutboxPass { claimed: claimed.len(), ..OutboxPass::default() };
+    // Follow-ups left after the last round keep their lease: a later pass runs them when it
+    // runs out.
+    for _ in 0..FOLLOW_UP_ROUNDS {
+        if claimed.is_empty() {
+            break;
+        }
+        let mut follow_ups = Vec::new();
+        // Jobs in claim order, grouped by handler (by its place in `handlers`: handlers are
+        // zero-sized, so their addresses may not tell them apart).
+        let mut groups: Vec<(usize, Vec<row::Model>, Vec<Claimed>)> = Vec::new();
+        for job in claimed {
+            let parsed = match serde_json::from_str::<Job>(&job.payload) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    let failure = Failure::Permanent(format!("unreadable job payload: {e}"));
+                    settle(ctx, handlers, &job, Err(failure), &mut pass).await?;
+                    continue;
+                }
+            };
+            let Some(handler) = handlers.iter().position(|h| h.kinds().contains(&job.kind.as_str())) else {
+                let failure = Failure::Retry(format!("no handler for job kind {}", job.kind));
+                settle(ctx, handlers, &job, Err(failure), &mut pass).await?;
+                continue;
+            };
+            let read = Claimed { id: job.id, job: parsed };
+            match groups.iter_mut().find(|(h, _, _)| *h == handler) {
+                Some((_, rows, jobs)) => {
+                    rows.push(job);
+                    jobs.push(read);
+                }
+                None => groups.push((handler, vec![job], vec![read])),
             }
         }
+        for (handler, rows, jobs) in groups {
+            let batch = handlers[handler].run_batch(ctx, jobs).await;
+            let mut outcomes = batch.outcomes.into_iter();
+            for job in &rows {
+                let outcome = outcomes
+                    .next()
+                    .unwrap_or_else(|| Err(Failure::Retry("the handler reported no outcome".into())));
+                settle(ctx, handlers, job, outcome, &mut pass).await?;
+            }
+            follow_ups.extend(batch.follow_ups);
+        }
+        claimed = follow_ups;
     }
     Ok(pass)
+}
+
+/// Records how a job's attempt ended: done (the handler completed it), retried after the
+/// backoff, or given up.
+async fn settle(
+    ctx: &AppContext,
+    handlers: &[&dyn JobHandler],
+    job: &row::Model,
+    outcome: Result<(), Failure>,
+    pass: &mut OutboxPass,
+) -> AppResult<()> {
+    let cfg = &ctx.settings.outbox;
+    match outcome {
+        Ok(()) => pass.done += 1,
+        Err(Failure::Retry(msg)) if job.attempts < cfg.max_attempts => {
+            let delay = backoff(job.attempts, cfg.backoff_base_seconds, cfg.backoff_max_seconds);
+            tracing::warn!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, error = %msg, retry_in_s = delay.num_seconds(), "outbox job failed; will retry");
+            outbox::fail(&ctx.db, job.id, &msg, Some(Utc::now() + delay)).await?;
+            pass.retried += 1;
+        }
+        Err(Failure::Retry(msg) | Failure::Permanent(msg)) => {
+            tracing::error!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, error = %msg, "outbox job failed for good");
+            give_up(ctx, handlers, job, &msg).await?;
+            pass.failed += 1;
+        }
+    }
+    Ok(())
 }
 
 async fn give_up(
@@ -370,6 +485,76 @@ fn backoff(attempt: i32, base: i64, max: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CATALOG: &str = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[{"id":1,"name":"C","teacher_id":1,"price":"9.90","period":30}]}"#;
+
+    fn email_job(order_id: i64) -> NewJob {
+        Job::OrderEmail { order_id }.to_row().expect("row")
+    }
+
+    /// Two workers claiming at the same time never take the same job: each due job is
+    /// claimed once, with its first attempt counted once.
+    #[tokio::test]
+    async fn two_concurrent_batch_claims_take_different_jobs() {
+        for (db, _) in crate::test_support::seeded_on_both_backends(CATALOG).await {
+            for id in 1..=50 {
+                assert!(outbox::enqueue(&db, &email_job(id)).await.expect("enqueue"));
+            }
+            let (now, lease) = (Utc::now(), Duration::seconds(60));
+            let (a, b) = tokio::join!(
+                outbox::claim_due(&db, now, lease, BATCH as u64),
+                outbox::claim_due(&db, now, lease, BATCH as u64)
+            );
+            let (a, b) = (a.expect("claim a"), b.expect("claim b"));
+            assert_eq!(a.len() + b.len(), 50, "{} + {}", a.len(), b.len());
+            assert!(a.len() <= BATCH && b.len() <= BATCH);
+            let mut ids: Vec<i64> = a.iter().chain(&b).map(|j| j.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 50, "no job claimed twice");
+            let leased = |j: &row::Model| {
+                j.attempts == 1
+                    && j.locked_until.is_some_and(|t| (t - (now + lease)).num_milliseconds().abs() < 2)
+            };
+            assert!(a.iter().chain(&b).all(leased), "{a:?} {b:?}");
+            let stored = outbox::list(&db, None).await.expect("list");
+            assert!(stored.iter().all(|j| j.attempts == 1 && j.locked_until.is_some()), "{stored:?}");
+            assert!(outbox::claim_due(&db, now, lease, 50).await.expect("again").is_empty(), "all leased");
+        }
+    }
+
+    /// Jobs enqueued claimed are leased to their pass (no other claim takes them until the
+    /// lease runs out), a key that exists is neither added nor returned, and one statement
+    /// completes a batch.
+    #[tokio::test]
+    async fn jobs_enqueued_claimed_are_leased_deduplicated_and_completed_together() {
+        for (db, _) in crate::test_support::seeded_on_both_backends(CATALOG).await {
+            assert!(outbox::enqueue(&db, &email_job(1)).await.expect("enqueue"));
+            let (now, lease) = (Utc::now(), Duration::seconds(60));
+            let added = outbox::enqueue_claimed(&db, &[email_job(1), email_job(2), email_job(3)], now, lease)
+                .await
+                .expect("enqueue claimed");
+            let keys: Vec<&str> = added.iter().map(|j| j.dedupe_key.as_str()).collect();
+            assert_eq!(keys, ["order_email:2", "order_email:3"], "the existing key is left out");
+            let leased = |j: &row::Model| {
+                j.attempts == 1
+                    && j.locked_until.is_some_and(|t| (t - (now + lease)).num_milliseconds().abs() < 2)
+            };
+            assert!(added.iter().all(leased), "{added:?}");
+            let claimed = outbox::claim_due(&db, now, lease, 50).await.expect("claim");
+            assert_eq!(claimed.iter().map(|j| j.dedupe_key.as_str()).collect::<Vec<_>>(), ["order_email:1"]);
+            let later = now + lease + Duration::seconds(1);
+            assert_eq!(outbox::claim_due(&db, later, lease, 50).await.expect("after the lease").len(), 3);
+            let ids: Vec<i64> = added.iter().map(|j| j.id).collect();
+            outbox::complete_many(&db, &ids).await.expect("complete");
+            let done: Vec<_> = outbox::list(&db, None).await.expect("list");
+            let status = |key: &str| done.iter().find(|j| j.dedupe_key == key).map(|j| j.status.clone());
+            assert_eq!(status("order_email:1").as_deref(), Some(outbox::PENDING));
+            assert_eq!(status("order_email:2").as_deref(), Some(outbox::DONE));
+            assert_eq!(status("order_email:3").as_deref(), Some(outbox::DONE));
+            assert!(outbox::enqueue_claimed(&db, &[], now, lease).await.expect("none").is_empty());
+        }
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

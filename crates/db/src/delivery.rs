@@ -265,15 +265,34 @@ pub async fn material_version(
 
 /// The distinct material names of a course, sorted.
 pub async fn material_names(conn: &impl ConnectionTrait, course_id: i64) -> Result<Vec<String>, DbErr> {
-    let mut names: Vec<String> = material::Entity::find()
+    Ok(material_names_of(conn, &[course_id]).await?.remove(&course_id).unwrap_or_default())
+}
+
+/// The distinct material names of each of these courses, sorted, in one query (courses
+/// without materials are left out).
+pub async fn material_names_of(
+    conn: &impl ConnectionTrait,
+    course_ids: &[i64],
+) -> Result<HashMap<i64, Vec<String>>, DbErr> {
+    let mut names: HashMap<i64, Vec<String>> = HashMap::new();
+    if course_ids.is_empty() {
+        return Ok(names);
+    }
+    let rows: Vec<(i64, String)> = material::Entity::find()
         .select_only()
+        .column(material::Column::CourseId)
         .column(material::Column::Name)
-        .filter(material::Column::CourseId.eq(course_id))
+        .filter(material::Column::CourseId.is_in(course_ids.iter().copied()))
         .distinct()
         .into_tuple()
         .all(conn)
         .await?;
-    names.sort();
+    for (course_id, name) in rows {
+        names.entry(course_id).or_default().push(name);
+    }
+    for list in names.values_mut() {
+        list.sort();
+    }
     Ok(names)
 }
 
@@ -395,6 +414,23 @@ pub async fn links_of_order(
         q = q.filter(download_link::Column::IssueKey.eq(key));
     }
     q.order_by_asc(download_link::Column::Id).all(conn).await
+}
+
+/// The links of several orders issued for `issue_key`, in one query, oldest first.
+pub async fn links_of_orders(
+    conn: &impl ConnectionTrait,
+    order_ids: &[i64],
+    issue_key: &str,
+) -> Result<Vec<download_link::Model>, DbErr> {
+    if order_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    download_link::Entity::find()
+        .filter(download_link::Column::OrderId.is_in(order_ids.iter().copied()))
+        .filter(download_link::Column::IssueKey.eq(issue_key))
+        .order_by_asc(download_link::Column::Id)
+        .all(conn)
+        .await
 }
 
 /// Every link of a user, newest first.

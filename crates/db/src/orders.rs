@@ -330,8 +330,8 @@ pub async fn by_out_trade_no(
     order::Entity::find().filter(order::Column::OutTradeNo.eq(out_trade_no)).one(conn).await
 }
 
-/// The orders with these numbers (those that exist, in no particular order): one query for a
-/// batch of statement lines.
+/// The orders with these numbers (those that exist, in no particular order), in one query: a
+/// batch of statement lines, a batch of paid orders' jobs.
 pub async fn by_out_trade_nos(
     conn: &impl ConnectionTrait,
     out_trade_nos: &[String],
@@ -381,6 +381,14 @@ pub async fn set_purchase_token_hash(
         .map(|_| ())
 }
 
+/// The orders with these ids (those that exist), in one query.
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<order::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    order::Entity::find().filter(order::Column::Id.is_in(ids.iter().copied())).all(conn).await
+}
+
 /// An order by id.
 pub async fn by_id(conn: &impl ConnectionTrait, id: i64) -> Result<Option<order::Model>, DbErr> {
     order::Entity::find_by_id(id).one(conn).await
@@ -420,6 +428,22 @@ pub async fn reusable(
 pub async fn details(conn: &impl ConnectionTrait, order_id: i64) -> Result<Vec<order_detail::Model>, DbErr> {
     order_detail::Entity::find()
         .filter(order_detail::Column::OrderId.eq(order_id))
+        .order_by_asc(order_detail::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// The lines of several orders, in one query, each order's in the order of [`details`].
+pub async fn details_of(
+    conn: &impl ConnectionTrait,
+    order_ids: &[i64],
+) -> Result<Vec<order_detail::Model>, DbErr> {
+    if order_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    order_detail::Entity::find()
+        .filter(order_detail::Column::OrderId.is_in(order_ids.iter().copied()))
+        .order_by_asc(order_detail::Column::OrderId)
         .order_by_asc(order_detail::Column::Id)
         .all(conn)
         .await

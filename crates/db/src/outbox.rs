@@ -41,6 +41,38 @@ pub async fn enqueue(conn: &impl ConnectionTrait, job: &NewJob) -> Result<bool, 
     Ok(conn.execute(&insert).await?.rows_affected() == 1)
 }
 
+/// Enqueues `jobs` already claimed by the caller, in one statement: each row is written as
+/// [`claim_due`] would have left it (leased until `now + lease`, its first attempt), so no
+/// other worker takes it while the caller runs it in the same pass; if the caller stops
+/// before finishing it, the lease runs out and any worker takes it as any due job. A job
+/// whose `dedupe_key` exists already is not added (nor returned). Returns the rows added.
+pub async fn enqueue_claimed(
+    conn: &impl ConnectionTrait,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let Some(first) = jobs.first() else { return Ok(Vec::new()) };
+    let claimed = |job: &NewJob| {
+        let mut row = job_row(job, now);
+        row.locked_until = Set(Some(now + lease));
+        row.attempts = Set(1);
+        set_values(&row)
+    };
+    let mut insert = Query::insert();
+    insert.into_table(outbox::Entity).columns(claimed(first).into_iter().map(|(c, _)| c));
+    for job in jobs {
+        insert.values_panic(claimed(job).into_iter().map(|(_, v)| Expr::val(v)));
+    }
+    insert
+        .on_conflict(on_duplicate())
+        .returning(Query::returning().columns(outbox::Column::iter().map(|c| (outbox::Entity, c))));
+    let statement = conn.get_database_backend().build(&insert);
+    let mut added = outbox::Entity::find().from_raw_sql(statement).all(conn).await?;
+    added.sort_by_key(|job| job.id);
+    Ok(added)
+}
+
 /// The row of a new job: pending, due now.
 pub(crate) fn job_row(job: &NewJob, now: DateTime<Utc>) -> outbox::ActiveModel {
     outbox::ActiveModel {
@@ -92,27 +124,32 @@ pub async fn claim_due(
         claimed.sort_by_key(|job| job.id);
         return Ok(claimed);
     }
+    // SQLite has one writer: inside this (immediate) transaction nobody else changes the
+    // candidates, so one UPDATE leases them all.
     let txn = crate::begin_write(db).await?;
     let select = outbox::Entity::find().filter(due(now)).order_by_asc(outbox::Column::Id).limit(limit);
     let candidates = select.all(&txn).await?;
-    let mut claimed = Vec::with_capacity(candidates.len());
-    for job in candidates {
-        let mut lease_it = Query::update();
-        lease_it
-            .table(outbox::Entity)
-            .values(leased(now, lease))
-            .and_where(Expr::col((outbox::Entity, outbox::Column::Id)).eq(job.id))
-            .cond_where(due(now));
-        if txn.execute(&lease_it).await?.rows_affected() == 1 {
-            claimed.push(outbox::Model {
-                attempts: job.attempts + 1,
-                locked_until: Some(now + lease),
-                ..job
-            });
-        }
+    if candidates.is_empty() {
+        txn.commit().await?;
+        return Ok(candidates);
+    }
+    let mut lease_them = Query::update();
+    lease_them
+        .table(outbox::Entity)
+        .values(leased(now, lease))
+        .and_where(Expr::col((outbox::Entity, outbox::Column::Id)).is_in(candidates.iter().map(|j| j.id)))
+        .cond_where(due(now));
+    let leased_rows = txn.execute(&lease_them).await?.rows_affected();
+    if leased_rows != candidates.len() as u64 {
+        // Cannot happen with one writer; claim nothing rather than a job another has.
+        txn.rollback().await?;
+        return Ok(Vec::new());
     }
     txn.commit().await?;
-    Ok(claimed)
+    Ok(candidates
+        .into_iter()
+        .map(|job| outbox::Model { attempts: job.attempts + 1, locked_until: Some(now + lease), ..job })
+        .collect())
 }
 
 /// What claiming a job writes: a lease until `now + lease`, one more attempt.
@@ -161,12 +198,20 @@ fn claim_statement(now: DateTime<Utc>, lease: Duration, limit: u64) -> WithQuery
 
 /// Marks a job done.
 pub async fn complete(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
+    complete_many(conn, &[id]).await
+}
+
+/// Marks jobs done, in one statement (in the caller's transaction, with the jobs' effects).
+pub async fn complete_many(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value(DONE))
         .col_expr(outbox::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::UpdatedTime, Expr::value(Utc::now()))
-        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
         .exec(conn)
         .await
         .map(|_| ())

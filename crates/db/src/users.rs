@@ -58,6 +58,14 @@ pub async fn by_id(conn: &impl ConnectionTrait, id: i64) -> Result<Option<user::
     user::Entity::find_by_id(id).one(conn).await
 }
 
+/// The accounts with these ids (those that exist), in one query.
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<user::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(conn).await
+}
+
 /// An account by exact username.
 pub async fn by_username(conn: &impl ConnectionTrait, username: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find().filter(user::Column::Username.eq(username)).one(conn).await

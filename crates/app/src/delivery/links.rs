@@ -1,6 +1,8 @@
 //! Private download links: one per paid order and downloadable material, unguessable, with a
 //! download limit counted atomically, serving the latest version of the material. They work
 //! without logging in, like the seed's e-book links; a refund revokes them.
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use chrono::Utc;
 use sea_orm::ConnectionTrait;
@@ -40,12 +42,29 @@ pub(crate) async fn issue_links_of_lines(
     only_course: Option<i64>,
     max_downloads: i32,
 ) -> AppResult<Vec<download_link::Model>> {
+    let courses: Vec<i64> =
+        lines.iter().map(|l| l.course_id).filter(|c| only_course.is_none_or(|only| only == *c)).collect();
+    let names = delivery::material_names_of(txn, &courses).await?;
+    issue_links_named(txn, order, lines, &names, issue_key, only_course, max_downloads).await
+}
+
+/// [`issue_links_of_lines`] with the material names of the lines' courses read already
+/// (`delivery::material_names_of`; a course missing there has none).
+pub(crate) async fn issue_links_named(
+    txn: &impl ConnectionTrait,
+    order: &order::Model,
+    lines: &[order_detail::Model],
+    names: &HashMap<i64, Vec<String>>,
+    issue_key: &str,
+    only_course: Option<i64>,
+    max_downloads: i32,
+) -> AppResult<Vec<download_link::Model>> {
     let mut links = Vec::new();
     for line in lines {
         if only_course.is_some_and(|c| c != line.course_id) {
             continue;
         }
-        for name in delivery::material_names(txn, line.course_id).await? {
+        for name in names.get(&line.course_id).into_iter().flatten() {
             let token = new_token();
             let link = delivery::issue_link(
                 txn,
@@ -54,7 +73,7 @@ pub(crate) async fn issue_links_of_lines(
                     order_id: order.id,
                     user_id: order.user_id,
                     course_id: line.course_id,
-                    material_name: &name,
+                    material_name: name,
                     issue_key,
                     max_downloads,
                 },

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# The deferred work of a payment (issue 10, §3): the CPU the outbox's jobs of N paid orders
+# cost the server and Postgres, measured apart from the notifies that caused them, and how far
+# behind the purchase emails fall while a burst of payments arrives. Results: docs/benchmarks.md
+# ("The outbox drain").
+#
+#   bench/outbox_drain.sh                  # HEAD, release build
+#   BENCH_REV= bench/outbox_drain.sh       # the work tree
+#   BENCH_REV=<rev> bench/outbox_drain.sh  # another revision (extracted as bench/lib.sh does)
+#
+# Settings (environment):
+#   ORDERS            orders paid for the drain measurement                default 4000
+#   BURST             seconds of the burst run (0: none)                    default 30
+#   BURST_ORDERS      orders paid by the burst (must outlast it)            default 30000
+#   USERS             buyers (each with an email address)                   default 100
+#   CATALOG_COURSES   courses of bench/gen_catalog.py                       default 2000
+#   CARGO_TARGET_DIR  where the release binary is built                     default /var/cache/course-shop/target-bench
+#   BENCH_BIN         a course-shop binary built already (then nothing is built; say which
+#                     revision and profile it is in BENCH_BIN_DESC)
+#
+# What it does: builds the release binary, starts a throwaway PostgreSQL
+# (scripts/pg-throwaway.sh), imports a generated catalog, adds buyers with email addresses and
+# creates unpaid orders with wrk (bench/payments_create.lua), signs one TRADE_SUCCESS notify
+# per order with the TEST_ONLY "alipay" key (bench/payments_prep.py), then:
+#   1. drain: the server runs with its workers off while the ORDERS notifies are posted (their
+#      CPU is "notify"); the jobs are then held back (next_attempt_at in an hour), the server
+#      restarts with its workers on, and once it is idle the jobs are released and the CPU of
+#      the server and of the Postgres cluster (/proc/<pid>/stat utime + stime, the postmaster
+#      and its children) is read before and after the outbox drained ("drain");
+#   2. burst: with the workers on, wrk posts the BURST_ORDERS notifies for BURST seconds
+#      (bench/payments_notify.lua, 16 connections); afterwards, for every order paid in the
+#      burst, how long after its accepted notify its order_email job was done (the purchase
+#      email's lag; p50, p99, max), and how long the rest took to drain.
+# Then every order must be paid exactly once with its email job done once (checks below).
+# Raw outputs: bench/runs/outbox-drain-<UTC timestamp>/ (ignored by git).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BENCH_REV=${BENCH_REV-HEAD}
+ORDERS=${ORDERS:-4000}
+BURST=${BURST:-30}
+BURST_ORDERS=${BURST_ORDERS:-30000}
+USERS=${USERS:-100}
+CATALOG_COURSES=${CATALOG_COURSES:-2000}
+PASSWORD='bench password 1'
+APP_ID=2021000000000001
+SELLER_ID=2088000000000001
+KEYS=$ROOT/crates/alipay/tests/fixtures/test-only-keys
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
+BIN=$CARGO_TARGET_DIR/release/course-shop
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$ROOT/bench/runs/outbox-drain-$STAMP
+
+. "$ROOT/bench/lib.sh"
+for tool in wrk python3 curl psql; do
+  command -v "$tool" >/dev/null 2>&1 || { log "$tool is missing"; exit 1; }
+done
+bench_workdir course-shop-bench-drain
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+  SOURCE_DESC="given binary $BENCH_BIN (${BENCH_BIN_DESC:-not described})"
+  mkdir -p "$OUT"
+else
+  bench_build
+fi
+
+log "starting a throwaway PostgreSQL"
+eval "$(scripts/pg-throwaway.sh start)"
+PG_STARTED=1
+psql -q "$TEST_DATABASE_URL" -c 'CREATE DATABASE bench'
+export DATABASE_URL=${TEST_DATABASE_URL%/*}/bench
+sql() { psql -X -q -At -F $'\t' -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
+
+unset RUST_LOG COURSE_SHOP_PROFILE COURSE_SHOP_CONFIG_DIR
+export COURSE_SHOP__LOG__FILTER=warn
+export COURSE_SHOP__MEDIA__ROOT=$WORK/media
+export COURSE_SHOP__ALIPAY__MODE=gateway
+export COURSE_SHOP__ALIPAY__APP_ID=$APP_ID
+export COURSE_SHOP__ALIPAY__SELLER_ID=$SELLER_ID
+export COURSE_SHOP__ALIPAY__APP_PRIVATE_KEY_FILE=$KEYS/TEST_ONLY_app_private_key_pkcs8.b64.txt
+export COURSE_SHOP__ALIPAY__ALIPAY_PUBLIC_KEY_FILE=$KEYS/TEST_ONLY_alipay_public_key_spki.b64.txt
+export COURSE_SHOP__ALIPAY__GATEWAY_URL=http://127.0.0.1:9/gateway.do
+export COURSE_SHOP__ALIPAY__ORDER_TIMEOUT_MINUTES=1440
+export COURSE_SHOP__AUTH__LOGIN_ATTEMPTS_PER_MINUTE=100000
+export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
+export COURSE_SHOP__RECONCILIATION__DAILY=false
+mkdir -p "$WORK/media" "$WORK/run" "$WORK/data"
+export BENCH_DATA=$WORK/data BENCH_THREADS=2
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+BASE=http://127.0.0.1:$PORT
+export COURSE_SHOP__SERVER__PORT=$PORT
+
+HZ=$(getconf CLK_TCK)
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local pm t=0 p
+  pm=$(head -1 "$PG_THROWAWAY_DIR/data/postmaster.pid")
+  for p in "$pm" $(ps -o pid= --ppid "$pm"); do t=$((t + $(proc_ticks "$p"))); done
+  echo "$t"
+}
+serve() { # serve WORKERS(true|false)
+  (cd "$WORK/run" && COURSE_SHOP__WORKERS__ENABLED=$1 exec "$BIN" serve) >>"$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 240); do
+    curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  log "the server did not become ready"; tail -50 "$OUT/server.log" >&2; exit 1
+}
+pending() { sql -c "SELECT count(*) FROM outbox WHERE status = 'pending'"; }
+per_order() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.3f", (n > 0 ? 1000 * t / hz / n : 0) }'; }
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "server built from: $SOURCE_DESC"
+  echo "postgres: $("$PG_THROWAWAY_BIN/postgres" --version) (scripts/pg-throwaway.sh: fsync off)"
+  echo "orders: $ORDERS drained, burst ${BURST}s over at most $BURST_ORDERS orders; users $USERS; catalog $CATALOG_COURSES courses"
+  echo "uptime before: $(uptime)"
+} | tee "$OUT/machine.txt"
+
+python3 bench/gen_catalog.py "$WORK/catalog.json" --courses "$CATALOG_COURSES" >/dev/null
+(cd "$WORK/run" && "$BIN" import-catalog "$WORK/catalog.json") >/dev/null
+serve false
+log "adding $USERS buyers"
+for i in $(seq 1 "$USERS"); do
+  name=$(printf 'bench%04d' "$i")
+  printf '%s\n' "$PASSWORD" | (cd "$WORK/run" && "$BIN" user add "$name" --email "$name@example.com") >>"$WORK/user-add.log" 2>&1
+done
+python3 bench/payments_prep.py login "$BASE" bench "$USERS" "$PASSWORD" "$BENCH_DATA/tokens.txt" >/dev/null
+sql -F ' ' -c "SELECT id, (price_fen / 100)::text || '.' || lpad((price_fen % 100)::text, 2, '0')
+               FROM courses WHERE price_fen > 0 AND is_show ORDER BY id" >"$BENCH_DATA/courses.txt"
+want=$((ORDERS + (BURST > 0 ? BURST_ORDERS : 0)))
+run=0
+while [ "$(sql -c 'SELECT count(*) FROM orders WHERE order_status = 0')" -lt "$want" ]; do
+  run=$((run + 1))
+  [ "$run" -le 60 ] || { log "cannot create $want orders"; exit 1; }
+  log "creating orders (want $want unpaid)"
+  BENCH_OFFSET=$(sql -c 'SELECT count(*) FROM orders') BENCH_RUN=r$run \
+    wrk -t2 -c16 -d10s -s bench/payments_create.lua "$BASE" >/dev/null
+done
+sign() { # sign COUNT NAME: signs COUNT unpaid orders not signed before into $BENCH_DATA/NAME.txt
+  sql -c "SELECT out_trade_no, total_amount_fen FROM orders WHERE order_status = 0
+          AND out_trade_no NOT IN (SELECT out_trade_no FROM signed) ORDER BY id LIMIT $1" >"$WORK/$2.tsv"
+  python3 bench/payments_prep.py sign "$WORK/$2.tsv" "$KEYS/TEST_ONLY_alipay_private_key_pkcs8.pem" \
+    "$APP_ID" "$SELLER_ID" "$BENCH_DATA/$2.txt" "$WORK/$2-expected.tsv" >/dev/null
+  sql -c "\\copy signed (out_trade_no) FROM program 'cut -f1 $WORK/$2.tsv'"
+}
+sql -c 'CREATE TABLE signed (out_trade_no text PRIMARY KEY)'
+sign "$ORDERS" drain
+
+# 1. The drain.
+log "posting $ORDERS notifies (workers off)"
+s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks)
+python3 bench/payments_prep.py post "$BASE" "$BENCH_DATA/drain.txt" | tee "$OUT/drain-post.txt"
+s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks)
+stop_server
+jobs=$(pending)
+sql -c "UPDATE outbox SET next_attempt_at = now() + interval '1 hour' WHERE status = 'pending'"
+serve true
+sleep 3
+s2=$(proc_ticks "$SERVER_PID"); p2=$(pg_ticks)
+e0=$(date +%s.%N)
+sql -c "UPDATE outbox SET next_attempt_at = now() - interval '1 second' WHERE status = 'pending'"
+while [ "$(pending)" != 0 ]; do sleep 0.2; done
+e1=$(date +%s.%N)
+s3=$(proc_ticks "$SERVER_PID"); p3=$(pg_ticks)
+total=$(sql -c "SELECT count(*) FROM outbox WHERE status = 'done'")
+{
+  echo "notify: $ORDERS orders paid; CPU per order: server $(per_order $((s1 - s0)) "$ORDERS") ms, postgres $(per_order $((p1 - p0)) "$ORDERS") ms"
+  echo "drain: $jobs jobs pending after the notifies, $total done at the end, in $(awk -v a="$e0" -v b="$e1" 'BEGIN { printf "%.2f", b - a }') s"
+  echo "drain: CPU per paid order: server $(per_order $((s3 - s2)) "$ORDERS") ms, postgres $(per_order $((p3 - p2)) "$ORDERS") ms, together $(per_order $((s3 - s2 + p3 - p2)) "$ORDERS") ms"
+  echo "whole payment (notify + drain): $(per_order $((s1 - s0 + p1 - p0 + s3 - s2 + p3 - p2)) "$ORDERS") ms of CPU per paid order"
+  echo "outbox rows per paid order: $(sql -c "SELECT round(count(*)::numeric / $ORDERS, 2) FROM outbox")"
+} | tee "$OUT/drain.txt"
+
+# 2. The burst.
+if [ "$BURST" -gt 0 ]; then
+  sign "$BURST_ORDERS" notify_bodies
+  log "burst: ${BURST}s of notifies, workers on"
+  sql -c "CREATE TABLE before_burst AS SELECT out_trade_no FROM payment_notifies WHERE verdict = 'accepted'"
+  s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks)
+  wrk -t2 -c16 -d"${BURST}s" --latency -s bench/payments_notify.lua "$BASE" | tee "$OUT/burst-wrk.txt"
+  at_end=$(pending)
+  e0=$(date +%s.%N)
+  while [ "$(pending)" != 0 ]; do sleep 0.2; done
+  e1=$(date +%s.%N)
+  s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks)
+  paid=$(sql -c "SELECT count(*) FROM payment_notifies WHERE verdict = 'accepted' AND out_trade_no NOT IN (SELECT out_trade_no FROM before_burst)")
+  {
+    echo "burst: $paid orders paid in ${BURST}s; jobs pending when it ended: $at_end, drained $(awk -v a="$e0" -v b="$e1" 'BEGIN { printf "%.2f", b - a }') s later"
+    echo "burst: CPU per paid order (notifies, duplicates and jobs): server $(per_order $((s1 - s0)) "$paid") ms, postgres $(per_order $((p1 - p0)) "$paid") ms"
+    sql -c "WITH lag AS (
+              SELECT extract(epoch FROM j.updated_time - n.received_at) AS s
+              FROM payment_notifies n JOIN orders o USING (out_trade_no)
+              JOIN outbox j ON j.kind = 'order_email' AND (j.payload::jsonb ->> 'order_id')::bigint = o.id
+              WHERE n.verdict = 'accepted' AND n.out_trade_no NOT IN (SELECT out_trade_no FROM before_burst))
+            SELECT 'email lag after payment (s): p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::numeric, 2)
+                   || ', p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY s)::numeric, 2)
+                   || ', max ' || round(max(s)::numeric, 2) || ' over ' || count(*) || ' emails' FROM lag"
+  } | tee "$OUT/burst.txt"
+fi
+
+# Exactly once.
+stop_server
+sql -c "SELECT 'paid orders: ' || count(*) FILTER (WHERE order_status = 1) || ' (accepted notifies ' ||
+               (SELECT count(*) FROM payment_notifies WHERE verdict = 'accepted') || ')' FROM orders" | tee "$OUT/checks.txt"
+sql -c "SELECT 'orders with other than one accepted notify: ' || count(*) FROM (
+          SELECT o.id FROM orders o LEFT JOIN payment_notifies n ON n.out_trade_no = o.out_trade_no AND n.verdict = 'accepted'
+          WHERE o.order_status = 1 GROUP BY o.id HAVING count(n.id) <> 1) x" | tee -a "$OUT/checks.txt"
+sql -c "SELECT 'paid orders without exactly one done order_email job: ' || count(*) FROM orders o
+        WHERE o.order_status = 1 AND (SELECT count(*) FROM outbox j WHERE j.kind = 'order_email' AND j.status = 'done'
+              AND (j.payload::jsonb ->> 'order_id')::bigint = o.id) <> 1" | tee -a "$OUT/checks.txt"
+sql -c "SELECT 'outbox by kind and status: ' || string_agg(kind || '/' || status || '=' || n, ' ') FROM (
+          SELECT kind, status, count(*) n FROM outbox GROUP BY 1, 2 ORDER BY 1, 2) x" | tee -a "$OUT/checks.txt"
+echo "emails written: $(find "$WORK/run/data/mail" -type f 2>/dev/null | wc -l)" | tee -a "$OUT/checks.txt"
+echo "uptime after: $(uptime)" | tee -a "$OUT/machine.txt"
+log "raw results in $OUT"
