@@ -8,9 +8,14 @@
 #   DURATION=3s bench/payments.sh     # quick smoke run
 #   BENCH_PROFILE=relaxed bench/payments.sh   # the relaxed variant (development profile, log
 #                                     # at warn, Postgres with fsync off): labelled RELAXED
+#   PROVIDER=wechatpay bench/payments.sh   # the same for WeChat Pay (or PROVIDER=stripe): the
+#                                     # relaxed variant only (production refuses simulators)
 #
 # Settings (environment):
 #   BENCH_PROFILE     production or relaxed (bench/lib.sh)                default production
+#   PROVIDER          alipay, wechatpay or stripe: the orders' pay_type (1, 2, 3) and the
+#                     notifications posted. wechatpay and stripe run in simulator mode (below)
+#                                                                         default alipay
 #   DURATION          wrk -d (e.g. 20s, 3s, 1m)                           default 20s
 #   CONNECTIONS       wrk -c values                                       default "16 64"
 #   BENCH_REV         git revision to build; it is extracted with git archive into
@@ -57,6 +62,19 @@
 #      checks with psql that every order was paid exactly once (checks.txt);
 #   6. status poll: wrk -s bench/payments_poll.lua (GET order/success/?out_trade_no= of a random
 #      paid order; every answer must carry code 100).
+# With PROVIDER=wechatpay the server also runs WeChat Pay in simulator mode: order creation
+# calls the Native create API of the simulator the server serves itself at /v3/... over HTTP
+# (a signed request verified by the simulator, a signed answer verified by the client: both
+# sides' RSA work is in the server process); its keys are generated for the bench (the WeChat
+# Pay key by bench/payments_prep.py wechatpay-key, the APIv3 key at random) and step 5 posts
+# TRANSACTION.SUCCESS notifications signed with that key, their resource AES-256-GCM
+# encrypted with the APIv3 key, to /api/v1/order/wechat/notify/ (answer: 204). With
+# PROVIDER=stripe: Stripe in simulator mode (Checkout Sessions created over HTTP at /v1/... of
+# the same server; a webhook secret generated for the bench), and checkout.session.completed
+# events with `Stripe-Signature` (HMAC-SHA256 of t.payload) posted to
+# /api/v1/order/stripe/webhook/ (answer: 200 {"received":true}). Their signatures hold 300 s,
+# so they are signed right before each notify run (the same notifications each time) and
+# QUIET_WAIT is at most 180 s. Both verify every notification fully (nothing is skipped).
 # Every wrk run is `wrk -t2 -c<N> -d$DURATION --latency` and counts statuses and answers
 # whose body fails the check (bench/payments_common.lua). During each run it records the CPU
 # used by the server, Postgres, wrk (or openssl) and everything else, and the CPU time of the
@@ -91,6 +109,23 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
 BIN=$CARGO_TARGET_DIR/release/course-shop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/runs/payments-$STAMP
+PROVIDER=${PROVIDER:-alipay}
+case $PROVIDER in
+  alipay) PAY_TYPE=1 NOTIFY_LUA=bench/payments_notify.lua ;;
+  wechatpay) PAY_TYPE=2 NOTIFY_LUA=bench/payments_notify_signed.lua OUT=$OUT-wechatpay ;;
+  stripe) PAY_TYPE=3 NOTIFY_LUA=bench/payments_notify_signed.lua OUT=$OUT-stripe ;;
+  *) printf 'bench: PROVIDER must be alipay, wechatpay or stripe (got %s)\n' "$PROVIDER" >&2; exit 2 ;;
+esac
+[ "$PROVIDER" = alipay ] || [ "$QUIET_WAIT" -le 180 ] || QUIET_WAIT=180
+# WeChat Pay and Stripe run in simulator mode here, which the production profile refuses (as
+# it must): their runs are the relaxed variant, labelled so.
+if [ "$PROVIDER" != alipay ]; then
+  if [ "${BENCH_PROFILE:-production}" = production ] && [ -n "${BENCH_PROFILE:-}" ]; then
+    printf 'bench: PROVIDER=%s runs a simulator, which the production profile refuses: use BENCH_PROFILE=relaxed\n' "$PROVIDER" >&2
+    exit 2
+  fi
+  export BENCH_PROFILE=relaxed
+fi
 
 . "$ROOT/bench/lib.sh"
 
@@ -141,7 +176,29 @@ export COURSE_SHOP__ALIPAY__ORDER_TIMEOUT_MINUTES=1440
 export COURSE_SHOP__AUTH__LOGIN_ATTEMPTS_PER_MINUTE=100000
 export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
 mkdir -p "$WORK/media" "$WORK/run" "$WORK/data"
-export BENCH_DATA=$WORK/data BENCH_THREADS=$WRK_THREADS
+export BENCH_DATA=$WORK/data BENCH_THREADS=$WRK_THREADS BENCH_PAY_TYPE=$PAY_TYPE
+random_text() { python3 -c 'import secrets, string, sys; print("".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(int(sys.argv[1]))))' "$1"; }
+case $PROVIDER in
+  wechatpay)
+    WX_APP_ID=wx8888888888888888 WX_MCH_ID=1900000001 WX_KEY_ID=PUB_KEY_ID_0000BENCH0000000000000001
+    WX_API_V3_KEY=$(random_text 32)
+    mkdir -p "$WORK/simulator-keys"
+    WX_KEY=$WORK/simulator-keys/simulator_wechatpay_private_key.pem
+    python3 bench/payments_prep.py wechatpay-key "$WX_KEY"
+    export COURSE_SHOP__ALIPAY__SIMULATOR_KEY_DIR=$WORK/simulator-keys
+    export COURSE_SHOP__WECHATPAY__MODE=simulator COURSE_SHOP__WECHATPAY__APP_ID=$WX_APP_ID
+    export COURSE_SHOP__WECHATPAY__MCH_ID=$WX_MCH_ID COURSE_SHOP__WECHATPAY__PLATFORM_PUBLIC_KEY_ID=$WX_KEY_ID
+    export COURSE_SHOP__WECHATPAY__API_V3_KEY=$WX_API_V3_KEY
+    export BENCH_NOTIFY_PATH=/api/v1/order/wechat/notify/ BENCH_NOTIFY_BODY=
+    ;;
+  stripe)
+    STRIPE_WHSEC=whsec_$(random_text 32)
+    export COURSE_SHOP__STRIPE__MODE=simulator COURSE_SHOP__STRIPE__WEBHOOK_SECRET=$STRIPE_WHSEC
+    COURSE_SHOP__STRIPE__SECRET_KEY=sk_test_$(random_text 24)
+    export COURSE_SHOP__STRIPE__SECRET_KEY
+    export BENCH_NOTIFY_PATH=/api/v1/order/stripe/webhook/ BENCH_NOTIFY_BODY='{"received":true}'
+    ;;
+esac
 
 {
   bench_machine
@@ -153,6 +210,7 @@ export BENCH_DATA=$WORK/data BENCH_THREADS=$WRK_THREADS
   echo "duration: $DURATION, wrk threads: $WRK_THREADS, connections: $CONNECTIONS"
   echo "users: $USERS, notify orders: $NOTIFY_ORDERS"
   echo "catalog: bench/gen_catalog.py --courses $CATALOG_COURSES"
+  echo "provider: $PROVIDER (pay_type $PAY_TYPE)$([ "$PROVIDER" = alipay ] || echo ", $PROVIDER in simulator mode (its API served by the server itself), keys generated for the bench")"
   echo "server settings: $BENCH_PROFILE profile (generated catalog), alipay gateway mode, app_id $APP_ID, seller_id $SELLER_ID,"
   echo "  gateway_url $COURSE_SHOP__ALIPAY__GATEWAY_URL, generated keys, workers on,"
   echo "  login limit 100000/min, order timeout 1440 min, other settings the profile's (workers 1 per core)"
@@ -194,7 +252,7 @@ sql -F ' ' -c "SELECT id, (price_fen / 100)::text || '.' || lpad((price_fen % 10
                FROM courses WHERE price_fen > 0 AND is_show ORDER BY id" >"$BENCH_DATA/courses.txt"
 echo "courses: $(wc -l <"$BENCH_DATA/courses.txt") paid" | tee -a "$OUT/setup.txt"
 head -20 "$BENCH_DATA/courses.txt" >"$BENCH_DATA/precheck-courses.txt"
-python3 bench/payments_prep.py precheck "$BASE" "$BENCH_DATA/tokens.txt" "$BENCH_DATA/precheck-courses.txt" | tee -a "$OUT/setup.txt"
+python3 bench/payments_prep.py precheck "$BASE" "$BENCH_DATA/tokens.txt" "$BENCH_DATA/precheck-courses.txt" "$PAY_TYPE" | tee -a "$OUT/setup.txt"
 
 # --- measurements --------------------------------------------------------------------------
 # Sets CHILD_CPU: user + system CPU seconds of this shell's finished children so far (wrk,
@@ -345,16 +403,27 @@ done
 [ "$topup" = 0 ] || echo "top-up: $topup unmeasured 5 s creation runs; unpaid orders now $unpaid" | tee -a "$OUT/orders.txt"
 
 # 5. Notify.
+sign_notifies() {
+  case $PROVIDER in
+    alipay) python3 bench/payments_prep.py sign "$WORK/orders.tsv" "$BENCH_ALIPAY_PRIVATE_KEY" \
+      "$APP_ID" "$SELLER_ID" "$BENCH_DATA/notify_bodies.txt" "$WORK/expected.tsv" ;;
+    wechatpay) python3 bench/payments_prep.py sign-wechatpay "$WORK/orders.tsv" "$WX_KEY" "$WX_API_V3_KEY" \
+      "$WX_APP_ID" "$WX_MCH_ID" "$WX_KEY_ID" "$BENCH_DATA/notify_bodies.txt" "$WORK/expected.tsv" ;;
+    stripe) python3 bench/payments_prep.py sign-stripe "$WORK/orders.tsv" "$STRIPE_WHSEC" cny \
+      "$BENCH_DATA/notify_bodies.txt" "$WORK/expected.tsv" ;;
+  esac
+}
 log "reading $NOTIFY_ORDERS random unpaid orders and signing one notify for each"
 sql -c "SELECT out_trade_no, total_amount_fen FROM orders WHERE order_status = 0 ORDER BY random() LIMIT $NOTIFY_ORDERS" >"$WORK/orders.tsv"
-python3 bench/payments_prep.py sign "$WORK/orders.tsv" "$BENCH_ALIPAY_PRIVATE_KEY" \
-  "$APP_ID" "$SELLER_ID" "$BENCH_DATA/notify_bodies.txt" "$WORK/expected.tsv" | tee -a "$OUT/orders.txt"
+sign_notifies | tee -a "$OUT/orders.txt"
 cut -f1 "$WORK/expected.tsv" >"$BENCH_DATA/paid.txt"
 students_before=$(sql -c 'SELECT sum(students) FROM courses')
 
 first=""
 for c in $CONNECTIONS; do
-  wrk_run notify "$c" bench/payments_notify.lua
+  # WeChat Pay's and Stripe's signatures hold 300 s: the same notifications signed anew.
+  if [ "$PROVIDER" != alipay ] && [ -n "$first" ]; then sign_notifies | tee -a "$OUT/orders.txt"; fi
+  wrk_run notify "$c" "$NOTIFY_LUA"
   if [ -z "$first" ]; then
     first=$c
     sql -c "SELECT count(*) FILTER (WHERE status NOT IN ('done', 'failed')), count(*) FILTER (WHERE status = 'done') FROM outbox" |
@@ -466,11 +535,11 @@ for f in sorted(glob.glob(os.path.join(out, "wrk-notify-c*.txt"))) + glob.glob(o
             ok = m.group(1) == "0"
             fails += not ok
             print("{}  {} {}: {}".format("PASS" if ok else "FAIL", name, label, m.group(1)))
-    m = re.search(r"(\d+) answered other than 200 'success'", t)
+    m = re.search(r"(\d+) answered other than (200 'success'|the provider's success)", t)
     if m:
         ok = m.group(1) == "0"
         fails += not ok
-        print("{}  {} answers other than 200 'success': {}".format("PASS" if ok else "FAIL", name, m.group(1)))
+        print("{}  {} answers other than the provider's success: {}".format("PASS" if ok else "FAIL", name, m.group(1)))
 print("exactly-once: {}".format("ALL PASS" if fails == 0 else "{} FAILED".format(fails)))
 EOF
 

@@ -3,7 +3,8 @@
 -- has one open order per course, so every request asks for a buyer-course pair no request
 -- asked for before: pair k = BENCH_OFFSET + counter * BENCH_THREADS + thread, buyer k mod
 -- buyers, course k div buyers (round and round when the pairs run out: then requests are
--- repeats, answered with the open order).
+-- repeats, answered with the open order). The pay_type is $BENCH_PAY_TYPE (default 1, Alipay;
+-- 2 WeChat Pay, 3 Stripe: bench/payments.sh sets it from PROVIDER).
 dofile("bench/payments_common.lua")
 
 body_want = 'a 2xx body with "code":100'
@@ -13,11 +14,12 @@ local auths, bodies, ntok, ncourses, run, counter
 
 function init(args)
   auths, bodies = {}, {}
+  local pay_type = tonumber(os.getenv("BENCH_PAY_TYPE") or "1")
   for i, t in ipairs(read_lines("tokens.txt")) do auths[i] = "jwt " .. t end
   for i, line in ipairs(read_lines("courses.txt")) do
     local id, price = line:match("^(%d+) (%S+)$")
     bodies[i] = '{"courses":[' .. id .. '],"total_amount":"' .. price ..
-      '","subject":"bench","pay_type":1}'
+      '","subject":"bench","pay_type":' .. pay_type .. '}'
   end
   ntok, ncourses = #auths, #bodies
   run = os.getenv("BENCH_RUN") or "run"

@@ -60,7 +60,9 @@ class FakeStripe(BaseHTTPRequestHandler):
         sid = "cs_test_" + secrets.token_hex(20)
         session = {
             "id": sid, "object": "checkout.session", "mode": form.get("mode"),
-            "amount_total": int(form["line_items[0][price_data][unit_amount]"]) * int(form["line_items[0][quantity]"]),
+            "amount_total": sum(int(form["line_items[{}][price_data][unit_amount]".format(i)])
+                                * int(form["line_items[{}][quantity]".format(i)])
+                                for i in range(len([k for k in form if k.endswith("][quantity]")]))),
             "currency": form["line_items[0][price_data][currency]"],
             "client_reference_id": form.get("client_reference_id"),
             "metadata": {"out_trade_no": form.get("metadata[out_trade_no]")},

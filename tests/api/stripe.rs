@@ -19,6 +19,7 @@ use shop_db::entities::payment_notify;
 use shop_domain::order::OrderStatus;
 use shop_stripe::fake::{FakeStripe, Fault};
 use shop_stripe::gateway::StripeGateway;
+use shop_stripe::simulator::RefundOutcome;
 use shop_stripe::{CheckoutSession, PaymentStatus, SessionStatus, StripeClient, WebhookSecret};
 
 use crate::helpers::{Backend, TestApp};
@@ -69,6 +70,9 @@ with_stripe_on_both_backends!(
     expiry_retrieves_the_session_first_and_expired_sessions_close_orders,
     stripe_errors_and_timeouts_change_nothing,
     money_after_expiry_is_refunded_through_stripe,
+    a_session_has_one_line_item_per_course_of_the_order,
+    a_pending_refund_waits_for_charge_refunded,
+    a_pending_refund_that_fails_leaves_the_money,
 );
 
 crate::on_both_backends!(stripe_that_is_not_enabled_is_refused, the_simulator_pays_with_its_card_form);
@@ -574,4 +578,182 @@ async fn the_simulator_pays_with_its_card_form(app: TestApp) {
         }
     }
     assert!(followed, "the simulator sends charge.refunded, verified like any webhook");
+}
+
+async fn a_session_has_one_line_item_per_course_of_the_order(app: TestApp, fake: FakeStripe) {
+    let token = app.buyer("stripe-two-courses").await;
+    let mut courses = Vec::new();
+    let mut total = 0;
+    for id in [2_i64, 3] {
+        let (_, c) = app.get_json(&format!("/api/v1/course/list/{id}/")).await;
+        let fen = shop_domain::Money::parse_yuan(c["price"].as_str().expect("price")).expect("price").fen();
+        total += fen;
+        courses.push((c["name"].as_str().expect("name").to_owned(), fen));
+    }
+    let amount = shop_domain::Money::from_fen(total).expect("money").to_string();
+    let (status, body) = app
+        .buy(
+            &token,
+            &json!({"courses": [2, 3], "total_amount": amount, "subject": "两门课", "pay_type": 3}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let no = body["out_trade_no"].as_str().expect("no").to_owned();
+    let request = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == "/v1/checkout/sessions")
+        .expect("create request");
+    // One line item per course, priced from our catalog, quantity 1, in our currency.
+    for (i, (name, fen)) in courses.iter().enumerate() {
+        let param = |field: &str| request.param(&format!("line_items[{i}]{field}")).map(str::to_owned);
+        assert_eq!(param("[price_data][product_data][name]").as_deref(), Some(name.as_str()), "item {i}");
+        assert_eq!(param("[price_data][unit_amount]"), Some(fen.to_string()), "item {i}");
+        assert_eq!(param("[price_data][currency]").as_deref(), Some("cny"), "item {i}");
+        assert_eq!(param("[quantity]").as_deref(), Some("1"), "item {i}");
+    }
+    assert!(request.param("line_items[2][quantity]").is_none(), "{request:?}");
+    // Stripe's total is the order's: the paid webhook passes the amount check.
+    let id = session_of(&body);
+    assert_eq!(fake.session(&id).and_then(|s| s.amount_total), Some(total));
+    assert_eq!(app.order_row(&no).await.total_amount_fen.fen(), total);
+    received(&post_event(&app, &fake.complete_session(&id, true).expect("pay")).await, "paid");
+    assert_eq!(app.order_row(&no).await.order_status, OrderStatus::Paid);
+    app.drain_outbox().await;
+    let mut mine = owned(&app, &token).await;
+    mine.sort_unstable();
+    assert_eq!(mine, vec![2, 3]);
+}
+
+/// Buys course 2 with Stripe and pays it through the webhook; the order number, its total and
+/// the PaymentIntent.
+async fn paid_stripe_order(app: &TestApp, fake: &FakeStripe, buyer: &str) -> (String, i64, String) {
+    let token = app.buyer(buyer).await;
+    let body = buy_stripe(app, &token, 2).await;
+    let no = body["out_trade_no"].as_str().expect("no").to_owned();
+    let id = session_of(&body);
+    received(&post_event(app, &fake.complete_session(&id, true).expect("pay")).await, "paid");
+    app.drain_outbox().await;
+    let fen = app.order_row(&no).await.total_amount_fen.fen();
+    let intent = fake.session(&id).and_then(|s| s.payment_intent).expect("payment intent");
+    (no, fen, intent)
+}
+
+/// Makes the refund job of `out_request_no` due now (its backoff over).
+async fn refund_job_due(app: &TestApp) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    for job in shop_db::outbox::list(app.ctx.db(), Some("stripe_refund")).await.expect("jobs") {
+        let mut row = job.into_active_model();
+        row.next_attempt_at = Set(Utc::now() - chrono::Duration::seconds(1));
+        row.update(app.ctx.db()).await.expect("due");
+    }
+}
+
+async fn refund_row(app: &TestApp, out_request_no: &str) -> shop_db::entities::refund::Model {
+    shop_db::payments::refund_by_request_no(app.ctx.db(), out_request_no)
+        .await
+        .expect("read")
+        .expect("refund")
+}
+
+async fn a_pending_refund_waits_for_charge_refunded(app: TestApp, fake: FakeStripe) {
+    let (no, fen, intent) = paid_stripe_order(&app, &fake, "stripe-pending").await;
+    // Stripe accepts the refund as pending: it is in progress, not done.
+    fake.simulator().answer_refunds_with(RefundOutcome::Pending);
+    let refund = payments::request_refund(&app.ctx, &no, None, "test").await.expect("refund");
+    let pass = app.drain_outbox().await;
+    assert_eq!((pass.done, pass.retried), (0, 1), "asked again later");
+    let order = app.order_row(&no).await;
+    assert_eq!(
+        (order.order_status, order.refunded_fen.fen()),
+        (OrderStatus::Paid, 0),
+        "not refunded while pending"
+    );
+    assert_eq!(
+        refund_row(&app, &refund.out_request_no).await.status,
+        shop_db::payments::refund_status::PENDING
+    );
+    // Asked again while still pending: the same refund (idempotent), retrieved, still pending.
+    refund_job_due(&app).await;
+    assert_eq!(app.drain_outbox().await.retried, 1);
+    let sent: Vec<_> = fake.requests().into_iter().filter(|r| r.path == "/v1/refunds").collect();
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|r| r.header("Idempotency-Key") == Some(refund.out_request_no.as_str())));
+    let re = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path.starts_with("/v1/refunds/re_"))
+        .expect("the refund retrieved");
+    assert_eq!(app.order_row(&no).await.refunded_fen.fen(), 0);
+
+    // The refund succeeds at Stripe; its charge.refunded completes it (once).
+    let refund_id = re.path.rsplit('/').next().expect("id").to_owned();
+    fake.simulator().settle_refund(&refund_id, true).expect("settle");
+    let event = fake.charge_refunded_event(&intent).expect("event");
+    received(&post_event(&app, &event).await, "charge.refunded");
+    let order = app.order_row(&no).await;
+    assert_eq!((order.order_status, order.refunded_fen.fen()), (OrderStatus::Refunded, fen));
+    assert_eq!(
+        refund_row(&app, &refund.out_request_no).await.status,
+        shop_db::payments::refund_status::SUCCEEDED
+    );
+    received(&post_event(&app, &event).await, "a repeat");
+    assert_eq!(app.order_row(&no).await.refunded_fen.fen(), fen, "counted once");
+    // The waiting job ends without asking Stripe again.
+    refund_job_due(&app).await;
+    assert_eq!(app.drain_outbox().await.done, 1);
+    assert_eq!(fake.requests().iter().filter(|r| r.path == "/v1/refunds").count(), 2);
+    assert_eq!(app.order_row(&no).await.refunded_fen.fen(), fen);
+
+    // requires_action is in progress too; when the webhook is lost, the retrieve completes it.
+    let (no, fen, _) = paid_stripe_order(&app, &fake, "stripe-action").await;
+    fake.simulator().answer_refunds_with(RefundOutcome::RequiresAction);
+    let refund = payments::request_refund(&app.ctx, &no, None, "test").await.expect("refund");
+    assert_eq!(app.drain_outbox().await.retried, 1);
+    assert_eq!(
+        app.order_row(&no).await.order_status,
+        OrderStatus::Paid,
+        "not refunded while it needs action"
+    );
+    let re = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.method == "GET" && r.path.starts_with("/v1/refunds/re_"))
+        .expect("the refund retrieved");
+    fake.simulator().settle_refund(re.path.rsplit('/').next().expect("id"), true).expect("settle");
+    refund_job_due(&app).await;
+    assert_eq!(app.drain_outbox().await.done, 1);
+    let order = app.order_row(&no).await;
+    assert_eq!((order.order_status, order.refunded_fen.fen()), (OrderStatus::Refunded, fen));
+    assert_eq!(
+        refund_row(&app, &refund.out_request_no).await.status,
+        shop_db::payments::refund_status::SUCCEEDED
+    );
+}
+
+async fn a_pending_refund_that_fails_leaves_the_money(app: TestApp, fake: FakeStripe) {
+    let (no, _, intent) = paid_stripe_order(&app, &fake, "stripe-failing").await;
+    fake.simulator().answer_refunds_with(RefundOutcome::Pending);
+    let refund = payments::request_refund(&app.ctx, &no, None, "test").await.expect("refund");
+    assert_eq!(app.drain_outbox().await.retried, 1);
+    let re = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path.starts_with("/v1/refunds/re_"))
+        .expect("the refund retrieved");
+    // The refund fails at Stripe: charge.refunded says nothing was refunded, the retrieve says
+    // failed; the order keeps its money and the refund is marked failed for an operator.
+    fake.simulator().settle_refund(re.path.rsplit('/').next().expect("id"), false).expect("settle");
+    received(
+        &post_event(&app, &fake.charge_refunded_event(&intent).expect("event")).await,
+        "charge.refunded",
+    );
+    refund_job_due(&app).await;
+    app.drain_outbox().await;
+    let order = app.order_row(&no).await;
+    assert_eq!((order.order_status, order.refunded_fen.fen()), (OrderStatus::Paid, 0));
+    let row = refund_row(&app, &refund.out_request_no).await;
+    assert_eq!(row.status, shop_db::payments::refund_status::FAILED, "{row:?}");
+    assert!(row.last_error.as_deref().is_some_and(|e| e.contains("failed")), "{row:?}");
 }

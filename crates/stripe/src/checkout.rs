@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! mode=payment
-//! line_items[0][price_data][currency]=cny
+//! line_items[0][price_data][currency]=cny           (one line item per course of the order)
 //! line_items[0][price_data][unit_amount]=9990
 //! line_items[0][price_data][product_data][name]=...
 //! line_items[0][quantity]=1
+//! line_items[1][price_data][currency]=cny
+//! ...
 //! client_reference_id=<out_trade_no>
 //! metadata[out_trade_no]=<out_trade_no>
 //! payment_intent_data[metadata][out_trade_no]=<out_trade_no>   (so charge.refunded carries it)
@@ -26,19 +28,29 @@ const PAYMENT_INTENT_METADATA_OUT_TRADE_NO: &str = "payment_intent_data[metadata
 #[error("invalid request: {0}")]
 pub struct InvalidRequest(pub String);
 
-/// A Checkout Session for one order line.
+/// The most line items a Checkout Session in `payment` mode takes.
+pub const MAX_LINE_ITEMS: usize = 100;
+
+/// One line item of a session, priced inline (`price_data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    /// Product name shown on the payment page.
+    pub name: String,
+    /// Price per unit in the smallest currency unit.
+    pub unit_amount: i64,
+    /// Quantity (at least 1).
+    pub quantity: u32,
+}
+
+/// A Checkout Session: its line items, all in one currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateSession {
     /// Our order number (`client_reference_id` and metadata; at most 200 characters).
     pub out_trade_no: String,
-    /// Product name shown on the payment page.
-    pub product_name: String,
-    /// Price per unit in the smallest currency unit.
-    pub unit_amount: i64,
+    /// The line items (1 to [`MAX_LINE_ITEMS`]).
+    pub line_items: Vec<LineItem>,
     /// Lower-case ISO currency, e.g. `cny`.
     pub currency: String,
-    /// Quantity (at least 1).
-    pub quantity: u32,
     /// Unix seconds, 31 minutes to 24 hours after `now`.
     pub expires_at: i64,
     /// Where Stripe sends the buyer after paying (may contain `{CHECKOUT_SESSION_ID}`).
@@ -67,10 +79,13 @@ pub fn check_currency(currency: &str) -> Result<(), InvalidRequest> {
 }
 
 impl CreateSession {
-    /// Amount of the session: `unit_amount * quantity`, if it does not overflow.
+    /// Amount of the session: the sum of `unit_amount * quantity` of its line items, if it
+    /// does not overflow.
     #[must_use]
     pub fn amount_total(&self) -> Option<i64> {
-        self.unit_amount.checked_mul(i64::from(self.quantity))
+        self.line_items
+            .iter()
+            .try_fold(0_i64, |sum, l| l.unit_amount.checked_mul(i64::from(l.quantity))?.checked_add(sum))
     }
 
     /// The form parameters in order, after checking every field. `now` is the current Unix time.
@@ -82,10 +97,15 @@ impl CreateSession {
         if no.is_empty() || no.chars().count() > 200 {
             return Err(InvalidRequest("out_trade_no must be 1 to 200 characters".into()));
         }
-        if self.product_name.trim().is_empty() {
-            return Err(InvalidRequest("product_name is empty".into()));
+        if self.line_items.is_empty() || self.line_items.len() > MAX_LINE_ITEMS {
+            return Err(InvalidRequest(format!("1 to {MAX_LINE_ITEMS} line items are needed")));
         }
-        if self.unit_amount < 1 || self.quantity < 1 || self.amount_total().is_none() {
+        if self.line_items.iter().any(|l| l.name.trim().is_empty()) {
+            return Err(InvalidRequest("a line item's name is empty".into()));
+        }
+        if self.line_items.iter().any(|l| l.unit_amount < 1 || l.quantity < 1)
+            || self.amount_total().is_none()
+        {
             return Err(InvalidRequest("unit_amount and quantity must be positive".into()));
         }
         check_currency(&self.currency)?;
@@ -95,12 +115,15 @@ impl CreateSession {
         }
         check_url("success_url", &self.success_url)?;
         check_url("cancel_url", &self.cancel_url)?;
-        let pairs = [
-            ("mode", "payment".to_owned()),
-            ("line_items[0][price_data][currency]", self.currency.clone()),
-            ("line_items[0][price_data][unit_amount]", self.unit_amount.to_string()),
-            ("line_items[0][price_data][product_data][name]", self.product_name.clone()),
-            ("line_items[0][quantity]", self.quantity.to_string()),
+        let mut pairs = vec![("mode".to_owned(), "payment".to_owned())];
+        for (i, l) in self.line_items.iter().enumerate() {
+            let item = |field: &str| format!("line_items[{i}]{field}");
+            pairs.push((item("[price_data][currency]"), self.currency.clone()));
+            pairs.push((item("[price_data][unit_amount]"), l.unit_amount.to_string()));
+            pairs.push((item("[price_data][product_data][name]"), l.name.clone()));
+            pairs.push((item("[quantity]"), l.quantity.to_string()));
+        }
+        let rest = [
             ("client_reference_id", no.clone()),
             (METADATA_OUT_TRADE_NO, no.clone()),
             (PAYMENT_INTENT_METADATA_OUT_TRADE_NO, no.clone()),
@@ -108,7 +131,8 @@ impl CreateSession {
             ("success_url", self.success_url.clone()),
             ("cancel_url", self.cancel_url.clone()),
         ];
-        Ok(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        pairs.extend(rest.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        Ok(pairs)
     }
 }
 
@@ -125,10 +149,11 @@ mod tests {
     fn session(expires_in: i64) -> CreateSession {
         CreateSession {
             out_trade_no: "CS20261130abc".into(),
-            product_name: "Rust 实战 & co".into(),
-            unit_amount: 9990,
+            line_items: vec![
+                LineItem { name: "Rust 实战 & co".into(), unit_amount: 9990, quantity: 1 },
+                LineItem { name: "Go".into(), unit_amount: 1, quantity: 1 },
+            ],
             currency: "cny".into(),
-            quantity: 1,
             expires_at: 1_000_000 + expires_in,
             success_url: "https://shop.example.com/paid?session={CHECKOUT_SESSION_ID}".into(),
             cancel_url: "https://shop.example.com/cancel".into(),
@@ -156,11 +181,22 @@ mod tests {
         assert!(encoded.contains("&payment_intent_data%5Bmetadata%5D%5Bout_trade_no%5D=CS20261130abc&"));
         assert!(encoded.contains("&client_reference_id=CS20261130abc&"));
         assert!(encoded.contains("%5Bname%5D=Rust+%E5%AE%9E%E6%88%98+%26+co&"));
+        // One line item per course, each with its own price, quantity 1.
+        assert!(encoded.contains("&line_items%5B1%5D%5Bprice_data%5D%5Bunit_amount%5D=1&"), "{encoded}");
+        assert!(encoded.contains("&line_items%5B1%5D%5Bprice_data%5D%5Bproduct_data%5D%5Bname%5D=Go&"));
+        assert!(encoded.contains("&line_items%5B1%5D%5Bquantity%5D=1&"));
+        assert_eq!(session(3600).amount_total(), Some(9991));
         let mut bad = session(3600);
         bad.currency = "CNY".into();
         assert!(bad.to_form(1_000_000).is_err());
         bad = session(3600);
-        bad.unit_amount = 0;
+        bad.line_items[1].unit_amount = 0;
         assert!(bad.to_form(1_000_000).is_err());
+        bad = session(3600);
+        bad.line_items.clear();
+        assert!(bad.to_form(1_000_000).is_err());
+        bad = session(3600);
+        bad.line_items[0].unit_amount = i64::MAX;
+        assert!(bad.to_form(1_000_000).is_err(), "an overflowing total");
     }
 }

@@ -294,4 +294,14 @@ impl StripeClient {
         ];
         self.call(reqwest::Method::POST, "/v1/refunds", Some(&form), Some(idempotency_key)).await
     }
+
+    /// `GET /v1/refunds/{id}`: the refund's current status (a replayed `POST /v1/refunds`
+    /// answers the first answer again, `pending` included).
+    ///
+    /// # Errors
+    /// [`StripeError`] (`resource_missing` for an unknown id).
+    pub async fn retrieve_refund(&self, id: &str) -> Result<Refund, StripeError> {
+        check_id("refund", "re_", id)?;
+        self.call(reqwest::Method::GET, &format!("/v1/refunds/{id}"), None, None).await
+    }
 }

@@ -30,7 +30,9 @@ pub mod gateway;
 pub mod simulator;
 pub mod webhook;
 
-pub use checkout::{CreateSession, InvalidRequest, MAX_EXPIRES_IN_SECS, MIN_EXPIRES_IN_SECS};
+pub use checkout::{
+    CreateSession, InvalidRequest, LineItem, MAX_EXPIRES_IN_SECS, MAX_LINE_ITEMS, MIN_EXPIRES_IN_SECS,
+};
 pub use client::{ClientConfig, PRODUCTION_API_BASE, StripeClient, StripeError};
 pub use event::{Charge, CheckoutSession, Event, EventKind, PaymentStatus, Refund, SessionStatus};
 pub use webhook::{

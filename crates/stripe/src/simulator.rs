@@ -1,6 +1,6 @@
 //! An in-memory Stripe API (cargo feature `gateway`): `POST /v1/checkout/sessions`,
-//! `GET /v1/checkout/sessions/{id}`, `POST /v1/checkout/sessions/{id}/expire` and
-//! `POST /v1/refunds` as Stripe answers them — bearer secret key, form parameters, the error
+//! `GET /v1/checkout/sessions/{id}`, `POST /v1/checkout/sessions/{id}/expire`,
+//! `POST /v1/refunds` and `GET /v1/refunds/{id}` as Stripe answers them — bearer secret key, form parameters, the error
 //! object, sessions, payment intents and charges in memory, idempotency keys honoured (a replay
 //! answers the first answer with `Idempotent-Replayed: true`; the same key with other parameters
 //! is a 400 `idempotency_error`). The development simulator of `shop-app` serves it over HTTP
@@ -68,6 +68,21 @@ pub fn random_token(len: usize) -> String {
 #[derive(Debug, Clone)]
 struct Intent {
     charge: Charge,
+    /// The amount of its refunds still `pending` (not yet in `amount_refunded`).
+    pending: i64,
+}
+
+/// The status a new refund is answered with (Stripe answers a card refund `succeeded`, some
+/// methods `pending` first, a few `requires_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefundOutcome {
+    /// `succeeded` at once.
+    #[default]
+    Succeeded,
+    /// `pending` until [`StripeSimulator::settle_refund`].
+    Pending,
+    /// `requires_action` until [`StripeSimulator::settle_refund`].
+    RequiresAction,
 }
 
 /// A request's form parameters, and the status and body answered.
@@ -79,6 +94,10 @@ struct State {
     /// Session id → `payment_intent_data[metadata]`.
     intent_metadata: HashMap<String, BTreeMap<String, String>>,
     intents: HashMap<String, Intent>,
+    /// Refund id → the refund as the API answers it.
+    refunds: HashMap<String, Value>,
+    /// How new refunds are answered.
+    refund_outcome: RefundOutcome,
     /// (path, idempotency key) → the first request's parameters and answer.
     idempotency: HashMap<(String, String), Saved>,
 }
@@ -241,6 +260,16 @@ impl StripeSimulator {
                 }
             }
             ("POST", ["v1", "refunds"]) => self.refund(req),
+            ("GET", ["v1", "refunds", id]) => match self.state().refunds.get(*id) {
+                Some(r) => (200, r.clone()),
+                None => error(
+                    404,
+                    "invalid_request_error",
+                    Some("resource_missing"),
+                    &format!("No such refund: '{id}'"),
+                    Some("id"),
+                ),
+            },
             _ => error(
                 404,
                 "invalid_request_error",
@@ -256,25 +285,46 @@ impl StripeSimulator {
         if p("mode") != Some("payment") {
             return missing("mode");
         }
-        let Some(currency) = p("line_items[0][price_data][currency]") else {
-            return missing("line_items[0][price_data][currency]");
-        };
-        let Some(name) = p("line_items[0][price_data][product_data][name]").filter(|n| !n.is_empty()) else {
-            return missing("line_items[0][price_data][product_data][name]");
-        };
-        let Some(unit_amount) = p("line_items[0][price_data][unit_amount]")
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|v| *v >= 1)
-        else {
-            return invalid("line_items[0][price_data][unit_amount]", "Invalid integer");
-        };
-        let Some(quantity) =
-            p("line_items[0][quantity]").and_then(|v| v.parse::<i64>().ok()).filter(|v| *v >= 1)
-        else {
-            return invalid("line_items[0][quantity]", "Invalid integer");
-        };
+        // line_items[0], line_items[1], ...: each priced inline, all in one currency.
+        let mut currency: Option<&str> = None;
+        let mut amount_total = Some(0_i64);
+        let mut items = 0;
+        while p(&format!("line_items[{items}][quantity]")).is_some()
+            || p(&format!("line_items[{items}][price_data][unit_amount]")).is_some()
+        {
+            let item = |field: &str| format!("line_items[{items}]{field}");
+            let Some(this_currency) = p(&item("[price_data][currency]")) else {
+                return missing(&item("[price_data][currency]"));
+            };
+            if currency.is_some_and(|c| c != this_currency) {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    None,
+                    "All line items must use the same currency.",
+                    Some(item("[price_data][currency]").as_str()),
+                );
+            }
+            currency = Some(this_currency);
+            if p(&item("[price_data][product_data][name]")).is_none_or(str::is_empty) {
+                return missing(&item("[price_data][product_data][name]"));
+            }
+            let Some(unit_amount) =
+                p(&item("[price_data][unit_amount]")).and_then(|v| v.parse::<i64>().ok()).filter(|v| *v >= 1)
+            else {
+                return invalid(&item("[price_data][unit_amount]"), "Invalid integer");
+            };
+            let Some(quantity) =
+                p(&item("[quantity]")).and_then(|v| v.parse::<i64>().ok()).filter(|v| *v >= 1)
+            else {
+                return invalid(&item("[quantity]"), "Invalid integer");
+            };
+            amount_total = amount_total.and_then(|sum| sum.checked_add(unit_amount.checked_mul(quantity)?));
+            items += 1;
+        }
+        let Some(currency) = currency else { return missing("line_items") };
         let Some(success_url) = p("success_url") else { return missing("success_url") };
-        let _ = (name, success_url);
+        let _ = success_url;
         let expires_at = match p("expires_at").map(str::parse::<i64>) {
             None => now + 24 * 3600,
             Some(Ok(t)) if (now + 30 * 60..=now + 24 * 3600).contains(&t) => t,
@@ -291,7 +341,7 @@ impl StripeSimulator {
         let session = CheckoutSession {
             id: id.clone(),
             object: "checkout.session".into(),
-            amount_total: unit_amount.checked_mul(quantity),
+            amount_total,
             currency: Some(currency.to_owned()),
             client_reference_id: p("client_reference_id").map(str::to_owned),
             metadata,
@@ -313,6 +363,7 @@ impl StripeSimulator {
     fn refund(&self, req: &Req) -> Answer {
         let Some(pi) = req.param("payment_intent") else { return missing("payment_intent") };
         let mut state = self.state();
+        let outcome = state.refund_outcome;
         let Some(intent) = state.intents.get_mut(pi) else {
             return error(
                 404,
@@ -322,7 +373,7 @@ impl StripeSimulator {
                 Some("payment_intent"),
             );
         };
-        let left = intent.charge.amount - intent.charge.amount_refunded;
+        let left = intent.charge.amount - intent.charge.amount_refunded - intent.pending;
         if left == 0 {
             return error(
                 400,
@@ -346,22 +397,68 @@ impl StripeSimulator {
             }
             Some(_) => return invalid("amount", "Invalid integer"),
         };
-        intent.charge.amount_refunded += amount;
-        intent.charge.refunded = intent.charge.amount_refunded == intent.charge.amount;
+        let status = match outcome {
+            RefundOutcome::Succeeded => {
+                intent.charge.amount_refunded += amount;
+                intent.charge.refunded = intent.charge.amount_refunded == intent.charge.amount;
+                "succeeded"
+            }
+            RefundOutcome::Pending => {
+                intent.pending += amount;
+                "pending"
+            }
+            RefundOutcome::RequiresAction => {
+                intent.pending += amount;
+                "requires_action"
+            }
+        };
         let metadata = prefixed(&req.form, "metadata[");
-        (
-            200,
-            json!({
-                "id": format!("re_{}", random_token(24)),
-                "object": "refund",
-                "amount": amount,
-                "charge": intent.charge.id,
-                "currency": intent.charge.currency,
-                "payment_intent": pi,
-                "status": "succeeded",
-                "metadata": metadata,
-            }),
-        )
+        let id = format!("re_{}", random_token(24));
+        let refund = json!({
+            "id": id,
+            "object": "refund",
+            "amount": amount,
+            "charge": intent.charge.id,
+            "currency": intent.charge.currency,
+            "payment_intent": pi,
+            "status": status,
+            "metadata": metadata,
+        });
+        state.refunds.insert(id, refund.clone());
+        (200, refund)
+    }
+
+    /// How the refunds made from now on are answered (`succeeded` unless set).
+    pub fn answer_refunds_with(&self, outcome: RefundOutcome) {
+        self.state().refund_outcome = outcome;
+    }
+
+    /// A `pending` (or `requires_action`) refund ends: `succeeded` (its amount joins the
+    /// charge's `amount_refunded`, as `charge.refunded` then says) or `failed` (nothing
+    /// refunded). Returns the refund's new status.
+    ///
+    /// # Errors
+    /// [`SimulatorError::State`] for an unknown refund or one that has ended.
+    pub fn settle_refund(&self, id: &str, succeeded: bool) -> Result<&'static str, SimulatorError> {
+        let mut state = self.state();
+        let refund = state.refunds.get(id).ok_or_else(|| SimulatorError::State(format!("no refund {id}")))?;
+        if !matches!(refund["status"].as_str(), Some("pending" | "requires_action")) {
+            return Err(SimulatorError::State(format!("refund {id} has ended")));
+        }
+        let amount = refund["amount"].as_i64().unwrap_or_default();
+        let pi = refund["payment_intent"].as_str().unwrap_or_default().to_owned();
+        let status = if succeeded { "succeeded" } else { "failed" };
+        if let Some(intent) = state.intents.get_mut(&pi) {
+            intent.pending -= amount;
+            if succeeded {
+                intent.charge.amount_refunded += amount;
+                intent.charge.refunded = intent.charge.amount_refunded == intent.charge.amount;
+            }
+        }
+        if let Some(refund) = state.refunds.get_mut(id) {
+            refund["status"] = json!(status);
+        }
+        Ok(status)
     }
 
     /// A session as the API would answer it.
@@ -417,7 +514,7 @@ impl StripeSimulator {
                 metadata,
                 refunded: false,
             };
-            state.intents.insert(pi, Intent { charge });
+            state.intents.insert(pi, Intent { charge, pending: 0 });
             session
         };
         self.signed(CHECKOUT_SESSION_COMPLETED, &session, now)
@@ -489,7 +586,7 @@ fn prefixed(form: &[(String, String)], prefix: &str) -> BTreeMap<String, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkout::{CreateSession, encode_form};
+    use crate::checkout::{CreateSession, LineItem, encode_form};
     use crate::webhook::{WebhookSecret, construct_event};
 
     #[test]
@@ -504,10 +601,11 @@ mod tests {
         let form = encode_form(
             &CreateSession {
                 out_trade_no: "CS1".into(),
-                product_name: "课程".into(),
-                unit_amount: 500,
+                line_items: vec![
+                    LineItem { name: "课程".into(), unit_amount: 500, quantity: 1 },
+                    LineItem { name: "课程二".into(), unit_amount: 250, quantity: 2 },
+                ],
                 currency: "cny".into(),
-                quantity: 1,
                 expires_at: now + 3600,
                 success_url: "https://x.example/ok".into(),
                 cancel_url: "https://x.example/no".into(),
@@ -523,6 +621,7 @@ mod tests {
         let a = sim.handle("POST", "/v1/checkout/sessions", headers, form.as_bytes(), now);
         assert_eq!(a.status, 200);
         let session: CheckoutSession = serde_json::from_slice(&a.body).expect("session");
+        assert_eq!(session.amount_total, Some(1000), "the line items added up");
         assert_eq!(session.url, Some(format!("http://127.0.0.1:8000/dev/stripe/pay/{}", session.id)));
         let again = sim.handle("POST", "/v1/checkout/sessions", headers, form.as_bytes(), now);
         assert_eq!((again.status, &again.body), (200, &a.body));

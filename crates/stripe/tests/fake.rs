@@ -4,9 +4,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use shop_stripe::fake::{FakeStripe, Fault};
+use shop_stripe::simulator::RefundOutcome;
 use shop_stripe::{
-    ClientConfig, CreateSession, EventKind, PaymentStatus, SessionStatus, StripeClient, StripeError,
-    construct_event,
+    ClientConfig, CreateSession, EventKind, LineItem, PaymentStatus, SessionStatus, StripeClient,
+    StripeError, construct_event,
 };
 
 fn now() -> i64 {
@@ -16,10 +17,8 @@ fn now() -> i64 {
 fn session(no: &str, unit_amount: i64) -> CreateSession {
     CreateSession {
         out_trade_no: no.into(),
-        product_name: "Rust 实战课程".into(),
-        unit_amount,
+        line_items: vec![LineItem { name: "Rust 实战课程".into(), unit_amount, quantity: 1 }],
         currency: "cny".into(),
-        quantity: 1,
         expires_at: now() + 3600,
         success_url: "https://shop.example.com/paid?session={CHECKOUT_SESSION_ID}".into(),
         cancel_url: "https://shop.example.com/cancel".into(),
@@ -97,13 +96,47 @@ async fn checkout_flow_pay_webhook_refund() {
 }
 
 #[tokio::test]
+async fn a_pending_refund_is_retrieved_until_it_ends() {
+    let (fake, client) = setup().await;
+    let created =
+        client.create_checkout_session(&session("CS9", 5000), "order-CS9", now()).await.expect("create");
+    fake.complete_session(&created.id, true).expect("pay");
+    let pi = fake.session(&created.id).and_then(|s| s.payment_intent).expect("payment intent");
+    fake.simulator().answer_refunds_with(RefundOutcome::Pending);
+    let r = client.create_refund(&pi, 5000, "CS9", "refund-CS9-1").await.expect("refund");
+    assert_eq!(r.status.as_deref(), Some("pending"));
+    // Neither refunded nor refundable again while pending.
+    let e = client.create_refund(&pi, 1, "CS9", "refund-CS9-2").await.expect_err("held");
+    assert_eq!(e.code(), Some("charge_already_refunded"));
+    let (payload, header) = fake.charge_refunded_event(&pi).expect("event");
+    let event =
+        construct_event(payload.as_bytes(), Some(&header), fake.gateway().secret(), now()).expect("webhook");
+    let EventKind::ChargeRefunded(charge) = event.kind().expect("kind") else { panic!() };
+    assert_eq!(charge.amount_refunded, 0, "a pending refund is not refunded yet");
+    // A replay answers the first answer; the retrieve tells the current status.
+    let replay = client.create_refund(&pi, 5000, "CS9", "refund-CS9-1").await.expect("replay");
+    assert_eq!(replay.status.as_deref(), Some("pending"));
+    assert_eq!(fake.simulator().settle_refund(&r.id, true).expect("settle"), "succeeded");
+    assert_eq!(client.create_refund(&pi, 5000, "CS9", "refund-CS9-1").await.expect("replay"), replay);
+    assert_eq!(client.retrieve_refund(&r.id).await.expect("get").status.as_deref(), Some("succeeded"));
+    let (payload, header) = fake.charge_refunded_event(&pi).expect("event");
+    let event =
+        construct_event(payload.as_bytes(), Some(&header), fake.gateway().secret(), now()).expect("webhook");
+    let EventKind::ChargeRefunded(charge) = event.kind().expect("kind") else { panic!() };
+    assert_eq!((charge.amount_refunded, charge.refunded), (5000, true));
+    assert!(fake.simulator().settle_refund(&r.id, false).is_err(), "it has ended");
+    let e = client.retrieve_refund("re_unknown").await.expect_err("unknown");
+    assert_eq!(e.code(), Some("resource_missing"));
+}
+
+#[tokio::test]
 async fn idempotent_create_replays_and_refuses_other_parameters() {
     let (_fake, client) = setup().await;
     let mut s = session("CS2", 100);
     let a = client.create_checkout_session(&s, "order-CS2", now()).await.expect("create");
     let b = client.create_checkout_session(&s, "order-CS2", now()).await.expect("replay");
     assert_eq!(a, b);
-    s.unit_amount = 200;
+    s.line_items[0].unit_amount = 200;
     let e = client.create_checkout_session(&s, "order-CS2", now()).await.expect_err("other params");
     assert!(
         matches!(e, StripeError::Api { status: 400, ref error_type, .. } if error_type == "idempotency_error")

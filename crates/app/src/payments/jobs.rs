@@ -52,6 +52,11 @@ impl JobHandler for PaymentJobs {
                 jobs::complete(&ctx.db, id).await
             }
             TradeCall::Refund { out_trade_no, out_request_no, amount_fen, reason } => {
+                // A refund in progress that its notification has settled meanwhile is done.
+                let row = payments::refund_by_request_no(&ctx.db, &out_request_no).await?;
+                if row.is_some_and(|r| r.status == payments::refund_status::SUCCEEDED) {
+                    return jobs::complete(&ctx.db, id).await;
+                }
                 let order = orders::by_out_trade_no(&ctx.db, &out_trade_no).await?;
                 let total_fen = order.as_ref().map_or(amount_fen, |o| o.total_amount_fen.fen());
                 let call = RefundCall {

@@ -12,7 +12,7 @@ use shop_domain::order::{OrderStatus, PayType, Subject};
 
 use super::apply::pay_type_of;
 use super::context::PaymentsContext;
-use super::provider::NewPayment;
+use super::provider::{NewPayment, PaymentLine};
 use crate::error::{AppError, AppResult};
 use crate::guests;
 use crate::i18n::msg;
@@ -190,6 +190,19 @@ fn priced_lines(ctx: &PaymentsContext, purchase: &Purchase) -> AppResult<(Vec<Ne
     Ok((lines, sum))
 }
 
+/// The lines of a payment: each course's name (from the catalog that priced it; the subject
+/// if it has gone meanwhile) and price.
+fn payment_lines(ctx: &PaymentsContext, lines: &[NewLine], subject: &str) -> Vec<PaymentLine> {
+    let snapshot = ctx.catalog.snapshot();
+    lines
+        .iter()
+        .map(|l| PaymentLine {
+            name: snapshot.course(l.course_id).map_or_else(|| subject.to_owned(), |c| c.name.clone()),
+            amount_fen: l.price_fen.fen(),
+        })
+        .collect()
+}
+
 async fn outcome(ctx: &PaymentsContext, order: &order::Model) -> AppResult<PurchaseOutcome> {
     let stored = order.pay_url.as_deref().ok_or_else(|| {
         AppError::Unexpected(anyhow::anyhow!("order {} has no pay URL", order.out_trade_no))
@@ -260,6 +273,7 @@ pub async fn create_order(
         out_trade_no: out_trade_no.clone(),
         subject: subject.clone(),
         total_fen: sum.fen(),
+        lines: payment_lines(ctx, &lines, &subject),
         expires_at,
         now,
     };

@@ -134,10 +134,21 @@ pub struct NewPayment {
     pub subject: String,
     /// The amount in fen.
     pub total_fen: i64,
+    /// What is bought, one line per course at its price (adding up to `total_fen`).
+    pub lines: Vec<PaymentLine>,
     /// When the buyer can no longer pay.
     pub expires_at: DateTime<Utc>,
     /// Now.
     pub now: DateTime<Utc>,
+}
+
+/// One line of a payment: a course and its price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentLine {
+    /// The course's name.
+    pub name: String,
+    /// Its price in fen.
+    pub amount_fen: i64,
 }
 
 /// How the buyer pays an order: the URL to open, and for QR payments the code to show.
@@ -200,8 +211,9 @@ pub enum RefundAnswer {
         /// Cumulative refunded amount, if the provider reports it.
         refunded_total_fen: Option<i64>,
     },
-    /// Accepted and in progress (WeChat Pay's `PROCESSING`): ask again later with the same
-    /// number, or wait for the refund notification.
+    /// Accepted and in progress (WeChat Pay's `PROCESSING`, Stripe's `pending` and
+    /// `requires_action`): ask again later with the same number, or wait for the refund
+    /// notification (WeChat Pay's `REFUND.SUCCESS`, Stripe's `charge.refunded`).
     Processing,
 }
 

@@ -22,9 +22,9 @@ use shop_domain::order::PayType;
 use shop_stripe::gateway::StripeGateway;
 use shop_stripe::simulator::{SimAnswer, StripeSimulator, random_token};
 use shop_stripe::{
-    CheckoutSession, ClientConfig, CreateSession, EventKind, MAX_EXPIRES_IN_SECS, MIN_EXPIRES_IN_SECS,
-    PaymentStatus, SIGNATURE_HEADER, SessionStatus, StripeClient, StripeError, WebhookSecret,
-    construct_event,
+    CheckoutSession, ClientConfig, CreateSession, EventKind, LineItem, MAX_EXPIRES_IN_SECS,
+    MIN_EXPIRES_IN_SECS, PaymentStatus, SIGNATURE_HEADER, SessionStatus, StripeClient, StripeError,
+    WebhookSecret, construct_event,
 };
 
 use super::provider::{
@@ -226,23 +226,33 @@ impl Provider for StripeProvider {
         "stripe"
     }
 
-    /// `POST /v1/checkout/sessions` (one line: the order's subject and total in the smallest
-    /// unit; our number as `client_reference_id` and in the session's and PaymentIntent's
-    /// metadata; `expires_at` the order's deadline, kept within Stripe's 31 minutes to 24
-    /// hours), idempotent by the order number. Stores `<session id> <url>`.
+    /// `POST /v1/checkout/sessions` (one line item per course of the order, at its price in
+    /// the smallest unit, quantity 1, adding up to the order's total; our number as
+    /// `client_reference_id` and in the session's and PaymentIntent's metadata; `expires_at`
+    /// the order's deadline, kept within Stripe's 31 minutes to 24 hours), idempotent by the
+    /// order number. Stores `<session id> <url>`.
     async fn create(&self, p: &NewPayment) -> Result<String, ProviderError> {
         let now = p.now.timestamp();
         let expires_at = p.expires_at.timestamp().clamp(now + MIN_EXPIRES_IN_SECS, now + MAX_EXPIRES_IN_SECS);
+        let line_items = p
+            .lines
+            .iter()
+            .map(|l| LineItem { name: l.name.clone(), unit_amount: l.amount_fen, quantity: 1 })
+            .collect();
         let session = CreateSession {
             out_trade_no: p.out_trade_no.clone(),
-            product_name: p.subject.clone(),
-            unit_amount: p.total_fen,
+            line_items,
             currency: self.settings.currency.clone(),
-            quantity: 1,
             expires_at,
             success_url: self.return_url(&self.settings.success_url, &p.out_trade_no),
             cancel_url: self.return_url(&self.settings.cancel_url, &p.out_trade_no),
         };
+        if session.amount_total() != Some(p.total_fen) {
+            return Err(ProviderError::Permanent(format!(
+                "order {}: its lines do not add up to its total",
+                p.out_trade_no
+            )));
+        }
         let key = format!("checkout-{}", p.out_trade_no);
         let client = self.endpoints.load().client.clone();
         let created = client.create_checkout_session(&session, &key, now).await?;
@@ -373,8 +383,11 @@ impl Provider for StripeProvider {
     }
 
     /// `POST /v1/refunds` on the session's PaymentIntent, idempotent by our request number.
-    /// `succeeded` and `pending` (Stripe has accepted it; a later failure comes as its own
-    /// event for an operator) are done; `failed` and `canceled` are refused.
+    /// A replay answers the first answer again, so a refund that is not `succeeded` is then
+    /// retrieved (`GET /v1/refunds/{id}`) for its current status: `succeeded` is done;
+    /// `pending` and `requires_action` are in progress (asked again later, or settled by
+    /// `charge.refunded`), as WeChat Pay's `PROCESSING`; `failed` and `canceled` are refused
+    /// (the refund is marked failed, the order keeps its money).
     async fn refund(&self, call: &RefundCall<'_>) -> Result<RefundAnswer, ProviderError> {
         let session = self.retrieve(call.stored).await?.ok_or_else(|| {
             ProviderError::Permanent(format!("order {} has no Checkout Session", call.out_trade_no))
@@ -383,12 +396,18 @@ impl Provider for StripeProvider {
             ProviderError::Permanent(format!("session {} has no payment to refund", session.id))
         })?;
         let client = self.endpoints.load().client.clone();
-        let refund =
+        let mut refund =
             client.create_refund(intent, call.amount_fen, call.out_trade_no, call.out_request_no).await?;
+        if refund.status.as_deref() != Some("succeeded") {
+            refund = client.retrieve_refund(&refund.id).await?;
+        }
         match refund.status.as_deref() {
-            Some("succeeded" | "pending") | None => Ok(RefundAnswer::Done { refunded_total_fen: None }),
-            Some("requires_action") => Ok(RefundAnswer::Processing),
-            Some(other) => Err(ProviderError::Permanent(format!("refund {}: {other}", call.out_request_no))),
+            Some("succeeded") => Ok(RefundAnswer::Done { refunded_total_fen: None }),
+            Some(status @ ("failed" | "canceled")) => {
+                Err(ProviderError::Permanent(format!("refund {}: {status}", call.out_request_no)))
+            }
+            // pending, requires_action, or a state Stripe adds later: not done yet.
+            _ => Ok(RefundAnswer::Processing),
         }
     }
 }
