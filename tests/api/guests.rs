@@ -37,6 +37,33 @@ async fn spawn(
     .await
 }
 
+/// A gateway-mode shop whose emails go to a real SMTP server, with a material ("notes",
+/// version 1) on course 3; and course 3 as the API shows it.
+async fn shop_selling_notes(backend: Backend) -> (SmtpSink, FakeGateway, TestApp, Value) {
+    let sink = SmtpSink::start().await;
+    let gw = FakeGateway::start().await;
+    let app = spawn(backend, &sink, &gw, |_| {}).await;
+    app.upload(
+        3,
+        "notes.pdf",
+        b"the notes",
+        MediaTarget::Material { name: "notes".into(), version: "1".into() },
+    )
+    .await;
+    let (_, course) = app.get_json("/api/v1/course/list/3/").await;
+    (sink, gw, app, course)
+}
+
+/// The course ids of a `course/mine/` answer.
+fn course_ids(mine: &Value) -> Vec<i64> {
+    mine["result"]
+        .as_array()
+        .expect("courses")
+        .iter()
+        .filter_map(|c| c["course_id"].as_i64().or(c["id"].as_i64()))
+        .collect()
+}
+
 /// POSTs a purchase without a token, in `lang`.
 async fn guest_buy(app: &TestApp, body: &Value, key: Option<&str>, lang: &str) -> (StatusCode, Value) {
     let mut req = app.client.post(app.url("/api/v1/order/pay/")).header("Accept-Language", lang).json(body);
@@ -131,17 +158,7 @@ async fn confirm_email(app: &TestApp, sink: &SmtpSink, token: &str, email: &str,
 #[tokio::test]
 async fn a_guest_buys_downloads_five_times_and_a_later_account_owns_the_course() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let sink = SmtpSink::start().await;
-        let gw = FakeGateway::start().await;
-        let app = spawn(backend, &sink, &gw, |_| {}).await;
-        app.upload(
-            3,
-            "notes.pdf",
-            b"the notes",
-            MediaTarget::Material { name: "notes".into(), version: "1".into() },
-        )
-        .await;
-        let (_, course) = app.get_json("/api/v1/course/list/3/").await;
+        let (sink, gw, app, course) = shop_selling_notes(backend).await;
         let (orders_before, users_before, _) = counts(&app).await;
 
         // A guest order: no account, a purchase page, idempotent and one open order per email.
@@ -252,12 +269,7 @@ async fn a_guest_buys_downloads_five_times_and_a_later_account_owns_the_course()
         assert!(!mine.to_string().contains(&no), "not before confirming: {mine}");
         confirm_email(&app, &sink, &account, "guest.buyer@example.com", 1).await;
         let (_, mine) = app.get_json_auth("/api/v1/course/mine/", &auth).await;
-        let owned: Vec<i64> = mine["result"]
-            .as_array()
-            .expect("courses")
-            .iter()
-            .filter_map(|c| c["course_id"].as_i64().or(c["id"].as_i64()))
-            .collect();
+        let owned = course_ids(&mine);
         assert_eq!(owned, vec![3], "{backend:?}: {mine}");
         let (_, list) = app.get_json_auth("/api/v1/order/list/", &auth).await;
         assert_eq!(list["result"][0]["out_trade_no"].as_str(), Some(no.as_str()), "{list}");
@@ -279,17 +291,7 @@ async fn a_guest_buys_downloads_five_times_and_a_later_account_owns_the_course()
 #[tokio::test]
 async fn an_sms_buyer_with_a_confirmed_email_gets_the_purchase_page_by_email() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let sink = SmtpSink::start().await;
-        let gw = FakeGateway::start().await;
-        let app = spawn(backend, &sink, &gw, |_| {}).await;
-        app.upload(
-            3,
-            "notes.pdf",
-            b"the notes",
-            MediaTarget::Material { name: "notes".into(), version: "1".into() },
-        )
-        .await;
-        let (_, course) = app.get_json("/api/v1/course/list/3/").await;
+        let (sink, gw, app, course) = shop_selling_notes(backend).await;
         let token = register_by_sms(&app, "13900000022").await;
         confirm_email(&app, &sink, &token, "sms.buyer@example.com", 0).await;
         let (status, answer) = app.buy(&token, &purchase(&course, None), None).await;
@@ -318,17 +320,7 @@ async fn an_sms_buyer_with_a_confirmed_email_gets_the_purchase_page_by_email() {
 #[tokio::test]
 async fn a_guest_paying_with_an_address_an_account_confirmed_gives_the_course_to_that_account() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let sink = SmtpSink::start().await;
-        let gw = FakeGateway::start().await;
-        let app = spawn(backend, &sink, &gw, |_| {}).await;
-        app.upload(
-            3,
-            "notes.pdf",
-            b"the notes",
-            MediaTarget::Material { name: "notes".into(), version: "1".into() },
-        )
-        .await;
-        let (_, course) = app.get_json("/api/v1/course/list/3/").await;
+        let (sink, gw, app, course) = shop_selling_notes(backend).await;
         let account = register_by_sms(&app, "13900000023").await;
         let auth = format!("jwt {account}");
         confirm_email(&app, &sink, &account, "known@example.com", 0).await;
@@ -348,12 +340,7 @@ async fn a_guest_paying_with_an_address_an_account_confirmed_gives_the_course_to
         let link = word_with(&mails[1], "/d/");
 
         let (_, mine) = app.get_json_auth("/api/v1/course/mine/", &auth).await;
-        let owned: Vec<i64> = mine["result"]
-            .as_array()
-            .expect("courses")
-            .iter()
-            .filter_map(|c| c["course_id"].as_i64().or(c["id"].as_i64()))
-            .collect();
+        let owned = course_ids(&mine);
         assert_eq!(owned, vec![3], "{backend:?}: the account owns it: {mine}");
         let (_, list) = app.get_json_auth("/api/v1/order/list/", &auth).await;
         assert_eq!(list["result"][0]["out_trade_no"].as_str(), Some(no.as_str()), "{list}");
