@@ -14,6 +14,11 @@
 #   FILTERS      log filters to compare, separated by |   default "warn|info,sqlx=warn,sea_orm=warn"
 #                (the second is the production default, config/default.toml)
 #   ORDERS       paid orders polled at random                                   default 200
+#   PERF_DIR     when set, each run is also profiled (perf record -e cpu-clock -g on the
+#                server) into PERF_DIR/<n>.data (read with `perf report -i FILE`), and the
+#                table gets the share of the server's CPU samples spent making and writing the
+#                line: the functions of shop_http::request_log and ::log_writer, the route
+#                pattern's lookup (actix_web's ResourceMap), and the log-writer thread
 #
 # The server runs `course-shop serve` in the production profile (JSON log, workers on) on a
 # SQLite file: a poll of a paid order is answered from the in-memory status cache (refreshed
@@ -108,7 +113,7 @@ export BENCH_DATA=$WORK/data
 
 echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "binary: $BIN; wrk -t2 -c$CONNECTIONS -d${DURATION}s bench/payments_poll.lua; $ORDERS paid orders; SQLite"
-printf '| filter | polls/s | server CPU per poll | server cores | log bytes per poll | load before |\n|---|---:|---:|---:|---:|---:|\n'
+printf '| filter | polls/s | server CPU per poll | server cores | log bytes per poll | load before | line share of CPU samples |\n|---|---:|---:|---:|---:|---:|---:|\n'
 IFS='|' read -r -a filter_list <<<"$FILTERS"
 for _ in $(seq 1 "$ROUNDS"); do
   for filter in "${filter_list[@]}"; do
@@ -117,15 +122,30 @@ for _ in $(seq 1 "$ROUNDS"); do
     load=$(cut -d' ' -f1 /proc/loadavg)
     bytes0=$(stat -c %s "$WORK/server.log")
     t0=$(ticks "$SERVER_PID")
+    perf_pid=""
+    if [ -n "${PERF_DIR:-}" ]; then
+      mkdir -p "$PERF_DIR"
+      run_no=$((${run_no:-0} + 1))
+      perf record -q -e cpu-clock -F 1999 -g -p "$SERVER_PID" -o "$PERF_DIR/$run_no.data" 2>/dev/null &
+      perf_pid=$!
+      echo "$run_no: $filter" >>"$PERF_DIR/runs.txt"
+    fi
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/payments_poll.lua "$BASE" >"$WORK/wrk.txt" 2>&1
     t1=$(ticks "$SERVER_PID")
+    share=-
+    if [ -n "$perf_pid" ]; then
+      kill -INT "$perf_pid"; wait "$perf_pid" || true
+      # Self time of the line's functions on the workers, plus all of the writer thread.
+      share=$(perf report -i "$PERF_DIR/$run_no.data" --no-children --sort comm,symbol -g none --stdio 2>/dev/null |
+        awk '/%/ && ($2 == "log-writer" || /request_log|log_writer|ResourceMap|match_pattern/) { s += $1 } END { printf "%.2f %%", s }')
+    fi
     sleep 1 # the last lines of a non-blocking log writer
     bytes1=$(stat -c %s "$WORK/server.log")
     stop_server
     reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
     grep -q '^non-2xx: 0' "$WORK/wrk.txt" && grep -q '^bad-body: 0' "$WORK/wrk.txt" ||
       { log "bad answers:"; cat "$WORK/wrk.txt" >&2; exit 1; }
-    awk -v f="$filter" -v r="$reqs" -v d="$DURATION" -v t="$((t1 - t0))" -v hz="$HZ" -v b="$((bytes1 - bytes0))" -v l="$load" \
-      'BEGIN { printf "| `%s` | %.0f | %.4f ms | %.2f | %.0f | %s |\n", f, r / d, t / hz / r * 1000, t / hz / d, b / r, l }'
+    awk -v f="$filter" -v r="$reqs" -v d="$DURATION" -v t="$((t1 - t0))" -v hz="$HZ" -v b="$((bytes1 - bytes0))" -v l="$load" -v p="$share" \
+      'BEGIN { printf "| `%s` | %.0f | %.4f ms | %.2f | %.0f | %s | %s |\n", f, r / d, t / hz / r * 1000, t / hz / d, b / r, l, p }'
   done
 done

@@ -7,18 +7,16 @@
 //! What the line never holds: the path as sent, the query string, headers (`Authorization`,
 //! cookies), the body, the client's address. The route is the pattern that matched (e.g.
 //! `/api/v1/order/{out_trade_no}/`, `/d/{token}`), so no value a client sent is in it.
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::io::Write as _;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::web;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use rand::RngCore as _;
 use uuid::Uuid;
 
 use crate::state::State;
@@ -35,9 +33,14 @@ pub const UNMATCHED: &str = "default";
 pub struct RequestId(Uuid);
 
 impl RequestId {
-    /// A new id.
+    /// A new id: the current time in milliseconds and 74 random bits from this thread's
+    /// generator (a CSPRNG seeded by the system once; `Uuid::now_v7` would ask the kernel for
+    /// them on every request and serialise every thread on one counter).
     pub fn generate() -> Self {
-        RequestId(Uuid::now_v7())
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let mut random = [0u8; 10];
+        rand::thread_rng().fill_bytes(&mut random);
+        RequestId(uuid::Builder::from_unix_timestamp_millis(millis as u64, &random).into_uuid())
     }
 }
 
@@ -81,55 +84,114 @@ pub struct RequestLine<'a> {
     pub elapsed: Duration,
 }
 
-/// `fmt::Write` onto bytes, for the shared timestamp formatter.
-struct Bytes<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for Bytes<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
 impl RequestLine<'_> {
-    /// Appends the line, with its newline, to `out`: the timestamp as the other log lines
-    /// have it (`tracing_subscriber`'s `SystemTime`, UTC, microseconds).
+    /// Appends the line, with its newline, to `out`, timestamped now.
     pub fn write(&self, format: LineFormat, out: &mut Vec<u8>) {
+        self.write_at(SystemTime::now(), format, out);
+    }
+
+    /// Appends the line, with its newline, to `out`: the timestamp as the other log lines
+    /// have it (`tracing_subscriber`'s `SystemTime`: UTC, microseconds, `Z`).
+    fn write_at(&self, now: SystemTime, format: LineFormat, out: &mut Vec<u8>) {
         let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let id = self.id.0.hyphenated().encode_lower(&mut id);
-        let micros = self.elapsed.as_micros();
+        let id = self.id.0.hyphenated().encode_lower(&mut id).as_bytes();
+        let micros = u64::try_from(self.elapsed.as_micros()).unwrap_or(u64::MAX);
         let (ms, frac) = (micros / 1000, micros % 1000);
         match format {
             LineFormat::Json => {
                 out.extend_from_slice(b"{\"timestamp\":\"");
-                let _ = SystemTime.format_time(&mut Writer::new(&mut Bytes(&mut *out)));
+                timestamp(now, out);
                 out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":\"");
-                out.extend_from_slice(id.as_bytes());
+                out.extend_from_slice(id);
                 out.extend_from_slice(b"\",\"http.method\":");
                 json_string(self.method, out);
                 out.extend_from_slice(b",\"http.route\":");
                 json_string(self.route, out);
-                let _ = writeln!(
-                    out,
-                    ",\"http.status\":{},\"elapsed_ms\":{ms}.{frac:03},\"target\":\"{TARGET}\"}}",
-                    self.status
-                );
+                out.extend_from_slice(b",\"http.status\":");
+                digits(u64::from(self.status), 1, out);
+                out.extend_from_slice(b",\"elapsed_ms\":");
+                digits(ms, 1, out);
+                out.push(b'.');
+                digits(frac, 3, out);
+                out.extend_from_slice(b",\"target\":\"");
+                out.extend_from_slice(TARGET.as_bytes());
+                out.extend_from_slice(b"\"}\n");
             }
             LineFormat::Plain => {
-                let _ = SystemTime.format_time(&mut Writer::new(&mut Bytes(&mut *out)));
-                let _ = writeln!(
-                    out,
-                    "  INFO request request_id={id} http.method={} http.route={} http.status={} elapsed_ms={ms}.{frac:03}",
-                    self.method, self.route, self.status
-                );
+                timestamp(now, out);
+                out.extend_from_slice(b"  INFO request request_id=");
+                out.extend_from_slice(id);
+                out.extend_from_slice(b" http.method=");
+                out.extend_from_slice(self.method.as_bytes());
+                out.extend_from_slice(b" http.route=");
+                out.extend_from_slice(self.route.as_bytes());
+                out.extend_from_slice(b" http.status=");
+                digits(u64::from(self.status), 1, out);
+                out.extend_from_slice(b" elapsed_ms=");
+                digits(ms, 1, out);
+                out.push(b'.');
+                digits(frac, 3, out);
+                out.push(b'\n');
             }
         }
     }
 }
 
+/// `n` in decimal, with leading zeros up to `width` digits.
+fn digits(mut n: u64, width: usize, out: &mut Vec<u8>) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    while n > 0 || buf.len() - i < width {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+thread_local! {
+    /// The whole second last formatted on this thread and its `YYYY-MM-DDTHH:MM:SS.`.
+    static SECOND: Cell<(u64, [u8; 20])> = const { Cell::new((u64::MAX, [0; 20])) };
+}
+
+/// `now` as `tracing_subscriber`'s `SystemTime` timer writes it (`2026-11-30T21:50:12.123456Z`),
+/// the date and time of day formatted once per second per thread.
+pub(crate) fn timestamp(now: SystemTime, out: &mut Vec<u8>) {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let second = since.as_secs();
+    let (cached, mut prefix) = SECOND.get();
+    if cached != second {
+        let at = i64::try_from(second)
+            .ok()
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+            .unwrap_or_default();
+        let text = at.format("%Y-%m-%dT%H:%M:%S.").to_string();
+        if text.len() == prefix.len() {
+            prefix.copy_from_slice(text.as_bytes());
+            SECOND.set((second, prefix));
+        } else {
+            // Outside years 0–9999: not worth a cache.
+            out.extend_from_slice(text.as_bytes());
+            digits(u64::from(since.subsec_micros()), 6, out);
+            out.push(b'Z');
+            return;
+        }
+    }
+    out.extend_from_slice(&prefix);
+    digits(u64::from(since.subsec_micros()), 6, out);
+    out.push(b'Z');
+}
+
 fn json_string(text: &str, out: &mut Vec<u8>) {
-    // serde_json's escaper: the method and the route are ours, but escaped all the same.
-    if serde_json::to_writer(&mut *out, text).is_err() {
+    // The method and the route are ours and need no escaping; serde_json's escaper when they
+    // would.
+    // (A fold without an early exit: the compiler checks many bytes at once.)
+    let needs_escape = text.bytes().fold(false, |any, b| any | (b == b'"') | (b == b'\\') | (b < 0x20));
+    if !needs_escape {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, text).is_err() {
         out.extend_from_slice(b"\"\"");
     }
 }
@@ -228,6 +290,60 @@ mod tests {
             "INFO request request_id=0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b http.method=GET \
              http.route=/api/v1/order/{out_trade_no}/ http.status=200 elapsed_ms=1.042\n"
         );
+    }
+
+    /// The cached per-second prefix writes what chrono writes for the same instant, across
+    /// second, day and year boundaries and on instants out of order.
+    #[test]
+    fn the_timestamp_is_rfc3339_in_utc_with_microseconds() {
+        let at = |secs: u64, micros: u32| UNIX_EPOCH + Duration::new(secs, micros * 1000 + 999);
+        let instants = [
+            at(1_796_083_199, 999_999),
+            at(1_796_083_200, 0),
+            at(1_796_083_200, 42),
+            at(1_796_083_199, 1),
+            at(1_798_761_599, 500_000),
+            at(1_798_761_600, 7),
+            at(0, 0),
+        ];
+        for now in instants {
+            let mut out = Vec::new();
+            timestamp(now, &mut out);
+            let expected = chrono::DateTime::<chrono::Utc>::from(now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            assert_eq!(String::from_utf8(out).expect("UTF-8"), expected);
+        }
+    }
+
+    #[test]
+    fn request_ids_are_version_7_with_the_time_and_differ() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis();
+        let ids: Vec<RequestId> = (0..1000).map(|_| RequestId::generate()).collect();
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis();
+        let mut seen = std::collections::HashSet::new();
+        for id in &ids {
+            assert_eq!(id.0.get_version_num(), 7);
+            assert_eq!(id.0.get_variant(), uuid::Variant::RFC4122);
+            let (secs, nanos) = id.0.get_timestamp().expect("a v7 timestamp").to_unix();
+            let millis = u128::from(secs) * 1000 + u128::from(nanos / 1_000_000);
+            assert!((before..=after).contains(&millis), "{millis} outside {before}..={after}");
+            assert!(seen.insert(id.0), "a repeated id");
+        }
+    }
+
+    #[test]
+    fn numbers_keep_their_leading_zeros_up_to_the_width() {
+        for (n, width, text) in [
+            (0, 1, "0"),
+            (7, 3, "007"),
+            (200, 1, "200"),
+            (123_456, 6, "123456"),
+            (u64::MAX, 1, "18446744073709551615"),
+        ] {
+            let mut out = Vec::new();
+            digits(n, width, &mut out);
+            assert_eq!(out, text.as_bytes());
+        }
     }
 
     #[test]

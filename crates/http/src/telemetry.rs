@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::{FmtSpan, Writer};
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::{SubscriberInitExt as _, TryInitError};
@@ -78,18 +77,17 @@ pub fn dropped_lines() -> u64 {
 const DROPPED: &str = "log lines dropped: the log output did not keep up";
 
 fn dropped_notice_json(dropped: u64, out: &mut Vec<u8>) {
-    let mut ts = String::new();
-    let _ = SystemTime.format_time(&mut Writer::new(&mut ts));
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    request_log::timestamp(std::time::SystemTime::now(), out);
     let _ = writeln!(
         out,
-        "{{\"timestamp\":\"{ts}\",\"level\":\"WARN\",\"message\":\"{DROPPED}\",\"dropped\":{dropped},\"target\":\"shop_http::log_writer\"}}"
+        "\",\"level\":\"WARN\",\"message\":\"{DROPPED}\",\"dropped\":{dropped},\"target\":\"shop_http::log_writer\"}}"
     );
 }
 
 fn dropped_notice_plain(dropped: u64, out: &mut Vec<u8>) {
-    let mut ts = String::new();
-    let _ = SystemTime.format_time(&mut Writer::new(&mut ts));
-    let _ = writeln!(out, "{ts}  WARN {DROPPED} dropped={dropped}");
+    request_log::timestamp(std::time::SystemTime::now(), out);
+    let _ = writeln!(out, "  WARN {DROPPED} dropped={dropped}");
 }
 
 fn install<W>(format: &str, filter: &str, writer: W, ansi: bool) -> Result<(), TryInitError>
