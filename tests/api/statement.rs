@@ -476,7 +476,36 @@ async fn a_statement_of_several_batches(backend: Backend) {
     let runs = shop_app::payments::last_runs(&app.ctx, 1).await.expect("runs");
     let money_in = first_fen + matched_fen + last_fen + 100 * i64::try_from(others).expect("n");
     assert_eq!((runs[0].money_in.fen(), runs[0].error.as_deref()), (money_in, None));
-    assert_eq!((runs[0].applied.len(), runs[0].flagged.len()), (2, others));
+    let others_n = i64::try_from(others).expect("n");
+    assert_eq!((runs[0].applied_count, runs[0].flagged_count), (2, others_n));
+    let shown = shop_app::payments::DIFFERENCES_SHOWN;
+    assert_eq!((runs[0].applied.len() as u64, runs[0].flagged.len() as u64), (2, shown));
+
+    // The reports show the counts and the first differences of each outcome, not thousands.
+    let session = app.console_session("statement-boss").await;
+    let (status, sales) = app.console_get("/api/v1/admin/sales/", &session).await;
+    assert_eq!(status, StatusCode::OK, "{sales}");
+    let run = &sales["result"]["reconciliation"][0];
+    assert_eq!((run["applied"].as_i64(), run["flagged"].as_i64()), (Some(2), Some(others_n)), "{run}");
+    let listed = run["differences"].as_array().expect("differences").len() as u64;
+    assert_eq!(listed, 2 + shown);
+    assert_eq!(run["differences_omitted"].as_i64(), Some(others_n - i64::try_from(shown).expect("n")));
+    let html = app
+        .client
+        .get(app.url("/admin/sales/?lang=en"))
+        .header("Cookie", &session.cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let more = format!(
+        "Further differences not listed (course-shop reconcile lists them all): {}",
+        others as u64 - shown
+    );
+    assert!(html.contains(&more), "the console says how many are not listed");
+    assert_eq!(html.matches("unknown_trade").count() as u64, shown, "the console lists the first flagged");
 
     // Again: both payments now match; nothing applied twice.
     let (_, stdout, _) =

@@ -216,31 +216,19 @@ pub async fn clear_listed(conn: &impl ConnectionTrait, run_id: i64) -> Result<()
     conn.execute(&delete).await.map(|_| ())
 }
 
-/// The newest `limit` runs, newest first, with their lines.
+/// The newest `limit` runs, newest first (their lines: [`lines_after`]).
 ///
 /// # Errors
 /// Database errors.
 pub async fn last_runs(
     conn: &impl ConnectionTrait,
     limit: u64,
-) -> Result<Vec<(reconciliation_run::Model, Vec<reconciliation_line::Model>)>, DbErr> {
-    let runs = reconciliation_run::Entity::find()
+) -> Result<Vec<reconciliation_run::Model>, DbErr> {
+    reconciliation_run::Entity::find()
         .order_by_desc(reconciliation_run::Column::Id)
         .limit(limit)
         .all(conn)
-        .await?;
-    let lines = reconciliation_line::Entity::find()
-        .filter(reconciliation_line::Column::RunId.is_in(runs.iter().map(|r| r.id)))
-        .order_by_asc(reconciliation_line::Column::Id)
-        .all(conn)
-        .await?;
-    Ok(runs
-        .into_iter()
-        .map(|run| {
-            let of_run = lines.iter().filter(|l| l.run_id == run.id).cloned().collect();
-            (run, of_run)
-        })
-        .collect())
+        .await
 }
 
 /// Whether a run of `provider`'s statement of `statement_date` completed (was not refused).

@@ -45,7 +45,7 @@ pub use refunds::{
 };
 pub use statement::BATCH as STATEMENT_BATCH;
 pub use statement::{
-    APPLIED, Difference, FLAGGED, ReconciliationRun, StatementReport, last_runs, reconcile_due_statements,
-    reconcile_statement, reconcile_statement_file, run_differences, statement_providers,
-    yesterday_in_beijing,
+    APPLIED, DIFFERENCES_SHOWN, Difference, FLAGGED, ReconciliationRun, StatementReport, last_runs,
+    reconcile_due_statements, reconcile_statement, reconcile_statement_file, run_differences,
+    statement_providers, yesterday_in_beijing,
 };

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
-use shop_db::entities::{order, refund};
+use shop_db::entities::{order, reconciliation_line, refund};
 use shop_db::{orders, payments, reconciliation};
 use shop_domain::Money;
 use shop_domain::order::{OrderStatus, PayType};
@@ -581,13 +581,7 @@ pub async fn run_differences(
         let Some(last) = page.last() else { return Ok(()) };
         after = last.id;
         for l in page {
-            each(Difference {
-                kind: l.kind,
-                trade_no: l.trade_no,
-                out_trade_no: l.out_trade_no,
-                amount: l.amount_fen,
-                note: l.note,
-            });
+            each(Difference::from(l));
         }
     }
 }
@@ -611,47 +605,70 @@ pub struct ReconciliationRun {
     pub money_out: Money,
     /// Why the statement was refused (nothing applied), if it was.
     pub error: Option<String>,
-    /// What it applied.
+    /// Lines it applied.
+    pub applied_count: i64,
+    /// Differences it flagged.
+    pub flagged_count: i64,
+    /// The first [`DIFFERENCES_SHOWN`] of what it applied.
     pub applied: Vec<Difference>,
-    /// What it flagged.
+    /// The first [`DIFFERENCES_SHOWN`] of what it flagged.
     pub flagged: Vec<Difference>,
 }
 
-/// The newest `limit` stored runs, newest first, with what they applied and flagged.
+/// How many differences of each outcome (applied, flagged) a run shows in the sales report
+/// and the console; the others are counted (`applied_count`, `flagged_count`) and printed by
+/// `course-shop reconcile`, so that a statement full of strangers' trades does not make the
+/// report huge.
+pub const DIFFERENCES_SHOWN: u64 = 50;
+
+/// The newest `limit` stored runs, newest first, with the first [`DIFFERENCES_SHOWN`]
+/// differences of each outcome.
 ///
 /// # Errors
 /// Database errors.
 pub async fn last_runs(ctx: impl Into<PaymentsContext>, limit: u64) -> AppResult<Vec<ReconciliationRun>> {
     let ctx: PaymentsContext = ctx.into();
-    let runs = reconciliation::last_runs(&ctx.db, limit).await?;
-    Ok(runs
-        .into_iter()
-        .map(|(run, lines)| {
-            let (mut applied, mut flagged) = (Vec::new(), Vec::new());
-            for l in lines {
-                let d = Difference {
-                    kind: l.kind,
-                    trade_no: l.trade_no,
-                    out_trade_no: l.out_trade_no,
-                    amount: l.amount_fen,
-                    note: l.note,
-                };
-                if l.outcome == reconciliation::APPLIED { applied.push(d) } else { flagged.push(d) }
-            }
-            ReconciliationRun {
-                provider: run.provider,
-                date: run.statement_date,
-                finished_at: run.finished_at,
-                lines: run.lines,
-                matched: run.matched,
-                money_in: run.money_in_fen,
-                money_out: run.money_out_fen,
-                error: run.error,
-                applied,
-                flagged,
-            }
-        })
-        .collect())
+    let mut runs = Vec::new();
+    for run in reconciliation::last_runs(&ctx.db, limit).await? {
+        let shown = |outcome| reconciliation::lines_after(&ctx.db, run.id, outcome, 0, DIFFERENCES_SHOWN);
+        let applied = shown(reconciliation::APPLIED).await?;
+        let flagged = shown(reconciliation::FLAGGED).await?;
+        runs.push(ReconciliationRun {
+            provider: run.provider,
+            date: run.statement_date,
+            finished_at: run.finished_at,
+            lines: run.lines,
+            matched: run.matched,
+            money_in: run.money_in_fen,
+            money_out: run.money_out_fen,
+            error: run.error,
+            applied_count: run.applied,
+            flagged_count: run.flagged,
+            applied: applied.into_iter().map(Difference::from).collect(),
+            flagged: flagged.into_iter().map(Difference::from).collect(),
+        });
+    }
+    Ok(runs)
+}
+
+impl ReconciliationRun {
+    /// How many of the run's differences `applied` and `flagged` leave out.
+    pub fn differences_omitted(&self) -> i64 {
+        let shown = i64::try_from(self.applied.len() + self.flagged.len()).unwrap_or(i64::MAX);
+        (self.applied_count + self.flagged_count - shown).max(0)
+    }
+}
+
+impl From<reconciliation_line::Model> for Difference {
+    fn from(l: reconciliation_line::Model) -> Self {
+        Difference {
+            kind: l.kind,
+            trade_no: l.trade_no,
+            out_trade_no: l.out_trade_no,
+            amount: l.amount_fen,
+            note: l.note,
+        }
+    }
 }
 
 /// The worker's daily pass: from `reconciliation.hour` (Beijing time) on, reconciles the

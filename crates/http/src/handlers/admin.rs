@@ -317,8 +317,11 @@ pub struct ReconciliationRunDto {
     pub money_out: String,
     /// Why the statement was refused (nothing applied), if it was.
     pub error: Option<String>,
-    /// What it applied and flagged.
+    /// What it applied and flagged: at most the first 50 of each (the rest are counted in
+    /// `differences_omitted`; `course-shop reconcile` prints every one).
     pub differences: Vec<ReconciliationLineDto>,
+    /// Differences of the run not in `differences`.
+    pub differences_omitted: i64,
 }
 
 fn difference_dto(outcome: &str, d: shop_app::payments::Difference) -> ReconciliationLineDto {
@@ -334,14 +337,16 @@ fn difference_dto(outcome: &str, d: shop_app::payments::Difference) -> Reconcili
 
 impl From<shop_app::payments::ReconciliationRun> for ReconciliationRunDto {
     fn from(run: shop_app::payments::ReconciliationRun) -> Self {
+        let differences_omitted = run.differences_omitted();
         ReconciliationRunDto {
             provider: run.provider,
             date: run.date,
             finished_at: run.finished_at,
             lines: run.lines,
             matched: run.matched,
-            applied: i64::try_from(run.applied.len()).unwrap_or(i64::MAX),
-            flagged: i64::try_from(run.flagged.len()).unwrap_or(i64::MAX),
+            applied: run.applied_count,
+            flagged: run.flagged_count,
+            differences_omitted,
             money_in: run.money_in.to_string(),
             money_out: run.money_out.to_string(),
             error: run.error,

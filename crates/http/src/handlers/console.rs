@@ -811,7 +811,10 @@ pub struct ReconciliationLine {
     /// `alipay`, `wechatpay`.
     pub provider: String,
     /// Lines, matched, applied, flagged.
-    pub counts: (i64, i64, usize, usize),
+    pub counts: (i64, i64, i64, i64),
+    /// Flagged differences not listed (the first [`shop_app::payments::DIFFERENCES_SHOWN`]
+    /// are).
+    pub omitted: i64,
     /// The refused statement's reason, or empty.
     pub error: String,
     /// What was flagged: kind, order number, amount, note.
@@ -979,7 +982,8 @@ pub async fn sales(
             .await?
             .into_iter()
             .map(|run| ReconciliationLine {
-                counts: (run.lines, run.matched, run.applied.len(), run.flagged.len()),
+                counts: (run.lines, run.matched, run.applied_count, run.flagged_count),
+                omitted: run.flagged_count - i64::try_from(run.flagged.len()).unwrap_or(i64::MAX),
                 date: run.date,
                 provider: run.provider,
                 error: run.error.unwrap_or_default(),
