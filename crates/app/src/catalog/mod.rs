@@ -80,11 +80,6 @@ impl Catalog {
     /// Database errors (the old snapshot stays in place).
     pub async fn reload(&self, db: &DatabaseConnection) -> AppResult<()> {
         let snapshot = load_snapshot(db).await?;
-        tracing::info!(
-            catalog.revision = snapshot.revision(),
-            catalog.courses = snapshot.course_count(),
-            "catalog loaded"
-        );
         self.current.store(Arc::new(snapshot));
         Ok(())
     }
@@ -122,9 +117,20 @@ async fn load_snapshot(db: &DatabaseConnection) -> AppResult<Snapshot> {
     // One transaction: the revision and the rows belong together.
     let txn = db.begin().await?;
     let revision = shop_db::catalog::revision(&txn).await?;
+    let started = std::time::Instant::now();
     let rows = shop_db::catalog::load_listing(&txn, CARD_SECTIONS).await?;
     txn.commit().await?;
-    Ok(Snapshot::build(revision, rows, chrono::Utc::now()))
+    let read = started.elapsed();
+    let snapshot = Snapshot::build(revision, rows, chrono::Utc::now());
+    tracing::info!(
+        catalog.revision = snapshot.revision(),
+        catalog.courses = snapshot.course_count(),
+        catalog.read_ms = read.as_millis() as u64,
+        catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
+        catalog.name_index_bytes = snapshot.name_index_bytes(),
+        "catalog loaded"
+    );
+    Ok(snapshot)
 }
 
 #[cfg(test)]
