@@ -179,6 +179,34 @@ mod tests {
         }
     }
 
+    /// The courses read in batches are those of one query, in display order (priority, then
+    /// id), whatever the batch size, with priorities shared across batch boundaries.
+    #[tokio::test]
+    async fn courses_in_batches_are_read_whole_and_in_order() {
+        let courses: Vec<String> = [(1, 5), (2, 3), (3, 5), (4, 1), (5, 3), (6, 5), (7, 0)]
+            .iter()
+            .map(|(id, orders)| {
+                format!(
+                    r#"{{"id":{id},"name":"C{id}","teacher_id":1,"price":"1","period":30,"orders":{orders}}}"#
+                )
+            })
+            .collect();
+        let catalog_json =
+            format!(r#"{{"teachers":[{{"id":1,"name":"T"}}],"courses":[{}]}}"#, courses.join(","));
+        for (db, _) in crate::test_support::seeded_on_both_backends(&catalog_json).await {
+            let backend = db.get_database_backend();
+            for batch in [1, 2, 3, 7, 100] {
+                let ids: Vec<i64> = shop_db::catalog::courses_in_batches(&db, batch)
+                    .await
+                    .expect("read")
+                    .iter()
+                    .map(|c| c.id)
+                    .collect();
+                assert_eq!(ids, vec![7, 4, 2, 5, 1, 3, 6], "{backend:?}, batches of {batch}");
+            }
+        }
+    }
+
     /// A course price stored out of range fails the load (a running process keeps serving
     /// its previous snapshot), instead of putting the course on sale for nothing.
     #[tokio::test]
