@@ -1,7 +1,7 @@
 //! The catalog: categories, teachers, courses, chapters, sections and banners.
 //!
 //! Reads are served from an immutable in-memory [`Snapshot`] of the public courses (with
-//! their first sections, not their chapters) and a bigram index of their names, swapped
+//! their first sections, not their chapters) and a suffix array of their names, swapped
 //! atomically when the database's catalog revision changes (every catalog write bumps it in
 //! its own transaction); a course's chapters are read from the database. See
 //! `docs/search.md` for the design and `docs/benchmarks.md` for the figures.
