@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 
 use crate::entities::{banner, catalog_revision, chapter, course, course_category, section, teacher};
@@ -52,12 +52,7 @@ async fn load_courses(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr>
             .all(conn)
             .await?,
         teachers: teacher::Entity::find().filter(teacher::Column::IsDelete.eq(false)).all(conn).await?,
-        courses: course::Entity::find()
-            .filter(course::Column::IsDelete.eq(false))
-            .order_by_asc(course::Column::Orders)
-            .order_by_asc(course::Column::Id)
-            .all(conn)
-            .await?,
+        courses: courses_in_batches(conn, COURSE_BATCH).await?,
         chapters: Vec::new(),
         sections: Vec::new(),
         banners: banner::Entity::find()
@@ -67,6 +62,39 @@ async fn load_courses(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr>
             .all(conn)
             .await?,
     })
+}
+
+/// The courses that are not deleted, by display priority then id, read `batch` at a time
+/// (each batch after the last one's (priority, id)): the driver's copy of the rows (on SQLite,
+/// over 1 KB per course row) is then held for one batch, not for the whole catalog.
+pub async fn courses_in_batches(
+    conn: &impl ConnectionTrait,
+    batch: u64,
+) -> Result<Vec<course::Model>, DbErr> {
+    let mut courses: Vec<course::Model> = Vec::new();
+    loop {
+        let mut select = course::Entity::find().filter(course::Column::IsDelete.eq(false));
+        if let Some(last) = courses.last() {
+            select = select.filter(
+                Condition::any().add(course::Column::Orders.gt(last.orders)).add(
+                    Condition::all()
+                        .add(course::Column::Orders.eq(last.orders))
+                        .add(course::Column::Id.gt(last.id)),
+                ),
+            );
+        }
+        let rows = select
+            .order_by_asc(course::Column::Orders)
+            .order_by_asc(course::Column::Id)
+            .limit(batch)
+            .all(conn)
+            .await?;
+        let done = (rows.len() as u64) < batch;
+        courses.extend(rows);
+        if done {
+            return Ok(courses);
+        }
+    }
 }
 
 /// Chapters in display order: chapter number, then priority, then id.
@@ -211,6 +239,9 @@ pub async fn course_count(conn: &impl ConnectionTrait) -> Result<u64, DbErr> {
 
 /// Sections per query of [`load_listing`].
 const SECTION_BATCH: u64 = 20_000;
+
+/// Courses per query of [`load_all`] and [`load_listing`].
+const COURSE_BATCH: u64 = 5_000;
 
 /// Rows per INSERT statement: keeps SQLite under its bound-parameter limit.
 const CHUNK: usize = 400;

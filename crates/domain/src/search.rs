@@ -23,6 +23,19 @@ pub enum MatchClass {
     Substring,
 }
 
+impl MatchClass {
+    /// The class of one occurrence of a term in a name: starting at the name's start and
+    /// ending at its end (the whole name), starting at its start, or elsewhere. The one rule
+    /// of [`SearchTerm::match_folded`] and of the catalog's name index.
+    pub fn of_occurrence(at_start: bool, at_end: bool) -> MatchClass {
+        match (at_start, at_end) {
+            (true, true) => MatchClass::Exact,
+            (true, false) => MatchClass::Prefix,
+            (false, _) => MatchClass::Substring,
+        }
+    }
+}
+
 /// A validated, normalised search term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchTerm(String, Option<Money>);
@@ -68,16 +81,10 @@ impl SearchTerm {
     }
 
     /// How this term matches a name already passed through [`fold`].
+    /// The best class is that of the first occurrence: only it can start the name.
     pub fn match_folded(&self, folded_name: &str) -> Option<MatchClass> {
-        if folded_name == self.0 {
-            Some(MatchClass::Exact)
-        } else if folded_name.starts_with(&self.0) {
-            Some(MatchClass::Prefix)
-        } else if folded_name.contains(&self.0) {
-            Some(MatchClass::Substring)
-        } else {
-            None
-        }
+        let at = folded_name.find(&self.0)?;
+        Some(MatchClass::of_occurrence(at == 0, at + self.0.len() == folded_name.len()))
     }
 }
 
@@ -207,5 +214,11 @@ mod tests {
         assert_eq!(t.match_folded("运维"), Some(MatchClass::Exact));
         assert_eq!(t.match_folded("运维开发"), Some(MatchClass::Prefix));
         assert_eq!(t.match_folded("python"), None);
+        assert_eq!(t.match_folded("运维 运维"), Some(MatchClass::Prefix), "the first occurrence counts");
+        assert_eq!(
+            t.match_folded("精通运维"),
+            Some(MatchClass::Substring),
+            "ending the name is not a prefix"
+        );
     }
 }

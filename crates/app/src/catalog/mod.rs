@@ -1,7 +1,7 @@
 //! The catalog: categories, teachers, courses, chapters, sections and banners.
 //!
 //! Reads are served from an immutable in-memory [`Snapshot`] of the public courses (with
-//! their first sections, not their chapters) and a bigram index of their names, swapped
+//! their first sections, not their chapters) and a suffix array of their names, swapped
 //! atomically when the database's catalog revision changes (every catalog write bumps it in
 //! its own transaction); a course's chapters are read from the database. See
 //! `docs/search.md` for the design and `docs/benchmarks.md` for the figures.
@@ -80,11 +80,6 @@ impl Catalog {
     /// Database errors (the old snapshot stays in place).
     pub async fn reload(&self, db: &DatabaseConnection) -> AppResult<()> {
         let snapshot = load_snapshot(db).await?;
-        tracing::info!(
-            catalog.revision = snapshot.revision(),
-            catalog.courses = snapshot.course_count(),
-            "catalog loaded"
-        );
         self.current.store(Arc::new(snapshot));
         Ok(())
     }
@@ -122,9 +117,20 @@ async fn load_snapshot(db: &DatabaseConnection) -> AppResult<Snapshot> {
     // One transaction: the revision and the rows belong together.
     let txn = db.begin().await?;
     let revision = shop_db::catalog::revision(&txn).await?;
+    let started = std::time::Instant::now();
     let rows = shop_db::catalog::load_listing(&txn, CARD_SECTIONS).await?;
     txn.commit().await?;
-    Ok(Snapshot::build(revision, rows, chrono::Utc::now()))
+    let read = started.elapsed();
+    let snapshot = Snapshot::build(revision, rows, chrono::Utc::now());
+    tracing::info!(
+        catalog.revision = snapshot.revision(),
+        catalog.courses = snapshot.course_count(),
+        catalog.read_ms = read.as_millis() as u64,
+        catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
+        catalog.name_index_bytes = snapshot.name_index_bytes(),
+        "catalog loaded"
+    );
+    Ok(snapshot)
 }
 
 #[cfg(test)]
@@ -170,6 +176,34 @@ mod tests {
                 matches!(catalog.chapters(&db, 3).await, Err(AppError::NotFound("course"))),
                 "{backend:?}"
             );
+        }
+    }
+
+    /// The courses read in batches are those of one query, in display order (priority, then
+    /// id), whatever the batch size, with priorities shared across batch boundaries.
+    #[tokio::test]
+    async fn courses_in_batches_are_read_whole_and_in_order() {
+        let courses: Vec<String> = [(1, 5), (2, 3), (3, 5), (4, 1), (5, 3), (6, 5), (7, 0)]
+            .iter()
+            .map(|(id, orders)| {
+                format!(
+                    r#"{{"id":{id},"name":"C{id}","teacher_id":1,"price":"1","period":30,"orders":{orders}}}"#
+                )
+            })
+            .collect();
+        let catalog_json =
+            format!(r#"{{"teachers":[{{"id":1,"name":"T"}}],"courses":[{}]}}"#, courses.join(","));
+        for (db, _) in crate::test_support::seeded_on_both_backends(&catalog_json).await {
+            let backend = db.get_database_backend();
+            for batch in [1, 2, 3, 7, 100] {
+                let ids: Vec<i64> = shop_db::catalog::courses_in_batches(&db, batch)
+                    .await
+                    .expect("read")
+                    .iter()
+                    .map(|c| c.id)
+                    .collect();
+                assert_eq!(ids, vec![7, 4, 2, 5, 1, 3, 6], "{backend:?}, batches of {batch}");
+            }
         }
     }
 

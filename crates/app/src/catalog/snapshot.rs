@@ -10,7 +10,7 @@ use shop_domain::catalog::{CourseStatus, CourseType, Level, SectionType, Teacher
 use shop_domain::paging::PageRequest;
 use shop_domain::search::{self, SearchTerm};
 
-use super::index::GramIndex;
+use super::index::{GramIndex, SuffixIndex};
 use crate::error::{AppError, AppResult};
 
 /// How many first sections a course card shows.
@@ -211,21 +211,42 @@ pub struct Snapshot {
     banners: Vec<BannerView>,
     /// Public courses by display priority, then id.
     courses: Vec<Arc<CourseView>>,
-    /// Folded course and teacher names, aligned with `courses`.
-    folded: Vec<(String, String)>,
+    /// The price of each course, aligned with `courses`.
+    prices: Vec<Money>,
     by_id: HashMap<i64, usize>,
-    /// Search candidates by course name: positions in `courses`.
-    names: GramIndex,
+    /// The occurrences of a term in the folded course names: positions in `courses`.
+    names: SuffixIndex,
     /// Search candidates by teacher name: positions in `teacher_courses`.
     teacher_names: GramIndex,
+    /// The folded name of each teacher of `teacher_courses`.
+    teacher_folded: Vec<String>,
     /// The positions in `courses` of each teacher's courses, ascending.
     teacher_courses: Vec<Vec<u32>>,
     /// The positions in `courses` of the courses of each price, ascending.
     by_price: HashMap<Money, Vec<u32>>,
 }
 
-/// The sort key of a search hit ([`search::rank_course`]).
-type HitKey = (search::MatchClass, u8, i32, i64);
+/// The groups of search hits in rank order: how the term matched and where (0 the course
+/// name, 1 the teacher's name, 2 the price), as in [`search::rank_course`]'s key; within a
+/// group, hits follow display priority then id, the order of `Snapshot::courses`.
+const GROUPS: [(search::MatchClass, u8); 7] = {
+    use search::MatchClass::{Exact, Prefix, Substring};
+    [(Exact, 0), (Exact, 1), (Exact, 2), (Prefix, 0), (Prefix, 1), (Substring, 0), (Substring, 1)]
+};
+
+/// The place in [`GROUPS`] of a match of `class` by `source`.
+fn group(class: search::MatchClass, source: u8) -> usize {
+    GROUPS.iter().position(|g| *g == (class, source)).expect("every class of names and exact prices")
+}
+
+/// One bit per course position.
+struct Bits<'a>(&'a mut [u64]);
+
+impl Bits<'_> {
+    fn set(&mut self, position: u32) {
+        self.0[position as usize / 64] |= 1 << (position % 64);
+    }
+}
 
 /// The start and end in a list of `len` items of the page `request`.
 fn bounds(len: usize, request: PageRequest) -> AppResult<(usize, usize)> {
@@ -314,6 +335,7 @@ impl Snapshot {
 
         let mut courses = Vec::new();
         let mut folded = Vec::new();
+        let mut prices = Vec::new();
         let mut by_id = HashMap::new();
         let mut teacher_place: HashMap<i64, usize> = HashMap::new();
         let mut teacher_folded: Vec<String> = Vec::new();
@@ -364,20 +386,23 @@ impl Snapshot {
             teacher_courses[place].push(position);
             by_price.entry(view.price).or_default().push(position);
             by_id.insert(c.id, courses.len());
-            folded.push((search::fold(&view.name), teacher_folded[place].clone()));
+            folded.push(search::fold(&view.name));
+            prices.push(view.price);
             courses.push(Arc::new(view));
         }
-        let names = GramIndex::build(folded.iter().map(|(name, _)| name.as_str()));
+        let names = SuffixIndex::build(folded.iter().map(String::as_str));
+        drop(folded);
         let teacher_names = GramIndex::build(teacher_folded.iter().map(String::as_str));
         Snapshot {
             revision,
             categories,
             banners,
             courses,
-            folded,
+            prices,
             by_id,
             names,
             teacher_names,
+            teacher_folded,
             teacher_courses,
             by_price,
         }
@@ -391,6 +416,11 @@ impl Snapshot {
     /// Number of public courses.
     pub fn course_count(&self) -> usize {
         self.courses.len()
+    }
+
+    /// Bytes held by the index of the course names.
+    pub fn name_index_bytes(&self) -> usize {
+        self.names.heap_bytes()
     }
 
     /// Public categories by display priority.
@@ -444,60 +474,106 @@ impl Snapshot {
         max_price: Option<Money>,
         request: PageRequest,
     ) -> AppResult<Page<Arc<CourseView>>> {
-        let in_range = |c: &CourseView| {
-            min_price.is_none_or(|min| c.price >= min) && max_price.is_none_or(|max| c.price <= max)
+        let in_range = |price: Money| {
+            min_price.is_none_or(|min| price >= min) && max_price.is_none_or(|max| price <= max)
         };
         let Some(term) = term else {
             // Every course in range, in display order: the order of `courses`.
-            let hits: Vec<&Arc<CourseView>> = self.courses.iter().filter(|c| in_range(c)).collect();
-            return page_cloned(&hits, request);
+            if min_price.is_none() && max_price.is_none() {
+                let (start, end) = bounds(self.courses.len(), request)?;
+                let items = self.courses[start..end].to_vec();
+                return Ok(Page { count: self.courses.len() as u64, items, request });
+            }
+            let count = self.prices.iter().filter(|p| in_range(**p)).count();
+            let (start, end) = bounds(count, request)?;
+            let items = (self.prices.iter().zip(&self.courses))
+                .filter(|(p, _)| in_range(**p))
+                .skip(start)
+                .take(end - start)
+                .map(|(_, c)| Arc::clone(c))
+                .collect();
+            return Ok(Page { count: count as u64, items, request });
         };
-        // Candidates from the indexes (a superset of the matches), then the one rule.
-        let mut candidates: Vec<u32> = self.names.candidates(term.as_str()).to_vec();
-        let mut sources = usize::from(!candidates.is_empty());
-        for &teacher in self.teacher_names.candidates(term.as_str()) {
-            candidates.extend_from_slice(&self.teacher_courses[teacher as usize]);
-            sources += 1;
+        // One bitset of course positions per group of GROUPS, and one of the matches out of
+        // the price range: the cost is a few bit operations per match and per 64 courses.
+        let words = self.courses.len().div_ceil(64).max(1);
+        let mut bits = vec![0u64; words * (GROUPS.len() + 1)];
+        let (sets, outside) = bits.split_at_mut(words * GROUPS.len());
+        let mut sets: Vec<Bits<'_>> = sets.chunks_mut(words).map(Bits).collect();
+        self.names.occurrences(term.as_str(), |position, class| sets[group(class, 0)].set(position));
+        for &place in self.teacher_names.candidates(term.as_str()) {
+            if let Some(class) = term.match_folded(&self.teacher_folded[place as usize]) {
+                let set = &mut sets[group(class, 1)];
+                self.teacher_courses[place as usize].iter().for_each(|&p| set.set(p));
+            }
         }
         if let Some(list) = term.price().and_then(|price| self.by_price.get(&price)) {
-            candidates.extend_from_slice(list);
-            sources += 1;
+            let set = &mut sets[group(search::MatchClass::Exact, 2)];
+            list.iter().for_each(|&p| set.set(p));
         }
-        if sources > 1 {
-            candidates.sort_unstable();
-            candidates.dedup();
-        }
-        let hits: Vec<(HitKey, u32)> = candidates
-            .into_iter()
-            .filter_map(|position| {
-                let i = position as usize;
-                let c = &self.courses[i];
-                if !in_range(c) {
-                    return None;
+        if min_price.is_some() || max_price.is_some() {
+            for (w, out) in outside.iter_mut().enumerate() {
+                let mut any = sets.iter().fold(0, |any, set| any | set.0[w]);
+                while any != 0 {
+                    let bit = any.trailing_zeros();
+                    any &= any - 1;
+                    if !in_range(self.prices[w * 64 + bit as usize]) {
+                        *out |= 1 << bit;
+                    }
                 }
-                let (name, teacher) = &self.folded[i];
-                search::rank_course(term, name, teacher, c.price, c.orders, c.id).map(|key| (key, position))
-            })
-            .collect();
-        self.best_page(hits, request)
-    }
-
-    /// The page `request` of `hits` in key order, sorting only up to the page's end.
-    fn best_page(
-        &self,
-        mut hits: Vec<(HitKey, u32)>,
-        request: PageRequest,
-    ) -> AppResult<Page<Arc<CourseView>>> {
-        let count = hits.len() as u64;
-        let (start, end) = bounds(hits.len(), request)?;
-        if end < hits.len() {
-            hits.select_nth_unstable_by_key(end, |(key, _)| *key);
-            hits.truncate(end);
+            }
         }
-        hits.sort_unstable_by_key(|(key, _)| *key);
-        let items =
-            hits[start..].iter().map(|(_, position)| Arc::clone(&self.courses[*position as usize])).collect();
-        Ok(Page { count, items, request })
+        // A course belongs to its best group only: that of its rank key.
+        let mut count = 0;
+        for (w, out) in outside.iter().enumerate() {
+            let mut taken = *out;
+            for set in &mut sets {
+                let word = set.0[w];
+                set.0[w] = word & !taken;
+                taken |= word;
+                count += set.0[w].count_ones() as usize;
+            }
+        }
+        let (start, end) = bounds(count, request)?;
+        let mut skip = start;
+        let mut items = Vec::with_capacity(end - start);
+        'groups: for (g, set) in sets.iter().enumerate().filter(|_| end > start) {
+            for (w, &word) in set.0.iter().enumerate() {
+                let ones = word.count_ones() as usize;
+                if skip >= ones {
+                    skip -= ones;
+                    continue;
+                }
+                let mut word = word;
+                while word != 0 {
+                    let bit = word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    if skip > 0 {
+                        skip -= 1;
+                        continue;
+                    }
+                    let course = &self.courses[w * 64 + bit];
+                    debug_assert_eq!(
+                        search::rank_course(
+                            term,
+                            &search::fold(&course.name),
+                            &search::fold(&course.teacher.name),
+                            course.price,
+                            course.orders,
+                            course.id
+                        )
+                        .map(|key| (key.0, key.1)),
+                        Some(GROUPS[g]),
+                        "the index places a course as the rule does"
+                    );
+                    items.push(Arc::clone(course));
+                    if items.len() == end - start {
+                        break 'groups;
+                    }
+                }
+            }
+        }
+        Ok(Page { count: count as u64, items, request })
     }
 }
 
@@ -520,17 +596,17 @@ mod tests {
         max_price: Option<Money>,
         request: PageRequest,
     ) -> AppResult<(u64, Vec<i64>)> {
-        let mut hits: Vec<(HitKey, i64)> = snapshot
+        let mut hits: Vec<((search::MatchClass, u8, i32, i64), i64)> = snapshot
             .courses
             .iter()
-            .zip(&snapshot.folded)
-            .filter(|(c, _)| {
+            .filter(|c| {
                 min_price.is_none_or(|min| c.price >= min) && max_price.is_none_or(|max| c.price <= max)
             })
-            .filter_map(|(c, (name, teacher))| match term {
+            .filter_map(|c| match term {
                 None => Some(((search::MatchClass::Exact, 0u8, c.orders, c.id), c.id)),
                 Some(t) => {
-                    search::rank_course(t, name, teacher, c.price, c.orders, c.id).map(|key| (key, c.id))
+                    let (name, teacher) = (search::fold(&c.name), search::fold(&c.teacher.name));
+                    search::rank_course(t, &name, &teacher, c.price, c.orders, c.id).map(|key| (key, c.id))
                 }
             })
             .collect();
@@ -566,10 +642,26 @@ mod tests {
                 updated_time: now,
             })
             .collect();
-        let mut courses: Vec<course::Model> = (1..=rng.gen_range(0..80))
+        // Mostly small catalogs; some of several hundred courses (several words of bits).
+        let size = if rng.gen_bool(0.1) { 700 } else { 80 };
+        let mut courses: Vec<course::Model> = (1..=rng.gen_range(0..size))
             .map(|id| course::Model {
                 id,
-                name: text(rng, 8),
+                name: match rng.gen_range(0..6) {
+                    // Long names.
+                    0 => text(rng, 30),
+                    // A piece twice.
+                    1 => {
+                        let piece = text(rng, 3);
+                        format!("{piece}{}{piece}", text(rng, 2))
+                    }
+                    // A teacher's name, whole or within.
+                    2 => {
+                        let teacher = &teachers[rng.gen_range(0..teachers.len())].name;
+                        if rng.gen_bool(0.5) { teacher.clone() } else { format!("{}{teacher}", text(rng, 2)) }
+                    }
+                    _ => text(rng, 8),
+                },
                 course_type: 1,
                 course_category_id: None,
                 teacher_id: rng.gen_range(1..=teachers.len() as i64 + 1),
@@ -599,8 +691,10 @@ mod tests {
     fn term(rng: &mut StdRng, snapshot: &Snapshot) -> String {
         let names: Vec<&str> =
             snapshot.courses.iter().flat_map(|c| [c.name.as_str(), c.teacher.name.as_str()]).collect();
-        match rng.gen_range(0..4) {
+        match rng.gen_range(0..5) {
             0 => text(rng, 4),
+            // A whole name.
+            4 => names.choose(rng).map_or_else(String::new, |n| n.to_string()),
             1 => ["99", "9.9", "¥99", "99元", "0", "100", "99.90", "¥ 9.90 元"]
                 .choose(rng)
                 .expect("non-empty")
@@ -653,6 +747,6 @@ mod tests {
             }
         }
         assert_eq!(compared, 12_000);
-        assert!(nonempty > 3_000, "the terms must find something often: {nonempty}");
+        assert!(nonempty > 4_000, "the terms must find something often: {nonempty}");
     }
 }
