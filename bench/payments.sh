@@ -42,7 +42,7 @@
 #      key pairs generated for the run (bench/lib.sh bench_alipay_gateway: the app's, and one
 #      playing Alipay's), app_id 2021000000000001, seller_id 2088000000000001, a gateway URL
 #      nobody listens on (http://127.0.0.1:9/gateway.do: the measured paths never call it),
-#      workers on (the outbox worker runs the order_paid and order_email jobs), login limit 100000/min,
+#      workers on (the outbox worker runs the order_paid jobs, each sending its order's email), login limit 100000/min,
 #      order timeout 1440 min (so the expiry sweep never touches the benchmark's orders);
 #   2. adds $USERS users with `course-shop user add` (password on stdin) and logs each in with
 #      POST /api/v1/user/user/mul_login/ (bench/payments_prep.py) to collect the tokens;
