@@ -29,8 +29,11 @@
 #      and its children) is read before and after the outbox drained ("drain");
 #   2. burst: with the workers on, wrk posts the BURST_ORDERS notifies for BURST seconds
 #      (bench/payments_notify.lua, 16 connections); afterwards, for every order paid in the
-#      burst, how long after its accepted notify its order_email job was done (the purchase
-#      email's lag; p50, p99, max), and how long the rest took to drain.
+#      burst, how long after its accepted notify its email's job was done (the purchase
+#      email's lag; p50, p99, max), and how long the rest took to drain. The email's job is
+#      the outbox row whose payload is the order's `order_email` job: its own row in revisions
+#      before 2026-11-30, since then the order's `order_paid` row, which carries the email
+#      once its database work committed.
 # Then every order must be paid exactly once with its email job done once (checks below).
 # Raw outputs: bench/runs/outbox-drain-<UTC timestamp>/ (ignored by git).
 set -euo pipefail
@@ -194,7 +197,7 @@ if [ "$BURST" -gt 0 ]; then
     sql -c "WITH lag AS (
               SELECT extract(epoch FROM j.updated_time - n.received_at) AS s
               FROM payment_notifies n JOIN orders o USING (out_trade_no)
-              JOIN outbox j ON j.kind = 'order_email' AND (j.payload::jsonb ->> 'order_id')::bigint = o.id
+              JOIN outbox j ON j.payload::jsonb ->> 'kind' = 'order_email' AND (j.payload::jsonb ->> 'order_id')::bigint = o.id
               WHERE n.verdict = 'accepted' AND n.out_trade_no NOT IN (SELECT out_trade_no FROM before_burst))
             SELECT 'email lag after payment (s): p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::numeric, 2)
                    || ', p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY s)::numeric, 2)
@@ -210,7 +213,7 @@ sql -c "SELECT 'orders with other than one accepted notify: ' || count(*) FROM (
           SELECT o.id FROM orders o LEFT JOIN payment_notifies n ON n.out_trade_no = o.out_trade_no AND n.verdict = 'accepted'
           WHERE o.order_status = 1 GROUP BY o.id HAVING count(n.id) <> 1) x" | tee -a "$OUT/checks.txt"
 sql -c "SELECT 'paid orders without exactly one done order_email job: ' || count(*) FROM orders o
-        WHERE o.order_status = 1 AND (SELECT count(*) FROM outbox j WHERE j.kind = 'order_email' AND j.status = 'done'
+        WHERE o.order_status = 1 AND (SELECT count(*) FROM outbox j WHERE j.payload::jsonb ->> 'kind' = 'order_email' AND j.status = 'done'
               AND (j.payload::jsonb ->> 'order_id')::bigint = o.id) <> 1" | tee -a "$OUT/checks.txt"
 sql -c "SELECT 'outbox by kind and status: ' || string_agg(kind || '/' || status || '=' || n, ' ') FROM (
           SELECT kind, status, count(*) n FROM outbox GROUP BY 1, 2 ORDER BY 1, 2) x" | tee -a "$OUT/checks.txt"

@@ -22,7 +22,9 @@ use crate::error::{AppError, AppResult};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
-    /// An order was paid: count its learners, issue its download links, queue its email.
+    /// An order was paid: count its learners, issue its download links, send its email
+    /// (once that work committed, the row's payload becomes the [`Job::OrderEmail`] of its
+    /// order, which a retry runs alone).
     OrderPaid {
         /// The order.
         #[serde(flatten)]
@@ -33,7 +35,9 @@ pub enum Job {
         /// Our order number.
         out_trade_no: String,
     },
-    /// Mail the confirmation of a paid order with its private links.
+    /// Mail the confirmation of a paid order with its private links: what is left of an
+    /// `order_paid` job once its database work committed (the row keeps its kind and key),
+    /// or a row of its own as earlier versions enqueued it.
     OrderEmail {
         /// The order.
         order_id: i64,

@@ -3,8 +3,8 @@
 //! backoff, never deleted (done and failed rows stay for audit).
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query,
-    WithClause, WithQuery,
+    Alias, CaseStatement, CommonTableExpression, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order,
+    Query, WithClause, WithQuery,
 };
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable,
@@ -215,6 +215,26 @@ pub async fn complete_many(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<(
         .exec(conn)
         .await
         .map(|_| ())
+}
+
+/// Gives claimed jobs what is left of them to do, in one statement (in the caller's
+/// transaction, with the effects of what was done): each `(id, payload)` replaces the job's
+/// payload; the job stays pending and leased, so the caller may go on and complete it, and if
+/// it does not, a later attempt runs the new payload only. Its kind and dedupe key stay.
+pub async fn continue_as(conn: &impl ConnectionTrait, jobs: &[(i64, String)]) -> Result<(), DbErr> {
+    let Some((first_id, first_payload)) = jobs.first() else { return Ok(()) };
+    let id = || Expr::col((outbox::Entity, outbox::Column::Id));
+    let payload = jobs[1..].iter().fold(
+        CaseStatement::new().case(id().eq(*first_id), Expr::val(first_payload.as_str())),
+        |case, (job, payload)| case.case(id().eq(*job), Expr::val(payload.as_str())),
+    );
+    let mut update = Query::update();
+    update
+        .table(outbox::Entity)
+        .value(outbox::Column::Payload, payload)
+        .value(outbox::Column::UpdatedTime, Expr::val(Utc::now()))
+        .and_where(id().is_in(jobs.iter().map(|(job, _)| *job)));
+    conn.execute(&update).await.map(|_| ())
 }
 
 /// Records a failed attempt: retried at `retry_at`, or given up (`None`).

@@ -71,8 +71,10 @@ pub(crate) fn has_address(user: &user::Model, order: &order::Model) -> bool {
     crate::buyers::delivery_address(user, Some(order)).is_some()
 }
 
-/// What the confirmations of a batch of orders need, read with one query per table.
-struct Confirmations {
+/// What the confirmations of a batch of orders need: read with one query per table
+/// ([`Confirmations::read`]), or kept from the `order_paid` jobs that just read or wrote it
+/// ([`Confirmations::of`]).
+pub(crate) struct Confirmations {
     orders: HashMap<i64, order::Model>,
     users: HashMap<i64, user::Model>,
     lines: HashMap<i64, Vec<order_detail::Model>>,
@@ -81,6 +83,20 @@ struct Confirmations {
 }
 
 impl Confirmations {
+    /// The confirmations of `orders`, from what the caller holds: their buyers, lines and
+    /// purchase links (the latest version of each link's material is read here, one query).
+    pub(crate) async fn of(
+        ctx: &Delivery<'_>,
+        orders: HashMap<i64, order::Model>,
+        users: HashMap<i64, user::Model>,
+        lines: HashMap<i64, Vec<order_detail::Model>>,
+        links: HashMap<i64, Vec<download_link::Model>>,
+    ) -> Result<Self, Failure> {
+        let all_links: Vec<download_link::Model> = links.values().flatten().cloned().collect();
+        let latest = latest_of(ctx, &all_links).await?;
+        Ok(Confirmations { orders, users, lines, links, latest })
+    }
+
     async fn read(ctx: &Delivery<'_>, order_ids: &[i64]) -> Result<Self, Failure> {
         let orders: HashMap<i64, order::Model> =
             orders::by_ids(ctx.db, order_ids).await?.into_iter().map(|o| (o.id, o)).collect();
@@ -141,21 +157,30 @@ impl Confirmations {
 }
 
 /// Runs `order_email` jobs `(job id, order id)` together: reads what their confirmations need
-/// with one query per table, sends each to the buyer's delivery address
-/// ([`crate::buyers::delivery_address`]; none when the order is no longer paid or there is no
-/// address), and completes the jobs that are done in one statement. A failed send fails its
-/// job alone. An outcome per job, in order.
+/// with one query per table and sends them ([`send_confirmations`]). An outcome per job, in
+/// order.
 pub(crate) async fn send_order_emails(ctx: &Delivery<'_>, jobs: &[(i64, i64)]) -> Vec<Result<(), Failure>> {
     let order_ids: Vec<i64> = jobs.iter().map(|(_, order_id)| *order_id).collect();
-    let all = match Confirmations::read(ctx, &order_ids).await {
-        Ok(all) => all,
+    match Confirmations::read(ctx, &order_ids).await {
+        Ok(all) => send_confirmations(ctx, &all, jobs).await,
         Err(e) => {
             let msg = match e {
                 Failure::Retry(m) | Failure::Permanent(m) => m,
             };
-            return jobs.iter().map(|_| Err(Failure::Retry(msg.clone()))).collect();
+            jobs.iter().map(|_| Err(Failure::Retry(msg.clone()))).collect()
         }
-    };
+    }
+}
+
+/// Sends the confirmations of `jobs` `(job id, order id)` from what `all` holds, each to the
+/// buyer's delivery address ([`crate::buyers::delivery_address`]; none when the order is no
+/// longer paid or there is no address), and completes the jobs that are done in one
+/// statement. A failed send fails its job alone. An outcome per job, in order.
+pub(crate) async fn send_confirmations(
+    ctx: &Delivery<'_>,
+    all: &Confirmations,
+    jobs: &[(i64, i64)],
+) -> Vec<Result<(), Failure>> {
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut done = Vec::with_capacity(jobs.len());
     for (job_id, order_id) in jobs {

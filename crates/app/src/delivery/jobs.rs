@@ -2,8 +2,8 @@
 //! email) and the update emails of campaigns.
 use std::collections::{BTreeMap, HashMap};
 
-use shop_db::entities::{order, order_detail, outbox as row};
-use shop_db::{orders, users};
+use shop_db::entities::{download_link, order, order_detail, user};
+use shop_db::{orders, outbox, users};
 use shop_domain::order::OrderStatus;
 
 use crate::context::AppContext;
@@ -22,8 +22,7 @@ impl JobHandler for DeliveryJobs {
         let outcome = match job {
             Job::OrderPaid { order } => {
                 let number = order_number(ctx, order).await?;
-                let (mut outcomes, _) = orders_paid(ctx, &[(id, number)], Emails::Enqueue).await;
-                outcomes.pop()
+                orders_paid(ctx, &[(id, number)]).await.pop()
             }
             Job::OrderEmail { order_id } => {
                 super::email::send_order_emails(&ctx.delivery(), &[(id, order_id)]).await.pop()
@@ -38,9 +37,10 @@ impl JobHandler for DeliveryJobs {
         outcome.unwrap_or_else(|| Err(Failure::Retry("no outcome".into())))
     }
 
-    /// The `order_paid` jobs of a batch run together (one transaction), and so do its
-    /// `order_email` jobs (one read per table); the emails of the orders paid are enqueued
-    /// claimed, so this pass sends them next. Campaign emails go one by one.
+    /// The `order_paid` jobs of a batch run together (one transaction), then the emails of
+    /// their orders from what that transaction read (see [`orders_paid`]); the batch's
+    /// `order_email` jobs (an `order_paid` job whose email failed, or one of an earlier
+    /// version) run together too (one read per table). Campaign emails go one by one.
     async fn run_batch(&self, ctx: &AppContext, batch: Vec<Claimed>) -> BatchRun {
         let mut outcomes: Vec<Option<Result<(), Failure>>> = batch.iter().map(|_| None).collect();
         let mut paid = Vec::new();
@@ -54,14 +54,12 @@ impl JobHandler for DeliveryJobs {
                 _ => {}
             }
         }
-        let mut follow_ups = Vec::new();
         if !paid.is_empty() {
             let jobs: Vec<(i64, String)> = paid.iter().map(|(_, job)| job.clone()).collect();
-            let (results, claimed) = orders_paid(ctx, &jobs, Emails::Claim).await;
+            let results = orders_paid(ctx, &jobs).await;
             for ((i, _), outcome) in paid.iter().zip(results) {
                 outcomes[*i] = Some(outcome);
             }
-            follow_ups = claimed;
         }
         if !emails.is_empty() {
             let jobs: Vec<(i64, i64)> = emails.iter().map(|(_, job)| *job).collect();
@@ -77,7 +75,7 @@ impl JobHandler for DeliveryJobs {
                 None => self.run(ctx, claimed.id, claimed.job).await,
             });
         }
-        BatchRun { outcomes: all, follow_ups }
+        BatchRun { outcomes: all, follow_ups: Vec::new() }
     }
 }
 
@@ -92,54 +90,90 @@ async fn order_number(ctx: &AppContext, order: OrderRef) -> Result<String, Failu
     }
 }
 
-/// How the `order_email` jobs of paid orders are enqueued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Emails {
-    /// Claimed by the running pass, to run next (returned).
-    Claim,
-    /// Due, for any pass.
-    Enqueue,
-}
-
-/// Runs `order_paid` jobs `(job id, order number)`: together in one transaction, or, when
-/// that fails, each alone, so that a job that fails does not hold back the others (nor are
-/// those done twice: nothing of the failed transaction stays). An outcome per job, in
-/// order, and the email jobs enqueued claimed.
-async fn orders_paid(
-    ctx: &AppContext,
-    jobs: &[(i64, String)],
-    emails: Emails,
-) -> (Vec<Result<(), Failure>>, Vec<row::Model>) {
-    match orders_paid_together(ctx, jobs, emails).await {
+/// Runs `order_paid` jobs `(job id, order number)` and then sends their orders' emails: an
+/// outcome per job, in order.
+///
+/// Their database effects run together in one transaction ([`orders_paid_together`]), or,
+/// when that fails, each alone, so that a job that fails does not hold back the others (nor
+/// are those done twice: nothing of the failed transaction stays). A job whose order has an
+/// email due is not completed there: in the same transaction its payload becomes the
+/// `order_email` job of its order (`outbox::continue_as`), so one row per payment carries
+/// both steps. After the commit the emails are rendered from what the transaction read and
+/// sent; a job is completed when its email went out, and one whose email failed is retried
+/// as that `order_email` job alone (the learners, links and grants are never done twice; an
+/// email is never lost: a crash before the send leaves the job pending, and its lease runs
+/// out).
+async fn orders_paid(ctx: &AppContext, jobs: &[(i64, String)]) -> Vec<Result<(), Failure>> {
+    let (mut outcomes, mails) = match orders_paid_together(ctx, jobs).await {
         Ok(done) => done,
         Err(Failure::Retry(msg) | Failure::Permanent(msg)) if jobs.len() > 1 => {
             tracing::warn!(jobs = jobs.len(), error = %msg, "order_paid jobs failed together: running them one by one");
             let mut outcomes = Vec::with_capacity(jobs.len());
-            let mut follow_ups = Vec::new();
+            let mut mails = Mails::default();
             for job in jobs {
-                match orders_paid_together(ctx, std::slice::from_ref(job), emails).await {
-                    Ok((mut outcome, claimed)) => {
+                match orders_paid_together(ctx, std::slice::from_ref(job)).await {
+                    Ok((mut outcome, due)) => {
                         outcomes.push(outcome.pop().unwrap_or(Ok(())));
-                        follow_ups.extend(claimed);
+                        mails.extend(due);
                     }
                     Err(e) => outcomes.push(Err(e)),
                 }
             }
-            (outcomes, follow_ups)
+            (outcomes, mails)
         }
-        Err(e) => (vec![Err(e)], Vec::new()),
+        Err(e) => return vec![Err(e)],
+    };
+    if mails.jobs.is_empty() {
+        return outcomes;
+    }
+    let delivery = ctx.delivery();
+    let sent =
+        match super::email::Confirmations::of(&delivery, mails.orders, mails.users, mails.lines, mails.links)
+            .await
+        {
+            Ok(all) => super::email::send_confirmations(&delivery, &all, &mails.jobs).await,
+            Err(Failure::Retry(msg) | Failure::Permanent(msg)) => {
+                mails.jobs.iter().map(|_| Err(Failure::Retry(msg.clone()))).collect()
+            }
+        };
+    for ((job_id, _), outcome) in mails.jobs.iter().zip(sent) {
+        if let Some(i) = jobs.iter().position(|(id, _)| id == job_id) {
+            outcomes[i] = outcome;
+        }
+    }
+    outcomes
+}
+
+/// The emails due after a commit of [`orders_paid_together`]: the jobs `(job id, order id)`
+/// and what their confirmations need, as the transaction read or wrote it.
+#[derive(Default)]
+struct Mails {
+    jobs: Vec<(i64, i64)>,
+    orders: HashMap<i64, order::Model>,
+    users: HashMap<i64, user::Model>,
+    lines: HashMap<i64, Vec<order_detail::Model>>,
+    links: HashMap<i64, Vec<download_link::Model>>,
+}
+
+impl Mails {
+    fn extend(&mut self, other: Mails) {
+        self.jobs.extend(other.jobs);
+        self.orders.extend(other.orders);
+        self.users.extend(other.users);
+        self.lines.extend(other.lines);
+        self.links.extend(other.links);
     }
 }
 
-/// For each paid order: counts its learners, issues the buyer's private links and enqueues
-/// its email (when the buyer has an address), unless the order was refunded meanwhile; with
-/// the jobs' completion, in one transaction and with one statement per table (links: one
-/// per material). A job whose order does not exist fails for good.
+/// For each paid order: counts its learners and issues the buyer's private links, unless the
+/// order was refunded meanwhile; completes the jobs whose order has no email due and turns
+/// the others into their order's `order_email` job (returned, to send after the commit); in
+/// one transaction and with one statement per table (links: one per material). A job whose
+/// order does not exist fails for good.
 async fn orders_paid_together(
     ctx: &AppContext,
     jobs: &[(i64, String)],
-    emails: Emails,
-) -> Result<(Vec<Result<(), Failure>>, Vec<row::Model>), Failure> {
+) -> Result<(Vec<Result<(), Failure>>, Mails), Failure> {
     let txn = shop_db::begin_write(&ctx.db).await?;
     let numbers: Vec<String> = jobs.iter().map(|(_, no)| no.clone()).collect();
     let mut found = Vec::with_capacity(numbers.len());
@@ -175,9 +209,10 @@ async fn orders_paid_together(
     courses.dedup();
     let names = shop_db::delivery::material_names_of(&txn, &courses).await?;
     let per_link = ctx.settings.delivery.downloads_per_link;
+    let mut links = HashMap::new();
     for order in &still_paid {
         let of_order = lines.get(&order.id).map_or(&[][..], Vec::as_slice);
-        super::links::issue_links_named(
+        let issued = super::links::issue_links_named(
             &txn,
             order,
             of_order,
@@ -187,28 +222,36 @@ async fn orders_paid_together(
             per_link,
         )
         .await?;
+        links.insert(order.id, issued);
     }
     let mut buyers: Vec<i64> = still_paid.iter().map(|o| o.user_id).collect();
     buyers.sort_unstable();
     buyers.dedup();
-    let buyers: HashMap<i64, _> =
+    let buyers: HashMap<i64, user::Model> =
         users::by_ids(&txn, &buyers).await?.into_iter().map(|u| (u.id, u)).collect();
-    let mails: Vec<Job> = still_paid
-        .iter()
-        .filter(|o| buyers.get(&o.user_id).is_some_and(|u| super::email::has_address(u, o)))
-        .map(|o| Job::OrderEmail { order_id: o.id })
-        .collect();
-    let claimed = match emails {
-        Emails::Claim => jobs::enqueue_claimed(ctx, &txn, &mails).await?,
-        Emails::Enqueue => {
-            for mail in &mails {
-                jobs::enqueue(&txn, mail).await?;
-            }
-            Vec::new()
+    let job_of = |no: &str| jobs.iter().find(|(_, n)| n == no).map(|(id, _)| *id);
+    let mut mails = Mails::default();
+    let mut next = Vec::new();
+    for order in &still_paid {
+        let Some(job_id) = job_of(&order.out_trade_no) else { continue };
+        let Some(buyer) = buyers.get(&order.user_id) else { continue };
+        if !super::email::has_address(buyer, order) {
+            continue;
         }
-    };
+        next.push((job_id, Job::OrderEmail { order_id: order.id }.to_row()?.payload));
+        mails.jobs.push((job_id, order.id));
+        mails.orders.insert(order.id, (*order).clone());
+        mails.users.insert(buyer.id, buyer.clone());
+        mails.lines.insert(order.id, lines.get(&order.id).cloned().unwrap_or_default());
+        mails.links.insert(order.id, links.remove(&order.id).unwrap_or_default());
+    }
+    outbox::continue_as(&txn, &next).await?;
     let exists = |no: &str| found.iter().any(|o| o.out_trade_no == no);
-    let done: Vec<i64> = jobs.iter().filter(|(_, no)| exists(no.as_str())).map(|(id, _)| *id).collect();
+    let done: Vec<i64> = jobs
+        .iter()
+        .filter(|(id, no)| exists(no.as_str()) && !mails.jobs.iter().any(|(job, _)| job == id))
+        .map(|(id, _)| *id)
+        .collect();
     jobs::complete_all(&txn, &done).await?;
     txn.commit().await?;
     let outcomes = jobs
@@ -221,5 +264,5 @@ async fn orders_paid_together(
             }
         })
         .collect();
-    Ok((outcomes, claimed))
+    Ok((outcomes, mails))
 }

@@ -41,9 +41,17 @@ impl Mailer for FileMailer {
         let path = self.dir.join(format!("{name}.eml"));
         let partial = self.dir.join(format!(".{name}.eml.tmp"));
         let io = |e: std::io::Error| MailError::Transient(format!("cannot write {}: {e}", path.display()));
-        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
-        tokio::fs::write(&partial, message.formatted()).await.map_err(io)?;
-        tokio::fs::rename(&partial, &path).await.map_err(io)?;
+        // One hop to the blocking pool for the three file operations (each `tokio::fs` call
+        // is one: a thread hand-off each, per email).
+        let (dir, written) = (self.dir.clone(), path.clone());
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&partial, message.formatted())?;
+            std::fs::rename(&partial, &written)
+        })
+        .await
+        .map_err(|e| MailError::Transient(format!("cannot write {}: {e}", path.display())))?
+        .map_err(io)?;
         tracing::info!(mail.file = %path.display(), "mail written to file");
         Ok(())
     }
