@@ -480,9 +480,7 @@ impl Snapshot {
         let Some(term) = term else {
             // Every course in range, in display order: the order of `courses`.
             if min_price.is_none() && max_price.is_none() {
-                let (start, end) = bounds(self.courses.len(), request)?;
-                let items = self.courses[start..end].to_vec();
-                return Ok(Page { count: self.courses.len() as u64, items, request });
+                return page_of(&self.courses, request);
             }
             let count = self.prices.iter().filter(|p| in_range(**p)).count();
             let (start, end) = bounds(count, request)?;
