@@ -85,18 +85,12 @@ pub struct RequestLine<'a> {
 }
 
 impl RequestLine<'_> {
-    /// Appends the line, with its newline, to `out`, timestamped now.
+    /// Appends the line, with its newline, to `out`: timestamped now, as the other log lines
+    /// are (`tracing_subscriber`'s `SystemTime`: UTC, microseconds, `Z`).
     pub fn write(&self, format: LineFormat, out: &mut Vec<u8>) {
-        self.write_at(SystemTime::now(), format, out);
-    }
-
-    /// Appends the line, with its newline, to `out`: the timestamp as the other log lines
-    /// have it (`tracing_subscriber`'s `SystemTime`: UTC, microseconds, `Z`).
-    fn write_at(&self, now: SystemTime, format: LineFormat, out: &mut Vec<u8>) {
+        let now = SystemTime::now();
         let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let id = self.id.0.hyphenated().encode_lower(&mut id).as_bytes();
-        let micros = u64::try_from(self.elapsed.as_micros()).unwrap_or(u64::MAX);
-        let (ms, frac) = (micros / 1000, micros % 1000);
         match format {
             LineFormat::Json => {
                 out.extend_from_slice(b"{\"timestamp\":\"");
@@ -110,9 +104,7 @@ impl RequestLine<'_> {
                 out.extend_from_slice(b",\"http.status\":");
                 digits(u64::from(self.status), 1, out);
                 out.extend_from_slice(b",\"elapsed_ms\":");
-                digits(ms, 1, out);
-                out.push(b'.');
-                digits(frac, 3, out);
+                milliseconds(self.elapsed, out);
                 out.extend_from_slice(b",\"target\":\"");
                 out.extend_from_slice(TARGET.as_bytes());
                 out.extend_from_slice(b"\"}\n");
@@ -128,13 +120,19 @@ impl RequestLine<'_> {
                 out.extend_from_slice(b" http.status=");
                 digits(u64::from(self.status), 1, out);
                 out.extend_from_slice(b" elapsed_ms=");
-                digits(ms, 1, out);
-                out.push(b'.');
-                digits(frac, 3, out);
+                milliseconds(self.elapsed, out);
                 out.push(b'\n');
             }
         }
     }
+}
+
+/// `elapsed` in milliseconds with three decimals (`0.042`).
+fn milliseconds(elapsed: Duration, out: &mut Vec<u8>) {
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    digits(micros / 1000, 1, out);
+    out.push(b'.');
+    digits(micros % 1000, 3, out);
 }
 
 /// `n` in decimal, with leading zeros up to `width` digits.
