@@ -87,6 +87,14 @@ impl TestApp {
         self.console_send(reqwest::Method::GET, path, session, None, None).await
     }
 
+    /// A console page's HTML.
+    pub async fn console_page(&self, path: &str, session: &Session) -> String {
+        let res =
+            self.client.get(self.url(path)).header("Cookie", &session.cookie).send().await.expect("page");
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        res.text().await.expect("html")
+    }
+
     /// Who an admin endpoint must refuse: a normal user's token, and an administrator's
     /// console session (whose POSTs without the CSRF token are refused).
     pub async fn refusers(&self) -> Refusers {
@@ -700,16 +708,7 @@ async fn updates_are_counted_sent_and_followed(app: TestApp, gw: crate::fake_ali
         (Some(true), Some(0))
     );
 
-    let html = app
-        .client
-        .get(app.url("/admin/updates/"))
-        .header("Cookie", &boss.cookie)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let html = app.console_page("/admin/updates/", &boss).await;
     assert!(html.contains("第二版") && html.contains("silent"), "{html}");
 }
 

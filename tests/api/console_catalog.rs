@@ -49,14 +49,6 @@ impl TestApp {
         json_of(res).await
     }
 
-    /// A console page's HTML.
-    async fn console_page(&self, path: &str, session: &Session) -> String {
-        let res =
-            self.client.get(self.url(path)).header("Cookie", &session.cookie).send().await.expect("page");
-        assert_eq!(res.status(), StatusCode::OK, "{path}");
-        res.text().await.expect("html")
-    }
-
     async fn revision(&self) -> i64 {
         shop_db::catalog::revision(self.ctx.db()).await.expect("revision")
     }

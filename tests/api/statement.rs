@@ -490,16 +490,7 @@ async fn a_statement_of_several_batches(backend: Backend) {
     let listed = run["differences"].as_array().expect("differences").len() as u64;
     assert_eq!(listed, 2 + shown);
     assert_eq!(run["differences_omitted"].as_i64(), Some(others_n - i64::try_from(shown).expect("n")));
-    let html = app
-        .client
-        .get(app.url("/admin/sales/?lang=en"))
-        .header("Cookie", &session.cookie)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let html = app.console_page("/admin/sales/?lang=en", &session).await;
     let more = format!(
         "Further differences not listed (course-shop reconcile lists them all): {}",
         others as u64 - shown
