@@ -19,6 +19,7 @@ use actix_web::web;
 use rand::RngCore as _;
 use uuid::Uuid;
 
+use crate::log_writer::LogWriter;
 use crate::state::State;
 
 /// The `tracing` target of the request line: `RUST_LOG`/`log.filter` directives for it turn
@@ -37,7 +38,12 @@ impl RequestId {
     /// generator (a CSPRNG seeded by the system once; `Uuid::now_v7` would ask the kernel for
     /// them on every request and serialise every thread on one counter).
     pub fn generate() -> Self {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        Self::generate_at(SystemTime::now())
+    }
+
+    /// As [`RequestId::generate`], with the time `now` the caller has already read.
+    pub fn generate_at(now: SystemTime) -> Self {
+        let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let mut random = [0u8; 10];
         rand::thread_rng().fill_bytes(&mut random);
         RequestId(uuid::Builder::from_unix_timestamp_millis(millis as u64, &random).into_uuid())
@@ -81,14 +87,17 @@ pub struct RequestLine<'a> {
     /// The matched route pattern, or [`UNMATCHED`].
     pub route: &'a str,
     pub status: u16,
+    /// When the request arrived (wall clock); the line is timestamped `started + elapsed`,
+    /// the time its answer was ready.
+    pub started: SystemTime,
     pub elapsed: Duration,
 }
 
 impl RequestLine<'_> {
-    /// Appends the line, with its newline, to `out`: timestamped now, as the other log lines
-    /// are (`tracing_subscriber`'s `SystemTime`: UTC, microseconds, `Z`).
+    /// Appends the line, with its newline, to `out`, timestamped when the answer was ready, as
+    /// the other log lines are (`tracing_subscriber`'s `SystemTime`: UTC, microseconds, `Z`).
     pub fn write(&self, format: LineFormat, out: &mut Vec<u8>) {
-        let now = SystemTime::now();
+        let now = self.started + self.elapsed;
         let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let id = self.id.0.hyphenated().encode_lower(&mut id).as_bytes();
         match format {
@@ -199,8 +208,7 @@ thread_local! {
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
 }
 
-fn emit(line: &RequestLine<'_>) {
-    let Some((writer, format)) = crate::telemetry::request_output() else { return };
+fn emit((writer, format): (&LogWriter, LineFormat), line: &RequestLine<'_>) {
     LINE.with_borrow_mut(|buf| {
         buf.clear();
         line.write(format, buf);
@@ -216,23 +224,30 @@ pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = RequestId::generate();
+    // One wall-clock read for the id and the line's timestamp, one monotonic pair for the
+    // latency.
+    let started_at = SystemTime::now();
+    let id = RequestId::generate_at(started_at);
     let _in_flight = req.app_data::<web::Data<State>>().map(|state| state.ctx.requests().enter());
     let started = Instant::now();
     let method = req.method().clone();
     let outcome = REQUEST_ID.scope(id, next.call(req)).await;
-    if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+    if let Some(output) = crate::telemetry::request_output() {
         let (route, status) = match &outcome {
             Ok(res) => (res.request().match_pattern(), res.status()),
             Err(e) => (None, e.as_response_error().status_code()),
         };
-        emit(&RequestLine {
-            id,
-            method: method.as_str(),
-            route: route.as_deref().unwrap_or(UNMATCHED),
-            status: status.as_u16(),
-            elapsed: started.elapsed(),
-        });
+        emit(
+            output,
+            &RequestLine {
+                id,
+                method: method.as_str(),
+                route: route.as_deref().unwrap_or(UNMATCHED),
+                status: status.as_u16(),
+                started: started_at,
+                elapsed: started.elapsed(),
+            },
+        );
     }
     let mut res = outcome?;
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
@@ -254,6 +269,7 @@ mod tests {
             method: "GET",
             route: "/api/v1/order/{out_trade_no}/",
             status: 200,
+            started: SystemTime::now(),
             elapsed: Duration::from_micros(1_042),
         }
         .write(format, &mut out);
@@ -348,7 +364,14 @@ mod tests {
     fn a_short_latency_keeps_its_leading_zeros() {
         let id = RequestId::generate();
         let mut out = Vec::new();
-        let l = RequestLine { id, method: "GET", route: "/", status: 404, elapsed: Duration::from_micros(7) };
+        let l = RequestLine {
+            id,
+            method: "GET",
+            route: "/",
+            status: 404,
+            started: SystemTime::now(),
+            elapsed: Duration::from_micros(7),
+        };
         l.write(LineFormat::Json, &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
         assert_eq!(v["elapsed_ms"].as_f64(), Some(0.007));

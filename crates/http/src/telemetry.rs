@@ -17,6 +17,11 @@ use crate::request_log::{self, LineFormat};
 /// The server's log output and the request line's format, once [`init`] has run.
 static OUTPUT: OnceLock<(LogWriter, LineFormat)> = OnceLock::new();
 
+/// Whether the filter lets the request line through: decided once, when [`init`] installs
+/// the subscriber (the filter does not change afterwards), instead of asking the subscriber
+/// on every request.
+static REQUEST_LINE_ON: OnceLock<bool> = OnceLock::new();
+
 /// Installs the global subscriber of the server: `RUST_LOG` if set, else `filter`; JSON
 /// lines when `format` is `json`; written to standard output by a thread of its own
 /// ([`LogWriter`]: a worker never waits for the output; when it falls behind by more than
@@ -52,6 +57,7 @@ pub fn init_to(format: &str, filter: &str, sink: Box<dyn Write + Send>) {
     if install(format, filter, writer.clone(), ansi).is_ok()
         && OUTPUT.set((writer.clone(), line_format)).is_ok()
     {
+        let _ = REQUEST_LINE_ON.set(tracing::enabled!(target: request_log::TARGET, tracing::Level::INFO));
         return;
     }
     writer.stop();
@@ -64,8 +70,12 @@ pub fn flush() {
     }
 }
 
-/// Where and how the request line is written, when [`init`] has run.
+/// Where and how the request line is written, when [`init`] has run and its filter lets the
+/// line through (`None` otherwise: no line is made).
 pub(crate) fn request_output() -> Option<(&'static LogWriter, LineFormat)> {
+    if REQUEST_LINE_ON.get() != Some(&true) {
+        return None;
+    }
     OUTPUT.get().map(|(writer, format)| (writer, *format))
 }
 
