@@ -14,6 +14,10 @@
 #   FILTERS      log filters to compare, separated by |   default "warn|info,sqlx=warn,sea_orm=warn"
 #                (the second is the production default, config/default.toml)
 #   ORDERS       paid orders polled at random                                   default 200
+#   PIN          1 (default on a machine of 2 or more CPUs): the server (with its log-writer
+#                thread) runs on the last CPU and wrk on the others (taskset), so the server
+#                saturates one core in every run and its CPU per poll does not depend on how
+#                the cores were shared in that run; 0 lets the kernel place both
 #   PERF_DIR     when set, each run is also profiled (perf record -e cpu-clock -g on the
 #                server) into PERF_DIR/<n>.data (read with `perf report -i FILE`), and the
 #                table gets the share of the server's CPU samples spent making and writing the
@@ -39,6 +43,13 @@ FILTERS=${FILTERS:-warn|info,sqlx=warn,sea_orm=warn}
 ORDERS=${ORDERS:-200}
 KEYS=$ROOT/crates/alipay/tests/fixtures/test-only-keys
 HZ=$(getconf CLK_TCK)
+CPUS=$(nproc)
+PIN=${PIN:-$([ "$CPUS" -ge 2 ] && echo 1 || echo 0)}
+SERVER_CPUS=() WRK_CPUS=()
+if [ "$PIN" = 1 ]; then
+  SERVER_CPUS=(taskset -c "$((CPUS - 1))")
+  WRK_CPUS=(taskset -c "0-$((CPUS - 2))")
+fi
 
 log() { printf 'log_cost: %s\n' "$*" >&2; }
 for tool in wrk sqlite3 curl python3; do
@@ -82,7 +93,7 @@ export COURSE_SHOP__SERVER__PUBLIC_URL=http://127.0.0.1:$PORT
 BASE=http://127.0.0.1:$PORT
 
 start_server() {
-  (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "$BIN" serve) >"$WORK/server.log" 2>&1 &
+  (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${SERVER_CPUS[@]}" "$BIN" serve) >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 240); do
     curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
@@ -112,7 +123,7 @@ seq 1 "$ORDERS" | sed 's/^/LOGCOST/' >"$WORK/data/paid.txt"
 export BENCH_DATA=$WORK/data
 
 echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "binary: $BIN; wrk -t2 -c$CONNECTIONS -d${DURATION}s bench/payments_poll.lua; $ORDERS paid orders; SQLite"
+echo "binary: $BIN; pinned (server on the last CPU, wrk on the others): $PIN; wrk -t2 -c$CONNECTIONS -d${DURATION}s bench/payments_poll.lua; $ORDERS paid orders; SQLite"
 printf '| filter | polls/s | server CPU per poll | server cores | log bytes per poll | load before | line share of CPU samples |\n|---|---:|---:|---:|---:|---:|---:|\n'
 IFS='|' read -r -a filter_list <<<"$FILTERS"
 for _ in $(seq 1 "$ROUNDS"); do
@@ -130,7 +141,7 @@ for _ in $(seq 1 "$ROUNDS"); do
       perf_pid=$!
       echo "$run_no: $filter" >>"$PERF_DIR/runs.txt"
     fi
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/payments_poll.lua "$BASE" >"$WORK/wrk.txt" 2>&1
+    "${WRK_CPUS[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/payments_poll.lua "$BASE" >"$WORK/wrk.txt" 2>&1
     t1=$(ticks "$SERVER_PID")
     share=-
     if [ -n "$perf_pid" ]; then
@@ -147,5 +158,20 @@ for _ in $(seq 1 "$ROUNDS"); do
       { log "bad answers:"; cat "$WORK/wrk.txt" >&2; exit 1; }
     awk -v f="$filter" -v r="$reqs" -v d="$DURATION" -v t="$((t1 - t0))" -v hz="$HZ" -v b="$((bytes1 - bytes0))" -v l="$load" -v p="$share" \
       'BEGIN { printf "| `%s` | %.0f | %.4f ms | %.2f | %.0f | %s | %s |\n", f, r / d, t / hz / r * 1000, t / hz / d, b / r, l, p }'
+    printf '%s\t%s\n' "$filter" "$(awk -v r="$reqs" -v t="$((t1 - t0))" -v hz="$HZ" 'BEGIN { printf "%.6f", t / hz / r * 1000 }')" >>"$WORK/per_poll.tsv"
   done
 done
+
+# Per filter: mean CPU per poll over the rounds, its standard deviation, and the difference to
+# the first filter's mean as a share of this filter's (the line's share of a poll's cost).
+echo
+printf '| filter | runs | mean CPU per poll | std dev | more than `%s` (share of this filter'"'"'s poll) |\n|---|---:|---:|---:|---:|\n' "${filter_list[0]}"
+awk -F'\t' -v base="${filter_list[0]}" '
+  { n[$1]++; s[$1] += $2; q[$1] += $2 * $2; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+  END {
+    for (i = 1; i <= k; i++) {
+      f = order[i]; m = s[f] / n[f]; v = q[f] / n[f] - m * m; if (v < 0) v = 0
+      d = (f == base) ? "-" : sprintf("%.4f ms (%.1f %%)", m - s[base] / n[base], (m - s[base] / n[base]) / m * 100)
+      printf "| `%s` | %d | %.4f ms | %.4f ms | %s |\n", f, n[f], m, sqrt(v), d
+    }
+  }' "$WORK/per_poll.tsv"
