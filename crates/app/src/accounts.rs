@@ -8,6 +8,7 @@ use sha2::Sha256;
 use shop_db::entities::user;
 use shop_db::{Conflict, WriteError, sms, users};
 use shop_domain::user::{Email, LoginIdentifier, Mobile, Password, Role, SmsCode, Username};
+use subtle::ConstantTimeEq as _;
 
 use crate::auth::{hash_password, verify_password};
 use crate::context::Accounts;
@@ -166,9 +167,7 @@ async fn redeem_code(ctx: &Accounts<'_>, mobile: &Mobile, code: &str) -> AppResu
     let well_formed = SmsCode::is_well_formed(code);
     let expected = code_hash(ctx, mobile, code);
     // Compare hashes in constant time.
-    let matches = well_formed
-        && expected.len() == stored.code_hash.len()
-        && expected.bytes().zip(stored.code_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let matches = well_formed && bool::from(expected.as_bytes().ct_eq(stored.code_hash.as_bytes()));
     if !matches {
         sms::add_attempt(ctx.db, stored.id).await?;
         return Err(AppError::InvalidSmsCode);

@@ -15,6 +15,7 @@ use sha2::Sha256;
 use shop_db::entities::{order, user};
 use shop_db::{Conflict, WriteError, buyers, users};
 use shop_domain::user::{Email, SmsCode, Username};
+use subtle::ConstantTimeEq as _;
 
 use crate::accounts::UserView;
 use crate::context::Accounts;
@@ -195,9 +196,9 @@ pub async fn confirm_email(ctx: &Accounts<'_>, user_id: i64, code: &str) -> AppR
         return Err(AppError::BadEmailCode);
     };
     let expected = email_code_hash(ctx, user_id, &stored.email, code);
-    let matches = SmsCode::is_well_formed(code)
-        && expected.len() == stored.code_hash.len()
-        && expected.bytes().zip(stored.code_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    // Compare hashes in constant time.
+    let matches =
+        SmsCode::is_well_formed(code) && bool::from(expected.as_bytes().ct_eq(stored.code_hash.as_bytes()));
     if !matches {
         buyers::add_email_code_attempt(ctx.db, stored.id).await?;
         return Err(AppError::BadEmailCode);

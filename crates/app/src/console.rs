@@ -8,6 +8,7 @@
 //! CSRF token ([`check_csrf`]); scripts that send a bearer token have no session and need none.
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use crate::accounts::{self, UserView};
 use crate::context::AppContext;
@@ -93,8 +94,7 @@ pub async fn authenticate(ctx: &AppContext, token: &str) -> AppResult<ConsoleSes
 pub fn check_csrf(session: &ConsoleSession, presented: Option<&str>) -> AppResult<()> {
     let expected = session.csrf_token.as_bytes();
     let given = presented.unwrap_or_default().as_bytes();
-    let same = expected.len() == given.len()
-        && expected.iter().zip(given).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    let same = bool::from(expected.ct_eq(given));
     if same && !expected.is_empty() { Ok(()) } else { Err(AppError::CsrfRefused) }
 }
 

@@ -2,14 +2,13 @@
 //! account (stored as keyed hashes, expiring, single-use, attempt-limited, like
 //! [`crate::sms`]), profile changes, and the delivery address kept on an order.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 
 use crate::entities::{email_code, order, user};
-use crate::{WriteError, classify, users};
+use crate::{WriteError, classify, codes, users};
 
 /// Stores a newly sent email code.
 pub async fn insert_email_code(
@@ -54,25 +53,18 @@ pub async fn latest_usable_email_code(
     now: DateTime<Utc>,
     max_attempts: i32,
 ) -> Result<Option<email_code::Model>, DbErr> {
-    email_code::Entity::find()
-        .filter(email_code::Column::UserId.eq(user_id))
-        .filter(email_code::Column::UsedAt.is_null())
-        .filter(email_code::Column::ExpiresAt.gt(now))
-        .filter(email_code::Column::Attempts.lt(max_attempts))
-        .order_by_desc(email_code::Column::CreatedTime)
-        .order_by_desc(email_code::Column::Id)
-        .one(conn)
-        .await
+    codes::latest_usable::<email_code::Entity>(
+        conn,
+        email_code::Column::UserId.eq(user_id),
+        now,
+        max_attempts,
+    )
+    .await
 }
 
 /// Counts a wrong guess against an email code.
 pub async fn add_email_code_attempt(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
-    email_code::Entity::update_many()
-        .col_expr(email_code::Column::Attempts, Expr::col(email_code::Column::Attempts).add(1))
-        .filter(email_code::Column::Id.eq(id))
-        .exec(conn)
-        .await
-        .map(|_| ())
+    codes::add_attempt::<email_code::Entity>(conn, id).await
 }
 
 /// Marks an email code used; `false` when another request used it first.
@@ -81,13 +73,7 @@ pub async fn consume_email_code(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let result = email_code::Entity::update_many()
-        .col_expr(email_code::Column::UsedAt, Expr::value(now))
-        .filter(email_code::Column::Id.eq(id))
-        .filter(email_code::Column::UsedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+    codes::consume::<email_code::Entity>(conn, id, now).await
 }
 
 /// Sets an account's username and/or (confirmed) email.

@@ -6,6 +6,7 @@
 //! racy pre-check.
 pub mod buyers;
 pub mod catalog;
+mod codes;
 pub mod console;
 pub mod delivery;
 pub mod entities;

@@ -1,11 +1,10 @@
 //! One-time SMS codes: stored as keyed hashes, expiring, single-use, attempt-limited.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 
+use crate::codes;
 use crate::entities::sms_code;
 
 /// Stores a newly sent code.
@@ -49,35 +48,17 @@ pub async fn latest_usable(
     now: DateTime<Utc>,
     max_attempts: i32,
 ) -> Result<Option<sms_code::Model>, DbErr> {
-    sms_code::Entity::find()
-        .filter(sms_code::Column::Mobile.eq(mobile))
-        .filter(sms_code::Column::UsedAt.is_null())
-        .filter(sms_code::Column::ExpiresAt.gt(now))
-        .filter(sms_code::Column::Attempts.lt(max_attempts))
-        .order_by_desc(sms_code::Column::CreatedTime)
-        .order_by_desc(sms_code::Column::Id)
-        .one(conn)
+    codes::latest_usable::<sms_code::Entity>(conn, sms_code::Column::Mobile.eq(mobile), now, max_attempts)
         .await
 }
 
 /// Counts a wrong guess against a code.
 pub async fn add_attempt(conn: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
-    sms_code::Entity::update_many()
-        .col_expr(sms_code::Column::Attempts, Expr::col(sms_code::Column::Attempts).add(1))
-        .filter(sms_code::Column::Id.eq(id))
-        .exec(conn)
-        .await
-        .map(|_| ())
+    codes::add_attempt::<sms_code::Entity>(conn, id).await
 }
 
 /// Marks a code used. Returns `false` when another request used it first, so a code can be
 /// redeemed once even under concurrent requests.
 pub async fn consume(conn: &impl ConnectionTrait, id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    let result = sms_code::Entity::update_many()
-        .col_expr(sms_code::Column::UsedAt, Expr::value(now))
-        .filter(sms_code::Column::Id.eq(id))
-        .filter(sms_code::Column::UsedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+    codes::consume::<sms_code::Entity>(conn, id, now).await
 }
