@@ -75,7 +75,7 @@ impl JobHandler for DeliveryJobs {
                 None => self.run(ctx, claimed.id, claimed.job).await,
             });
         }
-        BatchRun { outcomes: all, follow_ups: Vec::new() }
+        BatchRun { outcomes: all }
     }
 }
 
