@@ -285,10 +285,16 @@ pub struct OutboxPass {
     pub retried: usize,
     /// Jobs given up.
     pub failed: usize,
+    /// When the job that had waited longest among those claimed was due (none claimed: `None`).
+    pub oldest_due: Option<chrono::DateTime<Utc>>,
 }
 
 /// Most jobs one pass claims (a full batch: the worker looks again at once).
 pub const BATCH: usize = 32;
+
+/// Most jobs one pass of a worker that is catching up claims (`outbox.catch_up_after_seconds`):
+/// a batch's statements cost little more for more jobs, so bigger batches drain faster.
+pub const CATCH_UP_BATCH: usize = 256;
 
 /// A claimed job, read: its row's id and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,16 +361,17 @@ fn handler_of<'h>(handlers: &[&'h dyn JobHandler], kind: &str) -> Option<&'h dyn
     handlers.iter().copied().find(|h| h.kinds().contains(&kind))
 }
 
-/// Claims up to [`BATCH`] due jobs once and runs them, each kind's together with the handler
+/// Claims up to `limit` due jobs once and runs them, each kind's together with the handler
 /// of its kind ([`JobHandler::run_batch`]).
 ///
 /// # Errors
 /// Database errors while claiming or recording a failure.
-pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler]) -> AppResult<OutboxPass> {
+pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler], limit: usize) -> AppResult<OutboxPass> {
     let cfg = &ctx.settings.outbox;
     let lease = Duration::seconds(cfg.lease_seconds);
-    let claimed = outbox::claim_due(&ctx.db, Utc::now(), lease, BATCH as u64).await?;
-    let mut pass = OutboxPass { claimed: claimed.len(), ..OutboxPass::default() };
+    let claimed = outbox::claim_due(&ctx.db, Utc::now(), lease, limit as u64).await?;
+    let oldest_due = claimed.iter().map(|job| job.next_attempt_at).min();
+    let mut pass = OutboxPass { claimed: claimed.len(), oldest_due, ..OutboxPass::default() };
     // Jobs in claim order, grouped by handler (by its place in `handlers`: handlers are
     // zero-sized, so their addresses may not tell them apart).
     let mut groups: Vec<(usize, Vec<row::Model>, Vec<Claimed>)> = Vec::new();

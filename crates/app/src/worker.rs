@@ -21,7 +21,7 @@ const HANDLERS: [&dyn JobHandler; 2] = [&DeliveryJobs, &PaymentJobs];
 /// # Errors
 /// Database errors while claiming.
 pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
-    jobs::run_once(ctx, &HANDLERS).await
+    jobs::run_once(ctx, &HANDLERS, jobs::BATCH).await
 }
 
 /// Where a recorded refund stands after [`carry_out_refund`].
@@ -81,6 +81,45 @@ fn pause_when_busy(batch: Duration, every: Duration) -> Duration {
     batch.clamp(Duration::from_millis(1), every)
 }
 
+/// What the outbox worker does next: wait `wait`, then claim up to `claim` jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pace {
+    wait: Duration,
+    claim: usize,
+}
+
+/// The outbox worker's next step after a pass that claimed up to `limit` jobs and took
+/// `took`, with `lag` the time its oldest job had waited past its due time, while requests
+/// are queueing (`busy`) or not.
+///
+/// - Not a full batch: the queue is drained; poll again after `every`.
+/// - A full batch, on time: the next batch at once, or, while busy, after
+///   [`pause_when_busy`] (requests first, but only by so much).
+/// - A full batch whose oldest job waited `catch_up` or longer (`outbox.catch_up_after_seconds`,
+///   zero: never): the worker is falling behind the payments (at half its pace a sustained
+///   burst outruns it, and the purchase emails fall minutes behind). It runs
+///   [`jobs::CATCH_UP_BATCH`] jobs at a time back to back, yielding to nobody, until a batch
+///   is no longer late: the requests then share the machine with it, and the emails stay
+///   seconds behind.
+fn pace(
+    claimed: usize,
+    limit: usize,
+    took: Duration,
+    busy: bool,
+    lag: Duration,
+    catch_up: Duration,
+    every: Duration,
+) -> Pace {
+    if claimed < limit {
+        return Pace { wait: every, claim: jobs::BATCH };
+    }
+    if !catch_up.is_zero() && lag >= catch_up {
+        return Pace { wait: Duration::ZERO, claim: jobs::CATCH_UP_BATCH };
+    }
+    let wait = if busy { pause_when_busy(took, every) } else { Duration::ZERO };
+    Pace { wait, claim: jobs::BATCH }
+}
+
 /// How often the daily reconciliation looks whether the previous day is due.
 const RECONCILIATION_CHECK: Duration = Duration::from_secs(15 * 60);
 
@@ -91,22 +130,30 @@ const RECONCILIATION_CHECK: Duration = Duration::from_secs(15 * 60);
 pub fn spawn_workers(ctx: Arc<AppContext>) {
     let outbox_ctx = Arc::clone(&ctx);
     tokio::spawn(async move {
-        let every = Duration::from_millis(outbox_ctx.settings.outbox.poll_interval_ms.max(50));
+        let cfg = &outbox_ctx.settings.outbox;
+        let every = Duration::from_millis(cfg.poll_interval_ms.max(50));
+        let catch_up = Duration::from_secs(cfg.catch_up_after_seconds);
+        let mut limit = jobs::BATCH;
         loop {
             let started = std::time::Instant::now();
-            match run_once(&outbox_ctx).await {
-                // A full batch: look again at once, unless requests are queueing in this
-                // process; then they go first, but only by so much (see `pause_when_busy`).
-                Ok(pass) if pass.claimed >= jobs::BATCH => {
-                    if busy(outbox_ctx.requests(), outbox_ctx.settings.outbox.yield_at_requests) {
-                        tokio::time::sleep(pause_when_busy(started.elapsed(), every)).await;
-                    }
-                    continue;
+            let next = match jobs::run_once(&outbox_ctx, &HANDLERS, limit).await {
+                Ok(pass) => {
+                    let lag = pass
+                        .oldest_due
+                        .and_then(|due| (chrono::Utc::now() - due).to_std().ok())
+                        .unwrap_or_default();
+                    let busy = busy(outbox_ctx.requests(), cfg.yield_at_requests);
+                    pace(pass.claimed, limit, started.elapsed(), busy, lag, catch_up, every)
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "outbox pass failed"),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "outbox pass failed");
+                    Pace { wait: every, claim: jobs::BATCH }
+                }
+            };
+            limit = next.claim;
+            if !next.wait.is_zero() {
+                tokio::time::sleep(next.wait).await;
             }
-            tokio::time::sleep(every).await;
         }
     });
     if ctx.settings.reconciliation.daily {
@@ -152,6 +199,48 @@ mod tests {
         assert_eq!(pause_when_busy(Duration::from_millis(30), every), Duration::from_millis(30));
         assert_eq!(pause_when_busy(Duration::ZERO, every), Duration::from_millis(1));
         assert_eq!(pause_when_busy(Duration::from_secs(3), every), every);
+    }
+
+    #[test]
+    fn a_worker_behind_catches_up_with_bigger_batches_back_to_back_even_while_busy() {
+        let (every, catch_up, took) =
+            (Duration::from_millis(500), Duration::from_secs(3), Duration::from_millis(40));
+        let (small, big) = (jobs::BATCH, jobs::CATCH_UP_BATCH);
+        let on_time = Duration::from_millis(900);
+        let late = Duration::from_secs(5);
+        // On time: as before (requests first while busy, back to back otherwise).
+        assert_eq!(
+            pace(small, small, took, true, on_time, catch_up, every),
+            Pace { wait: took, claim: small }
+        );
+        assert_eq!(
+            pace(small, small, took, false, on_time, catch_up, every),
+            Pace { wait: Duration::ZERO, claim: small }
+        );
+        // Late by the threshold or more: bigger batches at once, busy or not.
+        for busy in [true, false] {
+            assert_eq!(
+                pace(small, small, took, busy, late, catch_up, every),
+                Pace { wait: Duration::ZERO, claim: big }
+            );
+            assert_eq!(
+                pace(big, big, took, busy, catch_up, catch_up, every),
+                Pace { wait: Duration::ZERO, claim: big }
+            );
+        }
+        // Back on time after catching up: the small batches again.
+        assert_eq!(pace(big, big, took, true, on_time, catch_up, every), Pace { wait: took, claim: small });
+        // Drained (not a full batch), late or not: poll again later, small.
+        assert_eq!(pace(10, big, took, true, late, catch_up, every), Pace { wait: every, claim: small });
+        assert_eq!(
+            pace(0, small, took, false, Duration::ZERO, catch_up, every),
+            Pace { wait: every, claim: small }
+        );
+        // 0: never catches up.
+        assert_eq!(
+            pace(small, small, took, true, late, Duration::ZERO, every),
+            Pace { wait: took, claim: small }
+        );
     }
 
     #[test]
