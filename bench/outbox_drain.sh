@@ -212,9 +212,12 @@ sql -c "SELECT 'paid orders: ' || count(*) FILTER (WHERE order_status = 1) || ' 
 sql -c "SELECT 'orders with other than one accepted notify: ' || count(*) FROM (
           SELECT o.id FROM orders o LEFT JOIN payment_notifies n ON n.out_trade_no = o.out_trade_no AND n.verdict = 'accepted'
           WHERE o.order_status = 1 GROUP BY o.id HAVING count(n.id) <> 1) x" | tee -a "$OUT/checks.txt"
+# One pass over the outbox (a subquery per order read the whole outbox once per order: hours
+# for a 60-second burst's 70,000 orders).
 sql -c "SELECT 'paid orders without exactly one done order_email job: ' || count(*) FROM orders o
-        WHERE o.order_status = 1 AND (SELECT count(*) FROM outbox j WHERE j.payload::jsonb ->> 'kind' = 'order_email' AND j.status = 'done'
-              AND (j.payload::jsonb ->> 'order_id')::bigint = o.id) <> 1" | tee -a "$OUT/checks.txt"
+        LEFT JOIN (SELECT (payload::jsonb ->> 'order_id')::bigint AS order_id, count(*) AS n FROM outbox
+                   WHERE payload::jsonb ->> 'kind' = 'order_email' AND status = 'done' GROUP BY 1) j ON j.order_id = o.id
+        WHERE o.order_status = 1 AND coalesce(j.n, 0) <> 1" | tee -a "$OUT/checks.txt"
 sql -c "SELECT 'outbox by kind and status: ' || string_agg(kind || '/' || status || '=' || n, ' ') FROM (
           SELECT kind, status, count(*) n FROM outbox GROUP BY 1, 2 ORDER BY 1, 2) x" | tee -a "$OUT/checks.txt"
 echo "emails written: $(find "$WORK/run/data/mail" -type f 2>/dev/null | wc -l)" | tee -a "$OUT/checks.txt"

@@ -22,6 +22,8 @@
 #                     $CARGO_TARGET_DIR.src as bench/run.sh does. BENCH_REV= (empty) builds
 #                     the work tree instead.                              default HEAD
 #   CARGO_TARGET_DIR  where the release binary is built                   default /var/cache/course-shop/target-bench
+#   BENCH_BIN         a course-shop binary built already (then nothing is built; say which
+#                     revision and profile it is in BENCH_BIN_DESC)
 #   USERS             buyers created with `course-shop user add`          default 200
 #   NOTIFY_ORDERS     unpaid orders to pay through notifies (fewer when the creation runs made
 #                     fewer: recorded)                                    default 20000
@@ -160,7 +162,15 @@ python3 -c 'import cryptography' 2>/dev/null ||
 bench_workdir course-shop-bench-pay
 
 # --- build ---------------------------------------------------------------------------------
-bench_build
+# BENCH_BIN: a course-shop binary built already (nothing is built; say which revision and
+# profile it is in BENCH_BIN_DESC), as bench/outbox_drain.sh takes it.
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+  SOURCE_DESC="given binary $BENCH_BIN (${BENCH_BIN_DESC:-not described})"
+  mkdir -p "$OUT"
+else
+  bench_build
+fi
 
 # --- database and server -------------------------------------------------------------------
 bench_pg_start

@@ -365,6 +365,10 @@ pub struct OutboxSettings {
     /// after each batch as long as the batch took instead of running them one after another
     /// (0: never holds back).
     pub yield_at_requests: usize,
+    /// Seconds a job may wait past its due time before the worker catches up: when the oldest
+    /// job of a full batch was due at least this long ago, the worker runs bigger batches
+    /// back to back and does not yield to requests until it is back on time (0: never).
+    pub catch_up_after_seconds: u64,
 }
 
 /// `[reconciliation]`: the daily reconciliation against the providers' statements.

@@ -277,7 +277,7 @@ impl From<AppError> for Failure {
 /// What one pass of the worker did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxPass {
-    /// Jobs claimed from the queue (not counting those the pass's own jobs enqueued and ran).
+    /// Jobs claimed from the queue.
     pub claimed: usize,
     /// Jobs finished.
     pub done: usize,
@@ -285,10 +285,16 @@ pub struct OutboxPass {
     pub retried: usize,
     /// Jobs given up.
     pub failed: usize,
+    /// When the job that had waited longest among those claimed was due (none claimed: `None`).
+    pub oldest_due: Option<chrono::DateTime<Utc>>,
 }
 
 /// Most jobs one pass claims (a full batch: the worker looks again at once).
 pub const BATCH: usize = 32;
+
+/// Most jobs one pass of a worker that is catching up claims (`outbox.catch_up_after_seconds`):
+/// a batch's statements cost little more for more jobs, so bigger batches drain faster.
+pub const CATCH_UP_BATCH: usize = 256;
 
 /// A claimed job, read: its row's id and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,9 +310,6 @@ pub struct Claimed {
 pub struct BatchRun {
     /// How each job ended, in the order of the batch.
     pub outcomes: Vec<Result<(), Failure>>,
-    /// Jobs the batch enqueued already claimed (`enqueue_claimed`): the pass runs them next,
-    /// instead of a later pass claiming them.
-    pub follow_ups: Vec<row::Model>,
 }
 
 /// Runs the jobs of some kinds: a feature's part of the worker.
@@ -329,7 +332,7 @@ pub trait JobHandler: Send + Sync {
         for Claimed { id, job } in jobs {
             outcomes.push(self.run(ctx, id, job).await);
         }
-        BatchRun { outcomes, follow_ups: Vec::new() }
+        BatchRun { outcomes }
     }
 
     /// Records, in `txn`, that the job was given up after `reason` (default: nothing more).
@@ -354,84 +357,56 @@ pub async fn complete_all(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<()
     Ok(outbox::complete_many(conn, ids).await?)
 }
 
-/// Enqueues `jobs` claimed by the running pass, in the caller's transaction, to return as
-/// [`BatchRun::follow_ups`]: the pass runs them right after the batch (a job whose key
-/// exists already is not added, nor returned).
-///
-/// # Errors
-/// Database errors.
-pub async fn enqueue_claimed(
-    ctx: &AppContext,
-    txn: &impl ConnectionTrait,
-    jobs: &[Job],
-) -> AppResult<Vec<row::Model>> {
-    let rows = jobs.iter().map(Job::to_row).collect::<AppResult<Vec<_>>>()?;
-    let lease = Duration::seconds(ctx.settings.outbox.lease_seconds);
-    Ok(outbox::enqueue_claimed(txn, &rows, Utc::now(), lease).await?)
-}
-
 fn handler_of<'h>(handlers: &[&'h dyn JobHandler], kind: &str) -> Option<&'h dyn JobHandler> {
     handlers.iter().copied().find(|h| h.kinds().contains(&kind))
 }
 
-/// How many rounds of follow-ups one pass runs (an `order_paid` job's email is the one).
-const FOLLOW_UP_ROUNDS: usize = 3;
-
-/// Claims up to [`BATCH`] due jobs once and runs them, each kind's together with the handler
-/// of its kind ([`JobHandler::run_batch`]), then the jobs they enqueued claimed.
+/// Claims up to `limit` due jobs once and runs them, each kind's together with the handler
+/// of its kind ([`JobHandler::run_batch`]).
 ///
 /// # Errors
 /// Database errors while claiming or recording a failure.
-pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler]) -> AppResult<OutboxPass> {
+pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler], limit: usize) -> AppResult<OutboxPass> {
     let cfg = &ctx.settings.outbox;
     let lease = Duration::seconds(cfg.lease_seconds);
-    let mut claimed = outbox::claim_due(&ctx.db, Utc::now(), lease, BATCH as u64).await?;
-    let mut pass = OutboxPass { claimed: claimed.len(), ..OutboxPass::default() };
-    // Follow-ups left after the last round keep their lease: a later pass runs them when it
-    // runs out.
-    for _ in 0..FOLLOW_UP_ROUNDS {
-        if claimed.is_empty() {
-            break;
-        }
-        let mut follow_ups = Vec::new();
-        // Jobs in claim order, grouped by handler (by its place in `handlers`: handlers are
-        // zero-sized, so their addresses may not tell them apart).
-        let mut groups: Vec<(usize, Vec<row::Model>, Vec<Claimed>)> = Vec::new();
-        for job in claimed {
-            let parsed = match serde_json::from_str::<Job>(&job.payload) {
-                Ok(parsed) => parsed,
-                Err(e) => {
-                    let failure = Failure::Permanent(format!("unreadable job payload: {e}"));
-                    settle(ctx, handlers, &job, Err(failure), &mut pass).await?;
-                    continue;
-                }
-            };
-            let Some(handler) = handlers.iter().position(|h| h.kinds().contains(&job.kind.as_str())) else {
-                let failure = Failure::Retry(format!("no handler for job kind {}", job.kind));
+    let claimed = outbox::claim_due(&ctx.db, Utc::now(), lease, limit as u64).await?;
+    let oldest_due = claimed.iter().map(|job| job.next_attempt_at).min();
+    let mut pass = OutboxPass { claimed: claimed.len(), oldest_due, ..OutboxPass::default() };
+    // Jobs in claim order, grouped by handler (by its place in `handlers`: handlers are
+    // zero-sized, so their addresses may not tell them apart).
+    let mut groups: Vec<(usize, Vec<row::Model>, Vec<Claimed>)> = Vec::new();
+    for job in claimed {
+        let parsed = match serde_json::from_str::<Job>(&job.payload) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let failure = Failure::Permanent(format!("unreadable job payload: {e}"));
                 settle(ctx, handlers, &job, Err(failure), &mut pass).await?;
                 continue;
-            };
-            let read = Claimed { id: job.id, job: parsed };
-            match groups.iter_mut().find(|(h, _, _)| *h == handler) {
-                Some((_, rows, jobs)) => {
-                    rows.push(job);
-                    jobs.push(read);
-                }
-                None => groups.push((handler, vec![job], vec![read])),
             }
-        }
-        for (handler, rows, jobs) in groups {
-            let batch = handlers[handler].run_batch(ctx, jobs).await;
-            let mut outcomes = batch.outcomes.into_iter();
-            for job in &rows {
-                let outcome = outcomes
-                    .next()
-                    .unwrap_or_else(|| Err(Failure::Retry("the handler reported no outcome".into())));
-                settle(ctx, handlers, job, outcome, &mut pass).await?;
+        };
+        let Some(handler) = handlers.iter().position(|h| h.kinds().contains(&job.kind.as_str())) else {
+            let failure = Failure::Retry(format!("no handler for job kind {}", job.kind));
+            settle(ctx, handlers, &job, Err(failure), &mut pass).await?;
+            continue;
+        };
+        let read = Claimed { id: job.id, job: parsed };
+        match groups.iter_mut().find(|(h, _, _)| *h == handler) {
+            Some((_, rows, jobs)) => {
+                rows.push(job);
+                jobs.push(read);
             }
-            follow_ups.extend(batch.follow_ups);
+            None => groups.push((handler, vec![job], vec![read])),
         }
-        claimed = follow_ups;
+    }
+    for (handler, rows, jobs) in groups {
+        let batch = handlers[handler].run_batch(ctx, jobs).await;
+        let mut outcomes = batch.outcomes.into_iter();
+        for job in &rows {
+            let outcome = outcomes
+                .next()
+                .unwrap_or_else(|| Err(Failure::Retry("the handler reported no outcome".into())));
+            settle(ctx, handlers, job, outcome, &mut pass).await?;
+        }
     }
     Ok(pass)
 }
@@ -524,39 +499,6 @@ mod tests {
             let stored = outbox::list(&db, None).await.expect("list");
             assert!(stored.iter().all(|j| j.attempts == 1 && j.locked_until.is_some()), "{stored:?}");
             assert!(outbox::claim_due(&db, now, lease, 50).await.expect("again").is_empty(), "all leased");
-        }
-    }
-
-    /// Jobs enqueued claimed are leased to their pass (no other claim takes them until the
-    /// lease runs out), a key that exists is neither added nor returned, and one statement
-    /// completes a batch.
-    #[tokio::test]
-    async fn jobs_enqueued_claimed_are_leased_deduplicated_and_completed_together() {
-        for (db, _) in crate::test_support::seeded_on_both_backends(CATALOG).await {
-            assert!(outbox::enqueue(&db, &email_job(1)).await.expect("enqueue"));
-            let (now, lease) = (Utc::now(), Duration::seconds(60));
-            let added = outbox::enqueue_claimed(&db, &[email_job(1), email_job(2), email_job(3)], now, lease)
-                .await
-                .expect("enqueue claimed");
-            let keys: Vec<&str> = added.iter().map(|j| j.dedupe_key.as_str()).collect();
-            assert_eq!(keys, ["order_email:2", "order_email:3"], "the existing key is left out");
-            let leased = |j: &row::Model| {
-                j.attempts == 1
-                    && j.locked_until.is_some_and(|t| (t - (now + lease)).num_milliseconds().abs() < 2)
-            };
-            assert!(added.iter().all(leased), "{added:?}");
-            let claimed = outbox::claim_due(&db, now, lease, 50).await.expect("claim");
-            assert_eq!(claimed.iter().map(|j| j.dedupe_key.as_str()).collect::<Vec<_>>(), ["order_email:1"]);
-            let later = now + lease + Duration::seconds(1);
-            assert_eq!(outbox::claim_due(&db, later, lease, 50).await.expect("after the lease").len(), 3);
-            let ids: Vec<i64> = added.iter().map(|j| j.id).collect();
-            outbox::complete_many(&db, &ids).await.expect("complete");
-            let done: Vec<_> = outbox::list(&db, None).await.expect("list");
-            let status = |key: &str| done.iter().find(|j| j.dedupe_key == key).map(|j| j.status.clone());
-            assert_eq!(status("order_email:1").as_deref(), Some(outbox::PENDING));
-            assert_eq!(status("order_email:2").as_deref(), Some(outbox::DONE));
-            assert_eq!(status("order_email:3").as_deref(), Some(outbox::DONE));
-            assert!(outbox::enqueue_claimed(&db, &[], now, lease).await.expect("none").is_empty());
         }
     }
 

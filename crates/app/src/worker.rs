@@ -21,7 +21,7 @@ const HANDLERS: [&dyn JobHandler; 2] = [&DeliveryJobs, &PaymentJobs];
 /// # Errors
 /// Database errors while claiming.
 pub async fn run_once(ctx: &AppContext) -> AppResult<OutboxPass> {
-    jobs::run_once(ctx, &HANDLERS).await
+    jobs::run_once(ctx, &HANDLERS, jobs::BATCH).await
 }
 
 /// Where a recorded refund stands after [`carry_out_refund`].
@@ -81,6 +81,78 @@ fn pause_when_busy(batch: Duration, every: Duration) -> Duration {
     batch.clamp(Duration::from_millis(1), every)
 }
 
+/// What the outbox worker does next: wait `wait`, then run `passes` passes at once, each
+/// claiming up to `claim` jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pace {
+    wait: Duration,
+    claim: usize,
+    passes: usize,
+}
+
+/// How many passes a worker that is catching up runs at once. Requests are many at once in a
+/// burst (16 connections in bench/outbox_drain.sh), and Postgres and the runtime share the
+/// machine by connection and by task: one pass at a time, even back to back, got too small a
+/// share to keep up with the payments.
+const CATCH_UP_PASSES: usize = 4;
+
+impl Pace {
+    /// On time: one pass of [`jobs::BATCH`] after `wait`.
+    const fn on_time(wait: Duration) -> Pace {
+        Pace { wait, claim: jobs::BATCH, passes: 1 }
+    }
+}
+
+/// The outbox worker's next step after passes that claimed `claimed` jobs of at most
+/// `limit` and took `took`, with `lag` the time their oldest job had waited past its due
+/// time, while requests are queueing (`busy`) or not.
+///
+/// - Not full (fewer than `limit`): the queue is drained; poll again after `every`.
+/// - Full, on time: the next pass at once, or, while busy, after [`pause_when_busy`]
+///   (requests first, but only by so much).
+/// - Full, and the oldest job waited `catch_up` or longer (`outbox.catch_up_after_seconds`;
+///   zero: never): the worker is falling behind the payments (at half its pace a sustained
+///   burst outruns it, and the purchase emails fall minutes behind). It runs
+///   [`CATCH_UP_PASSES`] passes of [`jobs::CATCH_UP_BATCH`] jobs at once, back to back,
+///   yielding to nobody, until its jobs are no longer late: the requests then share the
+///   machine with it, and the emails stay seconds behind.
+fn pace(
+    claimed: usize,
+    limit: usize,
+    took: Duration,
+    busy: bool,
+    lag: Duration,
+    catch_up: Duration,
+    every: Duration,
+) -> Pace {
+    if claimed < limit {
+        return Pace::on_time(every);
+    }
+    if !catch_up.is_zero() && lag >= catch_up {
+        return Pace { wait: Duration::ZERO, claim: jobs::CATCH_UP_BATCH, passes: CATCH_UP_PASSES };
+    }
+    Pace::on_time(if busy { pause_when_busy(took, every) } else { Duration::ZERO })
+}
+
+/// Runs `pace.passes` passes at once, each claiming up to `pace.claim` jobs (concurrent claims
+/// take different jobs); what they did together.
+async fn run_passes(ctx: &AppContext, pace: Pace) -> AppResult<OutboxPass> {
+    let passes = (0..pace.passes).map(|_| jobs::run_once(ctx, &HANDLERS, pace.claim));
+    let mut all = OutboxPass::default();
+    for pass in futures_util::future::join_all(passes).await {
+        let pass = pass?;
+        all.claimed += pass.claimed;
+        all.done += pass.done;
+        all.retried += pass.retried;
+        all.failed += pass.failed;
+        all.oldest_due = match (all.oldest_due, pass.oldest_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(all)
+}
+
 /// How often the daily reconciliation looks whether the previous day is due.
 const RECONCILIATION_CHECK: Duration = Duration::from_secs(15 * 60);
 
@@ -91,22 +163,30 @@ const RECONCILIATION_CHECK: Duration = Duration::from_secs(15 * 60);
 pub fn spawn_workers(ctx: Arc<AppContext>) {
     let outbox_ctx = Arc::clone(&ctx);
     tokio::spawn(async move {
-        let every = Duration::from_millis(outbox_ctx.settings.outbox.poll_interval_ms.max(50));
+        let cfg = &outbox_ctx.settings.outbox;
+        let every = Duration::from_millis(cfg.poll_interval_ms.max(50));
+        let catch_up = Duration::from_secs(cfg.catch_up_after_seconds);
+        let mut next = Pace::on_time(Duration::ZERO);
         loop {
             let started = std::time::Instant::now();
-            match run_once(&outbox_ctx).await {
-                // A full batch: look again at once, unless requests are queueing in this
-                // process; then they go first, but only by so much (see `pause_when_busy`).
-                Ok(pass) if pass.claimed >= jobs::BATCH => {
-                    if busy(outbox_ctx.requests(), outbox_ctx.settings.outbox.yield_at_requests) {
-                        tokio::time::sleep(pause_when_busy(started.elapsed(), every)).await;
-                    }
-                    continue;
+            next = match run_passes(&outbox_ctx, next).await {
+                Ok(pass) => {
+                    let lag = pass
+                        .oldest_due
+                        .and_then(|due| (chrono::Utc::now() - due).to_std().ok())
+                        .unwrap_or_default();
+                    let busy = busy(outbox_ctx.requests(), cfg.yield_at_requests);
+                    let limit = next.claim * next.passes;
+                    pace(pass.claimed, limit, started.elapsed(), busy, lag, catch_up, every)
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "outbox pass failed"),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "outbox pass failed");
+                    Pace::on_time(every)
+                }
+            };
+            if !next.wait.is_zero() {
+                tokio::time::sleep(next.wait).await;
             }
-            tokio::time::sleep(every).await;
         }
     });
     if ctx.settings.reconciliation.daily {
@@ -152,6 +232,31 @@ mod tests {
         assert_eq!(pause_when_busy(Duration::from_millis(30), every), Duration::from_millis(30));
         assert_eq!(pause_when_busy(Duration::ZERO, every), Duration::from_millis(1));
         assert_eq!(pause_when_busy(Duration::from_secs(3), every), every);
+    }
+
+    #[test]
+    fn a_worker_behind_catches_up_with_bigger_batches_back_to_back_even_while_busy() {
+        let (every, catch_up, took) =
+            (Duration::from_millis(500), Duration::from_secs(3), Duration::from_millis(40));
+        let (small, big) = (jobs::BATCH, jobs::CATCH_UP_BATCH * CATCH_UP_PASSES);
+        let catching_up = Pace { wait: Duration::ZERO, claim: jobs::CATCH_UP_BATCH, passes: CATCH_UP_PASSES };
+        let on_time = Duration::from_millis(900);
+        let late = Duration::from_secs(5);
+        // On time: as before (requests first while busy, back to back otherwise).
+        assert_eq!(pace(small, small, took, true, on_time, catch_up, every), Pace::on_time(took));
+        assert_eq!(pace(small, small, took, false, on_time, catch_up, every), Pace::on_time(Duration::ZERO));
+        // Late by the threshold or more: bigger batches, several at once, busy or not.
+        for busy in [true, false] {
+            assert_eq!(pace(small, small, took, busy, late, catch_up, every), catching_up);
+            assert_eq!(pace(big, big, took, busy, catch_up, catch_up, every), catching_up);
+        }
+        // Back on time after catching up: one small batch at a time again.
+        assert_eq!(pace(big, big, took, true, on_time, catch_up, every), Pace::on_time(took));
+        // Drained (not full), late or not: poll again later, one small batch.
+        assert_eq!(pace(big - 1, big, took, true, late, catch_up, every), Pace::on_time(every));
+        assert_eq!(pace(0, small, took, false, Duration::ZERO, catch_up, every), Pace::on_time(every));
+        // 0: never catches up.
+        assert_eq!(pace(small, small, took, true, late, Duration::ZERO, every), Pace::on_time(took));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! the winner enqueues side effects.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, UpdateStatement, WithClause,
-    WithQuery,
+    Alias, CaseStatement, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, UpdateStatement,
+    WithClause, WithQuery,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait,
@@ -641,11 +641,22 @@ pub async fn in_doubt(conn: &impl ConnectionTrait, since: DateTime<Utc>) -> Resu
         .await
 }
 
-/// Adds `delta` learners to each course (a paid order's side effect).
-pub async fn add_students(conn: &impl ConnectionTrait, course_ids: &[i64], delta: i32) -> Result<(), DbErr> {
+/// Adds learners to courses, `(course, how many)` each (a batch of paid orders' side effect),
+/// in one statement: concurrent workers then lock the courses they share in one order (the
+/// key's), where one statement per count could lock them crosswise and deadlock.
+pub async fn add_students(conn: &impl ConnectionTrait, counts: &[(i64, i32)]) -> Result<(), DbErr> {
+    let Some((first, first_delta)) = counts.first() else { return Ok(()) };
+    let id = || Expr::col((course::Entity, course::Column::Id));
+    let delta = counts[1..].iter().fold(
+        CaseStatement::new().case(id().eq(*first), Expr::val(*first_delta)),
+        |case, (course, delta)| case.case(id().eq(*course), Expr::val(*delta)),
+    );
     course::Entity::update_many()
-        .col_expr(course::Column::Students, Expr::col(course::Column::Students).add(delta))
-        .filter(course::Column::Id.is_in(course_ids.iter().copied()))
+        .col_expr(
+            course::Column::Students,
+            Expr::col(course::Column::Students).add(Into::<Expr>::into(delta)),
+        )
+        .filter(course::Column::Id.is_in(counts.iter().map(|(course, _)| *course)))
         .exec(conn)
         .await
         .map(|_| ())

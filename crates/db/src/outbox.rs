@@ -41,38 +41,6 @@ pub async fn enqueue(conn: &impl ConnectionTrait, job: &NewJob) -> Result<bool, 
     Ok(conn.execute(&insert).await?.rows_affected() == 1)
 }
 
-/// Enqueues `jobs` already claimed by the caller, in one statement: each row is written as
-/// [`claim_due`] would have left it (leased until `now + lease`, its first attempt), so no
-/// other worker takes it while the caller runs it in the same pass; if the caller stops
-/// before finishing it, the lease runs out and any worker takes it as any due job. A job
-/// whose `dedupe_key` exists already is not added (nor returned). Returns the rows added.
-pub async fn enqueue_claimed(
-    conn: &impl ConnectionTrait,
-    jobs: &[NewJob],
-    now: DateTime<Utc>,
-    lease: Duration,
-) -> Result<Vec<outbox::Model>, DbErr> {
-    let Some(first) = jobs.first() else { return Ok(Vec::new()) };
-    let claimed = |job: &NewJob| {
-        let mut row = job_row(job, now);
-        row.locked_until = Set(Some(now + lease));
-        row.attempts = Set(1);
-        set_values(&row)
-    };
-    let mut insert = Query::insert();
-    insert.into_table(outbox::Entity).columns(claimed(first).into_iter().map(|(c, _)| c));
-    for job in jobs {
-        insert.values_panic(claimed(job).into_iter().map(|(_, v)| Expr::val(v)));
-    }
-    insert
-        .on_conflict(on_duplicate())
-        .returning(Query::returning().columns(outbox::Column::iter().map(|c| (outbox::Entity, c))));
-    let statement = conn.get_database_backend().build(&insert);
-    let mut added = outbox::Entity::find().from_raw_sql(statement).all(conn).await?;
-    added.sort_by_key(|job| job.id);
-    Ok(added)
-}
-
 /// The row of a new job: pending, due now.
 pub(crate) fn job_row(job: &NewJob, now: DateTime<Utc>) -> outbox::ActiveModel {
     outbox::ActiveModel {

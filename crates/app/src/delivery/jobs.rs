@@ -75,7 +75,7 @@ impl JobHandler for DeliveryJobs {
                 None => self.run(ctx, claimed.id, claimed.job).await,
             });
         }
-        BatchRun { outcomes: all, follow_ups: Vec::new() }
+        BatchRun { outcomes: all }
     }
 }
 
@@ -194,13 +194,7 @@ async fn orders_paid_together(
     for line in lines.values().flatten() {
         *orders_of_course.entry(line.course_id).or_default() += 1;
     }
-    let mut courses_by_delta: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
-    for (course, delta) in &orders_of_course {
-        courses_by_delta.entry(*delta).or_default().push(*course);
-    }
-    for (delta, courses) in &courses_by_delta {
-        orders::add_students(&txn, courses, *delta).await?;
-    }
+    orders::add_students(&txn, &orders_of_course.into_iter().collect::<Vec<_>>()).await?;
     let still_paid: Vec<&order::Model> =
         found.iter().filter(|o| o.order_status == OrderStatus::Paid).collect();
     let mut courses: Vec<i64> =
