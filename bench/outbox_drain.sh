@@ -7,6 +7,12 @@
 #   bench/outbox_drain.sh                  # HEAD, release build
 #   BENCH_REV= bench/outbox_drain.sh       # the work tree
 #   BENCH_REV=<rev> bench/outbox_drain.sh  # another revision (extracted as bench/lib.sh does)
+#   BENCH_PROFILE=relaxed bench/outbox_drain.sh  # development profile, log at warn, Postgres
+#                                          # with fsync off (labelled RELAXED in machine.txt)
+#
+# Conditions: production's by default, as every benchmark (bench/lib.sh: the production profile
+# with its JSON request line at info, Alipay in gateway mode with keys generated for the run,
+# a durable throwaway Postgres: fsync and synchronous_commit on); machine.txt says which.
 #
 # Settings (environment):
 #   ORDERS            orders paid for the drain measurement                default 4000
@@ -49,7 +55,6 @@ CATALOG_COURSES=${CATALOG_COURSES:-2000}
 PASSWORD='bench password 1'
 APP_ID=2021000000000001
 SELLER_ID=2088000000000001
-KEYS=$ROOT/crates/alipay/tests/fixtures/test-only-keys
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
 BIN=$CARGO_TARGET_DIR/release/course-shop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -68,43 +73,26 @@ else
   bench_build
 fi
 
-log "starting a throwaway PostgreSQL"
-eval "$(scripts/pg-throwaway.sh start)"
-PG_STARTED=1
+bench_pg_start
 psql -q "$TEST_DATABASE_URL" -c 'CREATE DATABASE bench'
 export DATABASE_URL=${TEST_DATABASE_URL%/*}/bench
 sql() { psql -X -q -At -F $'\t' -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
 
-unset RUST_LOG COURSE_SHOP_PROFILE COURSE_SHOP_CONFIG_DIR
-export COURSE_SHOP__LOG__FILTER=warn
+bench_server_env
+bench_alipay_gateway "$APP_ID" "$SELLER_ID"
 export COURSE_SHOP__MEDIA__ROOT=$WORK/media
-export COURSE_SHOP__ALIPAY__MODE=gateway
-export COURSE_SHOP__ALIPAY__APP_ID=$APP_ID
-export COURSE_SHOP__ALIPAY__SELLER_ID=$SELLER_ID
-export COURSE_SHOP__ALIPAY__APP_PRIVATE_KEY_FILE=$KEYS/TEST_ONLY_app_private_key_pkcs8.b64.txt
-export COURSE_SHOP__ALIPAY__ALIPAY_PUBLIC_KEY_FILE=$KEYS/TEST_ONLY_alipay_public_key_spki.b64.txt
-export COURSE_SHOP__ALIPAY__GATEWAY_URL=http://127.0.0.1:9/gateway.do
 export COURSE_SHOP__ALIPAY__ORDER_TIMEOUT_MINUTES=1440
 export COURSE_SHOP__AUTH__LOGIN_ATTEMPTS_PER_MINUTE=100000
 export COURSE_SHOP__CATALOG__SEED_DEMO_WHEN_EMPTY=false
 export COURSE_SHOP__RECONCILIATION__DAILY=false
 mkdir -p "$WORK/media" "$WORK/run" "$WORK/data"
 export BENCH_DATA=$WORK/data BENCH_THREADS=2
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-BASE=http://127.0.0.1:$PORT
 export COURSE_SHOP__SERVER__PORT=$PORT
 
-HZ=$(getconf CLK_TCK)
-proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_ticks() {
-  local pm t=0 p
-  pm=$(head -1 "$PG_THROWAWAY_DIR/data/postmaster.pid")
-  for p in "$pm" $(ps -o pid= --ppid "$pm"); do t=$((t + $(proc_ticks "$p"))); done
-  echo "$t"
-}
 serve() { # serve WORKERS(true|false)
   (cd "$WORK/run" && COURSE_SHOP__WORKERS__ENABLED=$1 exec "$BIN" serve) >>"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
+  SERVER_LOG=$OUT/server.log
   for _ in $(seq 1 240); do
     curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -118,7 +106,8 @@ per_order() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.3f", (n > 0
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "server built from: $SOURCE_DESC"
-  echo "postgres: $("$PG_THROWAWAY_BIN/postgres" --version) (scripts/pg-throwaway.sh: fsync off)"
+  echo "conditions: BENCH_PROFILE=$BENCH_PROFILE: $BENCH_CONDITIONS"
+  echo "postgres: $("$PG_THROWAWAY_BIN/postgres" --version) ($PG_CONDITIONS)"
   echo "orders: $ORDERS drained, burst ${BURST}s over at most $BURST_ORDERS orders; users $USERS; catalog $CATALOG_COURSES courses"
   echo "uptime before: $(uptime)"
 } | tee "$OUT/machine.txt"
@@ -146,7 +135,7 @@ done
 sign() { # sign COUNT NAME: signs COUNT unpaid orders not signed before into $BENCH_DATA/NAME.txt
   sql -c "SELECT out_trade_no, total_amount_fen FROM orders WHERE order_status = 0
           AND out_trade_no NOT IN (SELECT out_trade_no FROM signed) ORDER BY id LIMIT $1" >"$WORK/$2.tsv"
-  python3 bench/payments_prep.py sign "$WORK/$2.tsv" "$KEYS/TEST_ONLY_alipay_private_key_pkcs8.pem" \
+  python3 bench/payments_prep.py sign "$WORK/$2.tsv" "$BENCH_ALIPAY_PRIVATE_KEY" \
     "$APP_ID" "$SELLER_ID" "$BENCH_DATA/$2.txt" "$WORK/$2-expected.tsv" >/dev/null
   sql -c "\\copy signed (out_trade_no) FROM program 'cut -f1 $WORK/$2.tsv'"
 }
