@@ -114,11 +114,20 @@ impl Catalog {
     /// # Errors
     /// Database errors (the old snapshot stays in place).
     pub async fn refresh_learners(&self, db: &DatabaseConnection) -> AppResult<bool> {
+        let started = std::time::Instant::now();
         let counts = shop_db::catalog::learner_counts(db).await?;
+        let read = started.elapsed();
         let Some(snapshot) = self.current.load().with_learners(&counts) else {
             return Ok(false);
         };
         self.current.store(Arc::new(snapshot));
+        tracing::info!(
+            catalog.revision = self.current.load().revision(),
+            catalog.courses = counts.len(),
+            catalog.read_ms = read.as_millis() as u64,
+            catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
+            "catalog learners updated"
+        );
         Ok(true)
     }
 
@@ -132,10 +141,10 @@ impl Catalog {
         Ok(())
     }
 
-    /// Until the process ends: checks the revision twice per `every` (so that a change is
-    /// visible within `every` when an update takes less than half of it) and updates the
-    /// snapshot ([`Catalog::refresh`]); reads the learner counts every `learners_every`
-    /// ([`Catalog::refresh_learners`]).
+    /// Until the process ends: checks the revision twice per `every` and updates the
+    /// snapshot ([`Catalog::refresh`]), and reads the learner counts twice per
+    /// `learners_every` ([`Catalog::refresh_learners`]), one at a time: a change is visible
+    /// within `every` (or `learners_every`) when an update takes less than half of it.
     pub fn spawn_refresher(
         self: Arc<Self>,
         db: DatabaseConnection,
@@ -145,14 +154,13 @@ impl Catalog {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every / 2);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut learners_read = tokio::time::Instant::now();
+            let mut learners = tokio::time::interval(learners_every / 2);
+            learners.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
-                let mut result = self.refresh(&db).await;
-                if result.is_ok() && learners_read.elapsed() >= learners_every {
-                    learners_read = tokio::time::Instant::now();
-                    result = self.refresh_learners(&db).await;
-                }
+                let result = tokio::select! {
+                    _ = tick.tick() => self.refresh(&db).await.map(drop),
+                    _ = learners.tick() => self.refresh_learners(&db).await.map(drop),
+                };
                 if let Err(e) = result {
                     tracing::warn!(error = ?e, "catalog refresh failed; serving the previous snapshot");
                 }
