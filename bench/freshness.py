@@ -20,6 +20,9 @@ that changes do not fall in step with the server's refresher:
              write): the course's page shows 7 learners
   delete     POST /api/v1/admin/catalog/delete/ (confirmed): search finds nothing
 
+With --cycles 0 it changes nothing and reads the memory every 15 s for 5 minutes: the
+baseline of the same search load without updates.
+
 After each cycle it reads the server's resident memory (VmRSS) and its peak (VmHWM) from
 /proc/<pid>/status. Prints one line per change and per cycle, then a summary (median and
 maximum per kind of change, memory after the first and the last cycle). Standard library only.
@@ -110,6 +113,16 @@ def main():
 
     times = {}
     memory = []
+    if a.cycles == 0:
+        # The baseline: the same search load and no change, memory read every 15 s, 20 times.
+        for i in range(1, 21):
+            time.sleep(15)
+            rss, peak = memory_mb(a.pid)
+            memory.append((rss, peak))
+            print(f"sample: {i} server-rss {rss} MB peak {peak} MB", flush=True)
+        print(f"memory: no changes; server RSS after 15 s {memory[0][0]} MB, after {15 * len(memory)} s "
+              f"{memory[-1][0]} MB, max {max(m[0] for m in memory)} MB, peak (VmHWM) {memory[-1][1]} MB")
+        return
     db = sqlite3.connect(a.db, timeout=30)
     for i in range(1, a.cycles + 1):
         course = {"name": f"Fresh{i}kiwi course", "course_type": 1, "category_id": None,

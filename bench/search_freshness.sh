@@ -20,6 +20,7 @@
 #   BENCH_PROFILE     production or relaxed (bench/lib.sh)           default production
 #   COURSES           catalog size                                   default 100000
 #   CYCLES            courses taken through the changes              default 20
+#                     (0: no change, memory every 15 s for 5 minutes: the baseline)
 #   IDLE              seconds of the idle CPU sample before the load  default 20
 #   CONNECTIONS       wrk -c of the search load                      default 16
 #   CARGO_TARGET_DIR  where the release binary is built              default /var/cache/course-shop/target-bench
@@ -114,7 +115,8 @@ import json, os, re, statistics, sys
 out = sys.argv[1]
 t = open(os.path.join(out, "freshness.txt"), encoding="utf-8").read()
 w = open(os.path.join(out, "wrk.txt"), encoding="utf-8").read()
-print(t[t.index("| change |"):].split("\n\n")[0].strip())
+if "| change |" in t:
+    print(t[t.index("| change |"):].split("\n\n")[0].strip())
 def grab(pattern, text, default="-"):
     m = re.search(pattern, text, re.M)
     return m.group(1) if m else default
@@ -132,7 +134,7 @@ for line in open(os.path.join(out, "catalog-updates.txt"), encoding="utf-8"):
         m = re.search(r'"?catalog\.' + name + r'"?[:=](\d+)', line)
         if m:
             into.append(int(m.group(1)))
-if reads:
+if reads and changed:
     print(f"- updates: {len(reads)}, courses read per update median {statistics.median(changed)}, "
           f"read median {statistics.median(reads)} ms (max {max(reads)}), "
           f"build median {statistics.median(builds)} ms (max {max(builds)})")
