@@ -18,6 +18,7 @@ mod m20261130_000007_console_views;
 mod m20261130_000008_guests;
 mod m20261130_000011_reconciliation;
 mod m20261130_000012_reconciliation_listed;
+mod m20261201_000013_course_revisions;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_guests::Migration),
             Box::new(m20261130_000011_reconciliation::Migration),
             Box::new(m20261130_000012_reconciliation_listed::Migration),
+            Box::new(m20261201_000013_course_revisions::Migration),
         ]
     }
 }

@@ -2,8 +2,9 @@
 use std::collections::HashSet;
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::console::public_soon;
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
@@ -32,6 +33,7 @@ on_both_backends!(
     a_price_typed_in_the_search_box_finds_courses_with_that_price,
     search_rejects_bad_input,
     catalog_changes_reach_running_servers,
+    course_changes_and_learner_counts_reach_search_soon,
 );
 
 async fn health_and_readiness(app: TestApp) {
@@ -331,4 +333,74 @@ async fn catalog_changes_reach_running_servers(app: TestApp) {
     }
     assert_eq!(found["results"][0]["id"], 900, "the new course became searchable: {found}");
     assert_eq!(found["results"][0]["price"], "9.90");
+}
+
+/// Course changes through the console API (created, given a first section, renamed and
+/// repriced, hidden, shown again, deleted) and learner counts (a payment's side effect, with no
+/// catalog write) reach search and the course's page within `catalog.refresh_seconds` (1 s
+/// in tests; `public_soon` allows 5 s on a loaded machine), each by an update of the running
+/// server's snapshot (only the changed course read, its name indexed), not a full reload.
+async fn course_changes_and_learner_counts_reach_search_soon(app: TestApp) {
+    let boss = app.console_session("boss").await;
+    let search = |term: &str| format!("/api/v1/course/search/?search={term}");
+    let mut course = json!({"name": "Freshmint Rust", "course_type": 1, "category_id": null,
+        "teacher_id": 1, "level": 0, "status": 0, "price": "19.90", "period": 30});
+    let (status, answer) = app.console_post("/api/v1/admin/courses/", &boss, &course).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = answer["result"]["id"].as_i64().expect("id");
+    let detail = format!("/api/v1/course/list/{id}/");
+    let found = public_soon(&app, &search("freshmint"), |b| ids(b) == [id]).await;
+    assert_eq!(found["results"][0]["price"], "19.90", "{found}");
+    let snapshot = app.ctx.catalog().snapshot();
+    assert!(snapshot.recent_names() >= 1, "an update indexed the new name: {}", snapshot.recent_names());
+
+    let (_, answer) = app
+        .console_post(
+            &format!("/api/v1/admin/courses/{id}/chapters/"),
+            &boss,
+            &json!({"chapter": 1, "name": "Intro"}),
+        )
+        .await;
+    let chapter = answer["result"]["id"].as_i64().expect("id");
+    let (status, answer) = app
+        .console_post(
+            &format!("/api/v1/admin/chapters/{chapter}/sections/"),
+            &boss,
+            &json!({"name": "Mint leaves"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    public_soon(&app, &detail, |c| c["section_list"][0]["name"] == "Mint leaves").await;
+
+    course["id"] = json!(id);
+    course["name"] = json!("Peppermint Rust");
+    course["price"] = json!("29.90");
+    let (status, answer) = app.console_post("/api/v1/admin/courses/", &boss, &course).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let found = public_soon(&app, &search("peppermint"), |b| ids(b) == [id]).await;
+    assert_eq!(found["results"][0]["price"], "29.90", "{found}");
+    assert_eq!(app.get_json(&search("freshmint")).await.1["count"], 0, "the old name is gone");
+    assert!(app.ctx.catalog().snapshot().recent_names() >= 1, "an update, not a full reload");
+    let found = public_soon(&app, &search("29.90"), |b| ids(b).contains(&id)).await;
+    assert!(!ids(&app.get_json(&search("19.90")).await.1).contains(&id), "the old price is gone: {found}");
+
+    course["is_show"] = json!(false);
+    app.console_post("/api/v1/admin/courses/", &boss, &course).await;
+    public_soon(&app, &search("peppermint"), |b| b["count"] == 0).await;
+    assert_eq!(app.get_json(&detail).await.0, StatusCode::NOT_FOUND, "hidden");
+    course["is_show"] = json!(true);
+    app.console_post("/api/v1/admin/courses/", &boss, &course).await;
+    public_soon(&app, &search("peppermint"), |b| ids(b) == [id]).await;
+
+    // Learners come with payments, which write no catalog revision.
+    let revision = shop_db::catalog::revision(app.ctx.db()).await.expect("revision");
+    shop_db::orders::add_students(app.ctx.db(), &[id], 3).await.expect("learners");
+    public_soon(&app, &detail, |c| c["students"] == 3).await;
+    assert_eq!(shop_db::catalog::revision(app.ctx.db()).await.expect("revision"), revision);
+
+    let delete = json!({"kind": "course", "id": id, "confirm": true});
+    let (status, answer) = app.console_post("/api/v1/admin/catalog/delete/", &boss, &delete).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    public_soon(&app, &search("peppermint"), |b| b["count"] == 0).await;
+    assert_eq!(app.get_json(&detail).await.0, StatusCode::NOT_FOUND, "deleted");
 }

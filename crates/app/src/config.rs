@@ -506,7 +506,8 @@ pub struct ApiSettings {
 pub struct CatalogSettings {
     /// Seconds between revision checks.
     pub refresh_seconds: u64,
-    /// Seconds between full reloads whatever the revision (learner counts).
+    /// Seconds between reads of the learner counts (they change with payments, without a
+    /// catalog write); no reload.
     pub stats_refresh_seconds: u64,
     /// Seed the demo catalog into an empty database at start-up.
     pub seed_demo_when_empty: bool,

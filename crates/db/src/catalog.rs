@@ -1,15 +1,18 @@
-//! The catalog tables: loading them whole for the in-memory catalog, the revision counter
-//! that tells servers to reload, and the upserts of `import-catalog`.
+//! The catalog tables: loading them (whole, or what changed since a revision) for the
+//! in-memory catalog, the revision counter that tells servers to reload with what each write
+//! changed, and the upserts of `import-catalog`.
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 
-use crate::entities::{banner, catalog_revision, chapter, course, course_category, section, teacher};
+use crate::entities::{
+    banner, catalog_revision, chapter, course, course_category, course_revision, section, teacher,
+};
 
 /// Every catalog row that is not deleted (hidden rows included: the caller decides).
 #[derive(Debug, Default)]
@@ -44,6 +47,12 @@ pub async fn load_all(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr>
 
 /// Categories, teachers, courses and banners that are not deleted; no chapters or sections.
 async fn load_courses(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr> {
+    Ok(CatalogRows { courses: courses_in_batches(conn, COURSE_BATCH).await?, ..load_small(conn).await? })
+}
+
+/// Categories, teachers and banners that are not deleted (few rows: read whole at every
+/// reload); no courses, chapters or sections.
+async fn load_small(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr> {
     Ok(CatalogRows {
         categories: course_category::Entity::find()
             .filter(course_category::Column::IsDelete.eq(false))
@@ -52,7 +61,7 @@ async fn load_courses(conn: &impl ConnectionTrait) -> Result<CatalogRows, DbErr>
             .all(conn)
             .await?,
         teachers: teacher::Entity::find().filter(teacher::Column::IsDelete.eq(false)).all(conn).await?,
-        courses: courses_in_batches(conn, COURSE_BATCH).await?,
+        courses: Vec::new(),
         chapters: Vec::new(),
         sections: Vec::new(),
         banners: banner::Entity::find()
@@ -134,48 +143,119 @@ pub async fn load_listing(conn: &impl ConnectionTrait, per_course: usize) -> Res
         .into_tuple()
         .all(conn)
         .await?;
-    let mut place: HashMap<i64, (i64, usize)> = HashMap::with_capacity(chapter_ids.len());
-    let mut seen: HashMap<i64, usize> = HashMap::new();
-    for (id, course_id) in chapter_ids {
-        let n = seen.entry(course_id).or_default();
-        place.insert(id, (course_id, *n));
-        *n += 1;
-    }
-    drop(seen);
-    // Sections are read in batches by id; a course keeps its `per_course` best by
-    // (chapter place, section priority, id), the display order.
-    // (chapter place, section priority, section id), then the section.
-    type Ranked = ((usize, i32, i64), section::Model);
-    let mut best: HashMap<i64, Vec<Ranked>> = HashMap::new();
+    let mut first = FirstSections::new(chapter_ids, per_course);
+    // Sections are read in batches by id.
     let mut after = i64::MIN;
     loop {
-        let batch = section::Entity::find()
+        let batch = public_sections()
             .filter(section::Column::Id.gt(after))
-            .filter(section::Column::IsDelete.eq(false))
-            .filter(section::Column::IsShow.eq(true))
             .order_by_asc(section::Column::Id)
             .limit(SECTION_BATCH)
             .all(conn)
             .await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
-        for s in batch {
-            let Some(&(course_id, chapter_place)) = place.get(&s.chapter_id) else {
-                continue;
-            };
-            let key = (chapter_place, s.orders, s.id);
-            let kept = best.entry(course_id).or_default();
-            if kept.len() >= per_course && kept.last().is_none_or(|(k, _)| *k < key) {
-                continue;
-            }
-            let at = kept.partition_point(|(k, _)| *k < key);
-            kept.insert(at, (key, s));
-            kept.truncate(per_course);
-        }
+        batch.into_iter().for_each(|s| first.offer(s));
     }
-    let first_sections =
-        best.into_iter().map(|(course, kept)| (course, kept.into_iter().map(|(_, s)| s).collect())).collect();
+    Ok(ListingRows { rows, first_sections: first.into_map() })
+}
+
+/// What changed since revision `since` ([`changed_courses`]): categories, teachers and banners
+/// whole (as [`load_listing`] reads them), and, of the courses `ids`, those not deleted with
+/// their first `per_course` public sections (a course of `ids` without a row here is gone).
+/// Runs in the caller's transaction for a consistent view.
+pub async fn load_changes(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    per_course: usize,
+) -> Result<ListingRows, DbErr> {
+    let mut rows = load_small(conn).await?;
+    let mut first_sections = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        rows.courses.extend(
+            course::Entity::find()
+                .filter(course::Column::Id.is_in(chunk.iter().copied()))
+                .filter(course::Column::IsDelete.eq(false))
+                .all(conn)
+                .await?,
+        );
+        let chapter_ids: Vec<(i64, i64)> = chapters_in_order(
+            public_chapters_query().filter(chapter::Column::CourseId.is_in(chunk.iter().copied())),
+        )
+        .select_only()
+        .column(chapter::Column::Id)
+        .column(chapter::Column::CourseId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+        let chapters: Vec<i64> = chapter_ids.iter().map(|(id, _)| *id).collect();
+        let mut first = FirstSections::new(chapter_ids, per_course);
+        for chapters in chapters.chunks(CHUNK) {
+            let sections = public_sections()
+                .filter(section::Column::ChapterId.is_in(chapters.iter().copied()))
+                .all(conn)
+                .await?;
+            sections.into_iter().for_each(|s| first.offer(s));
+        }
+        first_sections.extend(first.into_map());
+    }
+    rows.courses.sort_by_key(|c| (c.orders, c.id));
     Ok(ListingRows { rows, first_sections })
+}
+
+fn public_sections() -> Select<section::Entity> {
+    section::Entity::find()
+        .filter(section::Column::IsDelete.eq(false))
+        .filter(section::Column::IsShow.eq(true))
+}
+
+/// The one rule of a course's first sections: its public sections in display order (chapter
+/// place, then section priority, then id; a hidden chapter hides its sections), the first
+/// `per_course` kept. Sections are offered in any order.
+struct FirstSections {
+    /// Each public chapter's course and its place among that course's chapters.
+    place: HashMap<i64, (i64, usize)>,
+    per_course: usize,
+    /// Per course, the sections kept so far with their display key, in that order.
+    best: HashMap<i64, Vec<(SectionKey, section::Model)>>,
+}
+
+/// Where a section shows: (chapter place, section priority, section id).
+type SectionKey = (usize, i32, i64);
+
+impl FirstSections {
+    /// `chapters`: (chapter id, course id) of the public chapters, in display order.
+    fn new(chapters: Vec<(i64, i64)>, per_course: usize) -> Self {
+        let mut place: HashMap<i64, (i64, usize)> = HashMap::with_capacity(chapters.len());
+        let mut seen: HashMap<i64, usize> = HashMap::new();
+        for (id, course_id) in chapters {
+            let n = seen.entry(course_id).or_default();
+            place.insert(id, (course_id, *n));
+            *n += 1;
+        }
+        FirstSections { place, per_course, best: HashMap::new() }
+    }
+
+    fn offer(&mut self, s: section::Model) {
+        let Some(&(course_id, chapter_place)) = self.place.get(&s.chapter_id) else {
+            return;
+        };
+        let key = (chapter_place, s.orders, s.id);
+        let kept = self.best.entry(course_id).or_default();
+        if kept.len() >= self.per_course && kept.last().is_none_or(|(k, _)| *k < key) {
+            return;
+        }
+        let at = kept.partition_point(|(k, _)| *k < key);
+        kept.insert(at, (key, s));
+        kept.truncate(self.per_course);
+    }
+
+    fn into_map(self) -> HashMap<i64, Vec<section::Model>> {
+        self.best
+            .into_iter()
+            .map(|(course, kept)| (course, kept.into_iter().map(|(_, s)| s).collect()))
+            .collect()
+    }
 }
 
 fn public_chapters_query() -> Select<chapter::Entity> {
@@ -218,18 +298,119 @@ pub async fn public_chapters(
 
 /// The catalog revision: a counter bumped by every catalog write.
 pub async fn revision(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    Ok(catalog_revision::Entity::find_by_id(1).one(conn).await?.map_or(0, |r| r.revision))
+    Ok(revisions(conn).await?.revision)
 }
 
-/// Bumps the catalog revision, inside the transaction of the write it announces.
-pub async fn bump_revision(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+/// The catalog revision and the last one after which servers reload the whole catalog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Revisions {
+    /// Bumped by every catalog write.
+    pub revision: i64,
+    /// The revision of the last [`Changed::Everything`] write.
+    pub full_revision: i64,
+}
+
+/// Reads [`Revisions`].
+pub async fn revisions(conn: &impl ConnectionTrait) -> Result<Revisions, DbErr> {
+    Ok(catalog_revision::Entity::find_by_id(1).one(conn).await?.map_or_else(Revisions::default, |r| {
+        Revisions { revision: r.revision, full_revision: r.full_revision }
+    }))
+}
+
+/// What a catalog write changed, as [`bump_revision`] notes it for the servers' incremental
+/// reload. Categories, teachers and banners are few: servers read them whole at every reload.
+#[derive(Debug, Clone, Copy)]
+pub enum Changed<'a> {
+    /// No course: categories, banners, a teacher without courses.
+    NoCourse,
+    /// These courses: their rows, chapters or sections (a deleted one included).
+    Courses(&'a [i64]),
+    /// Every course of this teacher (its name, picture or visibility changed).
+    CoursesOf(i64),
+    /// Anything (an import): servers reload the whole catalog.
+    Everything,
+}
+
+/// Bumps the catalog revision, inside the transaction of the write it announces, and notes
+/// what the write `changed` under the new revision ([`changed_courses`]). Every catalog
+/// write calls it: a change it does not name is not seen by running servers until their
+/// next full load.
+pub async fn bump_revision(conn: &impl ConnectionTrait, changed: Changed<'_>) -> Result<(), DbErr> {
     catalog_revision::Entity::update_many()
         .col_expr(catalog_revision::Column::Revision, Expr::col(catalog_revision::Column::Revision).add(1))
         .col_expr(catalog_revision::Column::UpdatedTime, Expr::value(Utc::now()))
         .filter(catalog_revision::Column::Id.eq(1))
         .exec(conn)
+        .await?;
+    let revision = revision(conn).await?;
+    let courses = match changed {
+        Changed::NoCourse => return Ok(()),
+        Changed::Everything => {
+            catalog_revision::Entity::update_many()
+                .col_expr(catalog_revision::Column::FullRevision, Expr::value(revision))
+                .filter(catalog_revision::Column::Id.eq(1))
+                .exec(conn)
+                .await?;
+            return Ok(());
+        }
+        Changed::CoursesOf(teacher_id) => {
+            vec![Condition::all().add(course::Column::TeacherId.eq(teacher_id))]
+        }
+        Changed::Courses(ids) => ids
+            .chunks(CHUNK)
+            .map(|chunk| Condition::all().add(course::Column::Id.is_in(chunk.iter().copied())))
+            .collect(),
+    };
+    for condition in courses {
+        // INSERT INTO course_revisions SELECT id, <revision> FROM courses WHERE ... (the WHERE
+        // also keeps SQLite from reading ON CONFLICT as a join's ON).
+        let select = Query::select()
+            .column(course::Column::Id)
+            .expr(Expr::val(revision))
+            .from(course::Entity)
+            .cond_where(condition)
+            .to_owned();
+        let mut insert = Query::insert();
+        insert
+            .into_table(course_revision::Entity)
+            .columns([course_revision::Column::CourseId, course_revision::Column::Revision])
+            .select_from(select)
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .on_conflict(
+                OnConflict::column(course_revision::Column::CourseId)
+                    .update_column(course_revision::Column::Revision)
+                    .to_owned(),
+            );
+        conn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// The courses whose snapshot content changed after revision `since` (noted by
+/// [`bump_revision`]), deleted ones included, ascending.
+pub async fn changed_courses(conn: &impl ConnectionTrait, since: i64) -> Result<Vec<i64>, DbErr> {
+    course_revision::Entity::find()
+        .select_only()
+        .column(course_revision::Column::CourseId)
+        .filter(course_revision::Column::Revision.gt(since))
+        .order_by_asc(course_revision::Column::CourseId)
+        .into_tuple()
+        .all(conn)
         .await
-        .map(|_| ())
+}
+
+/// The learner count of every public course (shown, not deleted), by id: they change with
+/// every payment, without a catalog write.
+pub async fn learner_counts(conn: &impl ConnectionTrait) -> Result<Vec<(i64, i32)>, DbErr> {
+    course::Entity::find()
+        .select_only()
+        .column(course::Column::Id)
+        .column(course::Column::Students)
+        .filter(course::Column::IsDelete.eq(false))
+        .filter(course::Column::IsShow.eq(true))
+        .into_tuple()
+        .all(conn)
+        .await
 }
 
 /// Number of courses, deleted ones included: zero means a fresh database.

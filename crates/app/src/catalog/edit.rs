@@ -7,6 +7,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
+use shop_db::catalog::Changed;
 use shop_db::entities::{banner, chapter, course, course_category, section, teacher};
 use shop_domain::catalog::{SectionType, TeacherRole};
 
@@ -75,7 +76,7 @@ pub async fn save_category(ctx: &AppContext, input: CategoryInput) -> AppResult<
     row.is_show = Set(input.is_show);
     row.updated_time = Set(now);
     let saved = row.save(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, Changed::NoCourse).await?;
     txn.commit().await?;
     saved.id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
 }
@@ -139,9 +140,10 @@ pub async fn save_teacher(ctx: &AppContext, input: TeacherInput) -> AppResult<i6
     row.is_show = Set(input.is_show);
     row.updated_time = Set(now);
     let saved = row.save(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    let id = saved_id(&saved.id)?;
+    shop_db::catalog::bump_revision(&txn, Changed::CoursesOf(id)).await?;
     txn.commit().await?;
-    saved.id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
+    Ok(id)
 }
 
 /// A course to create (`id: None`) or change: every field of the contract but the cover
@@ -235,9 +237,10 @@ pub async fn save_course(ctx: &AppContext, input: CourseInput) -> AppResult<i64>
     row.is_show = Set(input.is_show);
     row.updated_time = Set(now);
     let saved = row.save(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    let id = saved_id(&saved.id)?;
+    shop_db::catalog::bump_revision(&txn, Changed::Courses(&[id])).await?;
     txn.commit().await?;
-    saved.id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
+    Ok(id)
 }
 
 /// A chapter to create (`id: None`) or change.
@@ -301,7 +304,7 @@ pub async fn save_chapter(ctx: &AppContext, input: ChapterInput) -> AppResult<i6
     row.is_show = Set(input.is_show);
     row.updated_time = Set(now);
     let saved = row.save(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, Changed::Courses(&[input.course_id])).await?;
     txn.commit().await?;
     saved.id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
 }
@@ -370,7 +373,7 @@ pub async fn save_section(ctx: &AppContext, input: SectionInput) -> AppResult<i6
     row.updated_time = Set(now);
     let saved = row.save(&txn).await?;
     recount_sections(&txn, ch.course_id).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, Changed::Courses(&[ch.course_id])).await?;
     txn.commit().await?;
     saved.id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
 }
@@ -516,7 +519,7 @@ pub async fn put_cover(ctx: &AppContext, course_id: i64, filename: &str, bytes: 
     row.course_img = Set(path.clone());
     row.updated_time = Set(Utc::now());
     row.update(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, Changed::Courses(&[course_id])).await?;
     txn.commit().await?;
     Ok(path)
 }
@@ -544,7 +547,7 @@ pub async fn put_teacher_image(
     row.image = Set(path.clone());
     row.updated_time = Set(Utc::now());
     row.update(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, Changed::CoursesOf(teacher_id)).await?;
     txn.commit().await?;
     Ok(path)
 }
@@ -608,7 +611,7 @@ pub async fn save_banner(ctx: &AppContext, input: BannerInput) -> AppResult<i64>
     row.is_show = Set(input.is_show);
     row.updated_time = Set(now);
     let saved = row.save(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, Changed::NoCourse).await?;
     txn.commit().await?;
     saved.id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
 }
@@ -636,7 +639,7 @@ pub async fn put_banner_image(
     row.image = Set(path.clone());
     row.updated_time = Set(Utc::now());
     row.update(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, Changed::NoCourse).await?;
     txn.commit().await?;
     Ok(path)
 }
@@ -695,6 +698,11 @@ pub async fn course_outline(ctx: &AppContext, course_id: i64) -> AppResult<Cours
         .collect();
     let materials = shop_db::delivery::materials_of(&ctx.db, course_id).await?;
     Ok(CourseOutline { course, chapters, materials })
+}
+
+/// The id of a row just saved.
+fn saved_id(id: &sea_orm::ActiveValue<i64>) -> AppResult<i64> {
+    id.try_as_ref().copied().ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no id after save")))
 }
 
 /// "At most `max` characters", in both languages.

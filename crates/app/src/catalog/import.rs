@@ -450,7 +450,7 @@ pub async fn import_catalog_json(db: &DatabaseConnection, json: &str) -> AppResu
     )
     .await?;
     shop_db::catalog::sync_id_sequences(&txn).await?;
-    shop_db::catalog::bump_revision(&txn).await?;
+    shop_db::catalog::bump_revision(&txn, shop_db::catalog::Changed::Everything).await?;
     txn.commit().await?;
     Ok(summary)
 }

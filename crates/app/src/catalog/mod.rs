@@ -3,8 +3,10 @@
 //! Reads are served from an immutable in-memory [`Snapshot`] of the public courses (with
 //! their first sections, not their chapters) and a suffix array of their names, swapped
 //! atomically when the database's catalog revision changes (every catalog write bumps it in
-//! its own transaction); a course's chapters are read from the database. See
-//! `docs/search.md` for the design and `docs/benchmarks.md` for the figures.
+//! its own transaction, noting the courses it changed): an update reads only those courses
+//! and indexes only their names. Learner counts are read on their own. A course's chapters
+//! are read from the database. See `docs/search.md` for the design and `docs/benchmarks.md`
+//! for the figures.
 mod demo;
 pub mod edit;
 mod import;
@@ -60,17 +62,72 @@ impl Catalog {
         Ok(snapshot::chapter_views(shop_db::catalog::public_chapters(db, course_id).await?))
     }
 
-    /// Reloads when the database revision differs from the snapshot's. Returns whether it
-    /// reloaded.
+    /// Updates the snapshot when the database revision differs from its own: with the
+    /// courses changed since ([`Snapshot::update`]), or from every row after a write that
+    /// asks for it (an import) or when most courses changed. Returns whether it changed.
     ///
     /// # Errors
     /// Database errors (the old snapshot stays in place).
     pub async fn refresh(&self, db: &DatabaseConnection) -> AppResult<bool> {
-        let revision = shop_db::catalog::revision(db).await?;
-        if revision == self.current.load().revision() {
+        let current = self.current.load_full();
+        let outside = shop_db::catalog::revisions(db).await?;
+        if outside.revision == current.revision() {
             return Ok(false);
         }
-        self.reload(db).await?;
+        if outside.full_revision > current.revision() {
+            self.reload(db).await?;
+            return Ok(true);
+        }
+        // One transaction: the revision and the rows belong together. A write committed
+        // after the revision was read may be read too; it is read again at the next update.
+        let txn = db.begin().await?;
+        let started = std::time::Instant::now();
+        let revisions = shop_db::catalog::revisions(&txn).await?;
+        let changed = shop_db::catalog::changed_courses(&txn, current.revision()).await?;
+        if revisions.full_revision > current.revision() || changed.len() > current.course_count() / 2 + 1_000
+        {
+            txn.rollback().await?;
+            self.reload(db).await?;
+            return Ok(true);
+        }
+        let rows = shop_db::catalog::load_changes(&txn, &changed, CARD_SECTIONS).await?;
+        txn.commit().await?;
+        let read = started.elapsed();
+        let snapshot = current.update(revisions.revision, rows, &changed);
+        tracing::info!(
+            catalog.revision = snapshot.revision(),
+            catalog.courses = snapshot.course_count(),
+            catalog.changed = changed.len(),
+            catalog.recent_names = snapshot.recent_names(),
+            catalog.read_ms = read.as_millis() as u64,
+            catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
+            catalog.name_index_bytes = snapshot.name_index_bytes(),
+            "catalog updated"
+        );
+        self.current.store(Arc::new(snapshot));
+        Ok(true)
+    }
+
+    /// Reads every public course's learner count and swaps in a snapshot with them when one
+    /// changed (no index is rebuilt). Returns whether it changed.
+    ///
+    /// # Errors
+    /// Database errors (the old snapshot stays in place).
+    pub async fn refresh_learners(&self, db: &DatabaseConnection) -> AppResult<bool> {
+        let started = std::time::Instant::now();
+        let counts = shop_db::catalog::learner_counts(db).await?;
+        let read = started.elapsed();
+        let Some(snapshot) = self.current.load().with_learners(&counts) else {
+            return Ok(false);
+        };
+        self.current.store(Arc::new(snapshot));
+        tracing::info!(
+            catalog.revision = self.current.load().revision(),
+            catalog.courses = counts.len(),
+            catalog.read_ms = read.as_millis() as u64,
+            catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
+            "catalog learners updated"
+        );
         Ok(true)
     }
 
@@ -84,26 +141,25 @@ impl Catalog {
         Ok(())
     }
 
-    /// Checks the revision every `every` until the process ends, and reloads at least every
-    /// `full_every` whatever the revision (for figures such as learner counts, which change
-    /// with every payment without bumping the revision).
+    /// Until the process ends: checks the revision twice per `every` and updates the
+    /// snapshot ([`Catalog::refresh`]), and reads the learner counts twice per
+    /// `learners_every` ([`Catalog::refresh_learners`]), one at a time: a change is visible
+    /// within `every` (or `learners_every`) when an update takes less than half of it.
     pub fn spawn_refresher(
         self: Arc<Self>,
         db: DatabaseConnection,
         every: Duration,
-        full_every: Duration,
+        learners_every: Duration,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(every / 2);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_full = tokio::time::Instant::now();
+            let mut learners = tokio::time::interval(learners_every / 2);
+            learners.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
-                let result = if last_full.elapsed() >= full_every {
-                    last_full = tokio::time::Instant::now();
-                    self.reload(&db).await.map(|()| true)
-                } else {
-                    self.refresh(&db).await
+                let result = tokio::select! {
+                    _ = tick.tick() => self.refresh(&db).await.map(drop),
+                    _ = learners.tick() => self.refresh_learners(&db).await.map(drop),
                 };
                 if let Err(e) = result {
                     tracing::warn!(error = ?e, "catalog refresh failed; serving the previous snapshot");

@@ -17,6 +17,7 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter};
+use shop_db::catalog::Changed;
 use shop_db::entities::{
     banner, chapter, course, course_category, download_link, material, order_detail, section, teacher,
 };
@@ -60,9 +61,13 @@ pub struct Deletion {
 /// (nothing changes); database errors.
 pub async fn delete(ctx: &AppContext, target: Target, confirm: bool) -> AppResult<Deletion> {
     let txn = shop_db::begin_write(&ctx.db).await?;
-    let what = check_and_delete(&txn, target, confirm).await?;
+    let (what, course) = check_and_delete(&txn, target, confirm).await?;
     if confirm {
-        shop_db::catalog::bump_revision(&txn).await?;
+        let changed = match &course {
+            Some(id) => Changed::Courses(std::slice::from_ref(id)),
+            None => Changed::NoCourse,
+        };
+        shop_db::catalog::bump_revision(&txn, changed).await?;
         txn.commit().await?;
     } else {
         txn.rollback().await?;
@@ -82,7 +87,13 @@ async fn live_courses(txn: &DatabaseTransaction, column: course::Column, id: i64
         .await?)
 }
 
-async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bool) -> AppResult<Text> {
+/// What goes, and the course whose public view it changes (a category or a teacher goes only
+/// without courses; a material is not in the public view).
+async fn check_and_delete(
+    txn: &DatabaseTransaction,
+    target: Target,
+    confirm: bool,
+) -> AppResult<(Text, Option<i64>)> {
     let now = Utc::now();
     match target {
         Target::Category(id) => {
@@ -106,7 +117,10 @@ async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bo
                     .exec(txn)
                     .await?;
             }
-            Ok(Text::new(format!("删除分类「{}」", row.name), format!("delete the category {:?}", row.name)))
+            Ok((
+                Text::new(format!("删除分类「{}」", row.name), format!("delete the category {:?}", row.name)),
+                None,
+            ))
         }
         Target::Teacher(id) => {
             let row = teacher::Entity::find_by_id(id)
@@ -132,7 +146,10 @@ async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bo
                     .exec(txn)
                     .await?;
             }
-            Ok(Text::new(format!("删除老师「{}」", row.name), format!("delete the teacher {:?}", row.name)))
+            Ok((
+                Text::new(format!("删除老师「{}」", row.name), format!("delete the teacher {:?}", row.name)),
+                None,
+            ))
         }
         Target::Course(id) => {
             let row = course::Entity::find_by_id(id)
@@ -178,14 +195,15 @@ async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bo
                     .exec(txn)
                     .await?;
             }
-            Ok(Text::new(
+            let what = Text::new(
                 format!("删除课程「{}」及其 {} 个章节、{sections} 个小节", row.name, chapters.len()),
                 format!(
                     "delete the course {:?} with its {} chapter(s) and {sections} section(s)",
                     row.name,
                     chapters.len()
                 ),
-            ))
+            );
+            Ok((what, Some(id)))
         }
         Target::Chapter(id) => {
             let row = chapter::Entity::find_by_id(id)
@@ -204,10 +222,11 @@ async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bo
                     .await?;
                 super::edit::recount_sections(txn, row.course_id).await?;
             }
-            Ok(Text::new(
+            let what = Text::new(
                 format!("删除第 {} 章「{}」及其 {sections} 个小节", row.chapter, row.name),
                 format!("delete chapter {} {:?} with its {sections} section(s)", row.chapter, row.name),
-            ))
+            );
+            Ok((what, Some(row.course_id)))
         }
         Target::Section(id) => {
             let row = section::Entity::find_by_id(id)
@@ -222,11 +241,15 @@ async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bo
                     .filter(section::Column::Id.eq(id))
                     .exec(txn)
                     .await?;
-                if let Some(ch) = chapter::Entity::find_by_id(row.chapter_id).one(txn).await? {
-                    super::edit::recount_sections(txn, ch.course_id).await?;
-                }
             }
-            Ok(Text::new(format!("删除小节「{}」", row.name), format!("delete the section {:?}", row.name)))
+            let course = chapter::Entity::find_by_id(row.chapter_id).one(txn).await?.map(|ch| ch.course_id);
+            if let (true, Some(course)) = (confirm, course) {
+                super::edit::recount_sections(txn, course).await?;
+            }
+            Ok((
+                Text::new(format!("删除小节「{}」", row.name), format!("delete the section {:?}", row.name)),
+                course,
+            ))
         }
         Target::Banner(id) => {
             let row = banner::Entity::find_by_id(id)
@@ -242,10 +265,11 @@ async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bo
                     .exec(txn)
                     .await?;
             }
-            Ok(Text::new(
+            let what = Text::new(
                 format!("删除轮播图「{}」", row.title),
                 format!("delete the banner {:?}", row.title),
-            ))
+            );
+            Ok((what, None))
         }
         Target::Material(id) => {
             let row =
@@ -275,10 +299,11 @@ async fn check_and_delete(txn: &DatabaseTransaction, target: Target, confirm: bo
             if confirm {
                 material::Entity::delete_by_id(id).exec(txn).await?;
             }
-            Ok(Text::new(
+            let what = Text::new(
                 format!("删除资料「{}」的版本 {}", row.name, row.version),
                 format!("delete version {} of the material {:?}", row.version, row.name),
-            ))
+            );
+            Ok((what, None))
         }
     }
 }

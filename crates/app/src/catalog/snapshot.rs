@@ -1,10 +1,10 @@
 //! The immutable, query-ready form of the public catalog.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use shop_db::catalog::ListingRows;
-use shop_db::entities::{chapter, section};
+use shop_db::catalog::{CatalogRows, ListingRows};
+use shop_db::entities::{chapter, course, section, teacher};
 use shop_domain::Money;
 use shop_domain::catalog::{CourseStatus, CourseType, Level, SectionType, TeacherRole};
 use shop_domain::paging::PageRequest;
@@ -37,7 +37,7 @@ pub struct BannerView {
 }
 
 /// A teacher.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeacherView {
     /// Id.
     pub id: i64,
@@ -209,13 +209,23 @@ pub struct Snapshot {
     revision: i64,
     categories: Vec<CategoryView>,
     banners: Vec<BannerView>,
+    /// The public teachers by id (an update reuses those that did not change).
+    teachers: HashMap<i64, Arc<TeacherView>>,
     /// Public courses by display priority, then id.
     courses: Vec<Arc<CourseView>>,
+    /// What depends on the courses' positions, names, prices and teachers; shared with the
+    /// next snapshot when an update changes none of them (learner counts, briefs, covers).
+    placed: Arc<Placed>,
+}
+
+/// The indexes of a snapshot's courses by position (their place in `Snapshot::courses`).
+#[derive(Debug, Default)]
+struct Placed {
     /// The price of each course, aligned with `courses`.
     prices: Vec<Money>,
     by_id: HashMap<i64, usize>,
-    /// The occurrences of a term in the folded course names: positions in `courses`.
-    names: SuffixIndex,
+    /// The occurrences of a term in the folded course names.
+    names: Names,
     /// Search candidates by teacher name: positions in `teacher_courses`.
     teacher_names: GramIndex,
     /// The folded name of each teacher of `teacher_courses`.
@@ -224,6 +234,102 @@ pub struct Snapshot {
     teacher_courses: Vec<Vec<u32>>,
     /// The positions in `courses` of the courses of each price, ascending.
     by_price: HashMap<Money, Vec<u32>>,
+}
+
+/// Marks, in [`Names::position`], the slot of a name no course has any more.
+const GONE: u32 = u32::MAX;
+
+/// The index of the folded course names, by slot rather than by position, so that an update
+/// re-indexes only the names it adds: the base index (slots `0..base_slots`, made by a full
+/// build) is shared by the snapshots that follow; the names added since (new courses,
+/// renamed ones) are in a small recent index (the next slots), rebuilt at each update; each
+/// slot maps to its course's position (or [`GONE`]). When the recent names pass
+/// [`recent_limit`], an update builds the base again from every name.
+#[derive(Debug, Default)]
+struct Names {
+    base: Arc<SuffixIndex>,
+    base_slots: usize,
+    recent: SuffixIndex,
+    /// The position of the course of each slot, or [`GONE`].
+    position: Vec<u32>,
+    /// The slot of each position's name.
+    slot: Vec<u32>,
+}
+
+/// Past this many recent names (see [`Names`]), an update rebuilds the whole name index.
+fn recent_limit(courses: usize) -> usize {
+    (courses / 16).max(4_096)
+}
+
+impl Names {
+    /// Indexes every name afresh.
+    fn build(courses: &[Arc<CourseView>]) -> Self {
+        let folded: Vec<String> = courses.iter().map(|c| search::fold(&c.name)).collect();
+        let base = SuffixIndex::build(folded.iter().map(String::as_str));
+        let slots: Vec<u32> = (0..u32::try_from(courses.len()).expect("fewer than 2^32 courses")).collect();
+        Names {
+            base: Arc::new(base),
+            base_slots: courses.len(),
+            recent: SuffixIndex::default(),
+            position: slots.clone(),
+            slot: slots,
+        }
+    }
+
+    /// The index of `courses`, where `from[p]` is the position in the snapshot this index
+    /// belongs to of the course now at `p`, when its name is the same (`None`: a new name).
+    /// The base is kept; the recent index holds the names added since it was built.
+    fn update(&self, courses: &[Arc<CourseView>], from: &[Option<u32>]) -> Self {
+        let mut position = vec![GONE; self.base_slots];
+        let mut slot = Vec::with_capacity(courses.len());
+        let mut recent = Vec::new();
+        for (p, (course, old)) in (0u32..).zip(courses.iter().zip(from)) {
+            let kept = old.map(|o| self.slot[o as usize]).filter(|s| (*s as usize) < self.base_slots);
+            let s = match kept {
+                Some(s) => {
+                    position[s as usize] = p;
+                    s
+                }
+                None => {
+                    recent.push(search::fold(&course.name));
+                    position.push(p);
+                    u32::try_from(position.len() - 1).expect("fewer than 2^32 names")
+                }
+            };
+            slot.push(s);
+        }
+        Names {
+            base: Arc::clone(&self.base),
+            base_slots: self.base_slots,
+            recent: SuffixIndex::build(recent.iter().map(String::as_str)),
+            position,
+            slot,
+        }
+    }
+
+    /// Names indexed since the base was built.
+    fn recent_len(&self) -> usize {
+        self.position.len() - self.base_slots
+    }
+
+    /// Bytes held (the base, shared, counted whole).
+    fn heap_bytes(&self) -> usize {
+        self.base.heap_bytes()
+            + self.recent.heap_bytes()
+            + 4 * (self.position.capacity() + self.slot.capacity())
+    }
+
+    /// Calls `found` with the position and the class of every occurrence of `term` (folded,
+    /// non-empty) in the names of the courses, in no particular order.
+    fn occurrences(&self, term: &str, mut found: impl FnMut(u32, search::MatchClass)) {
+        self.base.occurrences(term, |s, class| {
+            let p = self.position[s as usize];
+            if p != GONE {
+                found(p, class);
+            }
+        });
+        self.recent.occurrences(term, |s, class| found(self.position[self.base_slots + s as usize], class));
+    }
 }
 
 /// The groups of search hits in rank order: how the term matched and where (0 the course
@@ -296,6 +402,115 @@ fn page_cloned(all: &[&Arc<CourseView>], request: PageRequest) -> AppResult<Page
     Ok(Page { count: page.count, items: page.items.into_iter().map(Arc::clone).collect(), request })
 }
 
+/// The views of the shown categories and banners, in the rows' order.
+fn small_views(rows: &CatalogRows) -> (Vec<CategoryView>, Vec<BannerView>) {
+    let categories = rows
+        .categories
+        .iter()
+        .filter(|c| c.is_show)
+        .map(|c| CategoryView { id: c.id, name: c.name.clone() })
+        .collect();
+    let banners = rows
+        .banners
+        .iter()
+        .filter(|b| b.is_show && !b.image.is_empty())
+        .map(|b| BannerView { title: b.title.clone(), image: b.image.clone(), link: b.link.clone() })
+        .collect();
+    (categories, banners)
+}
+
+/// The shown teachers by id; a view equal to one of `before` is that one (shared).
+fn teacher_views(
+    rows: &[teacher::Model],
+    before: &HashMap<i64, Arc<TeacherView>>,
+) -> HashMap<i64, Arc<TeacherView>> {
+    rows.iter()
+        .filter(|t| t.is_show)
+        .map(|t| {
+            let view = TeacherView {
+                id: t.id,
+                name: t.name.clone(),
+                role: TeacherRole::try_from(t.role).unwrap_or(TeacherRole::Lecturer),
+                title: t.title.clone(),
+                signature: t.signature.clone(),
+                image: t.image.clone(),
+                brief: t.brief.clone(),
+            };
+            match before.get(&t.id) {
+                Some(old) if **old == view => (t.id, Arc::clone(old)),
+                _ => (t.id, Arc::new(view)),
+            }
+        })
+        .collect()
+}
+
+/// The public view of a course row: `None` when it is hidden or its teacher is not public.
+fn course_view(
+    c: &course::Model,
+    teachers: &HashMap<i64, Arc<TeacherView>>,
+    first_sections: &mut HashMap<i64, Vec<section::Model>>,
+) -> Option<Arc<CourseView>> {
+    let teacher = teachers.get(&c.teacher_id).filter(|_| c.is_show)?;
+    let section_list = first_sections
+        .remove(&c.id)
+        .unwrap_or_default()
+        .into_iter()
+        .take(CARD_SECTIONS)
+        .map(|s| SectionBrief {
+            id: s.id,
+            name: s.name,
+            section_link: s.section_link,
+            duration: s.duration,
+            free_trail: s.free_trail,
+        })
+        .collect();
+    Some(Arc::new(CourseView {
+        id: c.id,
+        name: c.name.clone(),
+        course_type: CourseType::try_from(c.course_type).unwrap_or(CourseType::ActualCombat),
+        category_id: c.course_category_id,
+        course_img: c.course_img.clone(),
+        brief: c.brief.clone(),
+        level: Level::try_from(c.level).unwrap_or(Level::Beginner),
+        status: CourseStatus::try_from(c.status).unwrap_or(CourseStatus::Online),
+        price: c.price_fen,
+        period: c.period,
+        attachment_path: c.attachment_path.clone(),
+        students: c.students,
+        pub_sections: c.pub_sections,
+        sections: c.sections,
+        orders: c.orders,
+        teacher: Arc::clone(teacher),
+        section_list,
+    }))
+}
+
+impl Placed {
+    /// The indexes of `courses` (in display order) with their name index.
+    fn new(courses: &[Arc<CourseView>], names: Names) -> Self {
+        let mut prices = Vec::with_capacity(courses.len());
+        let mut by_id = HashMap::with_capacity(courses.len());
+        let mut teacher_place: HashMap<i64, usize> = HashMap::new();
+        let mut teacher_folded: Vec<String> = Vec::new();
+        let mut teacher_courses: Vec<Vec<u32>> = Vec::new();
+        let mut by_price: HashMap<Money, Vec<u32>> = HashMap::new();
+        for (position, course) in (0u32..).zip(courses) {
+            let teacher = &course.teacher;
+            let place = *teacher_place.entry(teacher.id).or_insert_with(|| {
+                teacher_folded.push(search::fold(&teacher.name));
+                teacher_courses.push(Vec::new());
+                teacher_courses.len() - 1
+            });
+            teacher_courses[place].push(position);
+            by_price.entry(course.price).or_default().push(position);
+            by_id.insert(course.id, position as usize);
+            prices.push(course.price);
+        }
+        let teacher_names = GramIndex::build(teacher_folded.iter().map(String::as_str));
+        Placed { prices, by_id, names, teacher_names, teacher_folded, teacher_courses, by_price }
+    }
+}
+
 impl Snapshot {
     /// Builds the public view of the rows: shown, not deleted, with references resolved.
     /// A course whose teacher is hidden or missing is left out. The rows' chapters and
@@ -303,109 +518,108 @@ impl Snapshot {
     /// chapters are read per course ([`super::chapters`]).
     pub fn build(revision: i64, rows: ListingRows, _now: DateTime<Utc>) -> Self {
         let ListingRows { rows, mut first_sections } = rows;
-        let categories = rows
-            .categories
-            .iter()
-            .filter(|c| c.is_show)
-            .map(|c| CategoryView { id: c.id, name: c.name.clone() })
-            .collect();
-        let banners = rows
-            .banners
-            .iter()
-            .filter(|b| b.is_show && !b.image.is_empty())
-            .map(|b| BannerView { title: b.title.clone(), image: b.image.clone(), link: b.link.clone() })
-            .collect();
-        let teachers: HashMap<i64, Arc<TeacherView>> = rows
-            .teachers
-            .iter()
-            .filter(|t| t.is_show)
-            .map(|t| {
-                let view = TeacherView {
-                    id: t.id,
-                    name: t.name.clone(),
-                    role: TeacherRole::try_from(t.role).unwrap_or(TeacherRole::Lecturer),
-                    title: t.title.clone(),
-                    signature: t.signature.clone(),
-                    image: t.image.clone(),
-                    brief: t.brief.clone(),
-                };
-                (t.id, Arc::new(view))
-            })
-            .collect();
+        let (categories, banners) = small_views(&rows);
+        let teachers = teacher_views(&rows.teachers, &HashMap::new());
+        let courses: Vec<Arc<CourseView>> =
+            rows.courses.iter().filter_map(|c| course_view(c, &teachers, &mut first_sections)).collect();
+        assert!(u32::try_from(courses.len()).is_ok_and(|n| n < GONE), "fewer than 2^32 - 1 courses");
+        let names = Names::build(&courses);
+        let placed = Arc::new(Placed::new(&courses, names));
+        Snapshot { revision, categories, banners, teachers, courses, placed }
+    }
 
-        let mut courses = Vec::new();
-        let mut folded = Vec::new();
-        let mut prices = Vec::new();
-        let mut by_id = HashMap::new();
-        let mut teacher_place: HashMap<i64, usize> = HashMap::new();
-        let mut teacher_folded: Vec<String> = Vec::new();
-        let mut teacher_courses: Vec<Vec<u32>> = Vec::new();
-        let mut by_price: HashMap<Money, Vec<u32>> = HashMap::new();
-        for c in rows.courses.iter().filter(|c| c.is_show) {
-            let Some(teacher) = teachers.get(&c.teacher_id) else {
-                continue;
-            };
-            let section_list = first_sections
-                .remove(&c.id)
-                .unwrap_or_default()
-                .into_iter()
-                .take(CARD_SECTIONS)
-                .map(|s| SectionBrief {
-                    id: s.id,
-                    name: s.name,
-                    section_link: s.section_link,
-                    duration: s.duration,
-                    free_trail: s.free_trail,
-                })
-                .collect();
-            let view = CourseView {
-                id: c.id,
-                name: c.name.clone(),
-                course_type: CourseType::try_from(c.course_type).unwrap_or(CourseType::ActualCombat),
-                category_id: c.course_category_id,
-                course_img: c.course_img.clone(),
-                brief: c.brief.clone(),
-                level: Level::try_from(c.level).unwrap_or(Level::Beginner),
-                status: CourseStatus::try_from(c.status).unwrap_or(CourseStatus::Online),
-                price: c.price_fen,
-                period: c.period,
-                attachment_path: c.attachment_path.clone(),
-                students: c.students,
-                pub_sections: c.pub_sections,
-                sections: c.sections,
-                orders: c.orders,
-                teacher: Arc::clone(teacher),
-                section_list,
-            };
-            let position = u32::try_from(courses.len()).expect("fewer than 2^32 courses");
-            let place = *teacher_place.entry(teacher.id).or_insert_with(|| {
-                teacher_folded.push(search::fold(&teacher.name));
-                teacher_courses.push(Vec::new());
-                teacher_courses.len() - 1
+    /// This snapshot updated to `revision` with what changed since (`rows`, read by
+    /// [`shop_db::catalog::load_changes`]: categories, teachers and banners whole, and the
+    /// rows of the courses `changed` that still exist): equal, search for search and list for
+    /// list, to a snapshot built from every row at `revision` (the differential test below).
+    /// Only the names added are indexed (see [`Names`]); the rest is shared or copied.
+    pub fn update(&self, revision: i64, rows: ListingRows, changed: &[i64]) -> Self {
+        self.update_with(revision, rows, changed, recent_limit(self.courses.len()))
+    }
+
+    fn update_with(&self, revision: i64, rows: ListingRows, changed: &[i64], recent_limit: usize) -> Self {
+        let ListingRows { rows, mut first_sections } = rows;
+        let (categories, banners) = small_views(&rows);
+        let teachers = teacher_views(&rows.teachers, &self.teachers);
+        let changed: HashSet<i64> = changed.iter().copied().collect();
+        let mut fresh: Vec<Arc<CourseView>> = rows
+            .courses
+            .iter()
+            .filter(|c| changed.contains(&c.id))
+            .filter_map(|c| course_view(c, &teachers, &mut first_sections))
+            .collect();
+        fresh.sort_unstable_by_key(|c| (c.orders, c.id));
+        // The courses that did not change, with their teacher's current view (its courses
+        // are among those changed when it was hidden or shown; when only its view changed,
+        // they are kept with the new one).
+        let kept =
+            (0u32..).zip(&self.courses).filter(|(_, c)| !changed.contains(&c.id)).filter_map(|(p, c)| {
+                let teacher = teachers.get(&c.teacher.id)?;
+                if Arc::ptr_eq(teacher, &c.teacher) {
+                    Some((p, Arc::clone(c)))
+                } else {
+                    Some((p, Arc::new(CourseView { teacher: Arc::clone(teacher), ..CourseView::clone(c) })))
+                }
             });
-            teacher_courses[place].push(position);
-            by_price.entry(view.price).or_default().push(position);
-            by_id.insert(c.id, courses.len());
-            folded.push(search::fold(&view.name));
-            prices.push(view.price);
-            courses.push(Arc::new(view));
+        // Both in display order: merged, each with its former position when its name is
+        // the same.
+        let mut courses = Vec::with_capacity(self.courses.len() + fresh.len());
+        let mut from = Vec::with_capacity(self.courses.len() + fresh.len());
+        let mut fresh = fresh.into_iter().peekable();
+        let same_name = |c: &CourseView| {
+            let p = *self.placed.by_id.get(&c.id)?;
+            (self.courses[p].name == c.name).then_some(p as u32)
+        };
+        for (p, course) in kept {
+            while let Some(f) = fresh.next_if(|f| (f.orders, f.id) < (course.orders, course.id)) {
+                from.push(same_name(&f));
+                courses.push(f);
+            }
+            from.push(Some(p));
+            courses.push(course);
         }
-        let names = SuffixIndex::build(folded.iter().map(String::as_str));
-        drop(folded);
-        let teacher_names = GramIndex::build(teacher_folded.iter().map(String::as_str));
-        Snapshot {
-            revision,
-            categories,
-            banners,
-            courses,
-            prices,
-            by_id,
-            names,
-            teacher_names,
-            teacher_folded,
-            teacher_courses,
-            by_price,
+        for f in fresh {
+            from.push(same_name(&f));
+            courses.push(f);
         }
+        assert!(u32::try_from(courses.len()).is_ok_and(|n| n < GONE), "fewer than 2^32 - 1 courses");
+        let unmoved = courses.len() == self.courses.len()
+            && (0u32..).zip(&from).all(|(p, f)| *f == Some(p))
+            && courses
+                .iter()
+                .zip(&self.courses)
+                .all(|(a, b)| a.price == b.price && Arc::ptr_eq(&a.teacher, &b.teacher));
+        let placed = if unmoved {
+            Arc::clone(&self.placed)
+        } else {
+            let names = self.placed.names.update(&courses, &from);
+            let names = if names.recent_len() > recent_limit { Names::build(&courses) } else { names };
+            Arc::new(Placed::new(&courses, names))
+        };
+        Snapshot { revision, categories, banners, teachers, courses, placed }
+    }
+
+    /// This snapshot with the learner counts `counts` (course id, learners), when one of
+    /// its courses has another count: learner counts change with every payment, without a
+    /// catalog write, and take no index.
+    pub fn with_learners(&self, counts: &[(i64, i32)]) -> Option<Self> {
+        let mut courses: Option<Vec<Arc<CourseView>>> = None;
+        for (id, students) in counts {
+            let Some(&p) = self.placed.by_id.get(id) else { continue };
+            if self.courses[p].students != *students {
+                let courses = courses.get_or_insert_with(|| self.courses.clone());
+                courses[p] =
+                    Arc::new(CourseView { students: *students, ..CourseView::clone(&self.courses[p]) });
+            }
+        }
+        Some(Snapshot {
+            revision: self.revision,
+            categories: self.categories.clone(),
+            banners: self.banners.clone(),
+            teachers: self.teachers.clone(),
+            courses: courses?,
+            placed: Arc::clone(&self.placed),
+        })
     }
 
     /// The database revision this snapshot was built from.
@@ -420,7 +634,13 @@ impl Snapshot {
 
     /// Bytes held by the index of the course names.
     pub fn name_index_bytes(&self) -> usize {
-        self.names.heap_bytes()
+        self.placed.names.heap_bytes()
+    }
+
+    /// Course names indexed by updates since the name index was last built whole (see
+    /// `docs/search.md`, "Freshness"); 0 after a full load.
+    pub fn recent_names(&self) -> usize {
+        self.placed.names.recent_len()
     }
 
     /// Public categories by display priority.
@@ -435,7 +655,7 @@ impl Snapshot {
 
     /// A public course.
     pub fn course(&self, id: i64) -> Option<&Arc<CourseView>> {
-        self.by_id.get(&id).map(|&i| &self.courses[i])
+        self.placed.by_id.get(&id).map(|&i| &self.courses[i])
     }
 
     /// A page of public courses, optionally of one category, sorted by `ordering` (ties by
@@ -482,9 +702,9 @@ impl Snapshot {
             if min_price.is_none() && max_price.is_none() {
                 return page_of(&self.courses, request);
             }
-            let count = self.prices.iter().filter(|p| in_range(**p)).count();
+            let count = self.placed.prices.iter().filter(|p| in_range(**p)).count();
             let (start, end) = bounds(count, request)?;
-            let items = (self.prices.iter().zip(&self.courses))
+            let items = (self.placed.prices.iter().zip(&self.courses))
                 .filter(|(p, _)| in_range(**p))
                 .skip(start)
                 .take(end - start)
@@ -498,14 +718,15 @@ impl Snapshot {
         let mut bits = vec![0u64; words * (GROUPS.len() + 1)];
         let (sets, outside) = bits.split_at_mut(words * GROUPS.len());
         let mut sets: Vec<Bits<'_>> = sets.chunks_mut(words).map(Bits).collect();
-        self.names.occurrences(term.as_str(), |position, class| sets[group(class, 0)].set(position));
-        for &place in self.teacher_names.candidates(term.as_str()) {
-            if let Some(class) = term.match_folded(&self.teacher_folded[place as usize]) {
+        let placed = &*self.placed;
+        placed.names.occurrences(term.as_str(), |position, class| sets[group(class, 0)].set(position));
+        for &place in placed.teacher_names.candidates(term.as_str()) {
+            if let Some(class) = term.match_folded(&placed.teacher_folded[place as usize]) {
                 let set = &mut sets[group(class, 1)];
-                self.teacher_courses[place as usize].iter().for_each(|&p| set.set(p));
+                placed.teacher_courses[place as usize].iter().for_each(|&p| set.set(p));
             }
         }
-        if let Some(list) = term.price().and_then(|price| self.by_price.get(&price)) {
+        if let Some(list) = term.price().and_then(|price| placed.by_price.get(&price)) {
             let set = &mut sets[group(search::MatchClass::Exact, 2)];
             list.iter().for_each(|&p| set.set(p));
         }
@@ -515,7 +736,7 @@ impl Snapshot {
                 while any != 0 {
                     let bit = any.trailing_zeros();
                     any &= any - 1;
-                    if !in_range(self.prices[w * 64 + bit as usize]) {
+                    if !in_range(placed.prices[w * 64 + bit as usize]) {
                         *out |= 1 << bit;
                     }
                 }
@@ -580,8 +801,6 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::seq::SliceRandom;
     use rand::{Rng, SeedableRng};
-    use shop_db::catalog::CatalogRows;
-    use shop_db::entities::{course, teacher};
 
     use super::*;
 
@@ -622,68 +841,94 @@ mod tests {
         (0..len).map(|_| *ALPHABET.choose(rng).expect("non-empty")).collect()
     }
 
-    fn catalog(rng: &mut StdRng) -> Snapshot {
+    fn teacher_row(rng: &mut StdRng, id: i64) -> teacher::Model {
         let now = Utc::now();
-        let teachers: Vec<teacher::Model> = (1..=rng.gen_range(1..6))
-            .map(|id| teacher::Model {
-                id,
-                name: text(rng, 5),
-                role: 0,
-                title: String::new(),
-                signature: String::new(),
-                image: String::new(),
-                brief: String::new(),
-                orders: 0,
-                is_show: rng.gen_bool(0.9),
-                is_delete: false,
-                created_time: now,
-                updated_time: now,
-            })
-            .collect();
-        // Mostly small catalogs; some of several hundred courses (several words of bits).
+        teacher::Model {
+            id,
+            name: text(rng, 5),
+            role: 0,
+            title: String::new(),
+            signature: String::new(),
+            image: String::new(),
+            brief: String::new(),
+            orders: 0,
+            is_show: rng.gen_bool(0.9),
+            is_delete: false,
+            created_time: now,
+            updated_time: now,
+        }
+    }
+
+    fn course_name(rng: &mut StdRng, teachers: &[teacher::Model]) -> String {
+        match rng.gen_range(0..6) {
+            // Long names.
+            0 => text(rng, 30),
+            // A piece twice.
+            1 => {
+                let piece = text(rng, 3);
+                format!("{piece}{}{piece}", text(rng, 2))
+            }
+            // A teacher's name, whole or within.
+            2 => {
+                let teacher = &teachers[rng.gen_range(0..teachers.len())].name;
+                if rng.gen_bool(0.5) { teacher.clone() } else { format!("{}{teacher}", text(rng, 2)) }
+            }
+            _ => text(rng, 8),
+        }
+    }
+
+    fn price(rng: &mut StdRng) -> Money {
+        Money::from_fen(*PRICES.choose(rng).expect("non-empty")).expect("in range")
+    }
+
+    fn course_row(rng: &mut StdRng, id: i64, teachers: &[teacher::Model]) -> course::Model {
+        let now = Utc::now();
+        course::Model {
+            id,
+            name: course_name(rng, teachers),
+            course_type: 1,
+            course_category_id: None,
+            teacher_id: rng.gen_range(1..=teachers.len() as i64 + 1),
+            course_img: String::new(),
+            brief: String::new(),
+            level: 0,
+            status: 0,
+            price_fen: price(rng),
+            period: 0,
+            attachment_path: String::new(),
+            students: 0,
+            pub_sections: 0,
+            sections: 0,
+            orders: rng.gen_range(0..10),
+            is_show: rng.gen_bool(0.9),
+            is_delete: false,
+            created_time: now,
+            updated_time: now,
+        }
+    }
+
+    /// Teachers and courses; mostly small catalogs, some of several hundred courses
+    /// (several words of bits).
+    fn catalog_rows(rng: &mut StdRng) -> (Vec<teacher::Model>, Vec<course::Model>) {
+        let teachers: Vec<teacher::Model> =
+            (1..=rng.gen_range(1..6)).map(|id| teacher_row(rng, id)).collect();
         let size = if rng.gen_bool(0.1) { 700 } else { 80 };
-        let mut courses: Vec<course::Model> = (1..=rng.gen_range(0..size))
-            .map(|id| course::Model {
-                id,
-                name: match rng.gen_range(0..6) {
-                    // Long names.
-                    0 => text(rng, 30),
-                    // A piece twice.
-                    1 => {
-                        let piece = text(rng, 3);
-                        format!("{piece}{}{piece}", text(rng, 2))
-                    }
-                    // A teacher's name, whole or within.
-                    2 => {
-                        let teacher = &teachers[rng.gen_range(0..teachers.len())].name;
-                        if rng.gen_bool(0.5) { teacher.clone() } else { format!("{}{teacher}", text(rng, 2)) }
-                    }
-                    _ => text(rng, 8),
-                },
-                course_type: 1,
-                course_category_id: None,
-                teacher_id: rng.gen_range(1..=teachers.len() as i64 + 1),
-                course_img: String::new(),
-                brief: String::new(),
-                level: 0,
-                status: 0,
-                price_fen: Money::from_fen(*PRICES.choose(rng).expect("non-empty")).expect("in range"),
-                period: 0,
-                attachment_path: String::new(),
-                students: 0,
-                pub_sections: 0,
-                sections: 0,
-                orders: rng.gen_range(0..10),
-                is_show: rng.gen_bool(0.9),
-                is_delete: false,
-                created_time: now,
-                updated_time: now,
-            })
-            .collect();
+        let courses = (1..=rng.gen_range(0..size)).map(|id| course_row(rng, id, &teachers)).collect();
+        (teachers, courses)
+    }
+
+    /// A snapshot built from every row, as a full load does.
+    fn built(revision: i64, teachers: &[teacher::Model], courses: &[course::Model]) -> Snapshot {
+        let mut courses = courses.to_vec();
         // As the database reads them: by display priority, then id.
         courses.sort_by_key(|c| (c.orders, c.id));
-        let rows = CatalogRows { teachers, courses, ..CatalogRows::default() };
-        Snapshot::build(1, ListingRows { rows, first_sections: HashMap::new() }, now)
+        let rows = CatalogRows { teachers: teachers.to_vec(), courses, ..CatalogRows::default() };
+        Snapshot::build(revision, ListingRows { rows, first_sections: HashMap::new() }, Utc::now())
+    }
+
+    fn catalog(rng: &mut StdRng) -> Snapshot {
+        let (teachers, courses) = catalog_rows(rng);
+        built(1, &teachers, &courses)
     }
 
     fn term(rng: &mut StdRng, snapshot: &Snapshot) -> String {
@@ -746,5 +991,118 @@ mod tests {
         }
         assert_eq!(compared, 12_000);
         assert!(nonempty > 4_000, "the terms must find something often: {nonempty}");
+    }
+
+    /// Snapshots updated again and again with what changed (as `Catalog::refresh` does)
+    /// answer every search and list exactly as a snapshot built from every row at the same
+    /// revision, with the same course views, whether the name index keeps recent names or
+    /// rebuilds (a small limit forces it): courses added, renamed, repriced, moved, hidden,
+    /// shown, deleted, given another teacher or other learner counts; teachers renamed (with
+    /// or without their courses noted), hidden and shown again.
+    #[test]
+    fn an_updated_snapshot_answers_as_one_built_from_scratch() {
+        let mut rng = StdRng::seed_from_u64(20_261_201);
+        let mut compared = 0;
+        let mut rebuilt_names = 0;
+        for _ in 0..120 {
+            let (mut teachers, mut courses) = catalog_rows(&mut rng);
+            let mut next_id = courses.len() as i64 + 1;
+            let mut revision = 1;
+            let mut updated = built(revision, &teachers, &courses);
+            let limit = *[0, 5, 10_000].choose(&mut rng).expect("non-empty");
+            for _ in 0..12 {
+                revision += 1;
+                let mut changed: Vec<i64> = Vec::new();
+                for _ in 0..rng.gen_range(0..6) {
+                    let at = (!courses.is_empty()).then(|| rng.gen_range(0..courses.len()));
+                    match (rng.gen_range(0..10), at) {
+                        (0, _) | (_, None) => {
+                            courses.push(course_row(&mut rng, next_id, &teachers));
+                            changed.push(next_id);
+                            next_id += 1;
+                        }
+                        (1, Some(i)) => courses[i].name = course_name(&mut rng, &teachers),
+                        (2, Some(i)) => courses[i].price_fen = price(&mut rng),
+                        (3, Some(i)) => courses[i].orders = rng.gen_range(0..10),
+                        (4, Some(i)) => courses[i].is_show = !courses[i].is_show,
+                        (5, Some(i)) => {
+                            changed.push(courses.remove(i).id);
+                        }
+                        (6, Some(i)) => courses[i].teacher_id = rng.gen_range(1..=teachers.len() as i64 + 1),
+                        (7, Some(i)) => courses[i].brief = text(&mut rng, 4),
+                        (8, _) => {
+                            // A teacher renamed, or hidden or shown: its courses are noted
+                            // (`Changed::CoursesOf`), except sometimes for a rename.
+                            let t = rng.gen_range(0..teachers.len());
+                            let id = teachers[t].id;
+                            if rng.gen_bool(0.5) {
+                                teachers[t].name = text(&mut rng, 5);
+                                if rng.gen_bool(0.5) {
+                                    continue;
+                                }
+                            } else {
+                                teachers[t].is_show = !teachers[t].is_show;
+                            }
+                            changed.extend(courses.iter().filter(|c| c.teacher_id == id).map(|c| c.id));
+                            continue;
+                        }
+                        (_, Some(i)) => {
+                            // Learner counts change without a catalog write.
+                            courses[i].students += 1;
+                            continue;
+                        }
+                    }
+                    if let Some(i) = at.filter(|i| *i < courses.len()) {
+                        changed.push(courses[i].id);
+                    }
+                }
+                changed.sort_unstable();
+                changed.dedup();
+                let rows = CatalogRows {
+                    teachers: teachers.clone(),
+                    courses: courses.iter().filter(|c| changed.contains(&c.id)).cloned().collect(),
+                    ..CatalogRows::default()
+                };
+                let listing = ListingRows { rows, first_sections: HashMap::new() };
+                updated = updated.update_with(revision, listing, &changed, limit);
+                let counts: Vec<(i64, i32)> = courses.iter().map(|c| (c.id, c.students)).collect();
+                if let Some(with_counts) = updated.with_learners(&counts) {
+                    updated = with_counts;
+                }
+                rebuilt_names += usize::from(updated.placed.names.recent_len() == 0);
+                let scratch = built(revision, &teachers, &courses);
+                let ids = |s: &Snapshot| s.courses.iter().map(|c| c.id).collect::<Vec<_>>();
+                assert_eq!(ids(&updated), ids(&scratch));
+                for (a, b) in updated.courses.iter().zip(&scratch.courses) {
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                }
+                assert_eq!(updated.revision(), revision);
+                for (_, ordering) in Ordering::VALUES {
+                    let request = PageRequest::parse(Some("1"), Some("50"), 10, 50).expect("valid");
+                    let ids = |s: &Snapshot| {
+                        s.list(None, ordering, request)
+                            .map(|p| (p.count, p.items.iter().map(|c| c.id).collect::<Vec<_>>()))
+                            .ok()
+                    };
+                    assert_eq!(ids(&updated), ids(&scratch), "{ordering:?}");
+                }
+                for _ in 0..15 {
+                    let raw = term(&mut rng, &scratch);
+                    let term = SearchTerm::parse(&raw, SearchTerm::MAX_CHARS).expect("short");
+                    let min = rng.gen_bool(0.2).then(|| price(&mut rng));
+                    let page = rng.gen_range(1..4).to_string();
+                    let request = PageRequest::parse(Some(&page), Some("3"), 10, 50).expect("valid");
+                    let answer = |s: &Snapshot| {
+                        s.search(term.as_ref(), min, None, request)
+                            .map(|p| (p.count, p.items.iter().map(|c| c.id).collect::<Vec<_>>()))
+                            .map_err(|e| format!("{e:?}"))
+                    };
+                    assert_eq!(answer(&updated), answer(&scratch), "{raw:?} from {min:?}, page {page}");
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 120 * 12 * 15);
+        assert!(rebuilt_names > 0, "the name index must be rebuilt sometimes");
     }
 }

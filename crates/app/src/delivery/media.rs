@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use shop_db::catalog::Changed;
 use shop_db::delivery;
 use shop_db::entities::{chapter, material, section};
 
@@ -125,7 +126,7 @@ pub async fn put(
                 .filter(section::Column::Id.eq(id))
                 .exec(&txn)
                 .await?;
-            shop_db::catalog::bump_revision(&txn).await?;
+            shop_db::catalog::bump_revision(&txn, Changed::Courses(&[course_id])).await?;
         }
         RecordStep::Material { name, version, key, filename, size, content_type } => {
             delivery::insert_material(

@@ -8,6 +8,8 @@ pub struct Model {
     pub id: i32,
     pub revision: i64,
     pub updated_time: DateTimeUtc,
+    /// The revision of the last write after which servers reload the whole catalog.
+    pub full_revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod chapter;
 pub mod console_session;
 pub mod course;
 pub mod course_category;
+pub mod course_revision;
 pub mod course_view;
 pub mod download_link;
 pub mod email_code;
