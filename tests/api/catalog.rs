@@ -394,7 +394,7 @@ async fn course_changes_and_learner_counts_reach_search_soon(app: TestApp) {
 
     // Learners come with payments, which write no catalog revision.
     let revision = shop_db::catalog::revision(app.ctx.db()).await.expect("revision");
-    shop_db::orders::add_students(app.ctx.db(), &[id], 3).await.expect("learners");
+    shop_db::orders::add_students(app.ctx.db(), &[(id, 3)]).await.expect("learners");
     public_soon(&app, &detail, |c| c["students"] == 3).await;
     assert_eq!(shop_db::catalog::revision(app.ctx.db()).await.expect("revision"), revision);
 
