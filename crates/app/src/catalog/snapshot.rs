@@ -1,6 +1,6 @@
 //! The immutable, query-ready form of the public catalog.
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use shop_db::catalog::{CatalogRows, ListingRows};
@@ -178,6 +178,19 @@ impl Ordering {
     pub fn parse(text: &str) -> Option<Self> {
         Self::VALUES.iter().find(|(name, _)| *name == text).map(|(_, ordering)| *ordering)
     }
+
+    /// What a list sorted this way is sorted by, ascending (ties keep display order); `None`
+    /// for display order itself. Money is never negative and learner counts fit in `i32`,
+    /// so the negations cannot overflow.
+    fn key(self, course: &CourseView) -> Option<i64> {
+        Some(match self {
+            Ordering::Orders => return None,
+            Ordering::Students => i64::from(course.students),
+            Ordering::StudentsDesc => -i64::from(course.students),
+            Ordering::Price => course.price.fen(),
+            Ordering::PriceDesc => -course.price.fen(),
+        })
+    }
 }
 
 /// One page of results.
@@ -216,6 +229,26 @@ pub struct Snapshot {
     /// What depends on the courses' positions, names, prices and teachers; shared with the
     /// next snapshot when an update changes none of them (learner counts, briefs, covers).
     placed: Arc<Placed>,
+    /// The course lists' orders and category sizes, made when a list first needs them.
+    sorted: Sorted,
+}
+
+/// The positions of a snapshot's courses in each list order other than display order, and
+/// the number of courses of each category: made by the first list request that needs them
+/// and kept for the snapshot's life (a new snapshot, made by any change of the courses or
+/// their learner counts, starts without them), so that a list page costs its page, not a
+/// sort of the catalog.
+#[derive(Debug, Default)]
+struct Sorted {
+    /// By [`Ordering`] (its position in `Ordering::SORTED`).
+    positions: [OnceLock<Box<[u32]>>; 4],
+    per_category: OnceLock<HashMap<i64, usize>>,
+}
+
+impl Ordering {
+    /// The orderings a list sorts by something other than display order.
+    const SORTED: [Ordering; 4] =
+        [Ordering::Students, Ordering::StudentsDesc, Ordering::Price, Ordering::PriceDesc];
 }
 
 /// The indexes of a snapshot's courses by position (their place in `Snapshot::courses`).
@@ -396,12 +429,6 @@ pub fn chapter_views(rows: Vec<(chapter::Model, Vec<section::Model>)>) -> Vec<Ch
         .collect()
 }
 
-/// A page of a list of references, cloning only the page's items.
-fn page_cloned(all: &[&Arc<CourseView>], request: PageRequest) -> AppResult<Page<Arc<CourseView>>> {
-    let page = page_of(all, request)?;
-    Ok(Page { count: page.count, items: page.items.into_iter().map(Arc::clone).collect(), request })
-}
-
 /// The views of the shown categories and banners, in the rows' order.
 fn small_views(rows: &CatalogRows) -> (Vec<CategoryView>, Vec<BannerView>) {
     let categories = rows
@@ -525,7 +552,7 @@ impl Snapshot {
         assert!(u32::try_from(courses.len()).is_ok_and(|n| n < GONE), "fewer than 2^32 - 1 courses");
         let names = Names::build(&courses);
         let placed = Arc::new(Placed::new(&courses, names));
-        Snapshot { revision, categories, banners, teachers, courses, placed }
+        Snapshot { revision, categories, banners, teachers, courses, placed, sorted: Sorted::default() }
     }
 
     /// This snapshot updated to `revision` with what changed since (`rows`, read by
@@ -596,7 +623,7 @@ impl Snapshot {
             let names = if names.recent_len() > recent_limit { Names::build(&courses) } else { names };
             Arc::new(Placed::new(&courses, names))
         };
-        Snapshot { revision, categories, banners, teachers, courses, placed }
+        Snapshot { revision, categories, banners, teachers, courses, placed, sorted: Sorted::default() }
     }
 
     /// This snapshot with the learner counts `counts` (course id, learners), when one of
@@ -619,6 +646,7 @@ impl Snapshot {
             teachers: self.teachers.clone(),
             courses: courses?,
             placed: Arc::clone(&self.placed),
+            sorted: Sorted::default(),
         })
     }
 
@@ -669,16 +697,46 @@ impl Snapshot {
         ordering: Ordering,
         request: PageRequest,
     ) -> AppResult<Page<Arc<CourseView>>> {
-        let mut hits: Vec<&Arc<CourseView>> =
-            self.courses.iter().filter(|c| category.is_none_or(|id| c.category_id == Some(id))).collect();
-        match ordering {
-            Ordering::Orders => {}
-            Ordering::Students => hits.sort_by_key(|c| c.students),
-            Ordering::StudentsDesc => hits.sort_by_key(|c| std::cmp::Reverse(c.students)),
-            Ordering::Price => hits.sort_by_key(|c| c.price),
-            Ordering::PriceDesc => hits.sort_by_key(|c| std::cmp::Reverse(c.price)),
-        }
-        page_cloned(&hits, request)
+        let sorted = self.positions(ordering);
+        let at = |i: usize| sorted.map_or(i, |positions| positions[i] as usize);
+        let Some(id) = category else {
+            let (start, end) = bounds(self.courses.len(), request)?;
+            let items = (start..end).map(|i| Arc::clone(&self.courses[at(i)])).collect();
+            return Ok(Page { count: self.courses.len() as u64, items, request });
+        };
+        let count = self.category_sizes().get(&id).copied().unwrap_or(0);
+        let (start, end) = bounds(count, request)?;
+        let items = (0..self.courses.len())
+            .map(|i| &self.courses[at(i)])
+            .filter(|c| c.category_id == Some(id))
+            .skip(start)
+            .take(end - start)
+            .map(Arc::clone)
+            .collect();
+        Ok(Page { count: count as u64, items, request })
+    }
+
+    /// The positions of the courses in `ordering`'s order (`None`: display order, the order
+    /// of `courses`): a stable sort by [`Ordering::key`], made once per snapshot.
+    fn positions(&self, ordering: Ordering) -> Option<&[u32]> {
+        let slot = Ordering::SORTED.iter().position(|o| *o == ordering)?;
+        let positions = self.sorted.positions[slot].get_or_init(|| {
+            let mut positions: Vec<u32> = (0..self.courses.len() as u32).collect();
+            positions.sort_by_cached_key(|&p| ordering.key(&self.courses[p as usize]));
+            positions.into_boxed_slice()
+        });
+        Some(positions)
+    }
+
+    /// The number of public courses of each category.
+    fn category_sizes(&self) -> &HashMap<i64, usize> {
+        self.sorted.per_category.get_or_init(|| {
+            let mut sizes = HashMap::new();
+            for id in self.courses.iter().filter_map(|c| c.category_id) {
+                *sizes.entry(id).or_default() += 1;
+            }
+            sizes
+        })
     }
 
     /// Searches course and teacher names, and prices when the term is one (see
@@ -991,6 +1049,75 @@ mod tests {
         }
         assert_eq!(compared, 12_000);
         assert!(nonempty > 4_000, "the terms must find something often: {nonempty}");
+    }
+
+    /// A list page as it was made before the orders were kept with the snapshot: every
+    /// course of the category, stable-sorted by the ordering, then the page.
+    fn list_by_scan(
+        s: &Snapshot,
+        category: Option<i64>,
+        ordering: Ordering,
+        request: PageRequest,
+    ) -> AppResult<(u64, Vec<i64>)> {
+        let mut hits: Vec<&Arc<CourseView>> =
+            s.courses.iter().filter(|c| category.is_none_or(|id| c.category_id == Some(id))).collect();
+        match ordering {
+            Ordering::Orders => {}
+            Ordering::Students => hits.sort_by_key(|c| c.students),
+            Ordering::StudentsDesc => hits.sort_by_key(|c| std::cmp::Reverse(c.students)),
+            Ordering::Price => hits.sort_by_key(|c| c.price),
+            Ordering::PriceDesc => hits.sort_by_key(|c| std::cmp::Reverse(c.price)),
+        }
+        let page = page_of(&hits, request)?;
+        Ok((page.count, page.items.iter().map(|c| c.id).collect()))
+    }
+
+    /// Every list page (each ordering, no category, each category, an unknown one; first,
+    /// middle, last and past-the-end pages) equals the page of a sorted scan, for catalogs
+    /// with ties in prices and learner counts; and after the learner counts change, the new
+    /// snapshot's lists follow them although the old one's orders were made already.
+    #[test]
+    fn a_list_page_is_the_page_of_a_sorted_scan() {
+        let mut rng = StdRng::seed_from_u64(202_612_012);
+        let mut compared = 0;
+        for _ in 0..60 {
+            let (teachers, mut courses) = catalog_rows(&mut rng);
+            for c in &mut courses {
+                c.course_category_id = rng.gen_bool(0.9).then(|| rng.gen_range(1..=4));
+                c.students = rng.gen_range(0..6);
+            }
+            let snapshot = built(1, &teachers, &courses);
+            let counts: Vec<(i64, i32)> = courses.iter().map(|c| (c.id, rng.gen_range(0..6))).collect();
+            let mut snapshots = vec![snapshot];
+            for round in 0..2 {
+                let s = snapshots.last().expect("one");
+                for category in [None, Some(1), Some(2), Some(3), Some(4), Some(99)] {
+                    for (_, ordering) in Ordering::VALUES {
+                        for (page, size) in [("1", "10"), ("2", "10"), ("3", "7"), ("1", "50"), ("40", "20")]
+                        {
+                            let request = PageRequest::parse(Some(page), Some(size), 10, 50).expect("valid");
+                            let listed = s
+                                .list(category, ordering, request)
+                                .map(|p| (p.count, p.items.iter().map(|c| c.id).collect::<Vec<_>>()));
+                            let scanned = list_by_scan(s, category, ordering, request);
+                            match (listed, scanned) {
+                                (Ok(a), Ok(b)) => assert_eq!(a, b, "{category:?} {ordering:?} {page}/{size}"),
+                                (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                                (a, b) => {
+                                    panic!("{category:?} {ordering:?} {page}/{size}: {a:?} against {b:?}")
+                                }
+                            }
+                            compared += 1;
+                        }
+                    }
+                }
+                if round == 0 {
+                    let Some(next) = snapshots[0].with_learners(&counts) else { break };
+                    snapshots.push(next);
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
     }
 
     /// Snapshots updated again and again with what changed (as `Catalog::refresh` does)
