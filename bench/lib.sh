@@ -70,9 +70,17 @@ bench_cleanup() {
 }
 
 # bench_build: builds the release binary of $BENCH_REV (when set) or of the work tree, into
-# $CARGO_TARGET_DIR; sets SRC and SOURCE_DESC, and creates $OUT.
+# $CARGO_TARGET_DIR; sets SRC and SOURCE_DESC, and creates $OUT. With BENCH_BIN set (a
+# course-shop binary built already; say which revision and profile it is in BENCH_BIN_DESC)
+# nothing is built and BIN is that binary.
 bench_build() {
   SRC=$ROOT
+  if [ -n "${BENCH_BIN:-}" ]; then
+    BIN=$BENCH_BIN
+    SOURCE_DESC="given binary $BENCH_BIN (${BENCH_BIN_DESC:-not described})"
+    mkdir -p "$OUT"
+    return
+  fi
   SOURCE_DESC="work tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?') ($(git status --porcelain 2>/dev/null | wc -l) changed paths)"
   local stamp=${CARGO_TARGET_DIR%/}/.bench-rev rev=
   if [ -n "${BENCH_REV:-}" ]; then

@@ -65,13 +65,7 @@ for tool in wrk python3 curl psql; do
   command -v "$tool" >/dev/null 2>&1 || { log "$tool is missing"; exit 1; }
 done
 bench_workdir course-shop-bench-drain
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-  SOURCE_DESC="given binary $BENCH_BIN (${BENCH_BIN_DESC:-not described})"
-  mkdir -p "$OUT"
-else
-  bench_build
-fi
+bench_build
 
 bench_pg_start
 psql -q "$TEST_DATABASE_URL" -c 'CREATE DATABASE bench'

@@ -162,15 +162,8 @@ python3 -c 'import cryptography' 2>/dev/null ||
 bench_workdir course-shop-bench-pay
 
 # --- build ---------------------------------------------------------------------------------
-# BENCH_BIN: a course-shop binary built already (nothing is built; say which revision and
-# profile it is in BENCH_BIN_DESC), as bench/outbox_drain.sh takes it.
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-  SOURCE_DESC="given binary $BENCH_BIN (${BENCH_BIN_DESC:-not described})"
-  mkdir -p "$OUT"
-else
-  bench_build
-fi
+# BENCH_BIN: a course-shop binary built already (bench/lib.sh bench_build).
+bench_build
 
 # --- database and server -------------------------------------------------------------------
 bench_pg_start

@@ -10,6 +10,7 @@
 #
 #   bench/search_sweep.sh                          # 2,000 / 20,000 / 100,000 courses, 20 s each
 #   DURATION=5s SIZES=100000 bench/search_sweep.sh # one quick run
+#   LUA=bench/list.lua SIZES=100000 bench/search_sweep.sh  # the course list instead of search
 #   BENCH_PROFILE=relaxed bench/search_sweep.sh    # development profile, log at warn (labelled)
 #
 # Settings (environment):
@@ -20,6 +21,9 @@
 #   PAUSE             idle seconds before each run (CPU sample)      default 5
 #   CARGO_TARGET_DIR  where the release binary is built              default /var/cache/course-shop/target-bench
 #   BENCH_REV         build this git revision instead of the work tree (bench/lib.sh)
+#   BENCH_BIN         a course-shop binary built already (nothing is built; bench/lib.sh)
+#   LUA               the wrk script                                 default bench/search.lua
+#                     (bench/list.lua: list pages of every ordering, all courses and by category)
 #
 # The server runs as in bench/run.sh (bench/lib.sh bench_server_env: the production profile,
 # JSON log at info, what it requires generated for the run), on SQLite (search reads the
@@ -35,6 +39,7 @@ DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-16}
 PAUSE=${PAUSE:-5}
 WRK_THREADS=2
+LUA=${LUA:-bench/search.lua}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/course-shop/target-bench}
 BIN=$CARGO_TARGET_DIR/release/course-shop
 OUT=$ROOT/bench/runs/search-sweep-$(date -u +%Y%m%dT%H%M%SZ)
@@ -55,7 +60,7 @@ mkdir -p "$WORK/media" "$WORK/run"
 {
   bench_machine
   echo "server built from: $SOURCE_DESC, $BENCH_PROFILE profile, SQLite"
-  echo "duration: $DURATION, wrk threads: $WRK_THREADS, connections: $CONNECTIONS, sizes: $SIZES"
+  echo "duration: $DURATION, wrk threads: $WRK_THREADS, connections: $CONNECTIONS, sizes: $SIZES, script: $LUA"
 } >"$OUT/machine.txt"
 bench_limits openssl fsync
 
@@ -91,15 +96,15 @@ for n in $SIZES; do
     curl -fsS -o /dev/null "$BASE/api/v1/course/search/?search=$q&page=3&page_size=10" ||
       { log "search $kw page 3 failed at $n courses"; exit 1; }
   done
-  wrk -t"$WRK_THREADS" -c16 -d1s -s bench/search.lua "$BASE" >/dev/null  # warm-up
+  wrk -t"$WRK_THREADS" -c16 -d1s -s "$LUA" "$BASE" >/dev/null  # warm-up
 
   sleep "$PAUSE"
   echo "uptime: $(uptime)" >>"$f"
-  echo "command: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency -s bench/search.lua $BASE" >>"$f"
+  echo "command: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency -s $LUA $BASE" >>"$f"
   s0=$(proc_ticks "$SERVER_PID")
   read -r t0 i0 < <(cpu_total_idle)
   start=$(date +%s.%N)
-  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/search.lua "$BASE" | tee -a "$f"
+  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$LUA" "$BASE" | tee -a "$f"
   end=$(date +%s.%N)
   read -r t1 i1 < <(cpu_total_idle)
   s1=$(proc_ticks "$SERVER_PID")
@@ -118,7 +123,7 @@ out, sizes = sys.argv[1], sys.argv[2:]
 def grab(pattern, text, default="-"):
     m = re.search(pattern, text, re.M)
     return m.group(1) if m else default
-print("| courses | searches/s | p50 | p99 | non-2xx | server RSS after | server RSS peak | server cores | server CPU per search (ms) | load avg before (1/5/15 min) |")
+print("| courses | requests/s | p50 | p99 | non-2xx | server RSS after | server RSS peak | server cores | server CPU per request (ms) | load avg before (1/5/15 min) |")
 print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for n in sizes:
     t = open(os.path.join(out, f"search-{n}.txt"), encoding="utf-8").read()
@@ -129,6 +134,7 @@ for n in sizes:
                              grab(r"cpu-per-request: server ([\d.]+) ms", t),
                              grab(r"load average: (.*)$", t)]) + " |")
 print()
+print("- " + grab(r"^duration: (.*)$", open(os.path.join(out, "machine.txt"), encoding="utf-8").read()))
 print("- conditions: " + grab(r"^conditions: (.*)$", open(os.path.join(out, "machine.txt"), encoding="utf-8").read()))
 for line in open(os.path.join(out, "limits.txt"), encoding="utf-8"):
     print("- machine " + line.strip())
