@@ -69,6 +69,36 @@ bench_cleanup() {
   rm -rf "$WORK"
 }
 
+# bench_duration: checks DURATION (wrk -d: 20s, 3s, 1m; a bare number is seconds, then given
+# an s) and sets SECONDS_RUN to its seconds.
+bench_duration() {
+  local given=$DURATION
+  case $DURATION in
+    *s) SECONDS_RUN=${DURATION%s} ;;
+    *m) SECONDS_RUN=$(( ${DURATION%m} * 60 )) ;;
+    *) SECONDS_RUN=$DURATION; DURATION=${DURATION}s ;;
+  esac
+  case $SECONDS_RUN in
+    '' | *[!0-9]*) log "DURATION must be like 20s, 3s or 1m (got $given)"; exit 2 ;;
+  esac
+}
+
+# bench_need_wrk: installs wrk from Debian's packages when it is missing and we may (root with
+# apt-get); otherwise says how and stops.
+bench_need_wrk() {
+  command -v wrk >/dev/null 2>&1 && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing wrk from Debian's packages"
+    if ! apt-cache show wrk >/dev/null 2>&1; then apt-get update -qq; fi
+    # A stale package list can name a file the mirror no longer has: update and retry.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+  else
+    log "wrk is missing: install it (apt-get install wrk) and run again"
+    exit 1
+  fi
+}
+
 # bench_build: builds the release binary of $BENCH_REV (when set) or of the work tree, into
 # $CARGO_TARGET_DIR; sets SRC and SOURCE_DESC, and creates $OUT. With BENCH_BIN set (a
 # course-shop binary built already; say which revision and profile it is in BENCH_BIN_DESC)

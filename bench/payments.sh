@@ -131,27 +131,10 @@ fi
 
 . "$ROOT/bench/lib.sh"
 
-case $DURATION in
-  *s) SECONDS_RUN=${DURATION%s} ;;
-  *m) SECONDS_RUN=$(( ${DURATION%m} * 60 )) ;;
-  *) SECONDS_RUN=$DURATION; DURATION=${DURATION}s ;;
-esac
-case $SECONDS_RUN in
-  '' | *[!0-9]*) log "DURATION must be like 20s, 3s or 1m (got $DURATION)"; exit 2 ;;
-esac
+bench_duration
 
 # --- tools ---------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing wrk from Debian's packages"
-    if ! apt-cache show wrk >/dev/null 2>&1; then apt-get update -qq; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null ||
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-  else
-    log "wrk is missing: install it (apt-get install wrk) and run again"
-    exit 1
-  fi
-fi
+bench_need_wrk
 for tool in python3 curl cargo openssl git; do
   command -v "$tool" >/dev/null 2>&1 || { log "$tool is missing"; exit 1; }
 done
