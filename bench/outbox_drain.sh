@@ -185,6 +185,15 @@ if [ "$BURST" -gt 0 ]; then
             SELECT 'email lag after payment (s): p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::numeric, 2)
                    || ', p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY s)::numeric, 2)
                    || ', max ' || round(max(s)::numeric, 2) || ' over ' || count(*) || ' emails' FROM lag"
+    # How the worker kept pace: the burst's jobs finished in each second from the burst's first
+    # accepted notify (the series in burst-jobs-per-second.txt).
+    sql -c "WITH t0 AS (SELECT min(received_at) AS t FROM payment_notifies
+                        WHERE verdict = 'accepted' AND out_trade_no NOT IN (SELECT out_trade_no FROM before_burst)),
+                 s AS (SELECT floor(extract(epoch FROM j.updated_time - t0.t))::int AS sec, count(*) AS n
+                       FROM outbox j, t0 WHERE j.status = 'done' AND j.updated_time >= t0.t GROUP BY 1)
+            SELECT sec, n FROM s ORDER BY sec" >"$OUT/burst-jobs-per-second.txt"
+    awk -v b="$BURST" '$1 < b { print $2 }' "$OUT/burst-jobs-per-second.txt" | sort -n |
+      awk '{ n[++k] = $1 } END { if (k) printf "worker during the burst: jobs done per second (%d s with any): p10 %d, median %d, max %d\n", k, n[int(k * 0.1) + 1], n[int(k / 2) + 1], n[k] }'
   } | tee "$OUT/burst.txt"
 fi
 

@@ -369,7 +369,9 @@ fn handler_of<'h>(handlers: &[&'h dyn JobHandler], kind: &str) -> Option<&'h dyn
 pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler], limit: usize) -> AppResult<OutboxPass> {
     let cfg = &ctx.settings.outbox;
     let lease = Duration::seconds(cfg.lease_seconds);
+    let started = std::time::Instant::now();
     let claimed = outbox::claim_due(&ctx.db, Utc::now(), lease, limit as u64).await?;
+    let claim_took = started.elapsed();
     let oldest_due = claimed.iter().map(|job| job.next_attempt_at).min();
     let mut pass = OutboxPass { claimed: claimed.len(), oldest_due, ..OutboxPass::default() };
     // Jobs in claim order, grouped by handler (by its place in `handlers`: handlers are
@@ -407,6 +409,18 @@ pub async fn run_once(ctx: &AppContext, handlers: &[&dyn JobHandler], limit: usi
                 .unwrap_or_else(|| Err(Failure::Retry("the handler reported no outcome".into())));
             settle(ctx, handlers, job, outcome, &mut pass).await?;
         }
+    }
+    if pass.claimed > 0 {
+        // Where a pass's time goes (the claim, then the jobs with their own commits), for
+        // measuring the worker under load (`shop_app::jobs=debug`).
+        tracing::debug!(
+            outbox.claimed = pass.claimed,
+            outbox.limit = limit,
+            outbox.claim_ms = claim_took.as_secs_f64() * 1e3,
+            outbox.run_ms = (started.elapsed() - claim_took).as_secs_f64() * 1e3,
+            outbox.lag_ms = oldest_due.map_or(0, |due| (Utc::now() - due).num_milliseconds()),
+            "outbox pass"
+        );
     }
     Ok(pass)
 }

@@ -68,6 +68,19 @@ pub trait Mailer: Send + Sync {
     /// [`MailError::Transient`] when a later attempt may succeed, [`MailError::Permanent`]
     /// when it will not.
     async fn send(&self, email: &Email) -> Result<(), MailError>;
+
+    /// Sends `emails`, each on its own: an outcome per email, in order (one failing does not
+    /// hold back the others). The default sends them one after the other with [`Self::send`];
+    /// [`FileMailer`] writes a batch in one hop to the blocking pool (one hop per email
+    /// made the outbox's passes wait on a thread hand-off per email: under load, that and
+    /// not the CPU bounded how fast purchase emails went out).
+    async fn send_all(&self, emails: &[Email]) -> Vec<Result<(), MailError>> {
+        let mut outcomes = Vec::with_capacity(emails.len());
+        for email in emails {
+            outcomes.push(self.send(email).await);
+        }
+        outcomes
+    }
 }
 
 /// The mailer `[email] transport` names. Checks the `From` address (and, for SMTP, the TLS

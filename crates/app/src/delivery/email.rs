@@ -174,33 +174,47 @@ pub(crate) async fn send_order_emails(ctx: &Delivery<'_>, jobs: &[(i64, i64)]) -
 
 /// Sends the confirmations of `jobs` `(job id, order id)` from what `all` holds, each to the
 /// buyer's delivery address ([`crate::buyers::delivery_address`]; none when the order is no
-/// longer paid or there is no address), and completes the jobs that are done in one
-/// statement. A failed send fails its job alone. An outcome per job, in order.
+/// longer paid or there is no address), all handed to the mailer at once
+/// ([`crate::mail::Mailer::send_all`]), and completes the jobs that are done in one statement.
+/// A failed send fails its job alone. An outcome per job, in order.
 pub(crate) async fn send_confirmations(
     ctx: &Delivery<'_>,
     all: &Confirmations,
     jobs: &[(i64, i64)],
 ) -> Vec<Result<(), Failure>> {
-    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut outcomes: Vec<Option<Result<(), Failure>>> = Vec::with_capacity(jobs.len());
+    let mut emails = Vec::with_capacity(jobs.len());
+    for (_, order_id) in jobs {
+        outcomes.push(match all.email(ctx, *order_id).await {
+            Ok(Some(email)) => {
+                emails.push(email);
+                None
+            }
+            Ok(None) => Some(Ok(())),
+            Err(e) => Some(Err(e)),
+        });
+    }
+    let mut sent = ctx.mailer.send_all(&emails).await.into_iter();
     let mut done = Vec::with_capacity(jobs.len());
-    for (job_id, order_id) in jobs {
-        let outcome = match all.email(ctx, *order_id).await {
-            Ok(Some(email)) => match ctx.mailer.send(&email).await {
-                Ok(()) => {
+    let mut outcomes: Vec<Result<(), Failure>> = outcomes
+        .into_iter()
+        .zip(jobs)
+        .map(|(outcome, (job_id, order_id))| {
+            let outcome = outcome.unwrap_or_else(|| match sent.next() {
+                Some(Ok(())) => {
                     let number = all.orders.get(order_id).map_or("", |o| o.out_trade_no.as_str());
                     tracing::info!(order.out_trade_no = %number, "order confirmation sent");
                     Ok(())
                 }
-                Err(e) => Err(Failure::from(e)),
-            },
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if outcome.is_ok() {
-            done.push(*job_id);
-        }
-        outcomes.push(outcome);
-    }
+                Some(Err(e)) => Err(Failure::from(e)),
+                None => Err(Failure::Retry("the mailer reported no outcome".into())),
+            });
+            if outcome.is_ok() {
+                done.push(*job_id);
+            }
+            outcome
+        })
+        .collect();
     if let Err(Failure::Retry(msg) | Failure::Permanent(msg)) = jobs::complete_all(ctx.db, &done).await {
         // Sent but not marked done: they are sent again (at least once) after the backoff.
         for outcome in &mut outcomes {
