@@ -404,15 +404,22 @@ pub async fn changed_courses(conn: &impl ConnectionTrait, since: i64) -> Result<
 /// every payment, without a catalog write. A scan of the courses: servers read it rarely, as
 /// a backstop of [`learner_changes_after`].
 pub async fn learner_counts(conn: &impl ConnectionTrait) -> Result<Vec<(i64, i32)>, DbErr> {
-    public_learners().into_tuple().all(conn).await
+    learners()
+        .filter(course::Column::IsDelete.eq(false))
+        .filter(course::Column::IsShow.eq(true))
+        .into_tuple()
+        .all(conn)
+        .await
 }
 
-/// The learner counts of the public courses among `ids` (by primary key).
+/// The learner counts of the courses `ids`, by primary key only (a filter on visibility
+/// would let SQLite scan `ix_courses_public` instead: 11 ms at 100,000 courses, where the
+/// lookups take microseconds); the caller keeps those it shows.
 pub async fn learner_counts_of(conn: &impl ConnectionTrait, ids: &[i64]) -> Result<Vec<(i64, i32)>, DbErr> {
     let mut counts = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         counts.extend(
-            public_learners()
+            learners()
                 .filter(course::Column::Id.is_in(chunk.iter().copied()))
                 .into_tuple::<(i64, i32)>()
                 .all(conn)
@@ -422,14 +429,9 @@ pub async fn learner_counts_of(conn: &impl ConnectionTrait, ids: &[i64]) -> Resu
     Ok(counts)
 }
 
-/// `SELECT id, students FROM courses` of the public courses.
-fn public_learners() -> Select<course::Entity> {
-    course::Entity::find()
-        .select_only()
-        .column(course::Column::Id)
-        .column(course::Column::Students)
-        .filter(course::Column::IsDelete.eq(false))
-        .filter(course::Column::IsShow.eq(true))
+/// `SELECT id, students FROM courses`.
+fn learners() -> Select<course::Entity> {
+    course::Entity::find().select_only().column(course::Column::Id).column(course::Column::Students)
 }
 
 /// Notes that the learner counts of `courses` changed: one `learner_changes` row each, in the
