@@ -16,8 +16,9 @@ that changes do not fall in step with the server's refresher:
              the new name with the new price
   hide       is_show false: search finds nothing
   show       is_show true again: search finds it
-  learners   UPDATE courses SET students = students + 7 (what a payment does, no catalog
-             write): the course's page shows 7 learners
+  learners   UPDATE courses SET students = students + 7 and the course noted in
+             learner_changes, in one transaction (what a payment's shop_db::orders::
+             add_students does, no catalog write): the course's page shows 7 learners
   delete     POST /api/v1/admin/catalog/delete/ (confirmed): search finds nothing
 
 With --cycles 0 it changes nothing and reads the memory every 15 s for 5 minutes: the
@@ -148,6 +149,7 @@ def main():
         time.sleep(rng.uniform(0, a.spread))
         with db:
             db.execute("UPDATE courses SET students = students + 7 WHERE id = ?", (cid,))
+            db.execute("INSERT INTO learner_changes (course_id) VALUES (?)", (cid,))
         times.setdefault("learners", []).append(timed(
             "learners", lambda: request(a.base, "GET", f"/api/v1/course/list/{cid}/")[2].get("students") == 7))
 

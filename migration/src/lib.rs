@@ -19,6 +19,7 @@ mod m20261130_000008_guests;
 mod m20261130_000011_reconciliation;
 mod m20261130_000012_reconciliation_listed;
 mod m20261201_000013_course_revisions;
+mod m20261201_000014_learner_changes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_reconciliation::Migration),
             Box::new(m20261130_000012_reconciliation_listed::Migration),
             Box::new(m20261201_000013_course_revisions::Migration),
+            Box::new(m20261201_000014_learner_changes::Migration),
         ]
     }
 }

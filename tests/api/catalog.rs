@@ -339,7 +339,8 @@ async fn catalog_changes_reach_running_servers(app: TestApp) {
 /// repriced, hidden, shown again, deleted) and learner counts (a payment's side effect, with no
 /// catalog write) reach search and the course's page within `catalog.refresh_seconds` (1 s
 /// in tests; `public_soon` allows 5 s on a loaded machine), each by an update of the running
-/// server's snapshot (only the changed course read, its name indexed), not a full reload.
+/// server's snapshot (only the changed course read, its name indexed), not a full reload; the
+/// learner counts on a server that does not read every count meanwhile, within 3 s.
 async fn course_changes_and_learner_counts_reach_search_soon(app: TestApp) {
     let boss = app.console_session("boss").await;
     let search = |term: &str| format!("/api/v1/course/search/?search={term}");
@@ -392,9 +393,19 @@ async fn course_changes_and_learner_counts_reach_search_soon(app: TestApp) {
     app.console_post("/api/v1/admin/courses/", &boss, &course).await;
     public_soon(&app, &search("peppermint"), |b| ids(b) == [id]).await;
 
-    // Learners come with payments, which write no catalog revision.
+    // Learners come with payments, which write no catalog revision. A second server whose
+    // read of every learner count is an hour away shows them within catalog.refresh_seconds
+    // (the courses are noted with the counts), as this one does.
+    let other = TestApp::spawn_on(&app.db_url, |s| s.catalog.stats_refresh_seconds = 3600).await;
+    public_soon(&other, &detail, |c| c["students"] == 0).await;
     let revision = shop_db::catalog::revision(app.ctx.db()).await.expect("revision");
+    let paid = std::time::Instant::now();
     shop_db::orders::add_students(app.ctx.db(), &[(id, 3)]).await.expect("learners");
+    public_soon(&other, &detail, |c| c["students"] == 3).await;
+    let seen = paid.elapsed();
+    // The interval, and as much again for a loaded machine (public_soon waits 5 s).
+    let bound = 2 * std::time::Duration::from_secs(other.ctx.settings().catalog.refresh_seconds);
+    assert!(seen <= bound + std::time::Duration::from_secs(1), "learners seen after {seen:?}");
     public_soon(&app, &detail, |c| c["students"] == 3).await;
     assert_eq!(shop_db::catalog::revision(app.ctx.db()).await.expect("revision"), revision);
 

@@ -504,10 +504,11 @@ pub struct ApiSettings {
 /// `[catalog]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CatalogSettings {
-    /// Seconds between revision checks.
+    /// Seconds within which a catalog change or a learner count is visible (the revision and
+    /// the noted learner changes are checked twice per interval).
     pub refresh_seconds: u64,
-    /// Seconds between reads of the learner counts (they change with payments, without a
-    /// catalog write); no reload.
+    /// Seconds within which every learner count is read again whole (twice per interval), the
+    /// backstop of the noted changes; no reload.
     pub stats_refresh_seconds: u64,
     /// Seed the demo catalog into an empty database at start-up.
     pub seed_demo_when_empty: bool,

@@ -642,8 +642,10 @@ pub async fn in_doubt(conn: &impl ConnectionTrait, since: DateTime<Utc>) -> Resu
 }
 
 /// Adds learners to courses, `(course, how many)` each (a batch of paid orders' side effect),
-/// in one statement: concurrent workers then lock the courses they share in one order (the
-/// key's), where one statement per count could lock them crosswise and deadlock.
+/// and notes the courses for the servers' catalogs (`catalog::note_learner_changes`), in the
+/// caller's transaction. The counts in one statement: concurrent workers then lock the
+/// courses they share in one order (the key's), where one statement per count could lock them
+/// crosswise and deadlock.
 pub async fn add_students(conn: &impl ConnectionTrait, counts: &[(i64, i32)]) -> Result<(), DbErr> {
     let Some((first, first_delta)) = counts.first() else { return Ok(()) };
     let id = || Expr::col((course::Entity, course::Column::Id));
@@ -658,8 +660,10 @@ pub async fn add_students(conn: &impl ConnectionTrait, counts: &[(i64, i32)]) ->
         )
         .filter(course::Column::Id.is_in(counts.iter().map(|(course, _)| *course)))
         .exec(conn)
+        .await?;
+    // After the update: a server that reads the note reads the new count.
+    crate::catalog::note_learner_changes(conn, &counts.iter().map(|(course, _)| *course).collect::<Vec<_>>())
         .await
-        .map(|_| ())
 }
 
 /// What the seller's order search filters on; `None` filters nothing.

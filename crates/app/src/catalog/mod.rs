@@ -4,18 +4,20 @@
 //! their first sections, not their chapters) and a suffix array of their names, swapped
 //! atomically when the database's catalog revision changes (every catalog write bumps it in
 //! its own transaction, noting the courses it changed): an update reads only those courses
-//! and indexes only their names. Learner counts are read on their own. A course's chapters
-//! are read from the database. See `docs/search.md` for the design and `docs/benchmarks.md`
+//! and indexes only their names. Learner counts change without a catalog write: the same
+//! refresh reads the counts of the courses noted in `learner_changes` since its last read
+//! ([`learners`]). A course's chapters are read from the database. See `docs/search.md` for the design and `docs/benchmarks.md`
 //! for the figures.
 mod demo;
 pub mod edit;
 mod import;
 mod index;
+mod learners;
 pub mod remove;
 mod snapshot;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -28,11 +30,18 @@ pub use snapshot::{
 };
 
 use crate::error::{AppError, AppResult};
+use learners::LearnerCursor;
 
 /// The live catalog of one server process.
 pub struct Catalog {
     current: ArcSwap<Snapshot>,
+    /// Held by whatever swaps the snapshot (updates, learner counts, reloads), one at a time,
+    /// so none discards another's; and where this process is in `learner_changes`.
+    writer: tokio::sync::Mutex<LearnerCursor>,
 }
+
+/// `learner_changes` rows per query.
+const LEARNER_CHANGES_BATCH: u64 = 10_000;
 
 impl Catalog {
     /// Loads the catalog from the database.
@@ -40,8 +49,11 @@ impl Catalog {
     /// # Errors
     /// Database errors.
     pub async fn load(db: &DatabaseConnection) -> AppResult<Self> {
-        let snapshot = load_snapshot(db).await?;
-        Ok(Catalog { current: ArcSwap::from_pointee(snapshot) })
+        let (snapshot, learners) = load_snapshot(db).await?;
+        Ok(Catalog {
+            current: ArcSwap::from_pointee(snapshot),
+            writer: tokio::sync::Mutex::new(LearnerCursor::new(learners)),
+        })
     }
 
     /// The current snapshot; cheap, and stays valid while held.
@@ -62,20 +74,31 @@ impl Catalog {
         Ok(snapshot::chapter_views(shop_db::catalog::public_chapters(db, course_id).await?))
     }
 
+    /// Brings the snapshot up to date with the database: the catalog writes since its
+    /// revision ([`Catalog::update`]) and the learner counts changed since the last read
+    /// ([`Catalog::read_learner_changes`]). Returns whether it changed.
+    ///
+    /// # Errors
+    /// Database errors (the old snapshot stays in place, or one with what did not fail).
+    pub async fn refresh(&self, db: &DatabaseConnection) -> AppResult<bool> {
+        let mut cursor = self.writer.lock().await;
+        let updated = self.update(db).await;
+        let learners = self.read_learner_changes(db, &mut cursor).await;
+        Ok(updated? | learners?)
+    }
+
     /// Updates the snapshot when the database revision differs from its own: with the
     /// courses changed since ([`Snapshot::update`]), or from every row after a write that
     /// asks for it (an import) or when most courses changed. Returns whether it changed.
-    ///
-    /// # Errors
-    /// Database errors (the old snapshot stays in place).
-    pub async fn refresh(&self, db: &DatabaseConnection) -> AppResult<bool> {
+    /// The caller holds `writer`.
+    async fn update(&self, db: &DatabaseConnection) -> AppResult<bool> {
         let current = self.current.load_full();
         let outside = shop_db::catalog::revisions(db).await?;
         if outside.revision == current.revision() {
             return Ok(false);
         }
         if outside.full_revision > current.revision() {
-            self.reload(db).await?;
+            self.load_and_store(db).await?;
             return Ok(true);
         }
         // One transaction: the revision and the rows belong together. A write committed
@@ -87,7 +110,7 @@ impl Catalog {
         if revisions.full_revision > current.revision() || changed.len() > current.course_count() / 2 + 1_000
         {
             txn.rollback().await?;
-            self.reload(db).await?;
+            self.load_and_store(db).await?;
             return Ok(true);
         }
         let rows = shop_db::catalog::load_changes(&txn, &changed, CARD_SECTIONS).await?;
@@ -108,27 +131,92 @@ impl Catalog {
         Ok(true)
     }
 
+    /// Reads the learner counts of the courses noted in `learner_changes` since this
+    /// process's last read (in the transactions that changed them: `shop_db::orders::
+    /// add_students`) and swaps in a snapshot with them when one changed (no index is
+    /// touched). A few indexed reads, nothing when no payment came. The caller holds
+    /// `writer`; the cursor moves only when the snapshot has the counts.
+    async fn read_learner_changes(
+        &self,
+        db: &DatabaseConnection,
+        cursor: &mut LearnerCursor,
+    ) -> AppResult<bool> {
+        let started = Instant::now();
+        let mut next = cursor.clone();
+        let mut courses = std::collections::BTreeSet::new();
+        let mut rows = 0;
+        loop {
+            let batch = shop_db::catalog::learner_changes_after(
+                db,
+                next.after(),
+                &next.awaited(),
+                LEARNER_CHANGES_BATCH,
+            )
+            .await?;
+            let more = batch.len() as u64 == LEARNER_CHANGES_BATCH;
+            rows += batch.len();
+            next.saw(batch.iter().map(|(id, _)| *id), Instant::now());
+            courses.extend(batch.into_iter().map(|(_, course)| course));
+            if !more {
+                break;
+            }
+        }
+        let courses: Vec<i64> = courses.into_iter().collect();
+        let counts = shop_db::catalog::learner_counts_of(db, &courses).await?;
+        let read = started.elapsed();
+        let swapped = self.swap_learners(&counts);
+        *cursor = next;
+        if swapped {
+            tracing::info!(
+                catalog.revision = self.current.load().revision(),
+                catalog.changes = rows,
+                catalog.courses = courses.len(),
+                catalog.awaited = cursor.awaited().len(),
+                catalog.read_ms = read.as_millis() as u64,
+                catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
+                "catalog learners updated"
+            );
+        }
+        Ok(swapped)
+    }
+
+    /// Swaps in a snapshot with the learner counts `counts` when one differs from the
+    /// current one's. The caller holds `writer`.
+    fn swap_learners(&self, counts: &[(i64, i32)]) -> bool {
+        let Some(snapshot) = self.current.load().with_learners(counts) else {
+            return false;
+        };
+        self.current.store(Arc::new(snapshot));
+        true
+    }
+
     /// Reads every public course's learner count and swaps in a snapshot with them when one
-    /// changed (no index is rebuilt). Returns whether it changed.
+    /// changed (no index is rebuilt): the backstop of [`Catalog::refresh`]'s reads of the
+    /// changed counts, for a change they missed (see `learners`). Then prunes the
+    /// `learner_changes` rows every server has read. Returns whether the snapshot changed.
     ///
     /// # Errors
     /// Database errors (the old snapshot stays in place).
     pub async fn refresh_learners(&self, db: &DatabaseConnection) -> AppResult<bool> {
-        let started = std::time::Instant::now();
+        let mut cursor = self.writer.lock().await;
+        let mark = cursor.after();
+        let started = Instant::now();
         let counts = shop_db::catalog::learner_counts(db).await?;
         let read = started.elapsed();
-        let Some(snapshot) = self.current.load().with_learners(&counts) else {
-            return Ok(false);
-        };
-        self.current.store(Arc::new(snapshot));
-        tracing::info!(
-            catalog.revision = self.current.load().revision(),
-            catalog.courses = counts.len(),
-            catalog.read_ms = read.as_millis() as u64,
-            catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
-            "catalog learners updated"
-        );
-        Ok(true)
+        let swapped = self.swap_learners(&counts);
+        if swapped {
+            tracing::info!(
+                catalog.revision = self.current.load().revision(),
+                catalog.courses = counts.len(),
+                catalog.read_ms = read.as_millis() as u64,
+                catalog.build_ms = (started.elapsed() - read).as_millis() as u64,
+                "catalog learners read whole"
+            );
+        }
+        if let Some(up_to) = cursor.prunable(mark, Instant::now()) {
+            shop_db::catalog::prune_learner_changes(db, up_to).await?;
+        }
+        Ok(swapped)
     }
 
     /// Reloads unconditionally.
@@ -136,15 +224,22 @@ impl Catalog {
     /// # Errors
     /// Database errors (the old snapshot stays in place).
     pub async fn reload(&self, db: &DatabaseConnection) -> AppResult<()> {
-        let snapshot = load_snapshot(db).await?;
+        let _writer = self.writer.lock().await;
+        self.load_and_store(db).await
+    }
+
+    /// Loads a snapshot from every row and swaps it in. The caller holds `writer` (whose
+    /// cursor stays: the rows read before it are read again, harmlessly).
+    async fn load_and_store(&self, db: &DatabaseConnection) -> AppResult<()> {
+        let (snapshot, _) = load_snapshot(db).await?;
         self.current.store(Arc::new(snapshot));
         Ok(())
     }
 
-    /// Until the process ends: checks the revision twice per `every` and updates the
-    /// snapshot ([`Catalog::refresh`]), and reads the learner counts twice per
-    /// `learners_every` ([`Catalog::refresh_learners`]), one at a time: a change is visible
-    /// within `every` (or `learners_every`) when an update takes less than half of it.
+    /// Until the process ends: twice per `every`, checks the revision and the learner
+    /// changes and updates the snapshot ([`Catalog::refresh`]), and twice per
+    /// `learners_every` reads every learner count ([`Catalog::refresh_learners`]), one at a
+    /// time: a change is visible within `every` when an update takes less than half of it.
     pub fn spawn_refresher(
         self: Arc<Self>,
         db: DatabaseConnection,
@@ -169,9 +264,12 @@ impl Catalog {
     }
 }
 
-async fn load_snapshot(db: &DatabaseConnection) -> AppResult<Snapshot> {
+/// A snapshot of every row, and the last `learner_changes` id read before the rows (the
+/// counts read include those changes; a later one may be read twice, harmlessly).
+async fn load_snapshot(db: &DatabaseConnection) -> AppResult<(Snapshot, i64)> {
     // One transaction: the revision and the rows belong together.
     let txn = db.begin().await?;
+    let learners = shop_db::catalog::last_learner_change(&txn).await?;
     let revision = shop_db::catalog::revision(&txn).await?;
     let started = std::time::Instant::now();
     let rows = shop_db::catalog::load_listing(&txn, CARD_SECTIONS).await?;
@@ -186,7 +284,7 @@ async fn load_snapshot(db: &DatabaseConnection) -> AppResult<Snapshot> {
         catalog.name_index_bytes = snapshot.name_index_bytes(),
         "catalog loaded"
     );
-    Ok(snapshot)
+    Ok((snapshot, learners))
 }
 
 #[cfg(test)]
@@ -260,6 +358,63 @@ mod tests {
                     .collect();
                 assert_eq!(ids, vec![7, 4, 2, 5, 1, 3, 6], "{backend:?}, batches of {batch}");
             }
+        }
+    }
+
+    /// Learner counts noted in `learner_changes` reach the snapshot at the next refresh, even
+    /// one whose transaction commits after one that took a later id (Postgres hands ids out
+    /// at the insert; SQLite commits one writer at a time): its id is awaited meanwhile.
+    #[tokio::test]
+    async fn learner_counts_are_read_from_the_changes_even_when_committed_late() {
+        let catalog_json = r#"{"teachers":[{"id":1,"name":"T"}],"courses":[
+            {"id":1,"name":"C","teacher_id":1,"price":"1","period":30},
+            {"id":2,"name":"D","teacher_id":1,"price":"1","period":30}]}"#;
+        for (db, _) in crate::test_support::seeded_on_both_backends(catalog_json).await {
+            let backend = db.get_database_backend();
+            let concurrent = backend == sea_orm::DbBackend::Postgres;
+            let catalog = Catalog::load(&db).await.expect("loads");
+            let students = |id| catalog.snapshot().course(id).map(|c| c.students);
+            assert!(!catalog.refresh(&db).await.expect("refresh"), "{backend:?}: nothing new");
+
+            let late = db.begin().await.expect("begin");
+            shop_db::orders::add_students(&late, &[(1, 2)]).await.expect("learners");
+            let mut late = Some(late);
+            if !concurrent && let Some(late) = late.take() {
+                late.commit().await.expect("commit");
+            }
+            shop_db::orders::add_students(&db, &[(2, 5)]).await.expect("learners");
+            assert!(catalog.refresh(&db).await.expect("refresh"), "{backend:?}");
+            assert_eq!(students(2), Some(5), "{backend:?}");
+            if concurrent {
+                assert_eq!(students(1), Some(0), "{backend:?}: not committed yet");
+                assert_eq!(catalog.writer.lock().await.awaited().len(), 1, "{backend:?}");
+                late.take().expect("open").commit().await.expect("commit");
+                assert!(catalog.refresh(&db).await.expect("refresh"), "{backend:?}");
+                assert!(catalog.writer.lock().await.awaited().is_empty(), "{backend:?}");
+            }
+            assert_eq!(students(1), Some(2), "{backend:?}");
+            assert!(!catalog.refresh(&db).await.expect("refresh"), "{backend:?}: read once");
+
+            // The read of every count prunes nothing younger than its retention.
+            assert!(!catalog.refresh_learners(&db).await.expect("whole"), "{backend:?}");
+            assert_eq!(shop_db::catalog::last_learner_change(&db).await.expect("last"), 2, "{backend:?}");
+            assert_eq!(
+                shop_db::catalog::prune_learner_changes(&db, 1).await.expect("prune"),
+                1,
+                "{backend:?}"
+            );
+            // A server loaded after a prune starts after the last id; ids are never given twice.
+            assert_eq!(
+                shop_db::catalog::prune_learner_changes(&db, 2).await.expect("prune"),
+                1,
+                "{backend:?}"
+            );
+            let later = Catalog::load(&db).await.expect("loads");
+            assert_eq!(later.writer.lock().await.after(), 0, "{backend:?}: the table is empty");
+            shop_db::orders::add_students(&db, &[(1, 1)]).await.expect("learners");
+            assert_eq!(shop_db::catalog::last_learner_change(&db).await.expect("last"), 3, "{backend:?}");
+            assert!(later.refresh(&db).await.expect("refresh"), "{backend:?}");
+            assert_eq!(later.snapshot().course(1).map(|c| c.students), Some(3), "{backend:?}");
         }
     }
 

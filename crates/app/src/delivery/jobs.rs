@@ -187,9 +187,9 @@ async fn orders_paid_together(
         lines.entry(line.order_id).or_default().push(line);
     }
     // Learners: a course gains one per order of the batch that has it. Learner counts are
-    // display figures: the catalog reads them on their own every
-    // catalog.stats_refresh_seconds; bumping the revision per payment would make every
-    // payment wait for the one revision row.
+    // display figures: add_students notes the courses in the append-only learner_changes,
+    // which the catalogs read at each refresh; bumping the revision per payment would make
+    // every payment wait for the one revision row.
     let mut orders_of_course: BTreeMap<i64, i32> = BTreeMap::new();
     for line in lines.values().flatten() {
         *orders_of_course.entry(line.course_id).or_default() += 1;

@@ -11,6 +11,7 @@ pub mod course_view;
 pub mod download_link;
 pub mod email_code;
 pub mod guest_buyer;
+pub mod learner_change;
 pub mod material;
 pub mod order;
 pub mod order_detail;
