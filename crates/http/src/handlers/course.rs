@@ -218,7 +218,11 @@ pub async fn list(
         ("id" = i64, Path, description = "Course id"),
         ("ref" = Option<String>, Query, description = "A campaign or page variant (1 to 64 letters, digits, `-`, `_`, `.`): counted with the view in the checkout funnel; send it again with the order")
     ),
-    responses((status = 200, body = CourseDto), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = CourseDto),
+        (status = 400, description = "A NUL character in the query string", body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    )
 )]
 pub async fn detail(
     state: web::Data<State>,
