@@ -9,6 +9,13 @@ use shop_app::config::{Profile, Settings};
 
 mod cli;
 
+/// The allocator of every thread: mimalloc, which returns memory freed on other threads than
+/// the one that allocated it, where glibc's malloc keeps it in per-thread arenas (a server at
+/// 100,000 courses under search load and catalog changes: docs/search.md, "Memory over
+/// reloads").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Backend of an online course shop: catalog, accounts, Alipay page payment, delivery.
 ///
 /// With no subcommand it serves. Settings come from config/*.toml and COURSE_SHOP__* variables;
