@@ -99,6 +99,26 @@ bench_need_wrk() {
   fi
 }
 
+# bench_serve LOG TRIES: starts `$BIN serve` in $WORK/run (its built-in configuration) with its
+# output in LOG, sets SERVER_LOG and SERVER_PID, and waits for /readyz at $BASE, TRIES times
+# 0.5 s apart; when the server does not become ready (or exits), prints its log and stops.
+bench_serve() {
+  SERVER_LOG=$1
+  (cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  local ready="" _
+  for _ in $(seq 1 "$2"); do
+    if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then ready=1; break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  if [ -z "$ready" ]; then
+    log "the server did not become ready; its log:"
+    cat "$SERVER_LOG" >&2
+    exit 1
+  fi
+}
+
 # bench_build: builds the release binary of $BENCH_REV (when set) or of the work tree, into
 # $CARGO_TARGET_DIR; sets SRC and SOURCE_DESC, and creates $OUT. With BENCH_BIN set (a
 # course-shop binary built already; say which revision and profile it is in BENCH_BIN_DESC)

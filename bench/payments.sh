@@ -209,20 +209,7 @@ python3 bench/gen_catalog.py "$WORK/catalog.json" --courses "$CATALOG_COURSES" >
 log "importing the catalog ($CATALOG_COURSES courses)"
 (cd "$WORK/run" && "$BIN" import-catalog "$WORK/catalog.json") >>"$OUT/catalog.txt"
 log "starting the server on $BASE"
-SERVER_LOG=$OUT/server.log
-(cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-ready=""
-for _ in $(seq 1 240); do
-  if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.5
-done
-if [ -z "$ready" ]; then
-  log "the server did not become ready; its log:"
-  cat "$OUT/server.log" >&2
-  exit 1
-fi
+bench_serve "$OUT/server.log" 240
 
 # --- users, tokens, courses ------------------------------------------------------------------
 log "adding $USERS users with course-shop user add"

@@ -99,20 +99,7 @@ bench_limits openssl fsync pgbench
 
 # --- server --------------------------------------------------------------------------------
 log "starting the server on $BASE ($BENCH_PROFILE)"
-SERVER_LOG=$OUT/server.log
-(cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-ready=""
-for _ in $(seq 1 120); do
-  if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.5
-done
-if [ -z "$ready" ]; then
-  log "the server did not become ready; its log:"
-  cat "$OUT/server.log" >&2
-  exit 1
-fi
+bench_serve "$OUT/server.log" 120
 
 # Every request the wrk scripts can send must answer 200: each search keyword's page 3
 # (page_size 10), every list page of list.lua, and the first and last course.

@@ -71,20 +71,7 @@ rm -f "$WORK/catalog.json"
 PASSWORD=$(openssl rand -hex 16)
 (cd "$WORK/run" && printf '%s\n' "$PASSWORD" | "$BIN" user add benchadmin --admin) >>"$f"
 
-SERVER_LOG=$OUT/server.log
-(cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-ready=""
-for _ in $(seq 1 600); do
-  if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.5
-done
-if [ -z "$ready" ]; then
-  log "the server did not become ready; its log:"
-  cat "$SERVER_LOG" >&2
-  exit 1
-fi
+bench_serve "$OUT/server.log" 600
 echo "server after the first load: $(awk '/^VmRSS:/ { printf "%d MB", $2 / 1024 }' "/proc/$SERVER_PID/status")" | tee -a "$f"
 
 # What the refresher costs on its own: the server's CPU while idle (revision checks, learner

@@ -76,20 +76,7 @@ for n in $SIZES; do
   rm -f "$WORK/catalog-$n.json"
 
   bench_pick_port
-  SERVER_LOG=$OUT/server-$n.log
-  (cd "$WORK/run" && exec "$BIN" serve) >"$SERVER_LOG" 2>&1 &
-  SERVER_PID=$!
-  ready=""
-  for _ in $(seq 1 600); do
-    if curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null; then ready=1; break; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.5
-  done
-  if [ -z "$ready" ]; then
-    log "the server did not become ready; its log:"
-    cat "$OUT/server-$n.log" >&2
-    exit 1
-  fi
+  bench_serve "$OUT/server-$n.log" 600
   # Page 3 of every keyword must answer 200 (gen_catalog.py checks the counts too).
   for kw in $(sed -n '/KEYWORDS BEGIN/,/KEYWORDS END/p' bench/search.lua | grep -o '"[^"]*"' | tr -d '"'); do
     q=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$kw")
