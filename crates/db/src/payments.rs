@@ -45,6 +45,23 @@ pub async fn record_notify(conn: &impl ConnectionTrait, r: NotifyRecord) -> Resu
     payment_notify::Entity::insert(notify_row(r, Utc::now())).exec_without_returning(conn).await.map(|_| ())
 }
 
+/// Stores several notify records with one statement (one commit outside a transaction): the
+/// rows of concurrent notifies written together (`shop_app`'s notify log). Nothing is written
+/// when it fails.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_notifies(conn: &impl ConnectionTrait, records: Vec<NotifyRecord>) -> Result<(), DbErr> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    payment_notify::Entity::insert_many(records.into_iter().map(|r| notify_row(r, now)))
+        .exec_without_returning(conn)
+        .await
+        .map(|_| ())
+}
+
 /// The audit row of a notify received at `now`.
 fn notify_row(r: NotifyRecord, now: DateTime<Utc>) -> payment_notify::ActiveModel {
     payment_notify::ActiveModel {

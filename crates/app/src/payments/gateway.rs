@@ -9,6 +9,7 @@ use shop_domain::order::{OrderStatus, PayType};
 
 use super::alipay::AlipayProvider;
 pub use super::alipay::Endpoints;
+use super::notify_log::NotifyLog;
 use super::provider::Provider;
 use super::stripe::{StripeProvider, StripeSim};
 use super::wechat::{WechatPayProvider, WechatSimulator};
@@ -28,6 +29,10 @@ pub struct Payments {
     pub stripe_simulator: Option<Arc<StripeSim>>,
     /// Recent status answers (see [`payment_status`]).
     pub status_cache: StatusCache,
+    /// Orders whose money this process saw recorded (see [`MoneyRecorded`]).
+    pub(crate) money_recorded: MoneyRecorded,
+    /// The audit rows of notifications that change nothing, committed together.
+    pub(crate) notify_log: NotifyLog,
 }
 
 impl Payments {
@@ -67,6 +72,8 @@ impl Payments {
             stripe,
             stripe_simulator,
             status_cache: StatusCache::default(),
+            money_recorded: MoneyRecorded::default(),
+            notify_log: NotifyLog::default(),
         })
     }
 
@@ -145,5 +152,31 @@ impl StatusCache {
             settled.clear();
         }
         settled.insert(out_trade_no.to_owned(), (status, until));
+    }
+}
+
+/// Orders whose money this process has seen recorded (paid, paid after cancel, refunded),
+/// with the amount that matched. Money once recorded stays recorded (`OrderStatus::can_become`
+/// never leaves [`OrderStatus::money_received`]) and an order's amount never changes, so a
+/// later payment notification for one of these orders with that amount is a repeat, known
+/// without reading the order: only its audit row is written. Bounded: cleared when full (a
+/// forgotten order is decided by the database again).
+#[derive(Default)]
+pub struct MoneyRecorded(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl MoneyRecorded {
+    /// Whether the money of `out_trade_no` is known to be recorded with `amount_fen`.
+    pub(crate) fn holds(&self, out_trade_no: &str, amount_fen: i64) -> bool {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(out_trade_no) == Some(&amount_fen)
+    }
+
+    /// Remembers that the money of `out_trade_no` is recorded, its amount `amount_fen`.
+    pub(crate) fn remember(&self, out_trade_no: &str, amount_fen: i64) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= CACHE_LIMIT {
+            known.clear();
+        }
+        known.insert(out_trade_no.to_owned(), amount_fen);
     }
 }

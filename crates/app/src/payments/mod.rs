@@ -20,6 +20,7 @@ pub mod gateway;
 mod jobs;
 mod keys;
 mod notify;
+mod notify_log;
 mod ordering;
 mod poll;
 pub mod provider;

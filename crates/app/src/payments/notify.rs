@@ -67,20 +67,24 @@ impl Received<'_> {
             PayType::Alipay => rejected.reason,
             _ => format!("{provider}: {}", rejected.reason),
         };
-        payments::record_notify(
-            &self.ctx.db,
-            NotifyRecord {
-                out_trade_no: rejected.out_trade_no,
-                notify_id: rejected.notify_id,
-                trade_status: rejected.status_text,
-                verdict: "rejected",
-                reason,
-                raw_body: body_text(self.raw),
-                remote_addr: storable(self.remote, 64),
-            },
-        )
+        self.log(NotifyRecord {
+            out_trade_no: rejected.out_trade_no,
+            notify_id: rejected.notify_id,
+            trade_status: rejected.status_text,
+            verdict: "rejected",
+            reason,
+            raw_body: body_text(self.raw),
+            remote_addr: storable(self.remote, 64),
+        })
         .await?;
         Ok(reply)
+    }
+
+    /// Stores the audit row of a notification that changes nothing: committed together with
+    /// those of concurrent notifications ([`super::notify_log`]).
+    async fn log(&self, record: NotifyRecord) -> AppResult<()> {
+        self.ctx.payments.notify_log.record(&self.ctx.db, record).await?;
+        Ok(())
     }
 
     /// The audit row of a verified notification.
@@ -151,7 +155,7 @@ pub async fn handle_provider_notify(
                 raw_body: body_text(raw),
                 remote_addr: remote.chars().take(64).collect(),
             };
-            payments::record_notify(&ctx.db, record).await?;
+            received.log(record).await?;
             return Ok(NotifyReply::Success);
         }
     };
@@ -166,6 +170,12 @@ pub async fn handle_provider_notify(
         )
     };
     let late_payment = ctx.settings.alipay.late_payment;
+    let money_recorded = &ctx.payments.money_recorded;
+    // A repeat of a payment this process has seen recorded: only its audit row.
+    if facts.is_plain_payment() && money_recorded.holds(&facts.out_trade_no, facts.total_amount_fen) {
+        received.log(record("duplicate", Applied::NoChange)).await?;
+        return Ok(NotifyReply::Success);
+    }
     // The common cases, a payment of an unpaid order and its repeats, are one statement where
     // the database has that path (shop-db decides: Postgres). Whatever it leaves undecided (an
     // unknown order, another amount, a cancelled order, a refund, a course owned through
@@ -185,6 +195,9 @@ pub async fn handle_provider_notify(
             },
         )
         .await?;
+        if settled != NotifySettled::Undecided {
+            money_recorded.remember(&facts.out_trade_no, facts.total_amount_fen);
+        }
         match settled {
             NotifySettled::Paid => {
                 tracing::info!(order.out_trade_no = %facts.out_trade_no, trade_status = %facts.status_text, outcome = Applied::Paid.describe(), provider = provider.name(), "payment notification handled");
@@ -218,7 +231,8 @@ pub async fn handle_provider_notify(
         && facts.state == super::provider::TradeState::Paid
         && facts.refund_fee_fen.is_none_or(|fee| fee <= order.refunded_fen.fen())
     {
-        payments::record_notify(&ctx.db, record("duplicate", Applied::NoChange)).await?;
+        money_recorded.remember(&facts.out_trade_no, facts.total_amount_fen);
+        received.log(record("duplicate", Applied::NoChange)).await?;
         return Ok(NotifyReply::Success);
     }
     let observed: &Observed = &facts;
@@ -278,7 +292,7 @@ async fn refund_notice(
         )
     };
     if done && refund.succeeded {
-        payments::record_notify(&ctx.db, record("duplicate", "no change")).await?;
+        received.log(record("duplicate", "no change")).await?;
         return Ok(NotifyReply::Success);
     }
     let txn = shop_db::begin_write(&ctx.db).await?;
