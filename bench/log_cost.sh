@@ -18,6 +18,25 @@
 #                thread) runs on the last CPU and wrk on the others (taskset), so the server
 #                saturates one core in every run and its CPU per poll does not depend on how
 #                the cores were shared in that run; 0 lets the kernel place both
+#   MEASURE      cpu (default): the server's CPU time per poll (user + system, /proc/<pid>/stat);
+#                instructions: the server runs under valgrind's callgrind (about 50 times
+#                slower) and the table gives the instructions per poll executed in the HTTP
+#                workers' connection handling (actix-http's h1 `Dispatcher::poll`: parsing,
+#                middleware with the request line, handler, answer), from after a warm-up
+#                request to one second after the wrk run. Instruction counts do not depend on
+#                what else runs on the machine, nor on caches and clock speed: repeatable where
+#                CPU time is not. Not counted: the background workers (they do not serve the
+#                poll), the log writer thread (about 20 instructions a line: its cost is the
+#                kernel's write, which no instruction count sees; MEASURE=cpu does). Under
+#                valgrind the server answers a few hundred polls a second, so the status cache
+#                of the polled orders is refreshed from the database far more often per poll
+#                than at full speed: use ORDERS=1 (one refresh every 2 s).
+#                CALLGRIND_DIR=dir keeps each run's profile (dir/<n>-<filter>.out, read with
+#                callgrind_annotate)
+#   SINK         where the server's standard output (the log) goes: file (default, as under a
+#                supervisor writing a file), pipe (read by `cat` into a file, as under a
+#                supervisor reading a pipe) or null (/dev/null)
+#   SHUFFLE      1: the filters run in a random order in each round (default 0: as listed)
 #   PERF_DIR     when set, each run is also profiled (perf record -e cpu-clock -g on the
 #                server) into PERF_DIR/<n>.data (read with `perf report -i FILE`), and the
 #                table gets the share of the server's CPU samples spent making and writing the
@@ -40,6 +59,11 @@ DURATION=${DURATION:-20}
 ROUNDS=${ROUNDS:-2}
 CONNECTIONS=${CONNECTIONS:-16}
 FILTERS=${FILTERS:-warn|info,sqlx=warn,sea_orm=warn}
+MEASURE=${MEASURE:-cpu}
+SINK=${SINK:-file}
+SHUFFLE=${SHUFFLE:-0}
+case "$MEASURE" in cpu | instructions) ;; *) echo "log_cost: MEASURE is cpu or instructions" >&2; exit 2 ;; esac
+case "$SINK" in file | pipe | null) ;; *) echo "log_cost: SINK is file, pipe or null" >&2; exit 2 ;; esac
 ORDERS=${ORDERS:-200}
 KEYS=$ROOT/crates/alipay/tests/fixtures/test-only-keys
 HZ=$(getconf CLK_TCK)
@@ -52,7 +76,9 @@ if [ "$PIN" = 1 ]; then
 fi
 
 log() { printf 'log_cost: %s\n' "$*" >&2; }
-for tool in wrk sqlite3 curl python3; do
+tools=(wrk sqlite3 curl python3)
+[ "$MEASURE" = instructions ] && tools+=(valgrind callgrind_control)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || { log "$tool is missing"; exit 1; }
 done
 
@@ -92,10 +118,26 @@ export COURSE_SHOP__SERVER__PORT=$PORT COURSE_SHOP__SERVER__HOST=127.0.0.1
 export COURSE_SHOP__SERVER__PUBLIC_URL=http://127.0.0.1:$PORT
 BASE=http://127.0.0.1:$PORT
 
+# The server's log: a file, a pipe read into the file, or nothing. Its size tells the log
+# bytes per poll (a size of 0 with SINK=null).
 start_server() {
-  (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${SERVER_CPUS[@]}" "$BIN" serve) >"$WORK/server.log" 2>&1 &
+  local launch=("${SERVER_CPUS[@]}") cat_pid=
+  if [ "$MEASURE" = instructions ] && [ "${2:-}" != plain ]; then
+    launch+=(valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no
+      "--toggle-collect=<actix_http::h1::dispatcher::Dispatcher<*> as core::future::future::Future>::poll"
+      --callgrind-out-file="$WORK/callgrind.out")
+  fi
+  rm -f "$WORK"/callgrind.out*
+  case "$SINK" in
+    file) (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${launch[@]}" "$BIN" serve) >"$WORK/server.log" 2>&1 & ;;
+    null) : >"$WORK/server.log"
+      (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${launch[@]}" "$BIN" serve) >/dev/null 2>&1 & ;;
+    pipe) rm -f "$WORK/log.fifo"; mkfifo "$WORK/log.fifo"
+      cat "$WORK/log.fifo" >"$WORK/server.log" &
+      (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${launch[@]}" "$BIN" serve) >"$WORK/log.fifo" 2>&1 & ;;
+  esac
   SERVER_PID=$!
-  for _ in $(seq 1 240); do
+  for _ in $(seq 1 480); do
     curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.25
@@ -104,9 +146,16 @@ start_server() {
 }
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# instructions_now PID: the server's instructions since its instrumentation went on (a dump).
+instructions_now() {
+  callgrind_control -d "$1" >/dev/null 2>&1
+  local dump
+  dump=$(ls -t "$WORK"/callgrind.out.* 2>/dev/null | head -1)
+  awk '/^(summary|totals):/ { print $2; exit }' "$dump"
+}
 
 # The first start migrates the database; then one buyer and $ORDERS paid orders.
-start_server warn
+start_server warn plain
 stop_server
 printf '%s\n' 'log cost password 1' | (cd "$WORK/run" && "$BIN" user add logcost --email logcost@example.com) >/dev/null 2>&1
 now="strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')"
@@ -124,14 +173,29 @@ export BENCH_DATA=$WORK/data
 
 echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "binary: $BIN; pinned (server on the last CPU, wrk on the others): $PIN; wrk -t2 -c$CONNECTIONS -d${DURATION}s bench/payments_poll.lua; $ORDERS paid orders; SQLite"
-printf '| filter | polls/s | server CPU per poll | server cores | log bytes per poll | load before | line share of CPU samples |\n|---|---:|---:|---:|---:|---:|---:|\n'
+echo "measure: $MEASURE; log to: $SINK; filter order: $([ "$SHUFFLE" = 1 ] && echo random in each round || echo as listed)"
+if [ "$MEASURE" = instructions ]; then
+  UNIT="server instructions per poll"
+else
+  UNIT="server CPU per poll"
+fi
+printf '| filter | polls/s | %s | server cores | log bytes per poll | load before | line share of CPU samples |\n|---|---:|---:|---:|---:|---:|---:|\n' "$UNIT"
 IFS='|' read -r -a filter_list <<<"$FILTERS"
 for _ in $(seq 1 "$ROUNDS"); do
-  for filter in "${filter_list[@]}"; do
+  round=("${filter_list[@]}")
+  if [ "$SHUFFLE" = 1 ]; then
+    mapfile -t round < <(printf '%s\n' "${filter_list[@]}" | shuf)
+  fi
+  for filter in "${round[@]}"; do
     start_server "$filter"
     curl -fsS -o /dev/null "$BASE/api/v1/order/success/?out_trade_no=LOGCOST1"
     load=$(cut -d' ' -f1 /proc/loadavg)
     bytes0=$(stat -c %s "$WORK/server.log")
+    if [ "$MEASURE" = instructions ]; then
+      callgrind_control -i on "$SERVER_PID" >/dev/null 2>&1
+      sleep 1
+      instructions_now "$SERVER_PID" >/dev/null # the warm-up
+    fi
     t0=$(ticks "$SERVER_PID")
     perf_pid=""
     if [ -n "${PERF_DIR:-}" ]; then
@@ -151,27 +215,45 @@ for _ in $(seq 1 "$ROUNDS"); do
         awk '/%/ && ($2 == "log-writer" || /request_log|log_writer|ResourceMap|match_pattern/) { s += $1 } END { printf "%.2f %%", s }')
     fi
     sleep 1 # the last lines of a non-blocking log writer
+    if [ "$MEASURE" = instructions ]; then
+      i1=$(instructions_now "$SERVER_PID")
+      if [ -n "${CALLGRIND_DIR:-}" ]; then
+        mkdir -p "$CALLGRIND_DIR"
+        cg_no=$((${cg_no:-0} + 1))
+        cp "$(ls -t "$WORK"/callgrind.out.* | head -1)" "$CALLGRIND_DIR/$cg_no-${filter%%,*}.out"
+      fi
+    fi
     bytes1=$(stat -c %s "$WORK/server.log")
     stop_server
     reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
     grep -q '^non-2xx: 0' "$WORK/wrk.txt" && grep -q '^bad-body: 0' "$WORK/wrk.txt" ||
       { log "bad answers:"; cat "$WORK/wrk.txt" >&2; exit 1; }
-    awk -v f="$filter" -v r="$reqs" -v d="$DURATION" -v t="$((t1 - t0))" -v hz="$HZ" -v b="$((bytes1 - bytes0))" -v l="$load" -v p="$share" \
-      'BEGIN { printf "| `%s` | %.0f | %.4f ms | %.2f | %.0f | %s | %s |\n", f, r / d, t / hz / r * 1000, t / hz / d, b / r, l, p }'
-    printf '%s\t%s\n' "$filter" "$(awk -v r="$reqs" -v t="$((t1 - t0))" -v hz="$HZ" 'BEGIN { printf "%.6f", t / hz / r * 1000 }')" >>"$WORK/per_poll.tsv"
+    # The cost of a poll: milliseconds of CPU, or instructions (everything after the warm-up
+    # dump: the wrk run and the second after it).
+    if [ "$MEASURE" = instructions ]; then
+      cost=$(awk -v r="$reqs" -v i="$i1" 'BEGIN { printf "%.0f", i / r }')
+      shown=$cost
+    else
+      cost=$(awk -v r="$reqs" -v t="$((t1 - t0))" -v hz="$HZ" 'BEGIN { printf "%.6f", t / hz / r * 1000 }')
+      shown=$(awk -v c="$cost" 'BEGIN { printf "%.4f ms", c }')
+    fi
+    awk -v f="$filter" -v r="$reqs" -v d="$DURATION" -v c="$shown" -v t="$((t1 - t0))" -v hz="$HZ" -v b="$((bytes1 - bytes0))" -v l="$load" -v p="$share" \
+      'BEGIN { printf "| `%s` | %.0f | %s | %.2f | %.0f | %s | %s |\n", f, r / d, c, t / hz / d, b / r, l, p }'
+    printf '%s\t%s\n' "$filter" "$cost" >>"$WORK/per_poll.tsv"
   done
 done
 
-# Per filter: mean CPU per poll over the rounds, its standard deviation, and the difference to
+# Per filter: mean cost per poll over the rounds, its standard deviation, and the difference to
 # the first filter's mean as a share of this filter's (the line's share of a poll's cost).
 echo
-printf '| filter | runs | mean CPU per poll | std dev | more than `%s` (share of this filter'"'"'s poll) |\n|---|---:|---:|---:|---:|\n' "${filter_list[0]}"
-awk -F'\t' -v base="${filter_list[0]}" '
+if [ "$MEASURE" = instructions ]; then unit="" fmt="%.0f"; else unit=" ms" fmt="%.4f"; fi
+printf '| filter | runs | mean %s | std dev | more than `%s` (share of this filter'"'"'s poll) |\n|---|---:|---:|---:|---:|\n' "$UNIT" "${filter_list[0]}"
+awk -F'\t' -v base="${filter_list[0]}" -v unit="$unit" -v fmt="$fmt" '
   { n[$1]++; s[$1] += $2; q[$1] += $2 * $2; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
   END {
     for (i = 1; i <= k; i++) {
       f = order[i]; m = s[f] / n[f]; v = q[f] / n[f] - m * m; if (v < 0) v = 0
-      d = (f == base) ? "-" : sprintf("%.4f ms (%.1f %%)", m - s[base] / n[base], (m - s[base] / n[base]) / m * 100)
-      printf "| `%s` | %d | %.4f ms | %.4f ms | %s |\n", f, n[f], m, sqrt(v), d
+      d = (f == base) ? "-" : sprintf(fmt "%s (%.1f %%)", m - s[base] / n[base], unit, (m - s[base] / n[base]) / m * 100)
+      printf "| `%s` | %d | " fmt "%s | " fmt "%s | %s |\n", f, n[f], m, unit, sqrt(v), unit, d
     }
   }' "$WORK/per_poll.tsv"
