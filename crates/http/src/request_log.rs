@@ -97,9 +97,13 @@ impl RequestLine<'_> {
     /// Appends the line, with its newline, to `out`, timestamped when the answer was ready, as
     /// the other log lines are (`tracing_subscriber`'s `SystemTime`: UTC, microseconds, `Z`).
     pub fn write(&self, format: LineFormat, out: &mut Vec<u8>) {
-        let now = self.started + self.elapsed;
         let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let id = self.id.0.hyphenated().encode_lower(&mut id).as_bytes();
+        self.write_with_id(self.id.0.hyphenated().encode_lower(&mut id).as_bytes(), format, out);
+    }
+
+    /// As [`RequestLine::write`], with the id already in its text form (`X-Request-Id`'s).
+    fn write_with_id(&self, id: &[u8], format: LineFormat, out: &mut Vec<u8>) {
+        let now = self.started + self.elapsed;
         match format {
             LineFormat::Json => {
                 out.extend_from_slice(b"{\"timestamp\":\"");
@@ -144,16 +148,34 @@ fn milliseconds(elapsed: Duration, out: &mut Vec<u8>) {
     digits(micros % 1000, 3, out);
 }
 
-/// `n` in decimal, with leading zeros up to `width` digits.
+/// "00" to "99": two digits at a time.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// `n` in decimal, with leading zeros up to `width` digits (at most 20).
 fn digits(mut n: u64, width: usize, out: &mut Vec<u8>) {
     let mut buf = [b'0'; 20];
     let mut i = buf.len();
-    while n > 0 || buf.len() - i < width {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
     }
-    out.extend_from_slice(&buf[i..]);
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else if n > 0 || i == buf.len() {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    // The leading zeros are already in `buf`.
+    let start = i.min(buf.len().saturating_sub(width));
+    out.extend_from_slice(&buf[start..]);
 }
 
 thread_local! {
@@ -189,12 +211,33 @@ pub(crate) fn timestamp(now: SystemTime, out: &mut Vec<u8>) {
     out.push(b'Z');
 }
 
+/// Whether `text` holds a byte JSON escapes in a string: `"`, `\` or a control character.
+/// Eight bytes at a time (the method and the route are short, and looked at on every request).
+fn needs_json_escape(text: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `word` below `n` (n <= 0x80): its high bit in the result; exact for "any".
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH;
+    let mut chunks = text.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        if below(word, 0x20)
+            | below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1)
+            != 0
+        {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
 fn json_string(text: &str, out: &mut Vec<u8>) {
     // The method and the route are ours and need no escaping; serde_json's escaper when they
     // would.
-    // (A fold without an early exit: the compiler checks many bytes at once.)
-    let needs_escape = text.bytes().fold(false, |any, b| any | (b == b'"') | (b == b'\\') | (b < 0x20));
-    if !needs_escape {
+    if !needs_json_escape(text.as_bytes()) {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
@@ -203,15 +246,63 @@ fn json_string(text: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// Slots of the per-thread table of routes ([`with_route`]).
+const ROUTE_SLOTS: usize = 64;
+/// Longest path the table keeps.
+const ROUTE_PATH_MAX: usize = 128;
+
+/// A path and its route pattern (`None`: no route matched).
+type RouteEntry = (Box<str>, Option<Box<str>>);
+
+thread_local! {
+    /// The routes of recent paths, a direct-mapped table ([`with_route`]).
+    static ROUTES: RefCell<Vec<Option<RouteEntry>>> = RefCell::new(vec![None; ROUTE_SLOTS]);
+}
+
+/// The slot of `path` in [`ROUTES`]: from its length and its last eight bytes (the static
+/// routes' paths differ there).
+fn route_slot(path: &str) -> usize {
+    let bytes = path.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(8)..];
+    let mut word = [0u8; 8];
+    word[..tail.len()].copy_from_slice(tail);
+    let mixed = (u64::from_le_bytes(word) ^ bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 58) as usize % ROUTE_SLOTS
+}
+
+/// Calls `f` with the route pattern of `path`, as `lookup` finds it (actix-web's
+/// `match_pattern`, which walks the route table and builds a `String`), remembered per thread:
+/// a table of [`ROUTE_SLOTS`] paths, each in the slot [`route_slot`] picks, a newer path
+/// replacing an older one in its slot. A path's pattern depends only on the routes, which are
+/// fixed when the server starts, so an entry never goes stale. Paths longer than
+/// [`ROUTE_PATH_MAX`] bytes are looked up every time and not kept.
+fn with_route<R>(
+    path: &str,
+    lookup: impl FnOnce() -> Option<String>,
+    f: impl FnOnce(Option<&str>) -> R,
+) -> R {
+    if path.len() > ROUTE_PATH_MAX {
+        return f(lookup().as_deref());
+    }
+    let slot = route_slot(path);
+    ROUTES.with_borrow_mut(|routes| {
+        let entry = &mut routes[slot];
+        if entry.as_ref().is_none_or(|(known, _)| **known != *path) {
+            *entry = Some((path.into(), lookup().map(String::into_boxed_str)));
+        }
+        f(entry.as_ref().and_then(|(_, route)| route.as_deref()))
+    })
+}
+
 thread_local! {
     /// The line being made, reused: no allocation per request.
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
 }
 
-fn emit((writer, format): (&LogWriter, LineFormat), line: &RequestLine<'_>) {
+fn emit((writer, format): (&LogWriter, LineFormat), line: &RequestLine<'_>, id: &str) {
     LINE.with_borrow_mut(|buf| {
         buf.clear();
-        line.write(format, buf);
+        line.write_with_id(id.as_bytes(), format, buf);
         writer.append(buf);
     });
 }
@@ -232,26 +323,32 @@ pub async fn log_request(
     let started = Instant::now();
     let method = req.method().clone();
     let outcome = REQUEST_ID.scope(id, next.call(req)).await;
+    // The id's text, for the line and the header.
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id_text: &str = id.0.hyphenated().encode_lower(&mut text);
     if let Some(output) = crate::telemetry::request_output() {
-        let (route, status) = match &outcome {
-            Ok(res) => (res.request().match_pattern(), res.status()),
+        let (req, status) = match &outcome {
+            Ok(res) => (Some(res.request()), res.status()),
             Err(e) => (None, e.as_response_error().status_code()),
         };
-        emit(
-            output,
-            &RequestLine {
+        let write = |route: Option<&str>| {
+            let line = RequestLine {
                 id,
                 method: method.as_str(),
-                route: route.as_deref().unwrap_or(UNMATCHED),
+                route: route.unwrap_or(UNMATCHED),
                 status: status.as_u16(),
                 started: started_at,
                 elapsed: started.elapsed(),
-            },
-        );
+            };
+            emit(output, &line, id_text);
+        };
+        match req {
+            Some(req) => with_route(req.path(), || req.match_pattern(), write),
+            None => write(None),
+        }
     }
     let mut res = outcome?;
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    if let Ok(value) = header::HeaderValue::from_str(id.0.hyphenated().encode_lower(&mut text)) {
+    if let Ok(value) = header::HeaderValue::from_str(id_text) {
         res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
@@ -345,6 +442,79 @@ mod tests {
         }
     }
 
+    /// The remembered routes are what the lookup answers for every path, whatever the order,
+    /// the repeats and the paths sharing a slot; a known path is not looked up again.
+    #[test]
+    fn a_remembered_route_is_the_lookup_of_its_own_path() {
+        let pattern_of = |path: &str| (!path.contains("404")).then(|| format!("pattern of {path}"));
+        let mut paths: Vec<String> = (0..300).map(|i| format!("/api/v1/course/list/{i}/")).collect();
+        paths.extend((0..20).map(|i| format!("/api/v1/{i}/404")));
+        paths.push(format!("/d/{}", "x".repeat(ROUTE_PATH_MAX)));
+        let mut state = 7u64;
+        let mut lookups = 0;
+        let mut hits = 0;
+        for _ in 0..5000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            // Mostly a few hot paths, sometimes any.
+            let i = if state >> 63 == 0 {
+                (state >> 33) as usize % 8
+            } else {
+                (state >> 33) as usize % paths.len()
+            };
+            let path = &paths[i];
+            let mut looked_up = false;
+            let got = with_route(
+                path,
+                || {
+                    looked_up = true;
+                    pattern_of(path)
+                },
+                |route| route.map(str::to_owned),
+            );
+            assert_eq!(got, pattern_of(path), "{path}");
+            if looked_up {
+                lookups += 1;
+            } else {
+                hits += 1;
+            }
+        }
+        assert!(hits > lookups, "the table answers the hot paths: {hits} hits, {lookups} lookups");
+        let long = &paths[paths.len() - 1];
+        let mut looked_up = 0;
+        for _ in 0..2 {
+            with_route(
+                long,
+                || {
+                    looked_up += 1;
+                    pattern_of(long)
+                },
+                |_| (),
+            );
+        }
+        assert_eq!(looked_up, 2, "a long path is not kept");
+    }
+
+    /// The eight-bytes-at-a-time check says what a byte-by-byte look says, for every byte
+    /// value at every position of strings of every length up to 40.
+    #[test]
+    fn the_escape_check_finds_every_byte_json_escapes() {
+        let escaped = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        for len in 0..40 {
+            for at in 0..len.max(1) {
+                for b in 0..=255u8 {
+                    let mut text = vec![b'a'; len];
+                    if len > 0 {
+                        text[at] = b;
+                    }
+                    let expected = text.iter().any(|&b| escaped(b));
+                    assert_eq!(needs_json_escape(&text), expected, "byte {b:#04x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(!needs_json_escape("/api/v1/order/{out_trade_no}/".as_bytes()));
+        assert!(!needs_json_escape("/课程/列表/{id}".as_bytes()));
+    }
+
     #[test]
     fn numbers_keep_their_leading_zeros_up_to_the_width() {
         for (n, width, text) in [
@@ -353,10 +523,33 @@ mod tests {
             (200, 1, "200"),
             (123_456, 6, "123456"),
             (u64::MAX, 1, "18446744073709551615"),
+            (10, 1, "10"),
+            (99, 2, "99"),
+            (100, 1, "100"),
+            (5, 6, "000005"),
+            (42, 6, "000042"),
+            (999_999, 6, "999999"),
+            (1_000, 3, "1000"),
+            (0, 3, "000"),
         ] {
             let mut out = Vec::new();
             digits(n, width, &mut out);
             assert_eq!(out, text.as_bytes());
+        }
+        // What the standard formatter writes, for every width and a sweep of numbers.
+        let mut n = 0u64;
+        while n < u64::MAX / 3 {
+            for width in 1..=20 {
+                let mut out = Vec::new();
+                digits(n, width, &mut out);
+                assert_eq!(String::from_utf8(out).expect("digits"), format!("{n:0width$}"));
+            }
+            n = n * 3 + 1;
+        }
+        for n in 0..100_000 {
+            let mut out = Vec::new();
+            digits(n, 6, &mut out);
+            assert_eq!(String::from_utf8(out).expect("digits"), format!("{n:06}"));
         }
     }
 
