@@ -20,6 +20,7 @@ mod m20261130_000011_reconciliation;
 mod m20261130_000012_reconciliation_listed;
 mod m20261201_000013_course_revisions;
 mod m20261201_000014_learner_changes;
+mod m20261201_000015_order_indexes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_reconciliation_listed::Migration),
             Box::new(m20261201_000013_course_revisions::Migration),
             Box::new(m20261201_000014_learner_changes::Migration),
+            Box::new(m20261201_000015_order_indexes::Migration),
         ]
     }
 }

@@ -364,6 +364,85 @@ async fn migrations_go_down_and_up_again() {
     }
 }
 
+/// The indexes of `orders` are those its queries use (migration 15: docs/benchmarks.md,
+/// "Postgres's share of an order and of a payment"), on both backends: one index leading with
+/// the buyer besides the unique one of idempotency keys, which holds only orders with a key;
+/// the expiry sweep's partial index of unpaid orders; no index of holds by order. Undoing the
+/// migration brings the earlier ones back.
+#[tokio::test]
+async fn orders_keep_only_the_indexes_their_queries_use() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+    async fn texts(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await;
+        rows.expect("query").iter().map(|r| r.try_get_by_index(0).expect("text")).collect()
+    }
+    async fn indexes(db: &DatabaseConnection, backend: Backend, table: &str) -> Vec<String> {
+        let sql = match backend {
+            Backend::Sqlite => format!(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' \
+                 AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name"
+            ),
+            Backend::Postgres => format!(
+                "SELECT indexname::text FROM pg_indexes WHERE tablename = '{table}' \
+                 AND indexname NOT IN ('{table}_pkey', 'pk_{table}') ORDER BY indexname"
+            ),
+        };
+        texts(db, &sql).await
+    }
+    let now = [
+        "ix_orders_status_created",
+        "ix_orders_unpaid_expires",
+        "ix_orders_user_request_hash",
+        "uq_orders_out_trade_no",
+        "uq_orders_purchase_token_hash",
+        "uq_orders_user_idempotency_key",
+    ];
+    let before = [
+        "ix_orders_status_created",
+        "ix_orders_status_expires",
+        "ix_orders_user_created",
+        "ix_orders_user_request_hash",
+        "uq_orders_out_trade_no",
+        "uq_orders_purchase_token_hash",
+        "uq_orders_user_idempotency_key",
+    ];
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let dir = TempDir::new();
+        let url = fresh_database(backend, &dir).await;
+        let db = Database::connect(&url).await.expect("connect");
+        let holds_fk = "SELECT conname::text FROM pg_constraint WHERE conname = 'fk_order_holds_order'";
+        for step in ["up", "down one", "up again"] {
+            match step {
+                "down one" => Migrator::down(&db, Some(1)).await.expect("down"),
+                _ => Migrator::up(&db, None).await.expect("up"),
+            }
+            let undone = step == "down one";
+            let expected: Vec<&str> = if undone { before.to_vec() } else { now.to_vec() };
+            assert_eq!(indexes(&db, backend, "orders").await, expected, "{backend:?}, {step}");
+            let holds: Vec<&str> = if undone { vec!["ix_order_holds_order"] } else { vec![] };
+            assert_eq!(indexes(&db, backend, "order_holds").await, holds, "{backend:?}, {step}");
+            if backend == Backend::Postgres {
+                assert_eq!(texts(&db, holds_fk).await.len(), usize::from(undone), "{step}");
+            }
+        }
+        for (name, condition) in
+            [("ix_orders_unpaid_expires", "order_status"), ("uq_orders_user_idempotency_key", "NOT NULL")]
+        {
+            let sql = match backend {
+                Backend::Sqlite => format!("SELECT sql FROM sqlite_master WHERE name = '{name}'"),
+                Backend::Postgres => format!("SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'"),
+            };
+            let definition = texts(&db, &sql).await.concat();
+            assert!(
+                definition.contains(" WHERE ") && definition.contains(condition),
+                "{backend:?}: {definition}"
+            );
+        }
+        db.close().await.expect("close");
+    }
+}
+
 /// A command that fails says why, down to the cause: an upload of a file that cannot be read
 /// names the file and the operating system's reason, not only "internal error".
 #[tokio::test]

@@ -1,0 +1,13 @@
+-- Order creation as shop_db::orders::create_statement sends it (one line per order), for
+-- bench/pg_statements.sh: the text captured with log_statement = all (main at bee82e8), each
+-- $n replaced by a pgbench variable cast to the type sqlx binds. Recapture it when the
+-- statement changes. Each client's counter n gives each creation a new order number and a new
+-- buyer-course pair (buyers 1..2000, courses 1001..4000).
+\set n :n + 1
+\set k :base + :client_id * 100000 + :n
+\set user 1 + :k % 2000
+\set course 1001 + (:k / 2000) % 3000
+\set idem random(1000000000000000000, 9223372036854775807)
+\set rh random(1000000000000000000, 9223372036854775807)
+\set pth random(1000000000000000000, 9223372036854775807)
+WITH "lines" ("course_id", "price_fen", "real_price_fen", "orders", "is_show", "is_delete", "created_time", "updated_time", "position") AS (VALUES (:course::int8, :price::int8, :price::int8, 0::int4, true, false, :ts::timestamptz, :ts::timestamptz, 0::int8)) , "holds" ("user_id", "course_id", "created_time", "position") AS (VALUES (:user::int8, :course::int8, :ts::timestamptz, 0::int8)) , "o" AS (INSERT INTO "orders" ("subject", "total_amount_fen", "out_trade_no", "trade_no", "order_status", "pay_type", "pay_time", "user_id", "expires_at", "refunded_fen", "pay_url", "idempotency_key", "request_hash", "last_query_at", "closed_at", "orders", "is_show", "is_delete", "created_time", "updated_time", "purchase_token_hash") SELECT :subject::text, :price::int8, :k::text, NULL::text, 0::int2, 1::int2, NULL::timestamptz, :user::int8, :exp::timestamptz, 0::int8, :payurl::text, :idem::text, :rh::text, NULL::timestamptz, NULL::timestamptz, 0::int4, true, false, :ts::timestamptz, :ts::timestamptz, :pth::text WHERE NOT EXISTS(SELECT "user_courses"."course_id" FROM "user_courses" WHERE "user_courses"."user_id" = :user::int8 AND ("user_courses"."revoked_at" IS NULL AND ("user_courses"."expires_at" IS NULL OR "user_courses"."expires_at" > :ts::timestamptz)) AND "user_courses"."course_id" IN (:course::int8)) RETURNING "id") , "d" AS (INSERT INTO "order_details" ("order_id", "course_id", "price_fen", "real_price_fen", "orders", "is_show", "is_delete", "created_time", "updated_time") SELECT "o"."id", "lines"."course_id", "lines"."price_fen", "lines"."real_price_fen", "lines"."orders", "lines"."is_show", "lines"."is_delete", "lines"."created_time", "lines"."updated_time" FROM "o" CROSS JOIN "lines" ORDER BY "lines"."position" ASC) , "h" AS (INSERT INTO "order_holds" ("order_id", "user_id", "course_id", "created_time") SELECT "o"."id", "holds"."user_id", "holds"."course_id", "holds"."created_time" FROM "o" CROSS JOIN "holds" ORDER BY "holds"."position" ASC) SELECT "o"."id" FROM "o";
