@@ -146,6 +146,17 @@ start_server() {
 }
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# writer_ns PID: nanoseconds on CPU of the server's log-writer thread (its schedstat), 0 without one.
+writer_ns() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    if [ "$(cat "$t/comm" 2>/dev/null)" = log-writer ]; then
+      cut -d' ' -f1 "$t/schedstat"
+      return
+    fi
+  done
+  echo 0
+}
 # instructions_now PID: the server's instructions since its instrumentation went on (a dump).
 instructions_now() {
   callgrind_control -d "$1" >/dev/null 2>&1
@@ -179,7 +190,7 @@ if [ "$MEASURE" = instructions ]; then
 else
   UNIT="server CPU per poll"
 fi
-printf '| filter | polls/s | %s | server cores | log bytes per poll | load before | line share of CPU samples |\n|---|---:|---:|---:|---:|---:|---:|\n' "$UNIT"
+printf '| filter | polls/s | %s | server cores | log bytes per poll | log-writer thread CPU per poll | load before | line share of CPU samples |\n|---|---:|---:|---:|---:|---:|---:|---:|\n' "$UNIT"
 IFS='|' read -r -a filter_list <<<"$FILTERS"
 for _ in $(seq 1 "$ROUNDS"); do
   round=("${filter_list[@]}")
@@ -197,6 +208,7 @@ for _ in $(seq 1 "$ROUNDS"); do
       instructions_now "$SERVER_PID" >/dev/null # the warm-up
     fi
     t0=$(ticks "$SERVER_PID")
+    w0=$(writer_ns "$SERVER_PID")
     perf_pid=""
     if [ -n "${PERF_DIR:-}" ]; then
       mkdir -p "$PERF_DIR"
@@ -207,6 +219,7 @@ for _ in $(seq 1 "$ROUNDS"); do
     fi
     "${WRK_CPUS[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/payments_poll.lua "$BASE" >"$WORK/wrk.txt" 2>&1
     t1=$(ticks "$SERVER_PID")
+    w1=$(writer_ns "$SERVER_PID")
     share=-
     if [ -n "$perf_pid" ]; then
       kill -INT "$perf_pid"; wait "$perf_pid" || true
@@ -237,8 +250,8 @@ for _ in $(seq 1 "$ROUNDS"); do
       cost=$(awk -v r="$reqs" -v t="$((t1 - t0))" -v hz="$HZ" 'BEGIN { printf "%.6f", t / hz / r * 1000 }')
       shown=$(awk -v c="$cost" 'BEGIN { printf "%.4f ms", c }')
     fi
-    awk -v f="$filter" -v r="$reqs" -v d="$DURATION" -v c="$shown" -v t="$((t1 - t0))" -v hz="$HZ" -v b="$((bytes1 - bytes0))" -v l="$load" -v p="$share" \
-      'BEGIN { printf "| `%s` | %.0f | %s | %.2f | %.0f | %s | %s |\n", f, r / d, c, t / hz / d, b / r, l, p }'
+    awk -v f="$filter" -v r="$reqs" -v d="$DURATION" -v c="$shown" -v t="$((t1 - t0))" -v hz="$HZ" -v b="$((bytes1 - bytes0))" -v l="$load" -v p="$share" -v w="$((w1 - w0))" \
+      'BEGIN { printf "| `%s` | %.0f | %s | %.2f | %.0f | %.5f ms | %s | %s |\n", f, r / d, c, t / hz / d, b / r, w / r / 1e6, l, p }'
     printf '%s\t%s\n' "$filter" "$cost" >>"$WORK/per_poll.tsv"
   done
 done
