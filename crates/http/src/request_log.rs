@@ -98,11 +98,13 @@ impl RequestLine<'_> {
     /// the other log lines are (`tracing_subscriber`'s `SystemTime`: UTC, microseconds, `Z`).
     pub fn write(&self, format: LineFormat, out: &mut Vec<u8>) {
         let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        self.write_with_id(self.id.0.hyphenated().encode_lower(&mut id).as_bytes(), format, out);
+        let id = self.id.0.hyphenated().encode_lower(&mut id).as_bytes();
+        self.write_with_id(id, Escaping::Check, format, out);
     }
 
-    /// As [`RequestLine::write`], with the id already in its text form (`X-Request-Id`'s).
-    fn write_with_id(&self, id: &[u8], format: LineFormat, out: &mut Vec<u8>) {
+    /// As [`RequestLine::write`], with the id already in its text form (`X-Request-Id`'s)
+    /// and the method and route known to need no JSON escaping when `escaping` says so.
+    fn write_with_id(&self, id: &[u8], escaping: Escaping, format: LineFormat, out: &mut Vec<u8>) {
         let now = self.started + self.elapsed;
         match format {
             LineFormat::Json => {
@@ -111,11 +113,11 @@ impl RequestLine<'_> {
                 out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":\"");
                 out.extend_from_slice(id);
                 out.extend_from_slice(b"\",\"http.method\":");
-                json_string(self.method, out);
+                json_string(self.method, escaping == Escaping::Check, out);
                 out.extend_from_slice(b",\"http.route\":");
-                json_string(self.route, out);
+                json_string(self.route, escaping == Escaping::Check, out);
                 out.extend_from_slice(b",\"http.status\":");
-                digits(u64::from(self.status), 1, out);
+                status_digits(self.status, out);
                 out.extend_from_slice(b",\"elapsed_ms\":");
                 milliseconds(self.elapsed, out);
                 out.extend_from_slice(b",\"target\":\"");
@@ -131,7 +133,7 @@ impl RequestLine<'_> {
                 out.extend_from_slice(b" http.route=");
                 out.extend_from_slice(self.route.as_bytes());
                 out.extend_from_slice(b" http.status=");
-                digits(u64::from(self.status), 1, out);
+                status_digits(self.status, out);
                 out.extend_from_slice(b" elapsed_ms=");
                 milliseconds(self.elapsed, out);
                 out.push(b'\n');
@@ -140,12 +142,47 @@ impl RequestLine<'_> {
     }
 }
 
+/// Whether the method and the route of a line may need JSON escaping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escaping {
+    /// Look (any `&str`).
+    Check,
+    /// Known not to: an `http::Method` (a token: no quote, backslash or control character)
+    /// and a route the route table checked when it took it in ([`with_route`]).
+    Checked,
+}
+
 /// `elapsed` in milliseconds with three decimals (`0.042`).
 fn milliseconds(elapsed: Duration, out: &mut Vec<u8>) {
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     digits(micros / 1000, 1, out);
     out.push(b'.');
-    digits(micros % 1000, 3, out);
+    let fraction = (micros % 1000) as usize;
+    out.push(b'0' + (fraction / 100) as u8);
+    pair(fraction % 100, out);
+}
+
+/// `n` (below 100) as two digits.
+fn pair(n: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(&PAIRS[n * 2..n * 2 + 2]);
+}
+
+/// An HTTP status (three digits from 100 to 999; others as they are).
+fn status_digits(status: u16, out: &mut Vec<u8>) {
+    if (100..1000).contains(&status) {
+        out.push(b'0' + (status / 100) as u8);
+        pair(usize::from(status % 100), out);
+    } else {
+        digits(u64::from(status), 1, out);
+    }
+}
+
+/// `n` (below 1,000,000) as six digits.
+fn six_digits(n: u32, out: &mut Vec<u8>) {
+    let n = n as usize % 1_000_000;
+    pair(n / 10_000, out);
+    pair(n / 100 % 100, out);
+    pair(n % 100, out);
 }
 
 /// "00" to "99": two digits at a time.
@@ -201,13 +238,13 @@ pub(crate) fn timestamp(now: SystemTime, out: &mut Vec<u8>) {
         } else {
             // Outside years 0–9999: not worth a cache.
             out.extend_from_slice(text.as_bytes());
-            digits(u64::from(since.subsec_micros()), 6, out);
+            six_digits(since.subsec_micros(), out);
             out.push(b'Z');
             return;
         }
     }
     out.extend_from_slice(&prefix);
-    digits(u64::from(since.subsec_micros()), 6, out);
+    six_digits(since.subsec_micros(), out);
     out.push(b'Z');
 }
 
@@ -234,10 +271,10 @@ fn needs_json_escape(text: &[u8]) -> bool {
     chunks.remainder().iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
-fn json_string(text: &str, out: &mut Vec<u8>) {
-    // The method and the route are ours and need no escaping; serde_json's escaper when they
-    // would.
-    if !needs_json_escape(text.as_bytes()) {
+/// `text` as a JSON string; `check`: whether to look for what needs escaping (the method and
+/// the route are ours and need none; serde_json's escaper when they would).
+fn json_string(text: &str, check: bool, out: &mut Vec<u8>) {
+    if !check || !needs_json_escape(text.as_bytes()) {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
@@ -251,8 +288,9 @@ const ROUTE_SLOTS: usize = 64;
 /// Longest path the table keeps.
 const ROUTE_PATH_MAX: usize = 128;
 
-/// A path and its route pattern (`None`: no route matched).
-type RouteEntry = (Box<str>, Option<Box<str>>);
+/// A path, its route pattern (`None`: no route matched) and whether the pattern needs no JSON
+/// escaping.
+type RouteEntry = (Box<str>, Option<(Box<str>, bool)>);
 
 thread_local! {
     /// The routes of recent paths, a direct-mapped table ([`with_route`]).
@@ -276,21 +314,31 @@ fn route_slot(path: &str) -> usize {
 /// replacing an older one in its slot. A path's pattern depends only on the routes, which are
 /// fixed when the server starts, so an entry never goes stale. Paths longer than
 /// [`ROUTE_PATH_MAX`] bytes are looked up every time and not kept.
+/// `f` also learns whether the pattern needs no JSON escaping (checked once, when the table
+/// takes it in).
 fn with_route<R>(
     path: &str,
     lookup: impl FnOnce() -> Option<String>,
-    f: impl FnOnce(Option<&str>) -> R,
+    f: impl FnOnce(Option<&str>, Escaping) -> R,
 ) -> R {
     if path.len() > ROUTE_PATH_MAX {
-        return f(lookup().as_deref());
+        return f(lookup().as_deref(), Escaping::Check);
     }
     let slot = route_slot(path);
     ROUTES.with_borrow_mut(|routes| {
         let entry = &mut routes[slot];
         if entry.as_ref().is_none_or(|(known, _)| **known != *path) {
-            *entry = Some((path.into(), lookup().map(String::into_boxed_str)));
+            let route = lookup().map(|route| {
+                let plain = !needs_json_escape(route.as_bytes());
+                (route.into_boxed_str(), plain)
+            });
+            *entry = Some((path.into(), route));
         }
-        f(entry.as_ref().and_then(|(_, route)| route.as_deref()))
+        match entry.as_ref().and_then(|(_, route)| route.as_ref()) {
+            Some((route, true)) => f(Some(route), Escaping::Checked),
+            Some((route, false)) => f(Some(route), Escaping::Check),
+            None => f(None, Escaping::Checked),
+        }
     })
 }
 
@@ -299,10 +347,10 @@ thread_local! {
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
 }
 
-fn emit((writer, format): (&LogWriter, LineFormat), line: &RequestLine<'_>, id: &str) {
+fn emit((writer, format): (&LogWriter, LineFormat), line: &RequestLine<'_>, id: &str, escaping: Escaping) {
     LINE.with_borrow_mut(|buf| {
         buf.clear();
-        line.write_with_id(id.as_bytes(), format, buf);
+        line.write_with_id(id.as_bytes(), escaping, format, buf);
         writer.append(buf);
     });
 }
@@ -331,7 +379,8 @@ pub async fn log_request(
             Ok(res) => (Some(res.request()), res.status()),
             Err(e) => (None, e.as_response_error().status_code()),
         };
-        let write = |route: Option<&str>| {
+        // The method is an `http::Method`: a token, nothing to escape.
+        let write = |route: Option<&str>, escaping: Escaping| {
             let line = RequestLine {
                 id,
                 method: method.as_str(),
@@ -340,11 +389,11 @@ pub async fn log_request(
                 started: started_at,
                 elapsed: started.elapsed(),
             };
-            emit(output, &line, id_text);
+            emit(output, &line, id_text, escaping);
         };
         match req {
             Some(req) => with_route(req.path(), || req.match_pattern(), write),
-            None => write(None),
+            None => write(None, Escaping::Checked),
         }
     }
     let mut res = outcome?;
@@ -469,7 +518,7 @@ mod tests {
                     looked_up = true;
                     pattern_of(path)
                 },
-                |route| route.map(str::to_owned),
+                |route, _| route.map(str::to_owned),
             );
             assert_eq!(got, pattern_of(path), "{path}");
             if looked_up {
@@ -488,7 +537,7 @@ mod tests {
                     looked_up += 1;
                     pattern_of(long)
                 },
-                |_| (),
+                |_, _| (),
             );
         }
         assert_eq!(looked_up, 2, "a long path is not kept");
@@ -513,6 +562,69 @@ mod tests {
         }
         assert!(!needs_json_escape("/api/v1/order/{out_trade_no}/".as_bytes()));
         assert!(!needs_json_escape("/课程/列表/{id}".as_bytes()));
+    }
+
+    /// A route the table found to need escaping is escaped in the line; one that needs none is
+    /// written as it is; either way the line is one JSON object with that route.
+    #[test]
+    fn routes_from_the_table_are_escaped_when_they_need_it() {
+        for (path, pattern) in [("/plain/1", "/plain/{id}"), ("/odd/1", "/odd/\"{id}\\")] {
+            for _ in 0..2 {
+                let text = with_route(
+                    path,
+                    || Some(pattern.to_owned()),
+                    |route, escaping| {
+                        let line = RequestLine {
+                            id: RequestId::generate(),
+                            method: "GET",
+                            route: route.unwrap_or(UNMATCHED),
+                            status: 200,
+                            started: SystemTime::now(),
+                            elapsed: Duration::from_micros(5),
+                        };
+                        assert_eq!(escaping == Escaping::Checked, !pattern.contains('"'), "{pattern}");
+                        let mut out = Vec::new();
+                        line.write_with_id(b"id", escaping, LineFormat::Json, &mut out);
+                        out
+                    },
+                );
+                let v: serde_json::Value = serde_json::from_slice(&text).expect("one JSON object");
+                assert_eq!(v["http.route"], pattern);
+            }
+        }
+    }
+
+    /// The line writes the method unchecked: an `http::Method` is a token, never a quote, a
+    /// backslash or a control character.
+    #[test]
+    fn a_method_is_a_token_with_nothing_to_escape() {
+        for bad in [&b"GE\"T"[..], b"GE\\T", b"GE\nT", b"GE\x01T", b"GE T"] {
+            assert!(actix_web::http::Method::from_bytes(bad).is_err(), "{bad:?}");
+        }
+        let odd = actix_web::http::Method::from_bytes(b"PURGE").expect("an extension method");
+        assert!(!needs_json_escape(odd.as_str().as_bytes()));
+    }
+
+    #[test]
+    fn fixed_width_numbers_are_what_the_formatter_writes() {
+        for n in (0..1_000_000).step_by(7).chain([999_999, 1, 10, 100]) {
+            let mut out = Vec::new();
+            six_digits(n, &mut out);
+            assert_eq!(String::from_utf8(out).expect("digits"), format!("{n:06}"));
+        }
+        for status in [0u16, 7, 99, 100, 101, 200, 204, 404, 599, 999, 1000, u16::MAX] {
+            let mut out = Vec::new();
+            status_digits(status, &mut out);
+            assert_eq!(String::from_utf8(out).expect("digits"), status.to_string());
+        }
+        for micros in [0u64, 7, 42, 999, 1_000, 1_042, 123_456_789] {
+            let mut out = Vec::new();
+            milliseconds(Duration::from_micros(micros), &mut out);
+            assert_eq!(
+                String::from_utf8(out).expect("digits"),
+                format!("{}.{:03}", micros / 1000, micros % 1000)
+            );
+        }
     }
 
     #[test]
