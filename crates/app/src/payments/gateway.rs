@@ -131,27 +131,47 @@ impl Payments {
     }
 }
 
-/// Per-process memory of recently answered settled statuses (short-lived). Bounded:
-/// cleared when full.
-#[derive(Default)]
-pub struct StatusCache {
-    settled: std::sync::Mutex<std::collections::HashMap<String, (OrderStatus, DateTime<Utc>)>>,
+/// A per-process map from order numbers to what this process learned of them. Bounded:
+/// cleared when it holds [`CACHE_LIMIT`] orders (what is forgotten is read again).
+struct ByOrder<V>(std::sync::Mutex<std::collections::HashMap<String, V>>);
+
+impl<V> Default for ByOrder<V> {
+    fn default() -> Self {
+        ByOrder(std::sync::Mutex::default())
+    }
+}
+
+impl<V: Copy> ByOrder<V> {
+    fn get(&self, out_trade_no: &str) -> Option<V> {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(out_trade_no).copied()
+    }
+
+    fn put(&self, out_trade_no: &str, value: V) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= CACHE_LIMIT {
+            known.clear();
+        }
+        known.insert(out_trade_no.to_owned(), value);
+    }
 }
 
 const CACHE_LIMIT: usize = 100_000;
 
+/// Per-process memory of recently answered settled statuses (short-lived). Bounded:
+/// cleared when full.
+#[derive(Default)]
+pub struct StatusCache {
+    settled: ByOrder<(OrderStatus, DateTime<Utc>)>,
+}
+
 impl StatusCache {
     pub(crate) fn get(&self, out_trade_no: &str, now: DateTime<Utc>) -> Option<OrderStatus> {
-        let settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
-        settled.get(out_trade_no).filter(|(_, until)| *until > now).map(|(s, _)| *s)
+        self.settled.get(out_trade_no).filter(|(_, until)| *until > now).map(|(s, _)| s)
     }
 
     pub(crate) fn put(&self, out_trade_no: &str, status: OrderStatus, until: DateTime<Utc>) {
-        let mut settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
-        if settled.len() >= CACHE_LIMIT {
-            settled.clear();
-        }
-        settled.insert(out_trade_no.to_owned(), (status, until));
+        self.settled.put(out_trade_no, (status, until));
     }
 }
 
@@ -162,21 +182,16 @@ impl StatusCache {
 /// without reading the order: only its audit row is written. Bounded: cleared when full (a
 /// forgotten order is decided by the database again).
 #[derive(Default)]
-pub struct MoneyRecorded(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+pub struct MoneyRecorded(ByOrder<i64>);
 
 impl MoneyRecorded {
     /// Whether the money of `out_trade_no` is known to be recorded with `amount_fen`.
     pub(crate) fn holds(&self, out_trade_no: &str, amount_fen: i64) -> bool {
-        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        known.get(out_trade_no) == Some(&amount_fen)
+        self.0.get(out_trade_no) == Some(amount_fen)
     }
 
     /// Remembers that the money of `out_trade_no` is recorded, its amount `amount_fen`.
     pub(crate) fn remember(&self, out_trade_no: &str, amount_fen: i64) {
-        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if known.len() >= CACHE_LIMIT {
-            known.clear();
-        }
-        known.insert(out_trade_no.to_owned(), amount_fen);
+        self.0.put(out_trade_no, amount_fen);
     }
 }
