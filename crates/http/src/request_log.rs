@@ -163,8 +163,13 @@ fn milliseconds(elapsed: Duration, out: &mut Vec<u8>) {
 }
 
 /// `n` (below 100) as two digits.
+fn two_digits(n: usize) -> &'static [u8] {
+    &PAIRS[n * 2..n * 2 + 2]
+}
+
+/// Appends `n` (below 100) as two digits.
 fn pair(n: usize, out: &mut Vec<u8>) {
-    out.extend_from_slice(&PAIRS[n * 2..n * 2 + 2]);
+    out.extend_from_slice(two_digits(n));
 }
 
 /// An HTTP status (three digits from 100 to 999; others as they are).
@@ -197,15 +202,13 @@ fn digits(mut n: u64, width: usize, out: &mut Vec<u8>) {
     let mut buf = [b'0'; 20];
     let mut i = buf.len();
     while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
         i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        buf[i..i + 2].copy_from_slice(two_digits((n % 100) as usize));
+        n /= 100;
     }
     if n >= 10 {
-        let pair = n as usize * 2;
         i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        buf[i..i + 2].copy_from_slice(two_digits(n as usize));
     } else if n > 0 || i == buf.len() {
         i -= 1;
         buf[i] = b'0' + n as u8;
