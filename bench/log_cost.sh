@@ -121,21 +121,21 @@ BASE=http://127.0.0.1:$PORT
 # The server's log: a file, a pipe read into the file, or nothing. Its size tells the log
 # bytes per poll (a size of 0 with SINK=null).
 start_server() {
-  local launch=("${SERVER_CPUS[@]}") cat_pid=
+  local launch=("${SERVER_CPUS[@]}")
   if [ "$MEASURE" = instructions ] && [ "${2:-}" != plain ]; then
     launch+=(valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no
       "--toggle-collect=<actix_http::h1::dispatcher::Dispatcher<*> as core::future::future::Future>::poll"
       --callgrind-out-file="$WORK/callgrind.out")
   fi
   rm -f "$WORK"/callgrind.out*
+  local out=$WORK/server.log
   case "$SINK" in
-    file) (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${launch[@]}" "$BIN" serve) >"$WORK/server.log" 2>&1 & ;;
-    null) : >"$WORK/server.log"
-      (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${launch[@]}" "$BIN" serve) >/dev/null 2>&1 & ;;
+    null) : >"$WORK/server.log"; out=/dev/null ;;
     pipe) rm -f "$WORK/log.fifo"; mkfifo "$WORK/log.fifo"
       cat "$WORK/log.fifo" >"$WORK/server.log" &
-      (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${launch[@]}" "$BIN" serve) >"$WORK/log.fifo" 2>&1 & ;;
+      out=$WORK/log.fifo ;;
   esac
+  (cd "$WORK/run" && COURSE_SHOP__LOG__FILTER=$1 exec "${launch[@]}" "$BIN" serve) >"$out" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 480); do
     curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
