@@ -1,5 +1,5 @@
-//! A group commit: the writes of concurrent callers made together, one batch at a time, each
-//! caller answered with the outcome of its own item once the batch that holds it is done.
+//! A group commit: the writes of concurrent callers made together in batches (a few at a time),
+//! each caller answered with the outcome of its own item once the batch that holds it is done.
 //! Used by the notify log (audit rows of notifications that change nothing) and the settle
 //! lane (payments of unpaid orders, one transaction for several).
 //!
@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 /// A queued item and where its outcome goes.
 type Waiting<I, O> = (I, oneshot::Sender<O>);
@@ -18,8 +18,8 @@ type Waiting<I, O> = (I, oneshot::Sender<O>);
 /// The queue of one kind of write (one per process).
 pub(crate) struct GroupCommit<I, O> {
     queue: Mutex<Vec<Waiting<I, O>>>,
-    /// Held while a batch is being written: one batch at a time.
-    turn: Arc<tokio::sync::Mutex<()>>,
+    /// A permit is held while a batch is being written: at most `batches` at a time.
+    turns: Arc<Semaphore>,
     /// Most items in one batch.
     most: usize,
 }
@@ -29,9 +29,14 @@ pub(crate) struct GroupCommit<I, O> {
 pub(crate) struct Dropped;
 
 impl<I: Send + 'static, O: Send + 'static> GroupCommit<I, O> {
-    /// A group that writes at most `most` items at a time.
-    pub(crate) fn new(most: usize) -> Self {
-        GroupCommit { queue: Mutex::new(Vec::new()), turn: Arc::default(), most: most.max(1) }
+    /// A group that writes batches of at most `most` items, at most `batches` batches at a
+    /// time (while one commits, the next can be written).
+    pub(crate) fn new(most: usize, batches: usize) -> Self {
+        GroupCommit {
+            queue: Mutex::new(Vec::new()),
+            turns: Arc::new(Semaphore::new(batches.max(1))),
+            most: most.max(1),
+        }
     }
 
     /// Queues `item` and returns its outcome once the batch that holds it is written.
@@ -51,24 +56,26 @@ impl<I: Send + 'static, O: Send + 'static> GroupCommit<I, O> {
             let turn = tokio::select! {
                 biased;
                 outcome = &mut written => return outcome.map_err(|_| Dropped),
-                turn = Arc::clone(&self.turn).lock_owned() => turn,
+                turn = Arc::clone(&self.turns).acquire_owned() => turn.map_err(|_| Dropped)?,
             };
             let (items, waiters): (Vec<I>, Vec<_>) = {
                 let mut queue = self.queue();
                 let n = queue.len().min(self.most);
                 queue.drain(..n).unzip()
             };
-            // An empty queue: this caller's item went in the batch that just finished, and
-            // `written` has its outcome.
-            if !items.is_empty() {
-                let outcomes = write(items);
-                tokio::spawn(async move {
-                    for (waiter, outcome) in waiters.into_iter().zip(outcomes.await) {
-                        let _ = waiter.send(outcome);
-                    }
-                    drop(turn);
-                });
+            // An empty queue: this caller's item is in a batch taken before (written or being
+            // written), which answers it.
+            if items.is_empty() {
+                drop(turn);
+                return written.await.map_err(|_| Dropped);
             }
+            let outcomes = write(items);
+            tokio::spawn(async move {
+                for (waiter, outcome) in waiters.into_iter().zip(outcomes.await) {
+                    let _ = waiter.send(outcome);
+                }
+                drop(turn);
+            });
         }
     }
 
@@ -78,11 +85,12 @@ impl<I: Send + 'static, O: Send + 'static> GroupCommit<I, O> {
         self.queue().len()
     }
 
-    /// Holds the group's turn (no batch is written meanwhile): for tests that queue several
-    /// items before the first batch.
+    /// Holds every turn of the group (no batch is written meanwhile): for tests that queue
+    /// several items before the first batch.
     #[cfg(test)]
-    pub(crate) async fn hold(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        Arc::clone(&self.turn).lock_owned().await
+    pub(crate) async fn hold(&self) -> tokio::sync::OwnedSemaphorePermit {
+        let all = u32::try_from(self.turns.available_permits()).expect("a few turns");
+        Arc::clone(&self.turns).acquire_many_owned(all).await.expect("never closed")
     }
 
     fn queue(&self) -> MutexGuard<'_, Vec<Waiting<I, O>>> {
@@ -135,7 +143,7 @@ mod tests {
 
     #[tokio::test]
     async fn items_that_wait_together_are_one_batch_each_answered_in_turn() {
-        let group = Arc::new(GroupCommit::new(64));
+        let group = Arc::new(GroupCommit::new(64, 2));
         let outcomes = submit_while_busy(&group, (0..5).collect(), batches()).await;
         let all: Vec<u32> = (0..5).collect();
         assert_eq!(outcomes, vec![Ok(all); 5]);
@@ -143,15 +151,39 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_holds_at_most_the_limit() {
-        let group = Arc::new(GroupCommit::new(2));
+        let group = Arc::new(GroupCommit::new(2, 2));
         let outcomes = submit_while_busy(&group, (0..5).collect(), batches()).await;
         let sizes: Vec<usize> = outcomes.into_iter().map(|o| o.expect("answered").len()).collect();
         assert_eq!(sizes, [2, 2, 2, 2, 1]);
     }
 
     #[tokio::test]
+    async fn a_second_batch_is_written_while_the_first_is_in_flight() {
+        // Each write waits until two are in flight: with one batch at a time, neither ends.
+        let group = Arc::new(GroupCommit::new(1, 2));
+        let both = Arc::new(tokio::sync::Barrier::new(2));
+        let write = move |items: Vec<u32>| {
+            let both = Arc::clone(&both);
+            async move {
+                both.wait().await;
+                items
+            }
+        };
+        let callers: Vec<_> = (0..2)
+            .map(|i| {
+                let (group, write) = (Arc::clone(&group), write.clone());
+                tokio::spawn(async move { group.submit(i, write).await })
+            })
+            .collect();
+        for (i, caller) in (0..2).zip(callers) {
+            let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), caller).await;
+            assert_eq!(outcome.expect("in time").expect("a caller"), Ok(i));
+        }
+    }
+
+    #[tokio::test]
     async fn one_caller_alone_is_a_batch_of_one() {
-        let group = GroupCommit::new(64);
+        let group = GroupCommit::new(64, 1);
         assert_eq!(group.submit(7, batches()).await, Ok(vec![7]));
     }
 }

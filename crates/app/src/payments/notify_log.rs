@@ -4,7 +4,8 @@
 //! returns only after the commit that holds its own row. A notification that changes an order
 //! keeps its row in that change's transaction (`notify`).
 //!
-//! The queue is a [`GroupCommit`] (at most [`MOST_ROWS`] rows in one statement).
+//! The queue is a [`GroupCommit`] (at most [`MOST_ROWS`] rows in one statement, [`BATCHES`]
+//! statements at a time).
 use sea_orm::{DatabaseConnection, DbErr};
 use shop_db::payments::{self, NotifyRecord};
 
@@ -13,12 +14,15 @@ use super::group_commit::GroupCommit;
 /// Most rows in one statement.
 pub(crate) const MOST_ROWS: usize = 64;
 
+/// Most statements in flight: while one commits, the rows queued meanwhile are written.
+const BATCHES: usize = 2;
+
 /// The group-commit queue of audit rows (one per process, held by [`super::Payments`]).
 pub struct NotifyLog(GroupCommit<NotifyRecord, Result<(), DbErr>>);
 
 impl Default for NotifyLog {
     fn default() -> Self {
-        NotifyLog(GroupCommit::new(MOST_ROWS))
+        NotifyLog(GroupCommit::new(MOST_ROWS, BATCHES))
     }
 }
 

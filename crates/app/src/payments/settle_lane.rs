@@ -17,12 +17,16 @@ use super::group_commit::GroupCommit;
 /// Most payments in one transaction.
 pub(crate) const MOST_PAYMENTS: usize = 32;
 
+/// Most transactions in flight. Their statements run in the order of the order numbers, so
+/// two of them never wait for each other in a cycle.
+const BATCHES: usize = 4;
+
 /// The group-commit queue of payments (one per process, held by [`super::Payments`]).
 pub struct SettleLane(GroupCommit<PaymentNotify, Result<NotifySettled, DbErr>>);
 
 impl Default for SettleLane {
     fn default() -> Self {
-        SettleLane(GroupCommit::new(MOST_PAYMENTS))
+        SettleLane(GroupCommit::new(MOST_PAYMENTS, BATCHES))
     }
 }
 
