@@ -7,8 +7,8 @@ use sea_orm::sea_query::{
     SelectStatement, SubQueryStatement, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Set, Statement,
 };
 use shop_domain::Money;
 use shop_domain::order::OrderStatus;
@@ -141,51 +141,12 @@ pub async fn settle_payment_notify(
         // The one-statement path is Postgres's; elsewhere the caller goes step by step.
         return Ok(NotifySettled::Undecided);
     }
-    match settle_one(conn, n, Utc::now()).await {
-        Err(e) if is_fast_path_abort(&e) => Ok(NotifySettled::Undecided),
-        settled => settled,
-    }
-}
-
-/// Several payment notifies settled as [`settle_payment_notify`] settles each, their
-/// statements one after the other in one transaction: one durable commit for all (a group
-/// commit of concurrent payments, `shop_app`'s settle lane). An outcome per notify, in the
-/// order given; the statements run in the order of the order numbers, and a later one sees
-/// what an earlier one wrote (a second notify of one order is its duplicate).
-///
-/// On other backends nothing is written and every answer is [`NotifySettled::Undecided`].
-///
-/// # Errors
-/// When any statement fails, a fast path undoing itself ([`is_fast_path_abort`]) included,
-/// nothing of the batch is written: the caller settles its notifies one at a time.
-pub async fn settle_payment_notifies(
-    db: &DatabaseConnection,
-    batch: Vec<PaymentNotify>,
-) -> Result<Vec<NotifySettled>, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(vec![NotifySettled::Undecided; batch.len()]);
-    }
-    // In the order of the order numbers, so that two batches (of two processes) lock the
-    // orders they share in the same order; the outcomes in the order given.
-    let mut batch: Vec<(usize, PaymentNotify)> = batch.into_iter().enumerate().collect();
-    batch.sort_by(|(_, a), (_, b)| a.out_trade_no.cmp(&b.out_trade_no));
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    let mut settled = vec![NotifySettled::Undecided; batch.len()];
-    for (i, n) in batch {
-        settled[i] = settle_one(&txn, n, now).await?;
-    }
-    txn.commit().await?;
-    Ok(settled)
-}
-
-/// One settle statement (Postgres), its outcome read from the answer.
-async fn settle_one(
-    conn: &impl ConnectionTrait,
-    n: PaymentNotify,
-    now: DateTime<Utc>,
-) -> Result<NotifySettled, DbErr> {
-    let row = conn.query_one_raw(settle_statement(n, now)?).await?;
+    let statement = settle_statement(n, Utc::now())?;
+    let row = match conn.query_one_raw(statement).await {
+        Ok(row) => row,
+        Err(e) if is_fast_path_abort(&e) => return Ok(NotifySettled::Undecided),
+        Err(e) => return Err(e),
+    };
     Ok(match row.map(|row| row.try_get_by_index::<Option<String>>(0)).transpose()?.flatten().as_deref() {
         Some(ACCEPTED) => NotifySettled::Paid,
         Some(DUPLICATE) => NotifySettled::Duplicate,

@@ -11,7 +11,6 @@ use super::alipay::AlipayProvider;
 pub use super::alipay::Endpoints;
 use super::notify_log::NotifyLog;
 use super::provider::Provider;
-use super::settle_lane::SettleLane;
 use super::stripe::{StripeProvider, StripeSim};
 use super::wechat::{WechatPayProvider, WechatSimulator};
 use super::{keys, simulator};
@@ -34,8 +33,6 @@ pub struct Payments {
     pub(crate) money_recorded: MoneyRecorded,
     /// The audit rows of notifications that change nothing, committed together.
     pub(crate) notify_log: NotifyLog,
-    /// Payments of unpaid orders, settled together (one transaction for concurrent ones).
-    pub(crate) settle_lane: SettleLane,
 }
 
 impl Payments {
@@ -77,7 +74,6 @@ impl Payments {
             status_cache: StatusCache::default(),
             money_recorded: MoneyRecorded::default(),
             notify_log: NotifyLog::default(),
-            settle_lane: SettleLane::default(),
         })
     }
 

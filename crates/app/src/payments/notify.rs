@@ -177,28 +177,24 @@ pub async fn handle_provider_notify(
         return Ok(NotifyReply::Success);
     }
     // The common cases, a payment of an unpaid order and its repeats, are one statement where
-    // the database has that path (shop-db decides: Postgres), committed together with those
-    // of concurrent notifies (`settle_lane`). Whatever it leaves undecided (an
+    // the database has that path (shop-db decides: Postgres). Whatever it leaves undecided (an
     // unknown order, another amount, a cancelled order, a refund, a course owned through
     // another order, a concurrent change, another backend) goes the step-by-step way below.
     if facts.is_plain_payment() {
-        let settled = ctx
-            .payments
-            .settle_lane
-            .settle(
-                &ctx.db,
-                PaymentNotify {
-                    out_trade_no: facts.out_trade_no.clone(),
-                    total_amount_fen: facts.total_amount_fen,
-                    trade_no: facts.trade_no.clone(),
-                    paid_at: facts.paid_at.unwrap_or_else(Utc::now),
-                    job: super::apply::paid_job(&facts.out_trade_no).to_row()?,
-                    record: record("", Applied::NoChange),
-                    paid_reason: reason(Applied::Paid),
-                    duplicate_reason: reason(Applied::NoChange),
-                },
-            )
-            .await?;
+        let settled = payments::settle_payment_notify(
+            &ctx.db,
+            PaymentNotify {
+                out_trade_no: facts.out_trade_no.clone(),
+                total_amount_fen: facts.total_amount_fen,
+                trade_no: facts.trade_no.clone(),
+                paid_at: facts.paid_at.unwrap_or_else(Utc::now),
+                job: super::apply::paid_job(&facts.out_trade_no).to_row()?,
+                record: record("", Applied::NoChange),
+                paid_reason: reason(Applied::Paid),
+                duplicate_reason: reason(Applied::NoChange),
+            },
+        )
+        .await?;
         if settled != NotifySettled::Undecided {
             money_recorded.remember(&facts.out_trade_no, facts.total_amount_fen);
         }

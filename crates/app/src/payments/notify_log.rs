@@ -4,26 +4,28 @@
 //! returns only after the commit that holds its own row. A notification that changes an order
 //! keeps its row in that change's transaction (`notify`).
 //!
-//! The queue is a [`GroupCommit`] (at most [`MOST_ROWS`] rows in one statement, [`BATCHES`]
-//! statements at a time).
+//! There is no writer task to start or stop: the first caller to find the log idle writes
+//! what is queued (its own row and any others, up to [`MOST_ROWS`]) while the others wait for
+//! their answer or for their turn. The write runs as a task of its own, so a caller that goes
+//! away (its client hung up) does not take the rows of the others with it.
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use sea_orm::{DatabaseConnection, DbErr};
 use shop_db::payments::{self, NotifyRecord};
-
-use super::group_commit::GroupCommit;
+use tokio::sync::oneshot;
 
 /// Most rows in one statement.
 pub(crate) const MOST_ROWS: usize = 64;
 
-/// Most statements in flight: while one commits, the rows queued meanwhile are written.
-const BATCHES: usize = 2;
+/// A queued row and where its outcome goes.
+type Waiting = (NotifyRecord, oneshot::Sender<Result<(), DbErr>>);
 
 /// The group-commit queue of audit rows (one per process, held by [`super::Payments`]).
-pub struct NotifyLog(GroupCommit<NotifyRecord, Result<(), DbErr>>);
-
-impl Default for NotifyLog {
-    fn default() -> Self {
-        NotifyLog(GroupCommit::new(MOST_ROWS, BATCHES))
-    }
+#[derive(Default)]
+pub struct NotifyLog {
+    queue: Mutex<Vec<Waiting>>,
+    /// Held while a batch is being written: one batch at a time.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl NotifyLog {
@@ -33,36 +35,61 @@ impl NotifyLog {
     /// The database's error for this row: when a batch fails, its rows are written again one
     /// at a time, so each caller gets the outcome of its own row.
     pub(crate) async fn record(&self, db: &DatabaseConnection, record: NotifyRecord) -> Result<(), DbErr> {
-        self.0
-            .submit(record, |batch| write(db.clone(), batch))
-            .await
-            .unwrap_or_else(|_| Err(DbErr::Custom("the notify log's write was dropped".into())))
+        let (sender, mut written) = oneshot::channel();
+        self.queue().push((record, sender));
+        loop {
+            let turn = tokio::select! {
+                biased;
+                outcome = &mut written => {
+                    return outcome.unwrap_or_else(|_| Err(DbErr::Custom("the notify log's write was dropped".into())));
+                }
+                turn = Arc::clone(&self.turn).lock_owned() => turn,
+            };
+            let batch: Vec<Waiting> = {
+                let mut queue = self.queue();
+                let n = queue.len().min(MOST_ROWS);
+                queue.drain(..n).collect()
+            };
+            // An empty queue: this caller's row went in the batch that just finished, and
+            // `written` has its outcome.
+            if !batch.is_empty() {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    write(&db, batch).await;
+                    drop(turn);
+                });
+            }
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Vec<Waiting>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Writes `records` in one statement, or row by row when that fails: an outcome per row.
-async fn write(db: DatabaseConnection, records: Vec<NotifyRecord>) -> Vec<Result<(), DbErr>> {
+/// Writes `batch` in one statement, or row by row when that fails, and tells every waiter.
+async fn write(db: &DatabaseConnection, batch: Vec<Waiting>) {
+    let (records, waiters): (Vec<NotifyRecord>, Vec<_>) = batch.into_iter().unzip();
     if records.len() > 1 {
-        if payments::record_notifies(&db, records.clone()).await.is_ok() {
-            return records.iter().map(|_| Ok(())).collect();
+        if payments::record_notifies(db, records.clone()).await.is_ok() {
+            for waiter in waiters {
+                let _ = waiter.send(Ok(()));
+            }
+            return;
         }
         tracing::debug!(rows = records.len(), "notify log: the batch failed; writing its rows one by one");
     }
-    let mut outcomes = Vec::with_capacity(records.len());
-    for record in records {
-        outcomes.push(payments::record_notify(&db, record).await);
+    for (record, waiter) in records.into_iter().zip(waiters) {
+        let _ = waiter.send(payments::record_notify(db, record).await);
     }
-    outcomes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payments::group_commit::submit_while_busy;
     use migration::{Migrator, MigratorTrait};
     use sea_orm::{Database, EntityTrait, QueryOrder};
     use shop_db::entities::payment_notify;
-    use std::sync::Arc;
 
     fn row(i: usize, raw_body: &str) -> NotifyRecord {
         NotifyRecord {
@@ -75,13 +102,28 @@ mod tests {
         }
     }
 
-    /// `rows` recorded by concurrent callers that all queue while a write is in progress, then
-    /// let go; each caller's outcome, in the order of `rows`.
+    /// `rows` recorded by concurrent callers that all queue while a write is in progress (the
+    /// turn held by the test), then let go; each caller's outcome, in the order of `rows`.
     async fn record_while_busy(db: &DatabaseConnection, rows: Vec<NotifyRecord>) -> Vec<Result<(), DbErr>> {
-        let group = Arc::new(NotifyLog::default().0);
-        let db = db.clone();
-        let outcomes = submit_while_busy(&group, rows, move |batch| write(db.clone(), batch)).await;
-        outcomes.into_iter().map(|o| o.expect("answered")).collect()
+        let log = Arc::new(NotifyLog::default());
+        let turn = Arc::clone(&log.turn).lock_owned().await;
+        let n = rows.len();
+        let callers: Vec<_> = rows
+            .into_iter()
+            .map(|r| {
+                let (log, db) = (Arc::clone(&log), db.clone());
+                tokio::spawn(async move { log.record(&db, r).await })
+            })
+            .collect();
+        while log.queue().len() < n {
+            tokio::task::yield_now().await;
+        }
+        drop(turn);
+        let mut outcomes = Vec::new();
+        for caller in callers {
+            outcomes.push(caller.await.expect("a caller"));
+        }
+        outcomes
     }
 
     async fn stored(db: &DatabaseConnection) -> Vec<payment_notify::Model> {
