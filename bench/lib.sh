@@ -233,6 +233,19 @@ HZ=$(getconf CLK_TCK)
 cpu_total_idle() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
 # utime + stime of one process, in ticks.
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Waits until the server and Postgres are idle: at most one tick of CPU between them in each of
+# two half-second samples in a row (startup work, such as a catalog's first load, done), or 60 s.
+wait_idle() {
+  local quiet=0 before now
+  before=$(($(proc_ticks "$SERVER_PID") + $(pg_ticks)))
+  for _ in $(seq 1 120); do
+    sleep 0.5
+    now=$(($(proc_ticks "$SERVER_PID") + $(pg_ticks)))
+    if [ $((now - before)) -le 1 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    before=$now
+    [ "$quiet" -lt 2 ] || return 0
+  done
+}
 # CPU ticks of the bench's Postgres cluster: the postmaster (with its reaped children's time)
 # and its live children (pooled backends live on); 0 without a cluster.
 pg_ticks() {

@@ -30,7 +30,8 @@
 # per order with the TEST_ONLY "alipay" key (bench/payments_prep.py), then:
 #   1. drain: the server runs with its workers off while the ORDERS notifies are posted (their
 #      CPU is "notify"); the jobs are then held back (next_attempt_at in an hour), the server
-#      restarts with its workers on, and once it is idle the jobs are released and the CPU of
+#      restarts with its workers on, and once it is idle (bench/lib.sh wait_idle: no CPU for a
+#      second, its startup work done) the jobs are released and the CPU of
 #      the server and of the Postgres cluster (/proc/<pid>/stat utime + stime, the postmaster
 #      and its children) is read before and after the outbox drained ("drain");
 #   2. burst: with the workers on, wrk posts the BURST_ORDERS notifies for BURST seconds
@@ -145,7 +146,7 @@ stop_server
 jobs=$(pending)
 sql -c "UPDATE outbox SET next_attempt_at = now() + interval '1 hour' WHERE status = 'pending'"
 serve true
-sleep 3
+wait_idle
 s2=$(proc_ticks "$SERVER_PID"); p2=$(pg_ticks)
 e0=$(date +%s.%N)
 sql -c "UPDATE outbox SET next_attempt_at = now() - interval '1 second' WHERE status = 'pending'"

@@ -25,6 +25,8 @@
 #   BENCH_BIN         a course-shop binary built already (then nothing is built; say which
 #                     revision and profile it is in BENCH_BIN_DESC)
 #   USERS             buyers created with `course-shop user add`          default 200
+#   PROFILE           set: perf samples of the server during each wrk run (perf-*.data in the
+#                     run's directory; `perf report -i FILE --sort sym`)   default unset
 #   NOTIFY_ORDERS     unpaid orders to pay through notifies (fewer when the creation runs made
 #                     fewer: recorded)                                    default 20000
 #   CATALOG_COURSES   courses of the generated catalog (bench/gen_catalog.py) default 2000
@@ -309,8 +311,15 @@ wrk_run() {
   s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks); child_cpu; w0=$CHILD_CPU
   read -r t0 i0 < <(cpu_total_idle)
   e0=$(date +%s.%N)
+  # PROFILE=1: the server's CPU samples during the run (perf, flat), for `perf report -i`.
+  local perf_pid=""
+  if [ -n "${PROFILE:-}" ]; then
+    perf record -q -e cpu-clock -F 999 -p "$SERVER_PID" -o "$OUT/perf-$name-c$c.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "$script" "$BASE" >"$WORK/wrk.out"
   e1=$(date +%s.%N)
+  [ -z "$perf_pid" ] || wait "$perf_pid"
   read -r t1 i1 < <(cpu_total_idle)
   s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks); child_cpu; w1=$CHILD_CPU
   tee -a "$f" <"$WORK/wrk.out"

@@ -16,6 +16,10 @@
 #               alternating                                                 default 3
 #   CLIENTS     pgbench -c (with -j 2)                                      default 8
 #   ORDERS      unpaid orders preloaded per variant for the payment runs    default 200000
+#   SCRIPTS     the bench/pg_<name>.sql scripts each round runs, in order   default "create settle"
+#               (create4 and settle4: four of the statement in one transaction, which
+#               pays four orders: give ORDERS four times as many; "Payments committed
+#               together, measured" in docs/benchmarks.md)
 #
 # Each variant is a database of its own in one cluster (PG_DURABLE=1 scripts/pg-throwaway.sh):
 # the migrated schema, the variant's SQL, then bench/pg_seed.sql (4,000 courses, 2,000 buyers,
@@ -33,9 +37,12 @@ DURATION=${DURATION:-15}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-8}
 ORDERS=${ORDERS:-200000}
+SCRIPTS=${SCRIPTS:-create settle}
 [ "$#" -gt 0 ] || set -- -
 [ "$ROUNDS" -le 5 ] && [ "$CLIENTS" -le 10 ] || { echo "at most 5 rounds and 10 clients (new buyer-course pairs)" >&2; exit 2; }
-per_client=$((ORDERS / (ROUNDS * CLIENTS)))
+# Each run of a payment script pays orders of its own: a range per (round, payment script).
+settles=$(for script in $SCRIPTS; do echo "$script"; done | grep -c '^settle' || true)
+per_client=$((ORDERS / (ROUNDS * (settles > 0 ? settles : 1) * CLIENTS)))
 out=bench/runs/pg-statements-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 
@@ -69,13 +76,13 @@ postgres_cpu() {
   } | awk -v tk="$tk" '{s += $1} END {printf "%.2f\n", s / tk}'
 }
 
-run() { # run DATABASE SCRIPT ROUND
-  local db=$1 script=$2 r=$3 before after w0 w1 result
+run() { # run DATABASE SCRIPT ROUND SLOT (SLOT: the run's own range of buyers, courses and orders)
+  local db=$1 script=$2 r=$3 slot=$4 before after w0 w1 result
   psql -qX "$server/$db" -c CHECKPOINT
   w0=$(psql -AtX "$server/$db" -c "SELECT pg_current_wal_lsn()")
   before=$(postgres_cpu)
   result=$(pgbench -n -M prepared -f "bench/pg_$script.sql" -c "$CLIENTS" -j 2 -T "$DURATION" \
-    -D n=0 -D base=$((10000000 + r * 1000000)) -D pbase=$((r * CLIENTS * per_client)) -D per_client="$per_client" \
+    -D n=0 -D base=$((10000000 + slot * 1000000)) -D pbase=$((slot * CLIENTS * per_client)) -D per_client="$per_client" \
     -D price=149900 -D ts='2026-12-01 10:22:05.608983+00' -D exp='2026-12-02 10:22:05+00' \
     -D subject='Python 全栈开发' -D payurl="$payurl" -D raw="$raw" -D r1='TRADE_SUCCESS: order marked paid' \
     -D r2='TRADE_SUCCESS: no change' -D kind=order_paid -D pending=pending -D ts_status=TRADE_SUCCESS \
@@ -96,7 +103,14 @@ run() { # run DATABASE SCRIPT ROUND
 }
 
 for r in $(seq 0 $((ROUNDS - 1))); do
-  for db in "${names[@]}"; do run "$db" create "$r"; done
-  for db in "${names[@]}"; do run "$db" settle "$r"; done
+  j=0 k=0 # j: the script's place in SCRIPTS (a creation's buyers), k: among the payment scripts
+  for script in $SCRIPTS; do
+    case $script in
+      settle*) slot=$((r * settles + k)); k=$((k + 1)) ;;
+      *) slot=$((r * 10 + j)) ;;
+    esac
+    j=$((j + 1))
+    for db in "${names[@]}"; do run "$db" "$script" "$r" "$slot"; done
+  done
 done
 echo "results: $out/results.txt"

@@ -3,6 +3,7 @@
 #
 #   eval "$(scripts/pg-throwaway.sh start)"   # prints export lines: TEST_DATABASE_URL, PG_THROWAWAY_DIR
 #   scripts/pg-throwaway.sh stop              # stops it and deletes its directory
+#   PG_EXTRA_OPTIONS="-c name=value ..." scripts/pg-throwaway.sh start   # more server settings
 #   PG_DURABLE=1 scripts/pg-throwaway.sh start   # durable: fsync, synchronous_commit and
 #                                                # full_page_writes on (the benchmarks, bench/)
 #
@@ -65,7 +66,7 @@ start() {
   as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=300" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=300 ${PG_EXTRA_OPTIONS:-}" \
     start >&2
   echo "export PG_THROWAWAY_DIR=$dir"
   echo "export PG_THROWAWAY_BIN=$bin"
