@@ -115,9 +115,9 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/runs/payments-$STAMP
 PROVIDER=${PROVIDER:-alipay}
 case $PROVIDER in
-  alipay) PAY_TYPE=1 NOTIFY_LUA=bench/payments_notify.lua ;;
-  wechatpay) PAY_TYPE=2 NOTIFY_LUA=bench/payments_notify_signed.lua OUT=$OUT-wechatpay ;;
-  stripe) PAY_TYPE=3 NOTIFY_LUA=bench/payments_notify_signed.lua OUT=$OUT-stripe ;;
+  alipay) PAY_TYPE=1 ;;
+  wechatpay) PAY_TYPE=2 OUT=$OUT-wechatpay ;;
+  stripe) PAY_TYPE=3 OUT=$OUT-stripe ;;
   *) printf 'bench: PROVIDER must be alipay, wechatpay or stripe (got %s)\n' "$PROVIDER" >&2; exit 2 ;;
 esac
 [ "$PROVIDER" = alipay ] || [ "$QUIET_WAIT" -le 180 ] || QUIET_WAIT=180
@@ -405,7 +405,7 @@ first=""
 for c in $CONNECTIONS; do
   # WeChat Pay's and Stripe's signatures hold 300 s: the same notifications signed anew.
   if [ "$PROVIDER" != alipay ] && [ -n "$first" ]; then sign_notifies | tee -a "$OUT/orders.txt"; fi
-  wrk_run notify "$c" "$NOTIFY_LUA"
+  wrk_run notify "$c" bench/payments_notify.lua
   if [ -z "$first" ]; then
     first=$c
     sql -c "SELECT count(*) FILTER (WHERE status NOT IN ('done', 'failed')), count(*) FILTER (WHERE status = 'done') FROM outbox" |

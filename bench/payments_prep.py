@@ -37,7 +37,7 @@ carry `Stripe-Signature: t=<now>,v1=<HMAC-SHA256 of "t.payload" with the whsec_ 
 bytes>`. Both are signed with the current time, so they must be posted within WeChat's 300 s
 window (Stripe's 300 s tolerance): bench/payments.sh signs them right before each notify run.
 A line of their BODIES file is `out_trade_no<TAB>Header: value<TAB>...<TAB>body` (the number
-for `post`'s LIST; bench/payments_notify_signed.lua drops it). The notification ids, trade
+for `post`'s LIST; bench/payments_notify.lua drops it). The notification ids, trade
 numbers and payment intents depend on the order only, so signing again gives the same
 notifications (later runs are duplicates).
 """
