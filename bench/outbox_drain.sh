@@ -16,6 +16,11 @@
 #
 # Settings (environment):
 #   ORDERS            orders paid for the drain measurement                default 4000
+#   MEASURE           cpu, or instructions: the server of the notify part runs under valgrind's
+#                     callgrind and the instructions of its HTTP workers' connection handling
+#                     (actix-http's `Dispatcher::poll`, as bench/log_cost.sh counts them: the
+#                     handler included, the notify log's writes and the outbox worker not) are
+#                     given per notify; repeatable where CPU time is not       default cpu
 #   BURST             seconds of the burst run (0: none)                    default 30
 #   BURST_ORDERS      orders paid by the burst (must outlast it)            default 30000
 #   USERS             buyers (each with an email address)                   default 100
@@ -49,6 +54,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BENCH_REV=${BENCH_REV-HEAD}
 ORDERS=${ORDERS:-4000}
+MEASURE=${MEASURE:-cpu}
 BURST=${BURST:-30}
 BURST_ORDERS=${BURST_ORDERS:-30000}
 USERS=${USERS:-100}
@@ -84,8 +90,12 @@ mkdir -p "$WORK/media" "$WORK/run" "$WORK/data"
 export BENCH_DATA=$WORK/data BENCH_THREADS=2
 export COURSE_SHOP__SERVER__PORT=$PORT
 
-serve() { # serve WORKERS(true|false)
-  (cd "$WORK/run" && COURSE_SHOP__WORKERS__ENABLED=$1 exec "$BIN" serve) >>"$OUT/server.log" 2>&1 &
+serve() { # serve WORKERS(true|false) [callgrind]
+  local launch=()
+  [ "${2:-}" != callgrind ] || launch=(valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no
+    "--toggle-collect=<actix_http::h1::dispatcher::Dispatcher<*> as core::future::future::Future>::poll"
+    --callgrind-out-file="$WORK/callgrind.out")
+  (cd "$WORK/run" && COURSE_SHOP__WORKERS__ENABLED=$1 exec "${launch[@]}" "$BIN" serve) >>"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   SERVER_LOG=$OUT/server.log
   for _ in $(seq 1 240); do
@@ -139,9 +149,19 @@ sign "$ORDERS" drain
 
 # 1. The drain.
 log "posting $ORDERS notifies (workers off)"
+if [ "$MEASURE" = instructions ]; then
+  stop_server
+  serve false callgrind
+  callgrind_control -i on "$SERVER_PID" >/dev/null
+fi
 s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks)
 python3 bench/payments_prep.py post "$BASE" "$BENCH_DATA/drain.txt" | tee "$OUT/drain-post.txt"
 s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks)
+if [ "$MEASURE" = instructions ]; then
+  callgrind_control -d "$SERVER_PID" >/dev/null
+  instructions=$(awk '/^(summary|totals):/ { print $2; exit }' "$(ls -t "$WORK"/callgrind.out.* | head -1)")
+  echo "notify: $((instructions / ORDERS)) instructions per notify in the HTTP workers (callgrind; $instructions for $ORDERS; the CPU figures of this notify part are under valgrind)" | tee "$OUT/notify-instructions.txt"
+fi
 stop_server
 jobs=$(pending)
 sql -c "UPDATE outbox SET next_attempt_at = now() + interval '1 hour' WHERE status = 'pending'"
