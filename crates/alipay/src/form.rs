@@ -73,29 +73,24 @@ fn decode_component(input: &[u8], offset: usize) -> Result<String, FormError> {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
-        match input[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = input.get(i + 1).copied().and_then(hex_value);
-                let lo = input.get(i + 2).copied().and_then(hex_value);
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi << 4 | lo);
-                        i += 3;
-                    }
-                    _ => {
-                        return Err(FormError::InvalidPercentEscape { position: offset + i });
-                    }
-                }
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+        // The bytes up to the next `+` or `%` stand for themselves: copied at once.
+        let plain = input[i..].iter().position(|b| matches!(b, b'+' | b'%')).unwrap_or(input.len() - i);
+        out.extend_from_slice(&input[i..i + plain]);
+        i += plain;
+        let Some(&b) = input.get(i) else { break };
+        if b == b'+' {
+            out.push(b' ');
+            i += 1;
+            continue;
         }
+        // A `%`: two hex digits follow.
+        let hi = input.get(i + 1).copied().and_then(hex_value);
+        let lo = input.get(i + 2).copied().and_then(hex_value);
+        let (Some(hi), Some(lo)) = (hi, lo) else {
+            return Err(FormError::InvalidPercentEscape { position: offset + i });
+        };
+        out.push(hi << 4 | lo);
+        i += 3;
     }
     String::from_utf8(out).map_err(|_| FormError::InvalidUtf8)
 }
@@ -157,6 +152,45 @@ mod tests {
         assert_eq!(parse_urlencoded("a=1&b=%zz"), Err(FormError::InvalidPercentEscape { position: 6 }));
         assert!(parse_urlencoded("a=%4").is_err());
         assert_eq!(parse_urlencoded("a=%FF"), Err(FormError::InvalidUtf8));
+    }
+
+    /// The decoding byte by byte, as it was written first: what the decoder must equal.
+    fn decode_byte_by_byte(input: &[u8], offset: usize) -> Result<String, FormError> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            match input[i] {
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b'%' => match (
+                    input.get(i + 1).copied().and_then(hex_value),
+                    input.get(i + 2).copied().and_then(hex_value),
+                ) {
+                    (Some(hi), Some(lo)) => {
+                        out.push(hi << 4 | lo);
+                        i += 3;
+                    }
+                    _ => return Err(FormError::InvalidPercentEscape { position: offset + i }),
+                },
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).map_err(|_| FormError::InvalidUtf8)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decodes_as_byte_by_byte(input in "[a-z0-9+%=&~é中A-F]{0,40}", offset in 0usize..100) {
+            proptest::prop_assert_eq!(
+                decode_component(input.as_bytes(), offset),
+                decode_byte_by_byte(input.as_bytes(), offset)
+            );
+        }
     }
 
     #[test]
