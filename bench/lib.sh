@@ -67,6 +67,7 @@ bench_cleanup() {
   stop_server
   [ -n "$PG_STARTED" ] && scripts/pg-throwaway.sh stop
   rm -rf "$WORK"
+  [ -z "${BENCH_MAIL_DIR:-}" ] || rm -rf "$BENCH_MAIL_DIR"
 }
 
 # bench_duration: checks DURATION (wrk -d: 20s, 3s, 1m; a bare number is seconds, then given
@@ -207,19 +208,29 @@ bench_pick_port() {
 # conditions in BENCH_CONDITIONS. Production gets what it requires, supplied the way an
 # operator would: a JWT secret of 48 random bytes, server.public_url, Alipay in gateway mode
 # with generated keys (bench_alipay_gateway), and email.allow_file_transport_in_production =
-# true (the purchase emails stay .eml files: an SMTP relay is not part of the benchmark). Its
+# true (the purchase emails stay .eml files, in $BENCH_MAIL_DIR: an SMTP relay is not part of
+# the benchmark). Its
 # log is its own: JSON, filter info,sqlx=warn,sea_orm=warn, to the server's standard output
 # (a file). Both bind 127.0.0.1 (production's 0.0.0.0 would expose the benchmark's server).
 bench_server_env() {
   unset RUST_LOG COURSE_SHOP_PROFILE COURSE_SHOP_CONFIG_DIR COURSE_SHOP__LOG__FILTER COURSE_SHOP__LOG__FORMAT
   export COURSE_SHOP__SERVER__HOST=127.0.0.1
+  # The purchase emails (.eml files) go to $BENCH_MAIL_DIR, on tmpfs (/dev/shm) when there is
+  # one: production sends them over SMTP, and creating and renaming tens of thousands of files
+  # in one directory of a disk's filesystem cost the server's threads 0.1-1 ms of kernel CPU per
+  # email, varying from run to run (ext4's directory lock and inode allocation; "A whole
+  # payment, its emails on tmpfs" in docs/benchmarks.md).
+  if [ -z "${BENCH_MAIL_DIR:-}" ]; then
+    BENCH_MAIL_DIR=$(mktemp -d /dev/shm/course-shop-bench-mail.XXXXXX 2>/dev/null || mktemp -d "${TMPDIR:-/tmp}/course-shop-bench-mail.XXXXXX")
+  fi
+  export COURSE_SHOP__EMAIL__FILE_DIR=$BENCH_MAIL_DIR
   if [ "$BENCH_PROFILE" = production ]; then
     export COURSE_SHOP_PROFILE=production
     COURSE_SHOP__AUTH__JWT_SECRET=$(openssl rand -base64 48)
     export COURSE_SHOP__AUTH__JWT_SECRET
     export COURSE_SHOP__EMAIL__ALLOW_FILE_TRANSPORT_IN_PRODUCTION=true
     bench_alipay_gateway 2021000000000001 2088000000000001
-    BENCH_CONDITIONS="production profile (JSON log, filter info,sqlx=warn,sea_orm=warn; database pool 20; generated JWT secret and Alipay keys; emails as .eml files by explicit setting)"
+    BENCH_CONDITIONS="production profile (JSON log, filter info,sqlx=warn,sea_orm=warn; database pool 20; generated JWT secret and Alipay keys; emails as .eml files by explicit setting, on ${BENCH_MAIL_DIR%/*})"
   else
     export COURSE_SHOP__LOG__FILTER=warn
     BENCH_CONDITIONS="RELAXED: development profile, log filter warn (database pool 10)"

@@ -233,6 +233,6 @@ sql -c "SELECT 'paid orders without exactly one done order_email job: ' || count
         WHERE o.order_status = 1 AND coalesce(j.n, 0) <> 1" | tee -a "$OUT/checks.txt"
 sql -c "SELECT 'outbox by kind and status: ' || string_agg(kind || '/' || status || '=' || n, ' ') FROM (
           SELECT kind, status, count(*) n FROM outbox GROUP BY 1, 2 ORDER BY 1, 2) x" | tee -a "$OUT/checks.txt"
-echo "emails written: $(find "$WORK/run/data/mail" -type f 2>/dev/null | wc -l)" | tee -a "$OUT/checks.txt"
+echo "emails written: $(find "$BENCH_MAIL_DIR" -type f 2>/dev/null | wc -l)" | tee -a "$OUT/checks.txt"
 echo "uptime after: $(uptime)" | tee -a "$OUT/machine.txt"
 log "raw results in $OUT"

@@ -488,7 +488,7 @@ SELECT 'notify rows per order min/max', min(notifies) || '/' || max(notifies), '
 SELECT 'payment_notifies rows by verdict', string_agg(verdict || '=' || n, ' '), '-' FROM (SELECT verdict, count(*) n FROM payment_notifies GROUP BY 1 ORDER BY 1) v;
 SELECT 'outbox by status', string_agg(status || '=' || n, ' '), '-' FROM (SELECT status, count(*) n FROM outbox GROUP BY 1 ORDER BY 1) v;
 EOF
-echo "emails written by the outbox (.eml files under the server's data/mail): $(find "$WORK/run/data/mail" -type f 2>/dev/null | wc -l)" >>"$WORK/checks.raw"
+echo "emails written by the outbox (.eml files under $BENCH_MAIL_DIR): $(find "$BENCH_MAIL_DIR" -type f 2>/dev/null | wc -l)" >>"$WORK/checks.raw"
 echo "course students: $students_before before the notifies, $students_after after the outbox drained (+$((students_after - students_before)))" >>"$WORK/checks.raw"
 python3 - "$WORK/checks.raw" "$students_before" "$students_after" "$NOTIFY_ORDERS" "$OUT" <<'EOF' | tee "$OUT/checks.txt"
 import glob, os, re, sys
