@@ -16,6 +16,11 @@ pub fn unique(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexC
     index(name, table, cols).unique().take()
 }
 
+/// Drops the index named `name` of `table`.
+pub fn drop_index(name: &str, table: impl IntoTableRef) -> IndexDropStatement {
+    Index::drop().name(name).table(table).to_owned()
+}
+
 /// A foreign key named `name`, restricting deletes and updates of the referenced row.
 pub fn fk(
     name: &str,

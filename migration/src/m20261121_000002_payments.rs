@@ -5,7 +5,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{fk, index, unique};
+use crate::helpers::{drop_index, fk, index, unique};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -181,7 +181,7 @@ impl MigrationTrait for Migration {
         for name in
             ["uq_orders_user_idempotency_key", "ix_orders_user_request_hash", "ix_orders_status_expires"]
         {
-            manager.drop_index(Index::drop().name(name).table(Orders::Table).to_owned()).await?;
+            manager.drop_index(drop_index(name, Orders::Table)).await?;
         }
         for col in [
             Orders::ExpiresAt,

@@ -8,7 +8,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::helpers::index;
+use crate::helpers::{drop_index, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -29,11 +29,11 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager.drop_index(Index::drop().name("ix_outbox_due").table(Outbox::Table).to_owned()).await
+        manager.drop_index(drop_index("ix_outbox_due", Outbox::Table)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.create_index(index("ix_outbox_due", Outbox::Table, &["status", "next_attempt_at"])).await?;
-        manager.drop_index(Index::drop().name("ix_outbox_pending").table(Outbox::Table).to_owned()).await
+        manager.drop_index(drop_index("ix_outbox_pending", Outbox::Table)).await
     }
 }

@@ -15,7 +15,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use crate::helpers::{fk, unique};
+use crate::helpers::{drop_index, fk, unique};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -82,9 +82,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(Index::drop().name("uq_orders_purchase_token_hash").table(Orders::Table).to_owned())
-            .await?;
+        manager.drop_index(drop_index("uq_orders_purchase_token_hash", Orders::Table)).await?;
         manager
             .alter_table(
                 Table::alter().table(Orders::Table).drop_column(Orders::PurchaseTokenHash).to_owned(),

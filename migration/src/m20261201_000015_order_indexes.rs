@@ -28,7 +28,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::helpers::{fk, index, unique};
+use crate::helpers::{drop_index, fk, index, unique};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -51,10 +51,6 @@ enum OrderHolds {
 const UNPAID: i16 = 0;
 
 const IDEMPOTENCY_KEY: &str = "uq_orders_user_idempotency_key";
-
-fn drop_index(name: &str, table: impl IntoTableRef) -> IndexDropStatement {
-    Index::drop().name(name).table(table).to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
