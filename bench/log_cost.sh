@@ -76,6 +76,7 @@ if [ "$PIN" = 1 ]; then
 fi
 
 log() { printf 'log_cost: %s\n' "$*" >&2; }
+. "$ROOT/bench/callgrind.sh"
 tools=(wrk sqlite3 curl python3)
 [ "$MEASURE" = instructions ] && tools+=(valgrind callgrind_control)
 for tool in "${tools[@]}"; do
@@ -123,9 +124,8 @@ BASE=http://127.0.0.1:$PORT
 start_server() {
   local launch=("${SERVER_CPUS[@]}")
   if [ "$MEASURE" = instructions ] && [ "${2:-}" != plain ]; then
-    launch+=(valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no
-      "--toggle-collect=<actix_http::h1::dispatcher::Dispatcher<*> as core::future::future::Future>::poll"
-      --callgrind-out-file="$WORK/callgrind.out")
+    callgrind_launch "$WORK/callgrind.out"
+    launch+=("${CALLGRIND_LAUNCH[@]}")
   fi
   rm -f "$WORK"/callgrind.out*
   local out=$WORK/server.log
@@ -158,12 +158,7 @@ writer_ns() {
   echo 0
 }
 # instructions_now PID: the server's instructions since its instrumentation went on (a dump).
-instructions_now() {
-  callgrind_control -d "$1" >/dev/null 2>&1
-  local dump
-  dump=$(ls -t "$WORK"/callgrind.out.* 2>/dev/null | head -1)
-  awk '/^(summary|totals):/ { print $2; exit }' "$dump"
-}
+instructions_now() { callgrind_instructions "$1" "$WORK/callgrind.out"; }
 
 # The first start migrates the database; then one buyer and $ORDERS paid orders.
 start_server warn plain

@@ -68,6 +68,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/runs/outbox-drain-$STAMP
 
 . "$ROOT/bench/lib.sh"
+. "$ROOT/bench/callgrind.sh"
 for tool in wrk python3 curl psql; do
   command -v "$tool" >/dev/null 2>&1 || { log "$tool is missing"; exit 1; }
 done
@@ -92,9 +93,10 @@ export COURSE_SHOP__SERVER__PORT=$PORT
 
 serve() { # serve WORKERS(true|false) [callgrind]
   local launch=()
-  [ "${2:-}" != callgrind ] || launch=(valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no
-    "--toggle-collect=<actix_http::h1::dispatcher::Dispatcher<*> as core::future::future::Future>::poll"
-    --callgrind-out-file="$WORK/callgrind.out")
+  if [ "${2:-}" = callgrind ]; then
+    callgrind_launch "$WORK/callgrind.out"
+    launch=("${CALLGRIND_LAUNCH[@]}")
+  fi
   (cd "$WORK/run" && COURSE_SHOP__WORKERS__ENABLED=$1 exec "${launch[@]}" "$BIN" serve) >>"$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   SERVER_LOG=$OUT/server.log
@@ -158,8 +160,7 @@ s0=$(proc_ticks "$SERVER_PID"); p0=$(pg_ticks)
 python3 bench/payments_prep.py post "$BASE" "$BENCH_DATA/drain.txt" | tee "$OUT/drain-post.txt"
 s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks)
 if [ "$MEASURE" = instructions ]; then
-  callgrind_control -d "$SERVER_PID" >/dev/null
-  instructions=$(awk '/^(summary|totals):/ { print $2; exit }' "$(ls -t "$WORK"/callgrind.out.* | head -1)")
+  instructions=$(callgrind_instructions "$SERVER_PID" "$WORK/callgrind.out")
   echo "notify: $((instructions / ORDERS)) instructions per notify in the HTTP workers (callgrind; $instructions for $ORDERS; the CPU figures of this notify part are under valgrind)" | tee "$OUT/notify-instructions.txt"
 fi
 stop_server
