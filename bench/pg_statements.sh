@@ -16,10 +16,11 @@
 #               alternating                                                 default 3
 #   CLIENTS     pgbench -c (with -j 2)                                      default 8
 #   ORDERS      unpaid orders preloaded per variant for the payment runs    default 200000
-#   SCRIPTS     the bench/pg_<name>.sql scripts each round runs, in order   default "create settle"
-#               (create4 and settle4: four of the statement in one transaction, which
-#               pays four orders: give ORDERS four times as many; "Payments committed
-#               together, measured" in docs/benchmarks.md)
+#   SCRIPTS     the scripts each round runs, in order: NAME is bench/pg_NAME.sql; NAMEk (e.g.
+#               settle4) is k of NAME's statement in one transaction, one commit for k
+#               (made from bench/pg_NAME.sql; a payment script then pays k orders a
+#               transaction: give ORDERS k times as many; "Payments committed together,
+#               measured" in docs/benchmarks.md)                      default "create settle"
 #
 # Each variant is a database of its own in one cluster (PG_DURABLE=1 scripts/pg-throwaway.sh):
 # the migrated schema, the variant's SQL, then bench/pg_seed.sql (4,000 courses, 2,000 buyers,
@@ -39,9 +40,13 @@ CLIENTS=${CLIENTS:-8}
 ORDERS=${ORDERS:-200000}
 SCRIPTS=${SCRIPTS:-create settle}
 [ "$#" -gt 0 ] || set -- -
-[ "$ROUNDS" -le 5 ] && [ "$CLIENTS" -le 10 ] || { echo "at most 5 rounds and 10 clients (new buyer-course pairs)" >&2; exit 2; }
-# Each run of a payment script pays orders of its own: a range per (round, payment script).
+# Each run of a payment script pays orders of its own: a range per (round, payment script);
+# each run of a creation script a range of new buyer-course pairs of its own: at most 5 in all
+# (the pairs repeat after 6).
 settles=$(for script in $SCRIPTS; do echo "$script"; done | grep -c '^settle' || true)
+creates=$(($(echo $SCRIPTS | wc -w) - settles))
+[ $((ROUNDS * creates)) -le 5 ] && [ "$CLIENTS" -le 10 ] ||
+  { echo "at most 5 creation runs (ROUNDS times the creation scripts) and 10 clients (new buyer-course pairs)" >&2; exit 2; }
 per_client=$((ORDERS / (ROUNDS * (settles > 0 ? settles : 1) * CLIENTS)))
 out=bench/runs/pg-statements-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
@@ -76,12 +81,29 @@ postgres_cpu() {
   } | awk -v tk="$tk" '{s += $1} END {printf "%.2f\n", s / tk}'
 }
 
+# script_file NAME: the pgbench script of NAME (see SCRIPTS): bench/pg_NAME.sql, or for NAMEk
+# (a name ending in a number) k copies of bench/pg_NAME.sql's lines between BEGIN and COMMIT,
+# written into the run's directory.
+script_file() {
+  local name=$1 base k
+  base=${name%%[0-9]*} k=${name#"$base"}
+  if [ -z "$k" ]; then
+    echo "bench/pg_$name.sql"
+    return
+  fi
+  { echo "BEGIN;"
+    for _ in $(seq 1 "$k"); do grep -v '^--' "bench/pg_$base.sql"; done
+    echo "COMMIT;"
+  } >"$out/pg_$name.sql"
+  echo "$out/pg_$name.sql"
+}
+
 run() { # run DATABASE SCRIPT ROUND SLOT (SLOT: the run's own range of buyers, courses and orders)
   local db=$1 script=$2 r=$3 slot=$4 before after w0 w1 result
   psql -qX "$server/$db" -c CHECKPOINT
   w0=$(psql -AtX "$server/$db" -c "SELECT pg_current_wal_lsn()")
   before=$(postgres_cpu)
-  result=$(pgbench -n -M prepared -f "bench/pg_$script.sql" -c "$CLIENTS" -j 2 -T "$DURATION" \
+  result=$(pgbench -n -M prepared -f "$(script_file "$script")" -c "$CLIENTS" -j 2 -T "$DURATION" \
     -D n=0 -D base=$((10000000 + slot * 1000000)) -D pbase=$((slot * CLIENTS * per_client)) -D per_client="$per_client" \
     -D price=149900 -D ts='2026-12-01 10:22:05.608983+00' -D exp='2026-12-02 10:22:05+00' \
     -D subject='Python 全栈开发' -D payurl="$payurl" -D raw="$raw" -D r1='TRADE_SUCCESS: order marked paid' \
@@ -103,13 +125,12 @@ run() { # run DATABASE SCRIPT ROUND SLOT (SLOT: the run's own range of buyers, c
 }
 
 for r in $(seq 0 $((ROUNDS - 1))); do
-  j=0 k=0 # j: the script's place in SCRIPTS (a creation's buyers), k: among the payment scripts
+  j=0 k=0 # the script's place among the creation scripts (j) or the payment scripts (k)
   for script in $SCRIPTS; do
     case $script in
       settle*) slot=$((r * settles + k)); k=$((k + 1)) ;;
-      *) slot=$((r * 10 + j)) ;;
+      *) slot=$((r * creates + j)); j=$((j + 1)) ;;
     esac
-    j=$((j + 1))
     for db in "${names[@]}"; do run "$db" "$script" "$r" "$slot"; done
   done
 done
