@@ -231,6 +231,11 @@ impl TestApp {
         TestApp { address, client, ctx, sms, db_url: url, dir: dir.0.clone(), _dir: dir }
     }
 
+    /// The backend of this server's database.
+    pub fn backend(&self) -> Backend {
+        if self.db_url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres }
+    }
+
     /// A server on an existing database (another process of the same shop).
     pub async fn spawn_on(url: &str, configure: impl FnOnce(&mut Settings)) -> Self {
         Self::start(TempDir::new(), url.to_owned(), configure).await

@@ -537,9 +537,10 @@ async fn stripe_that_is_not_enabled_is_refused(app: TestApp) {
 }
 
 async fn the_simulator_pays_with_its_card_form(app: TestApp) {
-    // The test profile leaves Stripe off; a second server on the same database turns its
-    // simulator on, as the development profile does.
-    let app = TestApp::spawn_on(&app.db_url, |s| {
+    // The test profile leaves Stripe off; a server of its own turns its simulator on, as the
+    // development profile does. Its own database: a worker of the first server would take
+    // this server's Stripe jobs and put them off (Stripe is not enabled there).
+    let app = TestApp::spawn_with(app.backend(), |s| {
         s.stripe.mode = AlipayMode::Simulator;
         s.workers.enabled = false;
     })

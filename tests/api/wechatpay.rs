@@ -376,9 +376,10 @@ async fn wechat_pay_that_is_not_enabled_is_refused(app: TestApp) {
 }
 
 async fn the_simulator_pays_with_its_button(app: TestApp) {
-    // The test profile leaves WeChat Pay off; a second server on the same database turns its
-    // simulator on, as the development profile does.
-    let app = TestApp::spawn_on(&app.db_url, |s| {
+    // The test profile leaves WeChat Pay off; a server of its own turns its simulator on, as
+    // the development profile does. Its own database: a worker of the first server would take
+    // this server's WeChat Pay jobs and put them off (WeChat Pay is not enabled there).
+    let app = TestApp::spawn_with(app.backend(), |s| {
         s.wechatpay.mode = AlipayMode::Simulator;
         s.wechatpay.app_id = "wx0000000000000001".into();
         s.wechatpay.mch_id = "1900000001".into();
