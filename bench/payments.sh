@@ -27,6 +27,9 @@
 #   USERS             buyers created with `course-shop user add`          default 200
 #   PROFILE           set: perf samples of the server during each wrk run (perf-*.data in the
 #                     run's directory; `perf report -i FILE --sort sym`)   default unset
+#   PG_STATEMENTS     set: Postgres's statements during each wrk run (pg_stat_statements with
+#                     track_planning: calls, rows, mean execution and planning time, in
+#                     pg-statements-*.txt in the run's directory)          default unset
 #   NOTIFY_ORDERS     unpaid orders to pay through notifies (fewer when the creation runs made
 #                     fewer: recorded)                                    default 20000
 #   CATALOG_COURSES   courses of the generated catalog (bench/gen_catalog.py) default 2000
@@ -151,11 +154,15 @@ bench_workdir course-shop-bench-pay
 bench_build
 
 # --- database and server -------------------------------------------------------------------
+if [ -n "${PG_STATEMENTS:-}" ]; then
+  export PG_EXTRA_OPTIONS="${PG_EXTRA_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+fi
 bench_pg_start
 command -v psql >/dev/null 2>&1 || { log "psql is missing (postgresql-client)"; exit 1; }
 psql -q "$TEST_DATABASE_URL" -c 'CREATE DATABASE bench'
 export DATABASE_URL=${TEST_DATABASE_URL%/*}/bench
 sql() { psql -X -q -At -F $'\t' -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
+[ -z "${PG_STATEMENTS:-}" ] || sql -c 'CREATE EXTENSION pg_stat_statements'
 
 bench_server_env
 bench_alipay_gateway "$APP_ID" "$SELLER_ID"
@@ -317,9 +324,16 @@ wrk_run() {
     perf record -q -e cpu-clock -F 999 -p "$SERVER_PID" -o "$OUT/perf-$name-c$c.data" -- sleep "$DURATION" >/dev/null 2>&1 &
     perf_pid=$!
   fi
+  [ -z "${PG_STATEMENTS:-}" ] || sql -c 'SELECT pg_stat_statements_reset()' >/dev/null
   wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "$script" "$BASE" >"$WORK/wrk.out"
   e1=$(date +%s.%N)
   [ -z "$perf_pid" ] || wait "$perf_pid"
+  # PG_STATEMENTS=1: what Postgres executed during the run, the costliest first.
+  [ -z "${PG_STATEMENTS:-}" ] || sql -F ' | ' -c "SELECT calls, rows, round(mean_exec_time::numeric, 3) AS exec_ms,
+      plans, round(mean_plan_time::numeric, 3) AS plan_ms, round(total_exec_time::numeric) AS total_exec_ms,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time + total_plan_time DESC LIMIT 12" >"$OUT/pg-statements-$name-c$c.txt"
   read -r t1 i1 < <(cpu_total_idle)
   s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks); child_cpu; w1=$CHILD_CPU
   tee -a "$f" <"$WORK/wrk.out"
