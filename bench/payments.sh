@@ -28,8 +28,10 @@
 #   PROFILE           set: perf samples of the server during each wrk run (perf-*.data in the
 #                     run's directory; `perf report -i FILE --sort sym`)   default unset
 #   PG_STATEMENTS     set: Postgres's statements during each wrk run (pg_stat_statements with
-#                     track_planning: calls, rows, mean execution and planning time, in
-#                     pg-statements-*.txt in the run's directory)          default unset
+#                     track_planning: calls, rows, mean execution and planning time) and its
+#                     WAL (pg_stat_wal with track_wal_io_timing: records, full-page images,
+#                     bytes, writes and flushes with their time), in pg-statements-*.txt in
+#                     the run's directory                                  default unset
 #   NOTIFY_ORDERS     unpaid orders to pay through notifies (fewer when the creation runs made
 #                     fewer: recorded)                                    default 20000
 #   CATALOG_COURSES   courses of the generated catalog (bench/gen_catalog.py) default 2000
@@ -155,7 +157,7 @@ bench_build
 
 # --- database and server -------------------------------------------------------------------
 if [ -n "${PG_STATEMENTS:-}" ]; then
-  export PG_EXTRA_OPTIONS="${PG_EXTRA_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+  export PG_EXTRA_OPTIONS="${PG_EXTRA_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on -c track_wal_io_timing=on"
 fi
 bench_pg_start
 command -v psql >/dev/null 2>&1 || { log "psql is missing (postgresql-client)"; exit 1; }
@@ -324,7 +326,7 @@ wrk_run() {
     perf record -q -e cpu-clock -F 999 -p "$SERVER_PID" -o "$OUT/perf-$name-c$c.data" -- sleep "$DURATION" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  [ -z "${PG_STATEMENTS:-}" ] || sql -c 'SELECT pg_stat_statements_reset()' >/dev/null
+  [ -z "${PG_STATEMENTS:-}" ] || sql -c "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null
   wrk -t"$WRK_THREADS" -c"$c" -d"$DURATION" --latency -s "$script" "$BASE" >"$WORK/wrk.out"
   e1=$(date +%s.%N)
   [ -z "$perf_pid" ] || wait "$perf_pid"
@@ -334,6 +336,10 @@ wrk_run() {
       left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements
       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
       ORDER BY total_exec_time + total_plan_time DESC LIMIT 12" >"$OUT/pg-statements-$name-c$c.txt"
+  [ -z "${PG_STATEMENTS:-}" ] || sql -F ' | ' -c "SELECT 'WAL: records ' || wal_records, 'full-page images ' || wal_fpi,
+      'bytes ' || wal_bytes, 'writes ' || wal_write, 'flushes ' || wal_sync,
+      'ms per write ' || round((wal_write_time / greatest(wal_write, 1))::numeric, 3),
+      'ms per flush ' || round((wal_sync_time / greatest(wal_sync, 1))::numeric, 3) FROM pg_stat_wal" >>"$OUT/pg-statements-$name-c$c.txt"
   read -r t1 i1 < <(cpu_total_idle)
   s1=$(proc_ticks "$SERVER_PID"); p1=$(pg_ticks); child_cpu; w1=$CHILD_CPU
   tee -a "$f" <"$WORK/wrk.out"
