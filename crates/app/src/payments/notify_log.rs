@@ -4,10 +4,13 @@
 //! returns only after the commit that holds its own row. A notification that changes an order
 //! keeps its row in that change's transaction (`notify`).
 //!
-//! There is no writer task to start or stop: the first caller to find the log idle writes
-//! what is queued (its own row and any others, up to [`MOST_ROWS`]) while the others wait for
-//! their answer or for their turn. The write runs as a task of its own, so a caller that goes
-//! away (its client hung up) does not take the rows of the others with it.
+//! There is no writer task to start or stop: the first row queued while the log is idle
+//! starts a writer, which writes what is queued (up to [`MOST_ROWS`] rows in one statement)
+//! and then, as long as rows queued meanwhile wait, the next batch at once; it ends when the
+//! queue is empty. Queueing a row and deciding whether a writer runs happen under one lock,
+//! as do the writer's last look at the queue and its end, so every queued row is written by
+//! the writer that runs when it is queued. The writer is a task of its own: a caller that goes
+//! away (its client hung up) takes neither the rows of the others nor its own with it.
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sea_orm::{DatabaseConnection, DbErr};
@@ -20,12 +23,18 @@ pub(crate) const MOST_ROWS: usize = 64;
 /// A queued row and where its outcome goes.
 type Waiting = (NotifyRecord, oneshot::Sender<Result<(), DbErr>>);
 
+/// The rows waiting to be written, and whether a writer runs.
+#[derive(Default)]
+struct Queue {
+    rows: Vec<Waiting>,
+    /// A writer runs: one batch at a time.
+    writing: bool,
+}
+
 /// The group-commit queue of audit rows (one per process, held by [`super::Payments`]).
 #[derive(Default)]
 pub struct NotifyLog {
-    queue: Mutex<Vec<Waiting>>,
-    /// Held while a batch is being written: one batch at a time.
-    turn: Arc<tokio::sync::Mutex<()>>,
+    queue: Arc<Mutex<Queue>>,
 }
 
 impl NotifyLog {
@@ -35,35 +44,49 @@ impl NotifyLog {
     /// The database's error for this row: when a batch fails, its rows are written again one
     /// at a time, so each caller gets the outcome of its own row.
     pub(crate) async fn record(&self, db: &DatabaseConnection, record: NotifyRecord) -> Result<(), DbErr> {
-        let (sender, mut written) = oneshot::channel();
-        self.queue().push((record, sender));
-        loop {
-            let turn = tokio::select! {
-                biased;
-                outcome = &mut written => {
-                    return outcome.unwrap_or_else(|_| Err(DbErr::Custom("the notify log's write was dropped".into())));
-                }
-                turn = Arc::clone(&self.turn).lock_owned() => turn,
-            };
-            let batch: Vec<Waiting> = {
-                let mut queue = self.queue();
-                let n = queue.len().min(MOST_ROWS);
-                queue.drain(..n).collect()
-            };
-            // An empty queue: this caller's row went in the batch that just finished, and
-            // `written` has its outcome.
-            if !batch.is_empty() {
-                let db = db.clone();
-                tokio::spawn(async move {
-                    write(&db, batch).await;
-                    drop(turn);
-                });
+        let (sender, written) = oneshot::channel();
+        let start_writer = {
+            let mut queue = lock(&self.queue);
+            queue.rows.push((record, sender));
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start_writer {
+            tokio::spawn(write_while_queued(db.clone(), Arc::clone(&self.queue)));
+        }
+        written.await.unwrap_or_else(|_| Err(DbErr::Custom("the notify log's write was dropped".into())))
+    }
+}
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    queue.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The writer: the queue's oldest rows, at most [`MOST_ROWS`], one batch after another, until
+/// the queue is empty.
+async fn write_while_queued(db: DatabaseConnection, queue: Arc<Mutex<Queue>>) {
+    /// A writer stopped before the queue was empty (dropped with the runtime, or a panic):
+    /// the log is idle again, and the next row queued starts a writer.
+    struct Running(Arc<Mutex<Queue>>, bool);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            if self.1 {
+                lock(&self.0).writing = false;
             }
         }
     }
-
-    fn queue(&self) -> MutexGuard<'_, Vec<Waiting>> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    let mut running = Running(queue, true);
+    loop {
+        let batch: Vec<Waiting> = {
+            let mut queue = lock(&running.0);
+            if queue.rows.is_empty() {
+                queue.writing = false;
+                running.1 = false;
+                return;
+            }
+            let n = queue.rows.len().min(MOST_ROWS);
+            queue.rows.drain(..n).collect()
+        };
+        write(&db, batch).await;
     }
 }
 
@@ -88,7 +111,7 @@ async fn write(db: &DatabaseConnection, batch: Vec<Waiting>) {
 mod tests {
     use super::*;
     use migration::{Migrator, MigratorTrait};
-    use sea_orm::{Database, EntityTrait, QueryOrder};
+    use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder, TransactionTrait};
     use shop_db::entities::payment_notify;
 
     fn row(i: usize, raw_body: &str) -> NotifyRecord {
@@ -102,11 +125,11 @@ mod tests {
         }
     }
 
-    /// `rows` recorded by concurrent callers that all queue while a write is in progress (the
-    /// turn held by the test), then let go; each caller's outcome, in the order of `rows`.
+    /// `rows` recorded by concurrent callers that all queue while a writer runs (the test
+    /// plays it), then written by one writer; each caller's outcome, in the order of `rows`.
     async fn record_while_busy(db: &DatabaseConnection, rows: Vec<NotifyRecord>) -> Vec<Result<(), DbErr>> {
         let log = Arc::new(NotifyLog::default());
-        let turn = Arc::clone(&log.turn).lock_owned().await;
+        lock(&log.queue).writing = true;
         let n = rows.len();
         let callers: Vec<_> = rows
             .into_iter()
@@ -115,10 +138,10 @@ mod tests {
                 tokio::spawn(async move { log.record(&db, r).await })
             })
             .collect();
-        while log.queue().len() < n {
+        while lock(&log.queue).rows.len() < n {
             tokio::task::yield_now().await;
         }
-        drop(turn);
+        tokio::spawn(write_while_queued(db.clone(), Arc::clone(&log.queue)));
         let mut outcomes = Vec::new();
         for caller in callers {
             outcomes.push(caller.await.expect("a caller"));
@@ -150,6 +173,77 @@ mod tests {
             let first = rows[0].received_at;
             assert!(rows.iter().all(|r| r.received_at == first), "{:?}", db.get_database_backend());
         }
+    }
+
+    /// A caller that goes away while its row waits (its client hung up) leaves the row in the
+    /// queue; it is written after the batch in progress, not when the next notify comes.
+    #[tokio::test]
+    async fn a_row_whose_caller_went_away_is_written_after_the_batch_in_progress() {
+        let db = crate::test_support::postgres().await;
+        Migrator::up(&db, None).await.expect("migrate");
+        let log = Arc::new(NotifyLog::default());
+        // The first batch waits on a lock held by another transaction.
+        let blocker = db.begin().await.expect("begin");
+        blocker.execute_unprepared("LOCK TABLE payment_notifies IN EXCLUSIVE MODE").await.expect("lock");
+        let first = {
+            let (log, db) = (Arc::clone(&log), db.clone());
+            tokio::spawn(async move { log.record(&db, row(0, "a=1")).await })
+        };
+        while !(lock(&log.queue).rows.is_empty() && lock(&log.queue).writing) {
+            tokio::task::yield_now().await;
+        }
+        let gone = {
+            let (log, db) = (Arc::clone(&log), db.clone());
+            tokio::spawn(async move { log.record(&db, row(1, "a=2")).await })
+        };
+        while lock(&log.queue).rows.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        gone.abort();
+        blocker.commit().await.expect("unlock");
+        first.await.expect("the first caller").expect("its row");
+        let mut numbers = Vec::new();
+        for _ in 0..100 {
+            numbers = stored(&db).await.into_iter().filter_map(|r| r.out_trade_no).collect();
+            if numbers.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(numbers, ["CSLOG0", "CSLOG1"], "the row of the caller that went away is stored");
+    }
+
+    /// A writer stopped in the middle of a batch (the runtime dropped it) fails the rows it
+    /// held and leaves the log idle: the next row starts a writer.
+    #[tokio::test]
+    async fn a_writer_stopped_midway_leaves_the_log_ready_for_the_next_row() {
+        let db = crate::test_support::postgres().await;
+        Migrator::up(&db, None).await.expect("migrate");
+        let log = Arc::new(NotifyLog::default());
+        let blocker = db.begin().await.expect("begin");
+        blocker.execute_unprepared("LOCK TABLE payment_notifies IN EXCLUSIVE MODE").await.expect("lock");
+        lock(&log.queue).writing = true;
+        let caller = {
+            let (log, db) = (Arc::clone(&log), db.clone());
+            tokio::spawn(async move { log.record(&db, row(0, "a=1")).await })
+        };
+        while lock(&log.queue).rows.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let writer = tokio::spawn(write_while_queued(db.clone(), Arc::clone(&log.queue)));
+        while !lock(&log.queue).rows.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        writer.abort();
+        assert!(writer.await.expect_err("aborted").is_cancelled());
+        assert!(caller.await.expect("the caller").is_err(), "its row was not written");
+        assert!(!lock(&log.queue).writing, "idle again");
+        blocker.commit().await.expect("unlock");
+        log.record(&db, row(1, "a=2")).await.expect("the next row");
+        // (The stopped INSERT may still complete in Postgres once the lock is gone: its caller
+        // was answered with an error, and the provider resends.)
+        let numbers: Vec<_> = stored(&db).await.into_iter().filter_map(|r| r.out_trade_no).collect();
+        assert!(numbers.contains(&"CSLOG1".to_owned()), "{numbers:?}");
     }
 
     #[tokio::test]
