@@ -65,12 +65,20 @@ fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 /// the queue is empty.
 async fn write_while_queued(db: DatabaseConnection, queue: Arc<Mutex<Queue>>) {
     /// A writer stopped before the queue was empty (dropped with the runtime, or a panic):
-    /// the log is idle again, and the next row queued starts a writer.
+    /// the rows still queued fail (their notifies are answered with an error, and resent)
+    /// rather than wait for a writer, and the log is idle again: the next row starts one.
     struct Running(Arc<Mutex<Queue>>, bool);
     impl Drop for Running {
         fn drop(&mut self) {
             if self.1 {
-                lock(&self.0).writing = false;
+                let left = {
+                    let mut queue = lock(&self.0);
+                    queue.writing = false;
+                    std::mem::take(&mut queue.rows)
+                };
+                for (_, waiter) in left {
+                    let _ = waiter.send(Err(DbErr::Custom("the notify log's writer stopped".into())));
+                }
             }
         }
     }
@@ -214,7 +222,8 @@ mod tests {
     }
 
     /// A writer stopped in the middle of a batch (the runtime dropped it) fails the rows it
-    /// held and leaves the log idle: the next row starts a writer.
+    /// held and the rows queued behind them, and leaves the log idle: the next row starts a
+    /// writer.
     #[tokio::test]
     async fn a_writer_stopped_midway_leaves_the_log_ready_for_the_next_row() {
         let db = crate::test_support::postgres().await;
@@ -234,9 +243,17 @@ mod tests {
         while !lock(&log.queue).rows.is_empty() {
             tokio::task::yield_now().await;
         }
+        let behind = {
+            let (log, db) = (Arc::clone(&log), db.clone());
+            tokio::spawn(async move { log.record(&db, row(2, "a=3")).await })
+        };
+        while lock(&log.queue).rows.is_empty() {
+            tokio::task::yield_now().await;
+        }
         writer.abort();
         assert!(writer.await.expect_err("aborted").is_cancelled());
         assert!(caller.await.expect("the caller").is_err(), "its row was not written");
+        assert!(behind.await.expect("the caller behind").is_err(), "no writer is left for it");
         assert!(!lock(&log.queue).writing, "idle again");
         blocker.commit().await.expect("unlock");
         log.record(&db, row(1, "a=2")).await.expect("the next row");
