@@ -859,6 +859,46 @@ async fn the_funnel_follows_views_to_paid_orders_per_ref(app: TestApp, gw: crate
 
 crate::with_gateway_on_both_backends!(the_funnel_follows_views_to_paid_orders_per_ref);
 
+/// A view is claimed in its request and written after the answer; a write that fails (the
+/// database is away) gives the claim back, so the visitor's next view counts, with its `ref`.
+#[tokio::test]
+async fn a_view_whose_write_failed_counts_at_the_next_request() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let view = |q: &'static str| {
+        app.client
+            .get(app.url(&format!("/api/v1/course/list/7/{q}")))
+            .header("User-Agent", "Mozilla/5.0 (D)")
+            .send()
+    };
+    let stored = || async {
+        <shop_db::entities::course_view::Entity as sea_orm::EntityTrait>::find()
+            .all(app.ctx.db())
+            .await
+            .expect("rows")
+    };
+    app.cut_database().await;
+    assert_eq!(view("?ref=lost").await.expect("view").status(), StatusCode::OK, "the page does not wait");
+    // The failed write is logged; give it the time to fail.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.restore_database().await;
+    assert!(stored().await.is_empty());
+    assert_eq!(view("?ref=again").await.expect("view").status(), StatusCode::OK);
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = stored().await;
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let refs: Vec<&str> = rows.iter().map(|r| r.ref_tag.as_str()).collect();
+    assert_eq!(refs, ["again"], "counted at the next request: {rows:?}");
+    // A third view the same day is not written again.
+    assert_eq!(view("?ref=third").await.expect("view").status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(stored().await.len(), 1);
+}
+
 /// Swagger UI runs "Try it out" by operation id: an admin operation sharing its id with a
 /// public one (`search`) made course search's "Execute" call the admin search (401).
 #[test]

@@ -45,7 +45,7 @@ pub struct AppContext {
     pub(crate) seen_views: Arc<SeenToday>,
 }
 
-/// The course views a process has written today, so that a visitor's repeated requests of a
+/// The course views a process has counted today, so that a visitor's repeated requests of a
 /// course page cost no write (the table's primary key keeps the count right across
 /// processes). Bounded: cleared when full, and when the day changes.
 #[derive(Default)]
@@ -57,12 +57,9 @@ type SeenOn = (String, std::collections::HashSet<(i64, String)>);
 const SEEN_LIMIT: usize = 200_000;
 
 impl SeenToday {
-    pub(crate) fn contains(&self, day: &str, course_id: i64, who: &str) -> bool {
-        let seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.as_ref().is_some_and(|(d, set)| d == day && set.contains(&(course_id, who.to_owned())))
-    }
-
-    pub(crate) fn insert(&self, day: &str, course_id: i64, who: String) {
+    /// Notes that this process counts the view of `course_id` by `who` on `day`; false when it
+    /// was noted already (one check and note, so of two concurrent requests one counts).
+    pub(crate) fn claim(&self, day: &str, course_id: i64, who: &str) -> bool {
         let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = match seen.as_ref() {
             Some((d, set)) => d != day || set.len() >= SEEN_LIMIT,
@@ -71,8 +68,16 @@ impl SeenToday {
         if fresh {
             *seen = Some((day.to_owned(), std::collections::HashSet::new()));
         }
-        if let Some((_, set)) = seen.as_mut() {
-            set.insert((course_id, who));
+        seen.as_mut().is_some_and(|(_, set)| set.insert((course_id, who.to_owned())))
+    }
+
+    /// Takes back a [`SeenToday::claim`] whose view was not written.
+    pub(crate) fn forget(&self, day: &str, course_id: i64, who: &str) {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((d, set)) = seen.as_mut()
+            && d == day
+        {
+            set.remove(&(course_id, who.to_owned()));
         }
     }
 }
@@ -388,5 +393,22 @@ impl AppContext {
     /// `Unavailable` when it does not.
     pub async fn ping_database(&self) -> crate::AppResult<()> {
         self.db.ping().await.map_err(|_| crate::AppError::Unavailable("the database does not answer".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeenToday;
+
+    #[test]
+    fn a_view_is_claimed_once_a_day_and_can_be_given_back() {
+        let seen = SeenToday::default();
+        assert!(seen.claim("2026-12-01", 7, "a"), "the first request claims");
+        assert!(!seen.claim("2026-12-01", 7, "a"), "a later one of the same visitor does not");
+        assert!(seen.claim("2026-12-01", 8, "a") && seen.claim("2026-12-01", 7, "b"), "others do");
+        seen.forget("2026-12-01", 7, "a");
+        assert!(seen.claim("2026-12-01", 7, "a"), "given back: the next request claims");
+        assert!(seen.claim("2026-12-02", 7, "a"), "a new day starts over");
+        assert!(seen.claim("2026-12-02", 8, "a") && !seen.claim("2026-12-02", 7, "a"));
     }
 }

@@ -68,32 +68,57 @@ fn visitor(ctx: &AppContext, day: &str, client: &str, user_agent: &str) -> Strin
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
-/// Counts a view of a course by a client (its address and user agent), with the page's
-/// `ref` (an invalid one is dropped). Whether it counted: a bot, or a visitor who saw the
-/// course today already, does not.
-///
-/// # Errors
-/// Database errors.
-pub async fn count_view(
+/// A view of a course that counts, claimed by [`claim_view`] and written by [`record_view`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewView {
+    day: String,
+    course_id: i64,
+    visitor: String,
+    ref_tag: String,
+}
+
+/// Decides, in the request, whether a view of a course by a client (its address and user
+/// agent) counts, with the page's `ref` (an invalid one is dropped): not a bot, and the first
+/// request of this visitor for this course today in this process. The view is claimed now, so
+/// a later request of the same visitor, whose write could otherwise land first, cannot take
+/// its place with another `ref`: the first view's `ref` is the one kept. `None`: nothing to
+/// write.
+#[must_use]
+pub fn claim_view(
     ctx: &AppContext,
     course_id: i64,
     client: &str,
     user_agent: &str,
     ref_tag: Option<&str>,
-) -> AppResult<bool> {
+) -> Option<NewView> {
     if is_bot(user_agent) {
-        return Ok(false);
+        return None;
     }
     let day = beijing_day(Utc::now()).to_string();
-    let ref_tag = ref_tag.and_then(|r| parse_ref(r).ok()).unwrap_or_default();
-    let who = visitor(ctx, &day, client, user_agent);
-    if ctx.seen_views.contains(&day, course_id, &who) {
-        // Counted today already by this process: no write (a course page is a hot path).
-        return Ok(false);
+    let visitor = visitor(ctx, &day, client, user_agent);
+    // Counted today already by this process: no write (a course page is a hot path).
+    if !ctx.seen_views.claim(&day, course_id, &visitor) {
+        return None;
     }
-    let counted = shop_db::funnel::record_view(&ctx.db, &day, course_id, &who, &ref_tag).await?;
-    ctx.seen_views.insert(&day, course_id, who);
-    Ok(counted)
+    let ref_tag = ref_tag.and_then(|r| parse_ref(r).ok()).unwrap_or_default();
+    Some(NewView { day, course_id, visitor, ref_tag })
+}
+
+/// Writes a view [`claim_view`] claimed; whether it counted (another process may have written
+/// this visitor's view of the course today first: the table's primary key keeps one). A write
+/// that fails gives the claim back, so the visitor's next request counts.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_view(ctx: &AppContext, view: NewView) -> AppResult<bool> {
+    let NewView { day, course_id, visitor, ref_tag } = view;
+    match shop_db::funnel::record_view(&ctx.db, &day, course_id, &visitor, &ref_tag).await {
+        Ok(counted) => Ok(counted),
+        Err(e) => {
+            ctx.seen_views.forget(&day, course_id, &visitor);
+            Err(e.into())
+        }
+    }
 }
 
 /// Records the `ref` an order was placed with.

@@ -238,8 +238,9 @@ pub async fn detail(
     Ok(HttpResponse::Ok().json(CourseDto::from_view(course, &state.links, owned.contains(&course.id))))
 }
 
-/// Counts a view of a course page for the checkout funnel (`shop_app::funnel`), off the
-/// request's path: the answer does not wait for it, and a failure is only logged.
+/// Counts a view of a course page for the checkout funnel (`shop_app::funnel`): claimed in the
+/// request (so a visitor's first view is the one counted, with its `ref`), written off the
+/// request's path (the answer does not wait for it, and a failure is only logged).
 pub(crate) fn count_view(state: &web::Data<State>, course_id: i64, client: &ClientAddr, req: &HttpRequest) {
     let ua =
         req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -249,10 +250,14 @@ pub(crate) fn count_view(state: &web::Data<State>, course_id: i64, client: &Clie
     let ref_tag = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "ref")
         .map(|(_, v)| v.into_owned());
-    let (ctx, client, ua) = (Arc::clone(&state.ctx), client.0.clone(), ua.to_owned());
+    // Claimed here, in the order the requests come; written off the request's path.
+    let Some(view) = shop_app::funnel::claim_view(&state.ctx, course_id, &client.0, ua, ref_tag.as_deref())
+    else {
+        return;
+    };
+    let ctx = Arc::clone(&state.ctx);
     tokio::spawn(async move {
-        if let Err(e) = shop_app::funnel::count_view(&ctx, course_id, &client, &ua, ref_tag.as_deref()).await
-        {
+        if let Err(e) = shop_app::funnel::record_view(&ctx, view).await {
             tracing::warn!(error = ?e, "counting a course view failed");
         }
     });
