@@ -12,7 +12,8 @@
 #   BENCH_PROFILE     production or relaxed (bench/lib.sh)                default production
 #   DURATION          wrk -d and pgbench -T (e.g. 20s, 3s, 1m)        default 20s
 #   CONNECTIONS       wrk -c values                                  default "16 64"
-#   ENDPOINTS         among search list detail                       default "search list detail"
+#   ENDPOINTS         among search list detail detail_browser (detail with a browser's
+#                     User-Agent: the funnel counts its views)     default "search list detail"
 #   PAUSE             idle seconds before each run (CPU sample)      default 5
 #   CARGO_TARGET_DIR  where the release binary is built              default /var/cache/course-shop/target-bench
 #   BENCH_COUNT_STATUS=0  do not tally statuses in Lua (wrk still counts >= 400)  default: tally
