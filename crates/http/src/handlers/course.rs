@@ -244,13 +244,11 @@ pub async fn detail(
 pub(crate) fn count_view(state: &web::Data<State>, course_id: i64, client: &ClientAddr, req: &HttpRequest) {
     let ua =
         req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if shop_app::funnel::is_bot(ua) {
-        return;
-    }
     let ref_tag = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "ref")
         .map(|(_, v)| v.into_owned());
-    // Claimed here, in the order the requests come; written off the request's path.
+    // Claimed here, in the order the requests come (not for a bot); written off the request's
+    // path.
     let Some(view) = shop_app::funnel::claim_view(&state.ctx, course_id, &client.0, ua, ref_tag.as_deref())
     else {
         return;
