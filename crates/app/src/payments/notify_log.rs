@@ -139,16 +139,8 @@ mod tests {
         let log = Arc::new(NotifyLog::default());
         lock(&log.queue).writing = true;
         let n = rows.len();
-        let callers: Vec<_> = rows
-            .into_iter()
-            .map(|r| {
-                let (log, db) = (Arc::clone(&log), db.clone());
-                tokio::spawn(async move { log.record(&db, r).await })
-            })
-            .collect();
-        while lock(&log.queue).rows.len() < n {
-            tokio::task::yield_now().await;
-        }
+        let callers: Vec<_> = rows.into_iter().map(|r| caller(&log, db, r)).collect();
+        until(&log, |q| q.rows.len() == n).await;
         tokio::spawn(write_while_queued(db.clone(), Arc::clone(&log.queue)));
         let mut outcomes = Vec::new();
         for caller in callers {
@@ -159,6 +151,31 @@ mod tests {
 
     async fn stored(db: &DatabaseConnection) -> Vec<payment_notify::Model> {
         payment_notify::Entity::find().order_by_asc(payment_notify::Column::Id).all(db).await.expect("rows")
+    }
+
+    /// A caller of [`NotifyLog::record`] as a task of its own (a request being served).
+    fn caller(
+        log: &Arc<NotifyLog>,
+        db: &DatabaseConnection,
+        record: NotifyRecord,
+    ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        let (log, db) = (Arc::clone(log), db.clone());
+        tokio::spawn(async move { log.record(&db, record).await })
+    }
+
+    /// Waits until the log's queue is as `ready` says.
+    async fn until(log: &NotifyLog, ready: impl Fn(&Queue) -> bool) {
+        while !ready(&lock(&log.queue)) {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// A transaction of another connection holding a lock that makes every write of an audit
+    /// row wait until it ends.
+    async fn writes_wait(db: &DatabaseConnection) -> sea_orm::DatabaseTransaction {
+        let blocker = db.begin().await.expect("begin");
+        blocker.execute_unprepared("LOCK TABLE payment_notifies IN EXCLUSIVE MODE").await.expect("lock");
+        blocker
     }
 
     #[tokio::test]
@@ -191,22 +208,11 @@ mod tests {
         Migrator::up(&db, None).await.expect("migrate");
         let log = Arc::new(NotifyLog::default());
         // The first batch waits on a lock held by another transaction.
-        let blocker = db.begin().await.expect("begin");
-        blocker.execute_unprepared("LOCK TABLE payment_notifies IN EXCLUSIVE MODE").await.expect("lock");
-        let first = {
-            let (log, db) = (Arc::clone(&log), db.clone());
-            tokio::spawn(async move { log.record(&db, row(0, "a=1")).await })
-        };
-        while !(lock(&log.queue).rows.is_empty() && lock(&log.queue).writing) {
-            tokio::task::yield_now().await;
-        }
-        let gone = {
-            let (log, db) = (Arc::clone(&log), db.clone());
-            tokio::spawn(async move { log.record(&db, row(1, "a=2")).await })
-        };
-        while lock(&log.queue).rows.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let blocker = writes_wait(&db).await;
+        let first = caller(&log, &db, row(0, "a=1"));
+        until(&log, |q| q.rows.is_empty() && q.writing).await;
+        let gone = caller(&log, &db, row(1, "a=2"));
+        until(&log, |q| !q.rows.is_empty()).await;
         gone.abort();
         blocker.commit().await.expect("unlock");
         first.await.expect("the first caller").expect("its row");
@@ -229,30 +235,17 @@ mod tests {
         let db = crate::test_support::postgres().await;
         Migrator::up(&db, None).await.expect("migrate");
         let log = Arc::new(NotifyLog::default());
-        let blocker = db.begin().await.expect("begin");
-        blocker.execute_unprepared("LOCK TABLE payment_notifies IN EXCLUSIVE MODE").await.expect("lock");
+        let blocker = writes_wait(&db).await;
         lock(&log.queue).writing = true;
-        let caller = {
-            let (log, db) = (Arc::clone(&log), db.clone());
-            tokio::spawn(async move { log.record(&db, row(0, "a=1")).await })
-        };
-        while lock(&log.queue).rows.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let held = caller(&log, &db, row(0, "a=1"));
+        until(&log, |q| !q.rows.is_empty()).await;
         let writer = tokio::spawn(write_while_queued(db.clone(), Arc::clone(&log.queue)));
-        while !lock(&log.queue).rows.is_empty() {
-            tokio::task::yield_now().await;
-        }
-        let behind = {
-            let (log, db) = (Arc::clone(&log), db.clone());
-            tokio::spawn(async move { log.record(&db, row(2, "a=3")).await })
-        };
-        while lock(&log.queue).rows.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        until(&log, |q| q.rows.is_empty()).await;
+        let behind = caller(&log, &db, row(2, "a=3"));
+        until(&log, |q| !q.rows.is_empty()).await;
         writer.abort();
         assert!(writer.await.expect_err("aborted").is_cancelled());
-        assert!(caller.await.expect("the caller").is_err(), "its row was not written");
+        assert!(held.await.expect("the caller").is_err(), "its row was not written");
         assert!(behind.await.expect("the caller behind").is_err(), "no writer is left for it");
         assert!(!lock(&log.queue).writing, "idle again");
         blocker.commit().await.expect("unlock");
